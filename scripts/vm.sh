@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Boot the lab guest: the lab kernel, a busybox initramfs with the module and qemu/'s scripts.
+#
+#   scripts/vm.sh                       interactive shell in the guest (Ctrl-D powers off)
+#   scripts/vm.sh [OPTIONS] -- CMD      run CMD (guest shell code, qemu/lib.sh loaded), power off
+#
+# Options: --log FILE (keep the console, CRs removed), --timeout SECS (default 120; the guest is
+# killed after it), --quiet (do not echo the console). Exit status: CMD's, or 124 on timeout.
+# LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+log_file="" timeout_s=120 quiet=0 cmd=""
+while (($#)); do
+    case $1 in
+        --log) log_file=$2; shift 2 ;;
+        --timeout) timeout_s=$2; shift 2 ;;
+        --quiet) quiet=1; shift ;;
+        --) shift; cmd="$*"; break ;;
+        *) die "vm.sh: unknown argument '$1' (see the comment at the top of scripts/vm.sh)" ;;
+    esac
+done
+[[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die "vm.sh: --timeout takes a positive number of seconds"
+
+kdir=${LAB_KDIR:-$("$REPO_ROOT/scripts/build-kernel.sh" --dir)}
+kernel=$kdir/arch/x86/boot/bzImage
+module=$REPO_ROOT/src/rust_deadlock.ko
+[[ -f $kernel ]] || die "no guest kernel at $kernel: run 'make kernel'"
+[[ -f $module ]] || die "no module at src/rust_deadlock.ko: run 'make module'"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+stage=$work/root
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,lab}
+cp /bin/busybox "$stage/bin/busybox"
+install -m 0755 "$REPO_ROOT/qemu/init" "$stage/init"
+cp "$REPO_ROOT"/qemu/*.sh "$module" "$stage/lab/"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' > "$stage/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$stage/etc/group"
+[[ -n $cmd ]] && printf '%s\n' "$cmd" > "$stage/lab/cmd"
+(cd "$stage" && find . | cpio -o -H newc --quiet -R 0:0) > "$work/initramfs.cpio"
+
+# KVM is used only when a previous probe on this machine saw it boot the guest.
+accel=${LAB_ACCEL:-auto}
+if [[ $accel == auto ]]; then
+    accel=tcg
+    if [[ -w /dev/kvm ]]; then
+        probe=$CACHE/kvm-probe
+        if [[ ! -f $probe ]]; then
+            mkdir -p "$CACHE"
+            if timeout 20 qemu-system-x86_64 -accel kvm -cpu host -m 256 -kernel "$kernel" \
+                -append "console=ttyS0 panic=-1 rdinit=/bin/does-not-exist" -nographic -no-reboot \
+                </dev/null 2>/dev/null | grep -q "Kernel panic"; then echo kvm > "$probe"; else echo tcg > "$probe"; fi
+        fi
+        accel=$(cat "$probe")
+    fi
+fi
+case $accel in
+    kvm) accel_args=(-accel kvm -cpu host) ;;
+    tcg) accel_args=(-accel tcg -cpu max) ;;
+    *) die "LAB_ACCEL must be tcg, kvm or auto" ;;
+esac
+
+qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 512 -kernel "$kernel"
+      -initrd "$work/initramfs.cpio" -nographic -no-reboot
+      -append "console=ttyS0 quiet panic=-1 hung_task_panic=0")
+if [[ -z $cmd ]]; then
+    exec "${qemu[@]}"
+fi
+
+out=${log_file:-$work/console.log}
+set +e
+if ((quiet)); then
+    timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' > "$out"
+else
+    timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$out"
+fi
+status=${PIPESTATUS[0]}
+set -e
+if ((status == 124)); then
+    echo "vm.sh: the guest did not power off within $timeout_s s" >&2
+    exit 124
+fi
+rc=$(sed -n 's/^lab: exit \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+[[ -n $rc ]] || { echo "vm.sh: the guest command did not finish (qemu exit $status)" >&2; exit 1; }
+exit "$rc"

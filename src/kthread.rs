@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel threads with an owner: [`KThread`] starts a kthread running a closure and stops it
+//! when dropped.
+
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::ffi::{c_int, c_void};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// A running kernel thread, stopped and released when dropped.
+///
+/// # Invariants
+///
+/// `task` was returned by `kthread_create_on_node`, has been woken up, and this object holds a
+/// reference to it (taken with `get_task_struct`) that is given back only in `drop`, after
+/// `kthread_stop`. `_body` is the closure the thread runs: the thread only borrows it, so it lives
+/// here until the thread is known to be gone.
+pub(crate) struct KThread {
+    task: NonNull<bindings::task_struct>,
+    _body: Arc<dyn Fn() + Send + Sync>,
+}
+
+// SAFETY: The task pointer is only passed to kthread functions, which may be called from any thread,
+// and the closure is `Send + Sync`.
+unsafe impl Send for KThread {}
+// SAFETY: `&KThread` only allows waking the thread, which any thread may do.
+unsafe impl Sync for KThread {}
+
+impl KThread {
+    /// Creates a kthread named `name` that runs `body` once, then wakes it up.
+    ///
+    /// `body` should return when [`KThread::should_stop`] says so; dropping the [`KThread`] asks
+    /// for that and waits for it.
+    pub(crate) fn spawn<F: Fn() + Send + Sync + 'static>(name: &CStr, body: F) -> Result<Self> {
+        let body = Arc::new(body, GFP_KERNEL)?;
+        let data: *const F = &*body;
+        // SAFETY: `trampoline::<F>` matches `data`, which stays valid until the thread is stopped
+        // (`body` is kept in the returned object); "%s" with a C string is a valid format.
+        let task = unsafe {
+            bindings::kthread_create_on_node(
+                Some(trampoline::<F>),
+                data.cast_mut().cast(),
+                bindings::NUMA_NO_NODE,
+                kernel::c_str!("%s").as_char_ptr(),
+                name.as_char_ptr(),
+            )
+        };
+        let task = kernel::error::from_err_ptr(task)?;
+        // `kthread_create_on_node` never returns NULL: it returns a task or an error pointer.
+        let task = NonNull::new(task).ok_or(ENOMEM)?;
+        // SAFETY: `task` is a newly created kthread. The reference taken here keeps its
+        // `task_struct` alive even if the thread exits before `kthread_stop`.
+        unsafe {
+            bindings::get_task_struct(task.as_ptr());
+            bindings::wake_up_process(task.as_ptr());
+        }
+        // INVARIANT: created, woken, and referenced above; `body` is what the thread runs.
+        Ok(Self { task, _body: body })
+    }
+
+    /// Wakes the thread if it sleeps interruptibly (for instance in `msleep_interruptible`).
+    pub(crate) fn wake(&self) {
+        // SAFETY: By the type invariant, we hold a reference to the task.
+        unsafe { bindings::wake_up_process(self.task.as_ptr()) };
+    }
+
+    /// The thread's `task_struct`, for comparisons only.
+    pub(crate) fn task(&self) -> *const bindings::task_struct {
+        self.task.as_ptr()
+    }
+
+    /// Whether the kthread calling this has been asked to stop.
+    pub(crate) fn should_stop() -> bool {
+        // SAFETY: Only ever called from the kthreads this type creates.
+        unsafe { bindings::kthread_should_stop() }
+    }
+}
+
+impl Drop for KThread {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant, the task is a kthread we hold a reference to. This waits
+        // until the thread function has returned (or makes sure it never runs), then drops our
+        // reference, so `body` is no longer borrowed once it returns.
+        unsafe { bindings::kthread_stop_put(self.task.as_ptr()) };
+    }
+}
+
+/// The C entry point of a [`KThread`]: runs the closure `data` points to.
+///
+/// # Safety
+///
+/// `data` must point to an `F` that stays valid until this function returns.
+unsafe extern "C" fn trampoline<F: Fn()>(data: *mut c_void) -> c_int {
+    // SAFETY: The caller guarantees that `data` points to a live `F`.
+    let body = unsafe { &*data.cast::<F>() };
+    body();
+    0
+}

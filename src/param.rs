@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Module parameters, built by hand.
+//!
+//! The 6.12 `module!` macro takes no parameters, so this module builds what C's `module_param_cb()`
+//! and `MODULE_PARM_DESC()` emit: a `struct kernel_param` in the `__param` section (the module
+//! loader finds it there, applies `insmod` arguments, and makes a sysfs file of it) and
+//! `parm=`/`parmtype=` strings in `.modinfo` for `modinfo`. Use [`module_param!`].
+//!
+//! Values are parsed strictly: the whole input must be valid (one trailing newline, as `echo`
+//! writes, is allowed). A refused value returns `-EINVAL`, says why in the kernel log, and leaves
+//! the old value in place.
+
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use kernel::bindings;
+use kernel::ffi::{c_char, c_int, c_void};
+use kernel::prelude::*;
+
+/// A `struct kernel_param` that can live in a `static`.
+///
+/// # Invariants
+///
+/// `name` is a static C string, `ops` a static `kernel_param_ops` and `arg` points to the static
+/// value `ops` expects; nothing in it changes after construction.
+#[repr(transparent)]
+pub(crate) struct KernelParam(bindings::kernel_param);
+
+// SAFETY: By the type invariant, the object is immutable and its pointers point to statics that
+// are themselves safe to use from any thread (atomics, or immutable data).
+unsafe impl Sync for KernelParam {}
+
+impl KernelParam {
+    /// Describes the parameter `name` of `module`, handled by `ops` on the value at `arg`.
+    pub(crate) const fn new(
+        name: &'static CStr,
+        module: *mut bindings::module,
+        ops: &'static bindings::kernel_param_ops,
+        perm: u16,
+        arg: *const c_void,
+    ) -> Self {
+        // INVARIANT: the arguments are statics, as the caller (`module_param!`) ensures.
+        Self(bindings::kernel_param {
+            name: name.as_char_ptr(),
+            mod_: module,
+            ops,
+            perm,
+            level: -1,
+            flags: 0,
+            __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 { arg: arg.cast_mut() },
+        })
+    }
+}
+
+/// A value type that can back a module parameter.
+pub(crate) trait ParamType: Sized + Sync + 'static {
+    /// The `parmtype=` that `modinfo` shows.
+    const TYPE: &'static str;
+    /// Whether `insmod module.ko NAME` without a value is allowed (it then passes `None`).
+    const NOARG: bool = false;
+    /// Parses and stores `input`; on error, returns a message for the kernel log.
+    fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), fmt::Arguments<'static>>;
+    /// Writes the current value, followed by a newline.
+    fn get(&self, out: &mut PageWriter<'_>) -> fmt::Result;
+
+    /// The `kernel_param_ops` for this type.
+    const OPS: bindings::kernel_param_ops = bindings::kernel_param_ops {
+        flags: if Self::NOARG { bindings::KERNEL_PARAM_OPS_FL_NOARG } else { 0 },
+        set: Some(set_callback::<Self>),
+        get: Some(get_callback::<Self>),
+        free: None,
+    };
+}
+
+/// The `set` callback: parses `val` into the parameter `kp` describes.
+///
+/// # Safety
+///
+/// `kp` must be a [`KernelParam`] built by [`module_param!`] for a `T`, and `val` null or a C string.
+unsafe extern "C" fn set_callback<T: ParamType>(
+    val: *const c_char,
+    kp: *const bindings::kernel_param,
+) -> c_int {
+    // SAFETY: The caller guarantees that `kp` is ours, so `arg` points to a static `T`.
+    let (param, name) = unsafe { (&*(*kp).__bindgen_anon_1.arg.cast::<T>(), CStr::from_char_ptr((*kp).name)) };
+    // SAFETY: The caller guarantees that a non-null `val` is a C string.
+    let input = (!val.is_null()).then(|| unsafe { CStr::from_char_ptr(val) }.as_bytes());
+    match param.set(input) {
+        Ok(()) => 0,
+        Err(why) => {
+            pr_err!("{}: refused '{}': {}\n", Shown(name.as_bytes()), Shown(input.unwrap_or_default()), why);
+            EINVAL.to_errno()
+        }
+    }
+}
+
+/// The `get` callback: prints the value of the parameter `kp` describes into `buffer`.
+///
+/// # Safety
+///
+/// `kp` must be a [`KernelParam`] built by [`module_param!`] for a `T`, and `buffer` valid for
+/// writes of a page, as the kernel guarantees for sysfs reads.
+unsafe extern "C" fn get_callback<T: ParamType>(
+    buffer: *mut c_char,
+    kp: *const bindings::kernel_param,
+) -> c_int {
+    // SAFETY: The caller guarantees that `kp` is ours, so `arg` points to a static `T`.
+    let param = unsafe { &*(*kp).__bindgen_anon_1.arg.cast::<T>() };
+    // SAFETY: The caller guarantees that `buffer` is valid for writes of a page.
+    let page = unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), PAGE_BYTES) };
+    let mut out = PageWriter { buf: page, len: 0 };
+    // A value too long for the page is cut short rather than refused.
+    let _ = param.get(&mut out);
+    out.len as c_int
+}
+
+/// The size of the buffer sysfs hands to a `get` callback.
+const PAGE_BYTES: usize = kernel::page::PAGE_SIZE;
+
+/// Formats into a page-sized buffer, dropping what does not fit.
+pub(crate) struct PageWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Write for PageWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        if n < s.len() {
+            Err(fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Shows untrusted input in a log line: printable ASCII as is, the rest escaped, at most 32 bytes.
+struct Shown<'a>(&'a [u8]);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 32;
+        for &b in self.0.iter().take(MAX) {
+            if b.is_ascii_graphic() || b == b' ' {
+                f.write_char(b as char)?;
+            } else {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        if self.0.len() > MAX {
+            write!(f, "... ({} bytes)", self.0.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Strips the one trailing newline that `echo` adds.
+fn trimmed(input: &[u8]) -> &[u8] {
+    input.strip_suffix(b"\n").unwrap_or(input)
+}
+
+/// A boolean parameter: `1`/`0`, `y`/`n`, `yes`/`no`, `true`/`false`, `on`/`off` (any case).
+/// Reads back as `Y` or `N`, like the kernel's own `bool` parameters.
+pub(crate) struct BoolParam {
+    value: AtomicBool,
+    on_change: fn(bool),
+}
+
+impl BoolParam {
+    /// A boolean parameter with initial value `value`; `on_change` runs after every accepted set.
+    pub(crate) const fn new(value: bool, on_change: fn(bool)) -> Self {
+        Self { value: AtomicBool::new(value), on_change }
+    }
+
+    /// The current value.
+    pub(crate) fn get(&self) -> bool {
+        self.value.load(Ordering::Relaxed)
+    }
+}
+
+/// Parses a boolean the strict way: the whole (trimmed) input must be one of the known words.
+pub(crate) fn parse_bool(input: &[u8]) -> Option<bool> {
+    const TRUE: [&[u8]; 5] = [b"1", b"y", b"yes", b"true", b"on"];
+    const FALSE: [&[u8]; 5] = [b"0", b"n", b"no", b"false", b"off"];
+    let input = trimmed(input);
+    let is = |words: &[&[u8]]| words.iter().any(|w| w.eq_ignore_ascii_case(input));
+    if is(&TRUE) {
+        Some(true)
+    } else if is(&FALSE) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+impl ParamType for BoolParam {
+    const TYPE: &'static str = "bool";
+    const NOARG: bool = true;
+
+    fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), fmt::Arguments<'static>> {
+        // A bare `insmod module.ko NAME` means true, as for the kernel's own bool parameters.
+        let value = match input {
+            None => true,
+            Some(input) => parse_bool(input)
+                .ok_or(format_args!("not a boolean (use 1/0, y/n, yes/no, true/false, on/off)"))?,
+        };
+        self.value.store(value, Ordering::Relaxed);
+        (self.on_change)(value);
+        Ok(())
+    }
+
+    fn get(&self, out: &mut PageWriter<'_>) -> fmt::Result {
+        out.write_str(if self.get() { "Y\n" } else { "N\n" })
+    }
+}
+
+/// An unsigned decimal parameter limited to `min..=max`.
+pub(crate) struct UintParam {
+    value: AtomicU32,
+    min: u32,
+    max: u32,
+}
+
+impl UintParam {
+    /// A parameter with initial value `value` that accepts `min..=max`.
+    pub(crate) const fn new(value: u32, min: u32, max: u32) -> Self {
+        Self { value: AtomicU32::new(value), min, max }
+    }
+
+    /// The current value.
+    pub(crate) fn get(&self) -> u32 {
+        self.value.load(Ordering::Relaxed)
+    }
+}
+
+/// Parses a plain decimal number: digits only, no sign, no overflow.
+pub(crate) fn parse_u32(input: &[u8]) -> Option<u32> {
+    let input = trimmed(input);
+    if input.is_empty() {
+        return None;
+    }
+    input.iter().try_fold(0u32, |n, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
+}
+
+impl ParamType for UintParam {
+    const TYPE: &'static str = "uint";
+
+    fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), fmt::Arguments<'static>> {
+        let value = input
+            .and_then(parse_u32)
+            .ok_or(format_args!("not an unsigned decimal number"))?;
+        if value < self.min || value > self.max {
+            return Err(format_args!("out of range"));
+        }
+        self.value.store(value, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn get(&self, out: &mut PageWriter<'_>) -> fmt::Result {
+        writeln!(out, "{}", self.get())
+    }
+}
+
+/// A read-only parameter whose value is produced by a function at every read.
+pub(crate) struct ShowParam {
+    show: fn(&mut PageWriter<'_>) -> fmt::Result,
+}
+
+impl ShowParam {
+    /// A parameter that reads as what `show` writes.
+    pub(crate) const fn new(show: fn(&mut PageWriter<'_>) -> fmt::Result) -> Self {
+        Self { show }
+    }
+}
+
+impl ParamType for ShowParam {
+    const TYPE: &'static str = "charp";
+
+    fn set(&self, _input: Option<&[u8]>) -> core::result::Result<(), fmt::Arguments<'static>> {
+        // sysfs refuses writes to a 0444 file by itself; this is for `insmod module.ko NAME=...`.
+        Err(format_args!("read-only"))
+    }
+
+    fn get(&self, out: &mut PageWriter<'_>) -> fmt::Result {
+        (self.show)(out)
+    }
+}
+
+/// The total length of `parts`, for sizing a `.modinfo` static.
+pub(crate) const fn concat_len(parts: &[&str]) -> usize {
+    let mut len = 0;
+    let mut i = 0;
+    while i < parts.len() {
+        len += parts[i].len();
+        i += 1;
+    }
+    len
+}
+
+/// `parts` joined into a byte array of their exact total length, for `.modinfo` statics.
+pub(crate) const fn concat<const N: usize>(parts: &[&str]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let (mut at, mut i) = (0, 0);
+    while i < parts.len() {
+        let bytes = parts[i].as_bytes();
+        let mut j = 0;
+        while j < bytes.len() {
+            out[at] = bytes[j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Declares a module parameter backed by a static value of a [`ParamType`].
+///
+/// `module_param!(BUGGY: BoolParam, "buggy", 0o644, "description")` registers the static `BUGGY`
+/// as the parameter `buggy`, with sysfs permissions 0644 and the description `modinfo` shows.
+/// Use it in the crate root, next to `module!`, which defines the `THIS_MODULE` it refers to.
+#[macro_export]
+macro_rules! module_param {
+    ($value:ident : $ty:ty, $name:literal, $perm:expr, $desc:literal) => {
+        const _: () = {
+            use $crate::param::{concat, concat_len, KernelParam, ParamType};
+            static OPS: ::kernel::bindings::kernel_param_ops = <$ty as ParamType>::OPS;
+            #[link_section = "__param"]
+            #[used(compiler)]
+            static PARAM: KernelParam = KernelParam::new(
+                ::kernel::c_str!($name),
+                THIS_MODULE.as_ptr(),
+                &OPS,
+                $perm,
+                ::core::ptr::addr_of!($value).cast(),
+            );
+            const PARM: &[&str] = &["parm=", $name, ":", $desc, "\0"];
+            #[link_section = ".modinfo"]
+            #[used(compiler)]
+            static PARM_INFO: [u8; concat_len(PARM)] = concat(PARM);
+            const TYPE: &[&str] = &["parmtype=", $name, ":", <$ty as ParamType>::TYPE, "\0"];
+            #[link_section = ".modinfo"]
+            #[used(compiler)]
+            static TYPE_INFO: [u8; concat_len(TYPE)] = concat(TYPE);
+        };
+    };
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Runs a locking [`Scenario`]: one kthread per scenario thread, each repeating the scenario's
+//! step until the module is unloaded, with the counters that the `status` parameter shows.
+//!
+//! A scenario only says which locks each thread takes, in which order; this file owns the
+//! threads, the pacing, the statistics and the teardown (which breaks a real deadlock, see
+//! [`Running::drop`]).
+
+use crate::kthread::KThread;
+use crate::semaphore;
+use core::fmt::{self, Write};
+use core::marker::PhantomData;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// The most threads a scenario may have.
+pub(crate) const MAX_THREADS: usize = 4;
+
+/// A lock-ordering scenario: its locks, and what one iteration of each thread does.
+pub(crate) trait Scenario: Send + Sync + Sized + 'static {
+    /// The names of the threads (task names, at most 15 bytes), one per thread.
+    const THREADS: &'static [&'static CStr];
+
+    /// Initialises the scenario's locks.
+    fn new() -> impl PinInit<Self, Error>;
+
+    /// One iteration of thread number `thread` (an index into [`Scenario::THREADS`]).
+    fn step(&self, thread: usize, ctx: &Ctx);
+}
+
+/// What a scenario step may ask of the lab: the mode and the pacing.
+pub(crate) struct Ctx {
+    _private: (),
+}
+
+impl Ctx {
+    /// Whether the module runs in buggy mode (re-read at every call: it may change any time).
+    pub(crate) fn buggy(&self) -> bool {
+        crate::BUGGY.get()
+    }
+
+    /// Sleeps for `hold_ms` milliseconds with a lock held, the window in which the other thread
+    /// takes its first lock. Returns `false` when the module is being unloaded: the step should
+    /// then release what it holds and return.
+    pub(crate) fn hold(&self) -> bool {
+        let ms = crate::HOLD_MS.get();
+        if ms > 0 && !stopping() {
+            // SAFETY: `msleep_interruptible` may be called from any sleepable context, which a
+            // kthread is. The unload path wakes us early.
+            unsafe { bindings::msleep_interruptible(ms) };
+        }
+        !stopping()
+    }
+}
+
+/// What the `status` parameter reports about one thread.
+struct ThreadStats {
+    name: AtomicPtr<kernel::ffi::c_char>,
+    /// The thread's task, compared with sleeper records only, never dereferenced.
+    task: AtomicPtr<bindings::task_struct>,
+    iterations: AtomicU64,
+    running: AtomicBool,
+}
+
+static STATS: [ThreadStats; MAX_THREADS] = [const {
+    ThreadStats {
+        name: AtomicPtr::new(ptr::null_mut()),
+        task: AtomicPtr::new(ptr::null_mut()),
+        iterations: AtomicU64::new(0),
+        running: AtomicBool::new(false),
+    }
+}; MAX_THREADS];
+
+/// Set when the module is being unloaded.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+fn stopping() -> bool {
+    STOPPING.load(Ordering::Relaxed) || KThread::should_stop()
+}
+
+/// The pause between two iterations, so that the other thread gets its turn.
+const PAUSE_MS: u32 = 10;
+
+/// How long unloading waits for the threads before it gives up on a clean exit.
+const UNLOAD_TIMEOUT_MS: u32 = 1500;
+
+/// A scenario whose threads are running; dropping it stops them.
+///
+/// The scenario itself is shared by the thread closures, so it lives until the last thread is gone.
+pub(crate) struct Running<S: Scenario> {
+    threads: KVec<KThread>,
+    _scenario: PhantomData<S>,
+}
+
+impl<S: Scenario> Running<S> {
+    /// Initialises the scenario and starts its threads.
+    pub(crate) fn start() -> Result<Self> {
+        const { assert!(S::THREADS.len() <= MAX_THREADS) };
+        let scenario = Arc::pin_init(S::new(), GFP_KERNEL)?;
+        let mut threads = KVec::with_capacity(S::THREADS.len(), GFP_KERNEL)?;
+        for (i, name) in S::THREADS.iter().enumerate() {
+            let s = scenario.clone();
+            STATS[i].name.store(name.as_char_ptr().cast_mut(), Ordering::Relaxed);
+            STATS[i].running.store(true, Ordering::Release);
+            let thread = KThread::spawn(name, move || {
+                let ctx = Ctx { _private: () };
+                while !stopping() {
+                    s.step(i, &ctx);
+                    STATS[i].iterations.fetch_add(1, Ordering::Relaxed);
+                    // SAFETY: kthreads may sleep; the unload path wakes us early.
+                    unsafe { bindings::msleep_interruptible(PAUSE_MS) };
+                }
+                STATS[i].running.store(false, Ordering::Release);
+            });
+            let thread = match thread {
+                Ok(thread) => thread,
+                Err(e) => {
+                    STATS[i].running.store(false, Ordering::Release);
+                    return Err(e);
+                }
+            };
+            STATS[i].task.store(thread.task().cast_mut(), Ordering::Relaxed);
+            threads.push(thread, GFP_KERNEL)?;
+        }
+        Ok(Self { threads, _scenario: PhantomData })
+    }
+}
+
+impl<S: Scenario> Drop for Running<S> {
+    /// Stops the threads, even when they are deadlocked.
+    ///
+    /// Deadlocked threads sleep in `down()` and cannot see any stop request, so while any thread
+    /// still runs this gives every sleeping semaphore waiter the semaphore it waits for
+    /// ([`semaphore::up_sleepers`]); the woken thread sees that the module is stopping, drops its
+    /// guards (a balanced release for lockdep) and exits.
+    fn drop(&mut self) {
+        STOPPING.store(true, Ordering::Relaxed);
+        let mut broken = 0;
+        let mut waited = 0;
+        while STATS.iter().any(|s| s.running.load(Ordering::Acquire)) && waited < UNLOAD_TIMEOUT_MS {
+            for thread in self.threads.iter() {
+                thread.wake();
+            }
+            // SAFETY: Every semaphore a thread of ours may sleep on belongs to the scenario, which
+            // the closures owned by `self.threads` keep alive until they are dropped below. The threads see `STOPPING` (set above, before
+            // the semaphores are released) and touch no guarded data after that.
+            broken += unsafe { semaphore::up_sleepers() };
+            // SAFETY: Module unloading may sleep.
+            unsafe { bindings::msleep(PAUSE_MS) };
+            waited += PAUSE_MS;
+        }
+        if broken > 0 {
+            pr_info!("unload: released {} sleeping semaphore waiter(s) to end a deadlock\n", broken);
+        }
+        if waited >= UNLOAD_TIMEOUT_MS {
+            pr_warn!("unload: threads still running after {} ms, waiting for them\n", waited);
+        }
+        // Dropping the threads stops them (`kthread_stop`) and waits until they have exited.
+        drop(core::mem::take(&mut self.threads));
+        for stats in &STATS {
+            stats.task.store(ptr::null_mut(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Writes the `status` report: one line per thread.
+pub(crate) fn write_status(out: &mut impl Write) -> fmt::Result {
+    for stats in &STATS {
+        let name = stats.name.load(Ordering::Relaxed);
+        if name.is_null() {
+            continue;
+        }
+        // SAFETY: Non-null names are the static C strings of `Scenario::THREADS`.
+        let name = unsafe { CStr::from_char_ptr(name) };
+        let task = stats.task.load(Ordering::Relaxed);
+        let iterations = stats.iterations.load(Ordering::Relaxed);
+        write!(out, "{} iterations={iterations} ", name.to_str().unwrap_or("?"))?;
+        match semaphore::sleeping_on(task) {
+            _ if !stats.running.load(Ordering::Acquire) => writeln!(out, "state=stopped")?,
+            Some(sem) => writeln!(out, "state=waiting on={}", sem.to_str().unwrap_or("?"))?,
+            None => writeln!(out, "state=running")?,
+        }
+    }
+    Ok(())
+}
