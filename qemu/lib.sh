@@ -15,7 +15,7 @@ param() { cat "$PARAMS/$1"; }
 
 # setparam NAME VALUE: write a parameter through sysfs; prints "lab: set NAME=VALUE: ok|error: ...".
 setparam() {
-    if err=$(echo "$2" > "$PARAMS/$1" 2>&1); then echo "lab: set $1=$2: ok"
+    if err=$( (echo "$2" > "$PARAMS/$1") 2>&1 ); then echo "lab: set $1=$2: ok"
     else echo "lab: set $1=$2: error: ${err##*: }"; return 1; fi
 }
 

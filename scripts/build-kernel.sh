@@ -46,7 +46,7 @@ done < "$fragment"
 log "building bzImage and modules with $(nproc) jobs (about 2.5 minutes on 2 cores)"
 start=$SECONDS
 make -C "$src" O="$build" -j"$(nproc)" bzImage modules 2>&1 \
-    | awk '/^  [A-Z]+/ { n++; if (n % 200 == 0) printf "    ... %d files\n", n > "/dev/stderr"; next } { print }'
+    | awk '/^  [A-Z]+/ { n++; if (n % 300 == 0) printf "    ... %d steps\n", n > "/dev/stderr"; next } /^make(\[[0-9]+\])?: (Entering|Leaving) directory/ { next } { print }'
 [[ -f $build/arch/x86/boot/bzImage && -f $build/Module.symvers ]] || die "kernel build failed"
 log "kernel built in $((SECONDS - start)) s"
 touch "$build/.lab-done"

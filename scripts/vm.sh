@@ -61,8 +61,9 @@ case $accel in
     *) die "LAB_ACCEL must be tcg, kvm or auto" ;;
 esac
 
-qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 512 -kernel "$kernel"
-      -initrd "$work/initramfs.cpio" -nographic -no-reboot
+# qboot and no default devices: nothing but the kernel writes to the serial console.
+qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 512 -bios qboot.rom -nodefaults
+      -display none -serial mon:stdio -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio"
       -append "console=ttyS0 quiet panic=-1 hung_task_panic=0")
 if [[ -z $cmd ]]; then
     exec "${qemu[@]}"

@@ -36,16 +36,43 @@ impl Scenario for AbBa {
     }
 
     fn step(&self, thread: usize, ctx: &Ctx) {
-        let (first, second) = if thread == 1 && ctx.buggy() {
-            (&self.sem_b, &self.sem_a) // The bug: the opposite order.
-        } else {
-            (&self.sem_a, &self.sem_b)
-        };
-        let _first = first.lock();
-        if !ctx.hold() {
-            return;
+        match thread {
+            0 => self.thread_a(ctx),
+            _ => self.thread_b(ctx),
         }
-        let _second = second.lock();
-        // The critical section would be here. Guards drop in reverse order: second, then first.
     }
+}
+
+impl AbBa {
+    /// `deadlock_a`: always `sem_a`, then `sem_b`.
+    ///
+    /// Each thread has a function of its own (never inlined) so that lockdep's stack traces say
+    /// which thread recorded which dependency.
+    #[inline(never)]
+    fn thread_a(&self, ctx: &Ctx) {
+        lock_in_order(&self.sem_a, &self.sem_b, ctx);
+    }
+
+    /// `deadlock_b`: `sem_a`, then `sem_b` when fixed; the opposite order when buggy.
+    #[inline(never)]
+    fn thread_b(&self, ctx: &Ctx) {
+        if ctx.buggy() {
+            lock_in_order(&self.sem_b, &self.sem_a, ctx); // The bug.
+        } else {
+            lock_in_order(&self.sem_a, &self.sem_b, ctx);
+        }
+    }
+}
+
+/// Takes `first`, holds it for `hold_ms`, takes `second`, then releases both (second first).
+///
+/// Always inlined, so that the stack traces show `thread_a` or `thread_b`, not this helper.
+#[inline(always)]
+fn lock_in_order(first: &Semaphore<()>, second: &Semaphore<()>, ctx: &Ctx) {
+    let _first = first.lock();
+    if !ctx.hold() {
+        return;
+    }
+    let _second = second.lock();
+    // The critical section would be here. The guards drop in reverse order: second, then first.
 }

@@ -1,0 +1,216 @@
+//! The VM tests: each boots a fresh guest, drives the module from the guest shell (helpers in
+//! qemu/lib.sh), and asserts on what the kernel printed, through `splat --json`.
+//!
+//! A new test is a guest command line and a few assertions on [`Run`].
+
+use lab::{boot, Boot, Report, Run};
+use splat::Kind;
+
+fn run(name: &str, cmd: &str) -> Run {
+    let run = boot(name, cmd, Boot::default());
+    run.assert_ok();
+    run
+}
+
+fn of_kind(reports: &[Report], kind: Kind) -> Vec<&Report> {
+    reports.iter().filter(|r| r.kind == kind).collect()
+}
+
+/// Every demangled function name in a report's stack traces.
+fn functions(report: &Report) -> Vec<&str> {
+    report.stacks.iter().flat_map(|s| s.frames.iter().map(|f| f.function.as_str())).collect()
+}
+
+/// Asserts that the run's iteration counts for both threads were read `reads` times and grew.
+fn assert_progress(run: &Run, reads: usize) {
+    for thread in ["deadlock_a", "deadlock_b"] {
+        let seen = run.iterations(thread);
+        assert_eq!(seen.len(), reads, "{}", run.failure(&format!("{thread}: status reads")));
+        assert!(seen[0] > 0, "{}", run.failure(&format!("{thread} never iterated")));
+        assert!(seen.windows(2).all(|w| w[1] > w[0]), "{}", run.failure(&format!("{thread} stalled: {seen:?}")));
+    }
+}
+
+/// Asserts that the circular report is the AB-BA of our two threads and semaphores.
+fn assert_abba(run: &Run, report: &Report) {
+    let task = &report.tasks[0];
+    let (mine, other, held, wanted) = match task.comm.as_str() {
+        "deadlock_a" => ("thread_a", "thread_b", "sem_a", "sem_b"),
+        "deadlock_b" => ("thread_b", "thread_a", "sem_b", "sem_a"),
+        comm => panic!("{}", run.failure(&format!("circular report by unexpected task {comm}"))),
+    };
+    let mut locks: Vec<&str> = report.locks.iter().map(|l| l.name.as_str()).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    assert_eq!(locks, ["sem_a", "sem_b"], "{}", run.failure("lock classes"));
+    assert_eq!(report.cycle, [held, wanted, held], "{}", run.failure("cycle"));
+    assert_eq!(report.held_locks.len(), 1, "{}", run.failure("held locks"));
+    assert_eq!(report.held_locks[0].lock, held, "{}", run.failure("held lock"));
+    let funcs = functions(report);
+    for f in [mine, other] {
+        assert!(
+            funcs.iter().any(|name| name.ends_with(&format!("AbBa>::{f}")) || name.ends_with(&format!("AbBa::{f}"))),
+            "{}",
+            run.failure(&format!("no {f} frame in {funcs:?}"))
+        );
+    }
+}
+
+#[test]
+fn fixed_mode_reports_nothing_and_progresses() {
+    let run = run(
+        "fixed",
+        "load; sleep 1; param status; sleep 4; param status; timed rmmod rust_deadlock; grep debug_locks /proc/lockdep_stats",
+    );
+    assert!(run.find("rust_deadlock: loaded").is_some(), "{}", run.failure("no load message"));
+    assert_eq!(run.reports(), [], "{}", run.failure("fixed mode printed a report"));
+    assert_progress(&run, 2);
+    assert_eq!(run.timing("rmmod rust_deadlock").map(|t| t.0), Some(0));
+    // Lockdep is still on: it turns itself off after its first report.
+    assert!(run.console.lines().any(|l| l.trim() == "debug_locks:                             1"
+        || l.split_whitespace().collect::<Vec<_>>() == ["debug_locks:", "1"]), "{}", run.failure("lockdep off"));
+}
+
+#[test]
+fn buggy_at_load_reports_the_cycle() {
+    let run = run("buggy-load", "load buggy=1; sleep 3; timed rmmod rust_deadlock");
+    let reports = run.reports();
+    let circular = of_kind(&reports, Kind::CircularDependency);
+    assert_eq!(circular.len(), 1, "{}", run.failure("circular reports"));
+    assert_abba(&run, circular[0]);
+    assert_eq!(circular[0].header, "WARNING: possible circular locking dependency detected");
+}
+
+#[test]
+fn flipping_buggy_at_runtime_brings_the_report() {
+    let run = run(
+        "flip",
+        "load; sleep 2; param status; sleep 1; param status; echo 'lab: flipping'; setparam buggy 1; sleep 3; timed rmmod rust_deadlock",
+    );
+    assert_progress(&run, 2);
+    let flip = run.find("lab: flipping").expect("flip marker");
+    let warning = run.find("possible circular locking dependency").expect("no report after the flip");
+    assert!(warning > flip, "{}", run.failure("report before the flip"));
+    assert!(run.find("mode: buggy").is_some_and(|l| l > flip), "{}", run.failure("mode change not announced"));
+    let reports = run.reports();
+    assert!(reports.iter().all(|r| r.kind == Kind::CircularDependency || r.kind == Kind::HungTask), "{reports:?}");
+    let circular = of_kind(&reports, Kind::CircularDependency);
+    assert_eq!(circular.len(), 1, "{}", run.failure("circular reports"));
+    assert_abba(&run, circular[0]);
+}
+
+#[test]
+fn real_deadlock_hangs_both_threads_and_rmmod_breaks_it() {
+    let run = run(
+        "hung",
+        "load buggy=1; sleep 5; states; param status; timed rmmod rust_deadlock; echo 'lab: after rmmod'; states; lsmod",
+    );
+    let reports = run.reports();
+    let mut hung: Vec<(&str, u64)> = of_kind(&reports, Kind::HungTask)
+        .iter()
+        .map(|r| (r.tasks[0].comm.as_str(), r.tasks[0].pid))
+        .collect();
+    hung.sort_unstable();
+    hung.dedup_by_key(|h| h.0);
+    assert_eq!(hung.iter().map(|h| h.0).collect::<Vec<_>>(), ["deadlock_a", "deadlock_b"], "{}", run.failure("hung tasks"));
+    for r in of_kind(&reports, Kind::HungTask) {
+        assert!(functions(r).contains(&"down"), "{}", run.failure("hung task not in down()"));
+    }
+    let lab = run.lab_lines();
+    assert!(lab.contains(&"state deadlock_a D") && lab.contains(&"state deadlock_b D"), "{}", run.failure("D state"));
+    assert!(run.console.contains("deadlock_a iterations=") && run.console.contains("state=waiting on=sem_b"));
+    assert!(run.console.contains("state=waiting on=sem_a"), "{}", run.failure("status: waiting"));
+    let (rc, ms) = run.timing("rmmod rust_deadlock").expect("rmmod timing");
+    assert_eq!(rc, 0, "{}", run.failure("rmmod failed"));
+    assert!(ms < 2000, "{}", run.failure(&format!("rmmod took {ms} ms")));
+    let after = run.find("lab: after rmmod").unwrap();
+    assert!(run.console.lines().skip(after).all(|l| !l.starts_with("lab: state")), "{}", run.failure("threads left"));
+    assert!(run.console.lines().skip(after).all(|l| !l.starts_with("rust_deadlock ")), "{}", run.failure("still loaded"));
+    assert!(run.console.contains("released 2 sleeping semaphore waiter(s)"), "{}", run.failure("no deadlock break"));
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    let run = run(
+        "bad-input",
+        r#"load hold_ms=150
+for v in banana 2 -1 '' yess; do setparam buggy "$v"; done
+junk=$(head -c 4095 /dev/zero | tr '\0' x)
+if echo "$junk" > $PARAMS/buggy; then echo "lab: junk accepted"; else echo "lab: junk refused"; fi
+for v in -5 abc 10001 '' 1.5 0x10 99999999999; do setparam hold_ms "$v"; done
+echo "lab: buggy=$(param buggy) hold_ms=$(param hold_ms)"
+sleep 1; param status; sleep 1; param status
+rmmod rust_deadlock
+for p in buggy=banana hold_ms=10001 status=1 buggy=2; do load $p; echo "lab: insmod $p: exit $?"; [ -d /sys/module/rust_deadlock ] && echo "lab: loaded after insmod $p"; done
+true"#,
+    );
+    let lab = run.lab_lines();
+    for v in ["banana", "2", "-1", "", "yess"] {
+        let want = format!("set buggy={v}: error: Invalid argument");
+        assert!(lab.contains(&want.as_str()), "{}", run.failure(&want));
+    }
+    for v in ["-5", "abc", "10001", "", "1.5", "0x10", "99999999999"] {
+        let want = format!("set hold_ms={v}: error: Invalid argument");
+        assert!(lab.contains(&want.as_str()), "{}", run.failure(&want));
+    }
+    assert!(lab.contains(&"junk refused"), "{}", run.failure("4 KiB of junk"));
+    assert!(lab.contains(&"buggy=N hold_ms=150"), "{}", run.failure("values changed"));
+    assert!(run.console.contains("rust_deadlock: buggy: refused 'banana': not a boolean"));
+    assert_progress(&run, 2);
+    for p in ["buggy=banana", "hold_ms=10001", "status=1", "buggy=2"] {
+        assert!(lab.iter().any(|l| l.starts_with(&format!("insmod {p}: exit ")) && !l.ends_with("exit 0")), "{}", run.failure(p));
+        assert!(!lab.contains(&format!("loaded after insmod {p}").as_str()), "{}", run.failure(p));
+    }
+    assert!(run.console.contains("`banana' invalid for parameter `buggy'"), "{}", run.failure("kernel refusal"));
+    assert_eq!(run.reports(), [], "{}", run.failure("bad input caused a kernel report"));
+}
+
+#[test]
+fn non_root_cannot_write() {
+    let run = run(
+        "non-root",
+        r#"load
+su -s /bin/sh nobody -c "id -u; echo 1 > $PARAMS/buggy"; echo "lab: nobody wrote buggy: exit $?"
+su -s /bin/sh nobody -c "cat $PARAMS/status >/dev/null"; echo "lab: nobody read status: exit $?"
+echo "lab: buggy=$(param buggy)"
+rmmod rust_deadlock"#,
+    );
+    let lab = run.lab_lines();
+    assert!(run.console.lines().any(|l| l == "65534"), "{}", run.failure("su did not switch user"));
+    assert!(run.console.contains("Permission denied"), "{}", run.failure("EACCES"));
+    assert!(lab.contains(&"nobody wrote buggy: exit 1"), "{}", run.failure("write not refused"));
+    assert!(lab.contains(&"nobody read status: exit 0"), "{}", run.failure("status unreadable"));
+    assert!(lab.contains(&"buggy=N"), "{}", run.failure("value changed"));
+    assert_eq!(run.reports(), []);
+}
+
+#[test]
+fn twenty_load_unload_cycles_leak_nothing() {
+    let run = run(
+        "cycles",
+        r#"mount -t debugfs debugfs /sys/kernel/debug
+echo clear > /sys/kernel/debug/kmemleak
+i=0
+while [ $i -lt 20 ]; do
+    load || exit 1
+    usleep 300000
+    echo "lab: cycle $i deadlock_a=$(iterations deadlock_a) deadlock_b=$(iterations deadlock_b)"
+    rmmod rust_deadlock || exit 1
+    i=$((i + 1))
+done
+states
+sleep 6
+echo scan > /sys/kernel/debug/kmemleak
+echo "lab: kmemleak: $(grep -c 'unreferenced object' /sys/kernel/debug/kmemleak)"
+cat /sys/kernel/debug/kmemleak
+grep debug_locks /proc/lockdep_stats"#,
+    );
+    let cycles: Vec<&str> = run.lab_lines().into_iter().filter(|l| l.starts_with("cycle ")).collect();
+    assert_eq!(cycles.len(), 20, "{}", run.failure("cycles"));
+    for c in &cycles {
+        assert!(!c.contains("=0") && !c.ends_with('='), "{}", run.failure(&format!("no progress: {c}")));
+    }
+    assert!(!run.lab_lines().iter().any(|l| l.starts_with("state ")), "{}", run.failure("threads left"));
+    assert!(run.lab_lines().contains(&"kmemleak: 0"), "{}", run.failure("kmemleak found leaks"));
+    assert_eq!(run.reports(), [], "{}", run.failure("report during cycles"));
+}
