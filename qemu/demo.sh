@@ -15,13 +15,14 @@ echo "    lockdep checks the order before the threads block: its report follows.
 sleep 4
 
 step "ps   (both threads stuck in uninterruptible sleep: STAT D)"
-ps | grep -E 'PID|deadlock_' | grep -v grep
+ps -o pid,stat,comm | grep -E 'PID|deadlock_'
 states
 step "cat $PARAMS/status   (iteration counts frozen, each waits for the other's semaphore)"
 param status
 
-step "dmesg | grep -E 'WARNING|INFO: task'   (the kernel log keeps every report)"
-dmesg | grep -E 'WARNING: possible circular|INFO: task'
+step "dmesg   (the kernel log keeps every report; read it whole with dmesg | less)"
+echo "    $(dmesg | grep -c 'possible circular locking') circular-dependency report(s)," \
+    "$(dmesg | grep -c 'INFO: task .* blocked') hung-task report(s)"
 
 step "rmmod rust_deadlock   (unloading breaks the deadlock)"
 timed rmmod rust_deadlock || exit 1
