@@ -60,21 +60,18 @@ impl KThread {
         Ok(Self { task, _body: body })
     }
 
-    /// Wakes the thread if it sleeps interruptibly (for instance in `msleep_interruptible`).
-    pub(crate) fn wake(&self) {
-        // SAFETY: By the type invariant, we hold a reference to the task.
-        unsafe { bindings::wake_up_process(self.task.as_ptr()) };
-    }
-
     /// The thread's `task_struct`, for comparisons only.
     pub(crate) fn task(&self) -> *const bindings::task_struct {
         self.task.as_ptr()
     }
 
-    /// Whether the kthread calling this has been asked to stop.
+    /// Whether the calling kthread has been asked to stop (`false` outside a kthread).
     pub(crate) fn should_stop() -> bool {
-        // SAFETY: Only ever called from the kthreads this type creates.
-        unsafe { bindings::kthread_should_stop() }
+        // SAFETY: `get_current` is always valid and returns the running task, whose `flags` the
+        // task itself may read.
+        let kthread = unsafe { (*bindings::get_current()).flags } & bindings::PF_KTHREAD != 0;
+        // SAFETY: `kthread_should_stop` may be called from any kthread, which was just checked.
+        kthread && unsafe { bindings::kthread_should_stop() }
     }
 }
 

@@ -47,7 +47,9 @@ impl KernelParam {
             perm,
             level: -1,
             flags: 0,
-            __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 { arg: arg.cast_mut() },
+            __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 {
+                arg: arg.cast_mut(),
+            },
         })
     }
 }
@@ -65,7 +67,11 @@ pub(crate) trait ParamType: Sized + Sync + 'static {
 
     /// The `kernel_param_ops` for this type.
     const OPS: bindings::kernel_param_ops = bindings::kernel_param_ops {
-        flags: if Self::NOARG { bindings::KERNEL_PARAM_OPS_FL_NOARG } else { 0 },
+        flags: if Self::NOARG {
+            bindings::KERNEL_PARAM_OPS_FL_NOARG
+        } else {
+            0
+        },
         set: Some(set_callback::<Self>),
         get: Some(get_callback::<Self>),
         free: None,
@@ -82,13 +88,23 @@ unsafe extern "C" fn set_callback<T: ParamType>(
     kp: *const bindings::kernel_param,
 ) -> c_int {
     // SAFETY: The caller guarantees that `kp` is ours, so `arg` points to a static `T`.
-    let (param, name) = unsafe { (&*(*kp).__bindgen_anon_1.arg.cast::<T>(), CStr::from_char_ptr((*kp).name)) };
+    let (param, name) = unsafe {
+        (
+            &*(*kp).__bindgen_anon_1.arg.cast::<T>(),
+            CStr::from_char_ptr((*kp).name),
+        )
+    };
     // SAFETY: The caller guarantees that a non-null `val` is a C string.
     let input = (!val.is_null()).then(|| unsafe { CStr::from_char_ptr(val) }.as_bytes());
     match param.set(input) {
         Ok(()) => 0,
         Err(why) => {
-            pr_err!("{}: refused '{}': {}\n", Shown(name.as_bytes()), Shown(input.unwrap_or_default()), why);
+            pr_err!(
+                "{}: refused '{}': {}\n",
+                Shown(name.as_bytes()),
+                Shown(input.unwrap_or_default()),
+                why
+            );
             EINVAL.to_errno()
         }
     }
@@ -172,7 +188,10 @@ pub(crate) struct BoolParam {
 impl BoolParam {
     /// A boolean parameter with initial value `value`; `on_change` runs after every accepted set.
     pub(crate) const fn new(value: bool, on_change: fn(bool)) -> Self {
-        Self { value: AtomicBool::new(value), on_change }
+        Self {
+            value: AtomicBool::new(value),
+            on_change,
+        }
     }
 
     /// The current value.
@@ -204,8 +223,9 @@ impl ParamType for BoolParam {
         // A bare `insmod module.ko NAME` means true, as for the kernel's own bool parameters.
         let value = match input {
             None => true,
-            Some(input) => parse_bool(input)
-                .ok_or(format_args!("not a boolean (use 1/0, y/n, yes/no, true/false, on/off)"))?,
+            Some(input) => parse_bool(input).ok_or(format_args!(
+                "not a boolean (use 1/0, y/n, yes/no, true/false, on/off)"
+            ))?,
         };
         self.value.store(value, Ordering::Relaxed);
         (self.on_change)(value);
@@ -227,7 +247,11 @@ pub(crate) struct UintParam {
 impl UintParam {
     /// A parameter with initial value `value` that accepts `min..=max`.
     pub(crate) const fn new(value: u32, min: u32, max: u32) -> Self {
-        Self { value: AtomicU32::new(value), min, max }
+        Self {
+            value: AtomicU32::new(value),
+            min,
+            max,
+        }
     }
 
     /// The current value.

@@ -67,7 +67,12 @@ fn announce_mode(buggy: bool) {
 }
 
 fn show_status(out: &mut PageWriter<'_>) -> fmt::Result {
-    writeln!(out, "mode={} hold_ms={}", if BUGGY.get() { "buggy" } else { "fixed" }, HOLD_MS.get())?;
+    writeln!(
+        out,
+        "mode={} hold_ms={}",
+        if BUGGY.get() { "buggy" } else { "fixed" },
+        HOLD_MS.get()
+    )?;
     scenario::write_status(out)
 }
 
@@ -78,7 +83,10 @@ struct RustDeadlock {
 impl kernel::Module for RustDeadlock {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let running = Running::start()?;
-        pr_info!("loaded: threads deadlock_a and deadlock_b started, hold_ms={}\n", HOLD_MS.get());
+        pr_info!(
+            "loaded: threads deadlock_a and deadlock_b started, hold_ms={}\n",
+            HOLD_MS.get()
+        );
         Ok(Self { _running: running })
     }
 }

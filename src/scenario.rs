@@ -47,11 +47,11 @@ impl Ctx {
     /// takes its first lock. Returns `false` when the module is being unloaded: the step should
     /// then release what it holds and return.
     pub(crate) fn hold(&self) -> bool {
-        let ms = crate::HOLD_MS.get();
-        if ms > 0 && !stopping() {
-            // SAFETY: `msleep_interruptible` may be called from any sleepable context, which a
-            // kthread is. The unload path wakes us early.
-            unsafe { bindings::msleep_interruptible(ms) };
+        let mut left = crate::HOLD_MS.get();
+        while left > 0 && !stopping() {
+            let slice = left.min(PAUSE_MS);
+            pause(slice);
+            left -= slice;
         }
         !stopping()
     }
@@ -82,8 +82,15 @@ fn stopping() -> bool {
     STOPPING.load(Ordering::Relaxed) || KThread::should_stop()
 }
 
-/// The pause between two iterations, so that the other thread gets its turn.
+/// The pause between two iterations, so that the other thread gets its turn; also the slice in
+/// which longer sleeps are cut, so that unloading never waits longer than this for a sleeper.
 const PAUSE_MS: u32 = 10;
+
+/// Sleeps `ms` milliseconds in interruptible sleep (state S: only a blocked lock shows as D).
+fn pause(ms: u32) {
+    // SAFETY: The module's threads and its unload path run in process context and may sleep.
+    unsafe { bindings::msleep_interruptible(ms) };
+}
 
 /// How long unloading waits for the threads before it gives up on a clean exit.
 const UNLOAD_TIMEOUT_MS: u32 = 1500;
@@ -101,18 +108,23 @@ impl<S: Scenario> Running<S> {
     pub(crate) fn start() -> Result<Self> {
         const { assert!(S::THREADS.len() <= MAX_THREADS) };
         let scenario = Arc::pin_init(S::new(), GFP_KERNEL)?;
-        let mut threads = KVec::with_capacity(S::THREADS.len(), GFP_KERNEL)?;
+        // Built first, so that on a failure below, dropping it stops the threads already started.
+        let mut running = Self {
+            threads: KVec::with_capacity(S::THREADS.len(), GFP_KERNEL)?,
+            _scenario: PhantomData,
+        };
         for (i, name) in S::THREADS.iter().enumerate() {
             let s = scenario.clone();
-            STATS[i].name.store(name.as_char_ptr().cast_mut(), Ordering::Relaxed);
+            STATS[i]
+                .name
+                .store(name.as_char_ptr().cast_mut(), Ordering::Relaxed);
             STATS[i].running.store(true, Ordering::Release);
             let thread = KThread::spawn(name, move || {
                 let ctx = Ctx { _private: () };
                 while !stopping() {
                     s.step(i, &ctx);
                     STATS[i].iterations.fetch_add(1, Ordering::Relaxed);
-                    // SAFETY: kthreads may sleep; the unload path wakes us early.
-                    unsafe { bindings::msleep_interruptible(PAUSE_MS) };
+                    pause(PAUSE_MS);
                 }
                 STATS[i].running.store(false, Ordering::Release);
             });
@@ -123,10 +135,12 @@ impl<S: Scenario> Running<S> {
                     return Err(e);
                 }
             };
-            STATS[i].task.store(thread.task().cast_mut(), Ordering::Relaxed);
-            threads.push(thread, GFP_KERNEL)?;
+            STATS[i]
+                .task
+                .store(thread.task().cast_mut(), Ordering::Relaxed);
+            running.threads.push(thread, GFP_KERNEL)?;
         }
-        Ok(Self { threads, _scenario: PhantomData })
+        Ok(running)
     }
 }
 
@@ -141,23 +155,27 @@ impl<S: Scenario> Drop for Running<S> {
         STOPPING.store(true, Ordering::Relaxed);
         let mut broken = 0;
         let mut waited = 0;
-        while STATS.iter().any(|s| s.running.load(Ordering::Acquire)) && waited < UNLOAD_TIMEOUT_MS {
-            for thread in self.threads.iter() {
-                thread.wake();
-            }
+        while STATS.iter().any(|s| s.running.load(Ordering::Acquire)) && waited < UNLOAD_TIMEOUT_MS
+        {
             // SAFETY: Every semaphore a thread of ours may sleep on belongs to the scenario, which
-            // the closures owned by `self.threads` keep alive until they are dropped below. The threads see `STOPPING` (set above, before
-            // the semaphores are released) and touch no guarded data after that.
+            // the closures owned by `self.threads` keep alive until they are dropped below. The
+            // threads see `STOPPING` (set above, before the semaphores are released) and touch no
+            // guarded data after that.
             broken += unsafe { semaphore::up_sleepers() };
-            // SAFETY: Module unloading may sleep.
-            unsafe { bindings::msleep(PAUSE_MS) };
+            pause(PAUSE_MS);
             waited += PAUSE_MS;
         }
         if broken > 0 {
-            pr_info!("unload: released {} sleeping semaphore waiter(s) to end a deadlock\n", broken);
+            pr_info!(
+                "unload: released {} sleeping semaphore waiter(s) to end a deadlock\n",
+                broken
+            );
         }
         if waited >= UNLOAD_TIMEOUT_MS {
-            pr_warn!("unload: threads still running after {} ms, waiting for them\n", waited);
+            pr_warn!(
+                "unload: threads still running after {} ms, waiting for them\n",
+                waited
+            );
         }
         // Dropping the threads stops them (`kthread_stop`) and waits until they have exited.
         drop(core::mem::take(&mut self.threads));
@@ -178,7 +196,11 @@ pub(crate) fn write_status(out: &mut impl Write) -> fmt::Result {
         let name = unsafe { CStr::from_char_ptr(name) };
         let task = stats.task.load(Ordering::Relaxed);
         let iterations = stats.iterations.load(Ordering::Relaxed);
-        write!(out, "{} iterations={iterations} ", name.to_str().unwrap_or("?"))?;
+        write!(
+            out,
+            "{} iterations={iterations} ",
+            name.to_str().unwrap_or("?")
+        )?;
         match semaphore::sleeping_on(task) {
             _ if !stats.running.load(Ordering::Acquire) => writeln!(out, "state=stopped")?,
             Some(sem) => writeln!(out, "state=waiting on={}", sem.to_str().unwrap_or("?"))?,

@@ -15,7 +15,7 @@
 //! [`Lock::lock`]: kernel::sync::lock::Lock::lock
 
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::ffi::c_char;
 use kernel::sync::lock::{Backend, Lock};
@@ -123,7 +123,15 @@ unsafe impl Backend for SemaphoreBackend {
         #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
         // SAFETY: The caller guarantees that `init` ran, so `dep_map` is initialised.
         unsafe {
-            bindings::lock_acquire(&raw mut (*ptr).dep_map, 0, 0, 0, 1, ptr::null_mut(), this_ip())
+            bindings::lock_acquire(
+                &raw mut (*ptr).dep_map,
+                0,
+                0,
+                0,
+                1,
+                ptr::null_mut(),
+                this_ip(),
+            )
         };
         let slot = Sleeper::enter(ptr);
         // SAFETY: The caller guarantees that `init` ran, so the semaphore is initialised.
@@ -173,11 +181,14 @@ const SLEEPER_SLOTS: usize = 16;
 /// # Invariants
 ///
 /// While `state` is not null, the thread in `task` is inside [`SemaphoreBackend::lock`] on that
-/// semaphore, which therefore is alive. `name` is null or a C string valid forever.
+/// semaphore, which therefore is alive. `name` is null or a C string valid forever. `released`
+/// is false whenever `state` is null.
 struct Sleeper {
     state: AtomicPtr<SemaphoreState>,
     task: AtomicPtr<bindings::task_struct>,
     name: AtomicPtr<c_char>,
+    /// Whether [`up_sleepers`] already released this sleeper's semaphore.
+    released: AtomicBool,
 }
 
 static SLEEPERS: [Sleeper; SLEEPER_SLOTS] = [const {
@@ -185,6 +196,7 @@ static SLEEPERS: [Sleeper; SLEEPER_SLOTS] = [const {
         state: AtomicPtr::new(ptr::null_mut()),
         task: AtomicPtr::new(ptr::null_mut()),
         name: AtomicPtr::new(ptr::null_mut()),
+        released: AtomicBool::new(false),
     }
 }; SLEEPER_SLOTS];
 
@@ -198,7 +210,8 @@ impl Sleeper {
                 .is_ok()
         })?;
         // SAFETY: `get_current` has no preconditions; the pointer is only compared, never used.
-        slot.task.store(unsafe { bindings::get_current() }, Ordering::Release);
+        slot.task
+            .store(unsafe { bindings::get_current() }, Ordering::Release);
         // SAFETY: The caller of `SemaphoreBackend::lock` guarantees that `init` ran.
         let name = unsafe { (*state).name };
         slot.name.store(name.cast_mut(), Ordering::Release);
@@ -209,6 +222,7 @@ impl Sleeper {
     fn leave(&self) {
         self.name.store(ptr::null_mut(), Ordering::Release);
         self.task.store(ptr::null_mut(), Ordering::Release);
+        self.released.store(false, Ordering::Release);
         self.state.store(ptr::null_mut(), Ordering::Release);
     }
 }
@@ -216,7 +230,9 @@ impl Sleeper {
 /// The name of the [`Semaphore`] that `task` sleeps on, if any.
 ///
 /// `task` is only compared, so it may be stale. The answer is a snapshot that may change at once.
-pub(crate) fn sleeping_on(task: *const bindings::task_struct) -> Option<&'static kernel::str::CStr> {
+pub(crate) fn sleeping_on(
+    task: *const bindings::task_struct,
+) -> Option<&'static kernel::str::CStr> {
     SLEEPERS.iter().find_map(|s| {
         if !ptr::eq(s.task.load(Ordering::Acquire), task) {
             return None;
@@ -227,7 +243,8 @@ pub(crate) fn sleeping_on(task: *const bindings::task_struct) -> Option<&'static
     })
 }
 
-/// Releases, once, every [`Semaphore`] that a thread is sleeping on, and returns how many.
+/// Releases every [`Semaphore`] that a thread is sleeping on, once per sleep, and returns how many
+/// it released.
 ///
 /// This breaks a deadlock: each sleeper gets the semaphore it waits for although its holder never
 /// released it. Semaphores have no owner, so the kernel allows it; lockdep is not told, so each
@@ -243,7 +260,7 @@ pub(crate) unsafe fn up_sleepers() -> usize {
     let mut n = 0;
     for slot in &SLEEPERS {
         let state = slot.state.load(Ordering::Acquire);
-        if !state.is_null() {
+        if !state.is_null() && !slot.released.swap(true, Ordering::AcqRel) {
             // SAFETY: By the type invariant, the semaphore was alive when the slot was read, and
             // the caller keeps it alive until this function returns.
             unsafe { bindings::up(&raw mut (*state).sem) };

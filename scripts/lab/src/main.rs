@@ -3,7 +3,7 @@
 //! 0, or 1 with a one-line reason.
 
 use lab::{boot, splat_binary, Boot, Run};
-use splat::Kind;
+use splat::ReportKind as Kind;
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
