@@ -13,7 +13,10 @@ pub use splat::Report;
 
 /// The repository's top directory.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 /// Where console logs are kept: `scripts/target/vm-logs/NAME.log`.
@@ -45,7 +48,10 @@ pub struct Boot {
 
 impl Default for Boot {
     fn default() -> Self {
-        Self { timeout_s: 120, echo: false }
+        Self {
+            timeout_s: 120,
+            echo: false,
+        }
     }
 }
 
@@ -56,13 +62,23 @@ pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
     std::fs::create_dir_all(&dir).expect("create the log directory");
     let log = dir.join(format!("{name}.log"));
     let mut vm = Command::new(repo_root().join("scripts/vm.sh"));
-    vm.arg("--log").arg(&log).arg("--timeout").arg(how.timeout_s.to_string());
+    vm.arg("--log")
+        .arg(&log)
+        .arg("--timeout")
+        .arg(how.timeout_s.to_string());
     if !how.echo {
         vm.arg("--quiet").stdout(Stdio::null());
     }
     let status = vm.arg("--").arg(cmd).status().expect("run scripts/vm.sh");
-    let console = std::fs::read(&log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-    Run { name: name.to_owned(), status: status.code().unwrap_or(-1), console, log }
+    let console = std::fs::read(&log)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    Run {
+        name: name.to_owned(),
+        status: status.code().unwrap_or(-1),
+        console,
+        log,
+    }
 }
 
 /// The `splat` binary: `$SPLAT`, or the newest build under `scripts/target`.
@@ -83,20 +99,28 @@ pub fn splat_binary() -> PathBuf {
 impl Run {
     /// The reports `splat --json` finds in the console log.
     pub fn reports(&self) -> Vec<Report> {
-        let out = Command::new(splat_binary()).arg("--json").arg(&self.log).output().expect("run splat");
+        let out = Command::new(splat_binary())
+            .arg("--json")
+            .arg(&self.log)
+            .output()
+            .expect("run splat");
         assert!(
             matches!(out.status.code(), Some(0 | 1)),
             "splat failed on {}: {}",
             self.log.display(),
             String::from_utf8_lossy(&out.stderr)
         );
-        let doc: splat::Document = serde_json::from_slice(&out.stdout).expect("splat --json output");
+        let doc: splat::Document =
+            serde_json::from_slice(&out.stdout).expect("splat --json output");
         doc.reports
     }
 
     /// The lines the guest scripts printed with the `lab: ` prefix, without it.
     pub fn lab_lines(&self) -> Vec<&str> {
-        self.console.lines().filter_map(|l| l.strip_prefix("lab: ")).collect()
+        self.console
+            .lines()
+            .filter_map(|l| l.strip_prefix("lab: "))
+            .collect()
     }
 
     /// The line number of the first console line containing `needle`.
@@ -107,12 +131,21 @@ impl Run {
     /// Panics, with the log's path and tail, unless the guest command ran to the end with
     /// status 0 and the guest printed something.
     pub fn assert_ok(&self) {
-        assert!(self.console.contains("lab: exit 0") && self.status == 0, "{}", self.failure("the guest command failed"));
+        assert!(
+            self.console.contains("lab: exit 0") && self.status == 0,
+            "{}",
+            self.failure("the guest command failed")
+        );
     }
 
     /// A failure message: `what`, the exit status, the log's path and its last lines.
     pub fn failure(&self, what: &str) -> String {
-        let mut msg = format!("{what} (run {}, status {}, log {})\n", self.name, self.status, self.log.display());
+        let mut msg = format!(
+            "{what} (run {}, status {}, log {})\n",
+            self.name,
+            self.status,
+            self.log.display()
+        );
         let lines: Vec<&str> = self.console.lines().collect();
         for line in &lines[lines.len().saturating_sub(40)..] {
             let _ = writeln!(msg, "  | {line}");

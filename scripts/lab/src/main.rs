@@ -12,8 +12,18 @@ fn main() -> ExitCode {
         eprintln!("usage: lab demo");
         return ExitCode::from(2);
     }
-    let run = boot("demo", ". /lab/demo.sh", Boot { timeout_s: 120, echo: true });
-    println!("\n==> splat {}   (what the kernel reported, explained)\n", run.log.display());
+    let run = boot(
+        "demo",
+        ". /lab/demo.sh",
+        Boot {
+            timeout_s: 120,
+            echo: true,
+        },
+    );
+    println!(
+        "\n==> splat {}   (what the kernel reported, explained)\n",
+        run.log.display()
+    );
     let _ = Command::new(splat_binary()).arg(&run.log).status();
     match check(&run) {
         Ok(()) => {
@@ -22,7 +32,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(why) => {
-            eprintln!("\nmake run: FAILED: {why} (console log: {})", run.log.display());
+            eprintln!(
+                "\nmake run: FAILED: {why} (console log: {})",
+                run.log.display()
+            );
             ExitCode::FAILURE
         }
     }
@@ -31,21 +44,35 @@ fn main() -> ExitCode {
 /// What the demo must have shown.
 fn check(run: &Run) -> Result<(), String> {
     if run.status != 0 {
-        return Err(format!("the guest demo script failed (status {})", run.status));
+        return Err(format!(
+            "the guest demo script failed (status {})",
+            run.status
+        ));
     }
     let reports = run.reports();
-    let circular: Vec<_> = reports.iter().filter(|r| r.kind == Kind::CircularDependency).collect();
+    let circular: Vec<_> = reports
+        .iter()
+        .filter(|r| r.kind == Kind::CircularDependency)
+        .collect();
     let [report] = circular.as_slice() else {
-        return Err(format!("expected one circular locking report, found {}", circular.len()));
+        return Err(format!(
+            "expected one circular locking report, found {}",
+            circular.len()
+        ));
     };
     let mut locks: Vec<&str> = report.locks.iter().map(|l| l.name.as_str()).collect();
     locks.sort_unstable();
     locks.dedup();
     if locks != ["sem_a", "sem_b"] {
-        return Err(format!("the report names locks {locks:?}, not sem_a and sem_b"));
+        return Err(format!(
+            "the report names locks {locks:?}, not sem_a and sem_b"
+        ));
     }
     for thread in ["deadlock_a", "deadlock_b"] {
-        if !reports.iter().any(|r| r.kind == Kind::HungTask && r.tasks.iter().any(|t| t.comm == thread)) {
+        if !reports
+            .iter()
+            .any(|r| r.kind == Kind::HungTask && r.tasks.iter().any(|t| t.comm == thread))
+        {
             return Err(format!("no hung-task report for {thread}"));
         }
     }

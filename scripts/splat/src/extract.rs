@@ -1,0 +1,897 @@
+//! Turning the lines of one report into the fields of a [`Report`].
+//!
+//! The scan is one pass over the report's lines with a little state: which stack trace the next
+//! frames belong to, which lock the next lock line describes ("is trying to acquire lock:" is
+//! followed by the lock), which task a held-lock list belongs to, and whether we are inside the
+//! "Possible unsafe locking scenario" table. Titles and explanations are added afterwards by
+//! [`crate::explain`].
+
+use crate::frame::{demangle, parse_frame};
+use crate::lockfmt::{
+    parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line, parse_scenario_lock,
+    split_comm_pid, LockLine,
+};
+use crate::model::{
+    ChainEntry, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind, ScenarioRow,
+    Stack, Task,
+};
+use crate::segment::{
+    hung_header_task, is_old_task_line, is_rcu_message, unbracket, Family, Segment,
+};
+use std::collections::BTreeMap;
+
+/// What the next lock line describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    None,
+    Acquire,
+    Holding,
+    /// A lock stored under this `details` key.
+    Detail(&'static str),
+    NewDependency,
+    ChainExists,
+}
+
+/// Builds the report fields (all but title and explanation) from a segment.
+pub(crate) fn build(seg: &Segment) -> Report {
+    let mut b = Builder::new(seg);
+    b.scan(seg);
+    b.finish(seg)
+}
+
+struct Builder {
+    kind: ReportKind,
+    header: String,
+    family: Family,
+    tasks: Vec<Task>,
+    locks: Vec<LockClass>,
+    acquiring: Option<LockSite>,
+    holding: Option<LockSite>,
+    chain: Vec<ChainEntry>,
+    /// For each chain entry, the index of its stack in `stacks`.
+    chain_stack: Vec<Option<usize>>,
+    held_locks: Vec<HeldLock>,
+    stacks: Vec<Stack>,
+    scenario_lines: Vec<String>,
+    details: BTreeMap<String, String>,
+    hung: Option<HungTask>,
+    // Scan state.
+    pending: Pending,
+    active_trace: Option<usize>,
+    pending_trace: Option<String>,
+    held_ctx: Option<(String, Option<u32>)>,
+    in_scenario: bool,
+    class_ctx: Option<String>,
+}
+
+impl Builder {
+    fn new(seg: &Segment) -> Self {
+        Builder {
+            kind: seg.kind,
+            header: seg.header.clone(),
+            family: seg.family,
+            tasks: Vec::new(),
+            locks: Vec::new(),
+            acquiring: None,
+            holding: None,
+            chain: Vec::new(),
+            chain_stack: Vec::new(),
+            held_locks: Vec::new(),
+            stacks: Vec::new(),
+            scenario_lines: Vec::new(),
+            details: BTreeMap::new(),
+            hung: None,
+            pending: Pending::None,
+            active_trace: None,
+            pending_trace: None,
+            held_ctx: None,
+            in_scenario: false,
+            class_ctx: None,
+        }
+    }
+
+    fn add_task(&mut self, comm: &str, pid: Option<u32>) {
+        let comm = comm.trim();
+        if comm.is_empty() || self.family == Family::LockDump {
+            return;
+        }
+        if let Some(t) = self.tasks.iter_mut().find(|t| t.comm == comm) {
+            if t.pid.is_none() {
+                t.pid = pid;
+                return;
+            }
+            if pid.is_none() || t.pid == pid {
+                return;
+            }
+        }
+        self.tasks.push(Task {
+            comm: comm.to_string(),
+            pid,
+        });
+    }
+
+    fn add_lock(&mut self, class: &LockClass) {
+        if let Some(l) = self.locks.iter_mut().find(|l| l.name == class.name) {
+            if l.usage.is_none() {
+                l.usage.clone_from(&class.usage);
+            }
+            if l.wait_type.is_none() {
+                l.wait_type.clone_from(&class.wait_type);
+            }
+            if l.address.is_none() {
+                l.address.clone_from(&class.address);
+            }
+        } else {
+            self.locks.push(class.clone());
+        }
+    }
+
+    fn add_lock_name(&mut self, name: &str) {
+        self.add_lock(&LockClass {
+            name: name.to_string(),
+            usage: None,
+            wait_type: None,
+            address: None,
+        });
+    }
+
+    fn detail(&mut self, key: &str, value: impl Into<String>) {
+        self.details
+            .entry(key.to_string())
+            .or_insert_with(|| value.into());
+    }
+
+    fn push_frame(&mut self, frame: Frame) {
+        let idx = match self.active_trace {
+            Some(i) => i,
+            None => {
+                let context = self
+                    .pending_trace
+                    .take()
+                    .unwrap_or_else(|| "frames".to_string());
+                self.stacks.push(Stack {
+                    context,
+                    frames: Vec::new(),
+                });
+                let i = self.stacks.len() - 1;
+                // The first frames after "-> #N" are that chain entry's stack.
+                if let Some(pos) = self
+                    .chain
+                    .iter()
+                    .position(|c| format!("chain #{}", c.index) == self.stacks[i].context)
+                {
+                    if self.chain_stack[pos].is_none() {
+                        self.chain_stack[pos] = Some(i);
+                    }
+                }
+                self.active_trace = Some(i);
+                i
+            }
+        };
+        self.stacks[idx].frames.push(frame);
+    }
+
+    fn start_trace(&mut self, name: impl Into<String>) {
+        self.active_trace = None;
+        self.pending_trace = Some(name.into());
+    }
+
+    fn site(line: &LockLine) -> LockSite {
+        LockSite {
+            lock: line.class.name.clone(),
+            address: line.address.clone(),
+            at: line.at.as_ref().map(|f| f.function.clone()),
+        }
+    }
+
+    fn scan(&mut self, seg: &Segment) {
+        self.scan_header(&seg.header);
+        let lines = &seg.lines;
+        let mut i = 1;
+        while i < lines.len() {
+            let text = lines[i].1.as_str();
+            let next = lines.get(i + 1).map(|l| l.1.as_str());
+            if self.scan_line(text, next) {
+                i += 1; // the next line was consumed too
+            }
+            i += 1;
+        }
+    }
+
+    /// Facts printed in the header line itself.
+    fn scan_header(&mut self, header: &str) {
+        let t = unbracket(header.trim());
+        match self.kind {
+            ReportKind::HungTask => {
+                if let Some((comm, pid, seconds)) = hung_header_task(t) {
+                    self.add_task(&comm, Some(pid));
+                    self.hung = Some(HungTask {
+                        comm,
+                        pid,
+                        seconds,
+                        state: None,
+                        blocked_in: None,
+                        waiting_on: None,
+                        called_from: None,
+                        summary: Vec::new(),
+                    });
+                }
+            }
+            ReportKind::SleepInAtomic => {
+                if let Some((_, loc)) = t.split_once(" invalid context at ") {
+                    self.file_line(loc);
+                }
+            }
+            ReportKind::LockHeldAtExit => {
+                if let Some(task) = t
+                    .strip_prefix("WARNING: ")
+                    .or_else(|| t.strip_prefix("BUG: "))
+                    .and_then(|r| r.strip_suffix(" still has locks held!"))
+                {
+                    let (comm, pid) = split_comm_pid(task);
+                    self.add_task(&comm, pid);
+                }
+            }
+            ReportKind::Generic => self.scan_generic_header(t),
+            _ => {}
+        }
+    }
+
+    /// `FILE:LINE` into the `file` and `line` details.
+    fn file_line(&mut self, loc: &str) {
+        let loc = loc.trim().trim_end_matches('!');
+        if let Some((file, line)) = loc.rsplit_once(':') {
+            if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) {
+                self.detail("file", file);
+                self.detail("line", line);
+            }
+        }
+    }
+
+    fn scan_generic_header(&mut self, t: &str) {
+        if let Some(rest) = t.strip_prefix("WARNING: CPU: ") {
+            // "WARNING: CPU: 0 PID: 1 at kernel/foo.c:12 func+0x1/0x2 [mod]"
+            if let Some((ids, at)) = rest.split_once(" at ") {
+                if let Some(pid) = ids.split("PID: ").nth(1) {
+                    self.detail("pid", pid.trim());
+                }
+                let mut parts = at.splitn(2, ' ');
+                if let Some(loc) = parts.next() {
+                    self.file_line(loc);
+                }
+                if let Some(f) = parts.next().and_then(parse_frame) {
+                    self.detail("function", f.function);
+                }
+            }
+        } else if let Some(rest) = t.strip_prefix("WARNING: at ") {
+            // Old kernels: "WARNING: at kernel/foo.c:12 func()"
+            let mut parts = rest.splitn(2, ' ');
+            if let Some(loc) = parts.next() {
+                self.file_line(loc);
+            }
+            if let Some(func) = parts.next() {
+                let func = func.trim().trim_end_matches("()");
+                if !func.is_empty() && !func.contains(' ') {
+                    self.detail("function", demangle(func));
+                }
+            }
+        } else if let Some(rest) = t.strip_prefix("kernel BUG at ") {
+            self.file_line(rest);
+        } else if let Some(rest) = t.strip_prefix("BUG: KASAN: ") {
+            if let Some((_, at)) = rest.split_once(" in ") {
+                if let Some(f) = parse_frame(at) {
+                    self.detail("function", f.function);
+                }
+            }
+        }
+    }
+
+    /// Handles one body line; returns true when it also consumed `next`.
+    fn scan_line(&mut self, text: &str, next: Option<&str>) -> bool {
+        let t = text.trim();
+        if let Some(frame) = parse_frame(t) {
+            if self.in_scenario {
+                return false;
+            }
+            self.push_frame(frame);
+            return false;
+        }
+        if is_marker_or_register(t) {
+            self.scan_register(t);
+            return false;
+        }
+        self.active_trace = None;
+
+        if self.in_scenario {
+            if t.starts_with("*** DEADLOCK ***") {
+                self.in_scenario = false;
+            } else if !t.is_empty()
+                && !t.starts_with("CPU0")
+                && !t.bytes().all(|b| b == b'-' || b == b' ')
+            {
+                self.scenario_lines.push(text.to_string());
+                if let Some(name) = parse_scenario_lock(t) {
+                    self.add_lock_name(name);
+                }
+            }
+            return false;
+        }
+
+        match self.pending {
+            Pending::Acquire | Pending::Holding | Pending::Detail(_) => {
+                if let Some(line) = parse_lock_line(t) {
+                    self.add_lock(&line.class);
+                    match self.pending {
+                        Pending::Acquire => self.acquiring = Some(Self::site(&line)),
+                        Pending::Holding => self.holding = Some(Self::site(&line)),
+                        Pending::Detail(key) => self.detail(key, line.class.name.clone()),
+                        _ => {}
+                    }
+                    self.pending = Pending::None;
+                    return false;
+                }
+            }
+            Pending::NewDependency => {
+                if let Some((a, rest)) = parse_lock_desc(t) {
+                    self.add_lock(&a);
+                    let rest = rest.trim_start().trim_start_matches("->");
+                    if let Some((b, _)) = parse_lock_desc(rest) {
+                        self.add_lock(&b);
+                        self.detail("new_dependency", format!("{} -> {}", a.name, b.name));
+                    }
+                    self.pending = Pending::None;
+                    return false;
+                }
+            }
+            Pending::ChainExists => {
+                if t.contains(" --> ") {
+                    self.detail("chain_exists_of", t);
+                    self.pending = Pending::None;
+                    return false;
+                }
+            }
+            Pending::None => {}
+        }
+        if !t.is_empty() {
+            self.pending = Pending::None;
+        }
+        self.scan_phrase(t, next)
+    }
+
+    /// Registers (`RIP: 0010:func+0x1/0x2`) and stack markers; they do not end a trace.
+    fn scan_register(&mut self, t: &str) {
+        let rip = t
+            .strip_prefix("RIP: ")
+            .or_else(|| t.strip_prefix("EIP: "))
+            .or_else(|| t.strip_prefix("pc : "));
+        let Some(rip) = rip else {
+            return;
+        };
+        // "0010:func+0x1/0x2" -> "func+0x1/0x2"
+        let sym = match rip.split_once(':') {
+            Some((seg, rest)) if seg.bytes().all(|b| b.is_ascii_hexdigit()) => rest,
+            _ => rip,
+        };
+        if let Some(frame) = parse_frame(sym) {
+            if !self.details.contains_key("rip") {
+                self.detail("rip", frame.function.clone());
+                self.stacks.push(Stack {
+                    context: "rip".to_string(),
+                    frames: vec![frame],
+                });
+            }
+        }
+    }
+
+    fn scan_phrase(&mut self, t: &str, next: Option<&str>) -> bool {
+        // Task lines: "COMM/PID is trying to acquire lock:" and friends.
+        const ACQUIRE_PHRASES: &[&str] = &[
+            " is trying to acquire lock:",
+            " is trying to acquire:",
+            " is trying to lock:",
+            " just changed the state of lock:",
+            " takes:",
+        ];
+        for p in ACQUIRE_PHRASES {
+            if let Some(task) = t.strip_suffix(p) {
+                self.task_with_irq_context(task);
+                self.pending = Pending::Acquire;
+                return false;
+            }
+        }
+        for p in [
+            " is trying to release lock (",
+            " is trying to contend lock (",
+        ] {
+            if let Some((task, rest)) = t.split_once(p) {
+                self.task_with_irq_context(task);
+                let name = rest.strip_suffix(") at:").unwrap_or(rest);
+                if !name.is_empty() {
+                    self.add_lock_name(name);
+                    self.acquiring = Some(LockSite {
+                        lock: name.to_string(),
+                        address: None,
+                        at: None,
+                    });
+                }
+                self.start_trace(if p.contains("release") {
+                    "release"
+                } else {
+                    "contend"
+                });
+                return false;
+            }
+        }
+        if let Some((task, rest)) = t.split_once(" is freeing memory ") {
+            self.task_with_irq_context(task);
+            if let Some((range, _)) = rest.split_once(',') {
+                self.detail("memory", range);
+            }
+            self.pending = Pending::Holding;
+            return false;
+        }
+        for p in [
+            " is leaving the kernel with locks still held!",
+            " is exiting with locks still held!",
+        ] {
+            if let Some(task) = t.strip_suffix(p) {
+                self.task_with_irq_context(task);
+                return false;
+            }
+        }
+        if t == "but task is already holding lock:" || t == "and this task is already holding:" {
+            self.pending = Pending::Holding;
+            return false;
+        }
+        if t == "which would create a new lock dependency:" {
+            self.pending = Pending::NewDependency;
+            return false;
+        }
+        if t == "Chain exists of:" {
+            self.pending = Pending::ChainExists;
+            return false;
+        }
+        if t.starts_with("Possible unsafe locking scenario:")
+            || t.starts_with("Possible interrupt unsafe locking scenario:")
+        {
+            self.in_scenario = true;
+            return false;
+        }
+        if let Some(rest) = t.strip_prefix("-> #") {
+            self.chain_entry(rest);
+            return false;
+        }
+        if let Some(rest) = t.strip_prefix("-> (") {
+            // print_lock_class_header(): "-> (L){..}-{..} ops: N {"
+            if let Some((class, _)) = parse_lock_desc(&format!("({rest}")) {
+                self.add_lock(&class);
+                self.class_ctx = Some(class.name);
+            }
+            return false;
+        }
+        if let Some(rest) = t.strip_prefix("but this lock took another, ") {
+            self.irq_class(rest, "-unsafe lock in the past:");
+            self.detail("direction", "took another lock that is irq-unsafe");
+            self.pending = Pending::Detail("other_lock");
+            return false;
+        }
+        if let Some(rest) = t.strip_prefix("but this lock was taken by another, ") {
+            self.irq_class(rest, "-safe lock in the past:");
+            self.detail("direction", "was taken by another lock that is irq-safe");
+            self.pending = Pending::Detail("other_lock");
+            return false;
+        }
+        if let Some(rest) = t.strip_prefix("but this new dependency connects a ") {
+            self.irq_class(rest, "-irq-safe lock:");
+            self.pending = Pending::Detail("irq_safe_lock");
+            return false;
+        }
+        if t.starts_with("to a ") && t.ends_with("-irq-unsafe lock:") {
+            self.pending = Pending::Detail("irq_unsafe_lock");
+            return false;
+        }
+        if let Some(rest) = t.strip_prefix("... which became ") {
+            let what = rest.strip_suffix(" at:").unwrap_or(rest);
+            self.start_trace(format!("became {what}"));
+            return false;
+        }
+        if let Some(rest) = t.strip_prefix("inconsistent {") {
+            // "inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage."
+            if let Some((from, to)) = rest.split_once("} -> {") {
+                self.detail("from_usage", from);
+                self.detail(
+                    "to_usage",
+                    to.trim_end_matches(" usage.").trim_end_matches('}'),
+                );
+            }
+            return false;
+        }
+        if let Some(rest) = t.strip_prefix('{') {
+            if let Some(state) = rest.strip_suffix("} state was registered at:") {
+                self.start_trace(format!("{state} state registered"));
+                return false;
+            }
+        }
+        if t == "... acquired at:" {
+            let class = self.class_ctx.clone().unwrap_or_default();
+            self.start_trace(format!("{class} acquired").trim().to_string());
+            return false;
+        }
+        if let Some(label) = t.strip_suffix(" at:") {
+            if !label.contains(' ') || label.starts_with("INITIAL ") {
+                let class = self.class_ctx.clone().unwrap_or_default();
+                self.start_trace(format!("{class} {label}").trim().to_string());
+                return false;
+            }
+        }
+        if t == "stack backtrace:" {
+            self.start_trace("backtrace");
+            return false;
+        }
+        if t == "Call Trace:" || t == "Call trace:" || t == "Backtrace:" {
+            if self.pending_trace.is_none() {
+                let name = if self.kind == ReportKind::HungTask {
+                    "hung task"
+                } else {
+                    "backtrace"
+                };
+                self.start_trace(name);
+            }
+            return false;
+        }
+        if t == "Preemption disabled at:" {
+            self.start_trace("preemption disabled");
+            return false;
+        }
+        if let Some((count, comm, pid)) = parse_held_heading(t) {
+            self.add_task(&comm, pid);
+            self.detail("held_lock_count", count.to_string());
+            self.held_ctx = Some((comm, pid));
+            return false;
+        }
+        if let Some((index, lock)) = parse_held_entry(t) {
+            let mut consumed = false;
+            let lock = match lock {
+                Some(l) => Some(l),
+                None if t.ends_with(':') => {
+                    // A held-lock line split by an interleaved printk: " #0: " + lock line.
+                    let joined = next.and_then(parse_lock_line);
+                    consumed = joined.is_some();
+                    joined
+                }
+                None => None,
+            };
+            if let Some(line) = lock {
+                self.add_lock(&line.class);
+                let (task, pid) = self.held_ctx.clone().unwrap_or_default();
+                self.held_locks.push(HeldLock {
+                    task,
+                    pid,
+                    index,
+                    lock: line.class.name.clone(),
+                    address: line.address.clone(),
+                    at: line.at.as_ref().map(|f| f.function.clone()),
+                });
+            }
+            return consumed;
+        }
+        if let Some(rest) = t.strip_prefix("CPU: ") {
+            self.cpu_line(rest);
+            return false;
+        }
+        if let Some(rest) = t.strip_prefix("Pid: ") {
+            // Old dump_stack(): "Pid: 1234, comm: ls Not tainted 3.2.0 #1"
+            if let Some((pid, rest)) = rest.split_once(", comm: ") {
+                let comm = cut_taint(rest);
+                self.add_task(comm, pid.trim().parse().ok());
+            }
+            return false;
+        }
+        self.scan_kind_specific(t);
+        false
+    }
+
+    /// The kind-specific single lines.
+    fn scan_kind_specific(&mut self, t: &str) {
+        if t == "INFO: lockdep is turned off." {
+            self.detail("lockdep", "off");
+        } else if let Some(rest) = t.strip_prefix("Workqueue: ") {
+            self.detail("workqueue", rest);
+        } else if let Some(rest) = t.strip_prefix("Modules linked in:") {
+            self.detail("modules", rest.trim());
+        } else if let Some(rest) = t.strip_prefix("in_atomic(): ") {
+            // "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 42, name: deadlock_a"
+            let (fields, name) = match rest.split_once(", name: ") {
+                Some((f, n)) => (f, Some(n)),
+                None => (rest, None),
+            };
+            let mut pid = None;
+            for (i, field) in fields.split(", ").enumerate() {
+                let (key, value) = if i == 0 {
+                    ("in_atomic()", field)
+                } else {
+                    match field.split_once(": ") {
+                        Some(kv) => kv,
+                        None => continue,
+                    }
+                };
+                match key {
+                    "in_atomic()" => self.detail("in_atomic", value),
+                    "irqs_disabled()" => self.detail("irqs_disabled", value),
+                    "non_block" => self.detail("non_block", value),
+                    "pid" => pid = value.trim().parse().ok(),
+                    _ => {}
+                }
+            }
+            if let Some(name) = name {
+                self.add_task(name, pid);
+            }
+        } else if let Some(rest) = t.strip_prefix("preempt_count: ") {
+            if let Some((count, expected)) = rest.split_once(", expected: ") {
+                self.detail("preempt_count", count);
+                self.detail("expected_preempt_count", expected);
+            }
+        } else if let Some(rest) = t.strip_prefix("RCU nest depth: ") {
+            if let Some((depth, _)) = rest.split_once(", expected: ") {
+                self.detail("rcu_nest_depth", depth);
+            }
+        } else if let Some(rest) = t.strip_prefix("rcu_scheduler_active = ") {
+            if let Some((active, debug)) = rest.split_once(", debug_locks = ") {
+                self.detail("rcu_scheduler_active", active);
+                self.detail("debug_locks", debug);
+            }
+        } else if t.starts_with("RCU used illegally from ") {
+            self.detail("rcu_illegal", t.trim_end_matches('!'));
+        } else if let Some(rest) = t.strip_prefix("irq event stamp: ") {
+            self.detail("irq_event_stamp", rest);
+        } else if t.starts_with("hardirqs last") || t.starts_with("softirqs last") {
+            // "hardirqs last  enabled at (123): [<ffffffff81000000>] func+0x1/0x2"
+            let key = t
+                .split(" at (")
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join("_");
+            if let Some((_, sym)) = t.split_once("): ") {
+                if let Some(f) = parse_frame(sym) {
+                    self.detail(&key, f.function);
+                }
+            }
+        } else if let Some(rest) = t.strip_prefix("and the lock comparison function returns ") {
+            self.detail("cmp_fn_returns", rest.trim_end_matches(':'));
+        } else if let Some(rest) = t.strip_prefix("context-") {
+            self.detail("context", rest);
+        } else if let Some(rest) = t.strip_prefix("task:") {
+            self.task_line(rest);
+        } else if t.starts_with("INFO: task ") && t.contains(" is blocked on ") {
+            self.detail("blocker", t.trim_start_matches("INFO: "));
+        } else if self.kind == ReportKind::SuspiciousRcuUsage && is_rcu_message(t) {
+            if let Some((loc, msg)) = t.split_once(' ') {
+                self.file_line(loc);
+                self.detail("message", msg.trim_end_matches('!'));
+            }
+        } else if self.kind == ReportKind::HungTask && is_old_task_line(&self.header, t) {
+            // Old kernels: "COMM  D ffff88007fc13780     0  1234   1200 0x00000000".
+            if let Some(h) = self.hung.as_mut() {
+                if h.state.is_none() {
+                    let rest = t.strip_prefix(h.comm.as_str()).unwrap_or(t);
+                    h.state = rest.split_whitespace().next().map(str::to_string);
+                }
+            }
+        }
+    }
+
+    /// `COMM/PID` possibly followed by ` [HC0[0]:SC1[1]:HE1:SE0]`.
+    fn task_with_irq_context(&mut self, task: &str) {
+        let (task, ctx) = match task.split_once(" [HC") {
+            Some((task, ctx)) => (task, Some(ctx)),
+            None => (task, None),
+        };
+        if let Some(ctx) = ctx {
+            let ctx = ctx.strip_suffix(']').unwrap_or(ctx);
+            self.detail("irq_context", format!("HC{ctx}"));
+        }
+        let (comm, pid) = split_comm_pid(task);
+        self.add_task(&comm, pid);
+    }
+
+    /// `HARDIRQ-unsafe lock in the past:` -> irq_class `HARDIRQ`.
+    fn irq_class(&mut self, rest: &str, suffix: &str) {
+        if let Some(class) = rest.strip_suffix(suffix) {
+            let class = class.trim_end_matches("-irq");
+            self.detail("irq_class", class);
+        }
+    }
+
+    /// `#N (L){..}-{..}:` of the circular dependency chain.
+    fn chain_entry(&mut self, rest: &str) {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(index) = digits.parse::<u32>() else {
+            return;
+        };
+        let desc = rest[digits.len()..].trim_start();
+        if let Some((class, _)) = parse_lock_desc(desc) {
+            self.add_lock(&class);
+            self.chain.push(ChainEntry {
+                index,
+                lock: class.name,
+                stack: Vec::new(),
+            });
+            self.chain_stack.push(None);
+            self.start_trace(format!("chain #{index}"));
+        }
+    }
+
+    /// `CPU: 0 UID: 0 PID: 43 Comm: deadlock_b Tainted: ...` (dump_stack header).
+    fn cpu_line(&mut self, rest: &str) {
+        let Some((_, after_pid)) = rest.split_once("PID: ") else {
+            return;
+        };
+        let (pid, after) = after_pid.split_once(' ').unwrap_or((after_pid, ""));
+        let pid = pid.trim_end_matches(',').parse().ok();
+        if let Some((_, comm)) = after.split_once("Comm: ") {
+            self.add_task(cut_taint(comm), pid);
+        }
+    }
+
+    /// `task:deadlock_a      state:D stack:0     pid:42    tgid:42    ppid:2      flags:0x00004000`
+    fn task_line(&mut self, rest: &str) {
+        let Some((_comm, after)) = rest.split_once(" state:") else {
+            return;
+        };
+        let state = after.chars().next().map(|c| c.to_string());
+        let mut pairs = BTreeMap::new();
+        for tok in after.split_whitespace() {
+            if let Some((k, v)) = tok.split_once(':') {
+                pairs.insert(k.to_string(), v.to_string());
+            }
+        }
+        for key in ["tgid", "ppid", "flags"] {
+            if let Some(v) = pairs.get(key) {
+                self.detail(key, v.clone());
+            }
+        }
+        if let Some(h) = self.hung.as_mut() {
+            if h.state.is_none() {
+                h.state = state;
+            }
+        }
+    }
+
+    fn finish(mut self, seg: &Segment) -> Report {
+        for (pos, stack) in self.chain_stack.iter().enumerate() {
+            if let Some(i) = stack {
+                self.chain[pos].stack = self.stacks[*i].frames.clone();
+            }
+        }
+        let scenario = scenario_rows(&self.scenario_lines);
+        let cycle = self.cycle();
+        // Blank lines taken after the report's last real line are not part of it.
+        let kept = seg
+            .lines
+            .iter()
+            .rposition(|l| !l.1.trim().is_empty())
+            .map_or(seg.lines.len(), |i| i + 1);
+        let seg_lines = &seg.lines[..kept];
+        let lines: Vec<String> = seg_lines.iter().map(|l| l.1.clone()).collect();
+        let truncated = seg.abandoned || !seg.complete();
+        Report {
+            kind: self.kind,
+            title: String::new(),
+            header: seg.header.clone(),
+            tasks: self.tasks,
+            locks: self.locks,
+            acquiring: self.acquiring,
+            holding: self.holding,
+            chain: self.chain,
+            held_locks: self.held_locks,
+            stacks: self.stacks,
+            scenario,
+            cycle,
+            hung_task: self.hung,
+            details: self.details,
+            explanation: String::new(),
+            lines,
+            start_line: seg_lines.first().map(|l| l.0).unwrap_or(0),
+            end_line: seg_lines.last().map(|l| l.0).unwrap_or(0),
+            truncated,
+        }
+    }
+
+    /// The lock cycle, held lock first (see [`Report::cycle`]).
+    ///
+    /// The chain is printed from `#N` (the held lock) down to `#0` (the lock being acquired);
+    /// entry `#k` was taken while holding entry `#k-1`. So the locks in acquisition order are
+    /// held, #0, #1, ..., #N (= held).
+    fn cycle(&self) -> Vec<String> {
+        match self.kind {
+            ReportKind::CircularDependency => {
+                let held = self.holding.as_ref().map(|s| s.lock.clone()).or_else(|| {
+                    self.chain
+                        .iter()
+                        .max_by_key(|c| c.index)
+                        .map(|c| c.lock.clone())
+                });
+                let Some(held) = held else {
+                    return Vec::new();
+                };
+                let mut entries: Vec<&ChainEntry> = self.chain.iter().collect();
+                entries.sort_by_key(|c| c.index);
+                let mut cycle = vec![held.clone()];
+                // #0 is the lock being acquired; if the chain was cut off before it, the
+                // "is trying to acquire lock:" line names it.
+                match entries.first() {
+                    Some(first) if first.index == 0 => {}
+                    _ => {
+                        if let Some(acq) = &self.acquiring {
+                            cycle.push(acq.lock.clone());
+                        }
+                    }
+                }
+                cycle.extend(entries.iter().map(|c| c.lock.clone()));
+                if cycle.last() != Some(&held) {
+                    cycle.push(held);
+                }
+                if cycle.len() < 2 {
+                    return Vec::new();
+                }
+                cycle
+            }
+            ReportKind::RecursiveLocking => match (&self.holding, &self.acquiring) {
+                (Some(h), Some(a)) => vec![h.lock.clone(), a.lock.clone()],
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Cuts ` Tainted: ...` / ` Not tainted ...` off a comm.
+fn cut_taint(s: &str) -> &str {
+    let s = s.split(" Tainted:").next().unwrap_or(s);
+    let s = s.split(" Not tainted").next().unwrap_or(s);
+    s.trim()
+}
+
+/// True for stack markers (`<TASK>`) and register lines, which do not end a stack trace.
+fn is_marker_or_register(t: &str) -> bool {
+    let marker = t
+        .strip_prefix('<')
+        .and_then(|r| r.strip_suffix('>'))
+        .map(|n| n.trim_start_matches('/'))
+        .is_some_and(|n| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'#' || b == b'_')
+        });
+    marker
+        || [
+            "RIP:", "RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "Code:", "EIP:", "pc :",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p))
+}
+
+/// Splits the scenario table lines into CPU0/CPU1 cells by indentation.
+fn scenario_rows(lines: &[String]) -> Vec<ScenarioRow> {
+    let indent = |s: &str| s.len() - s.trim_start().len();
+    let min = lines.iter().map(|l| indent(l)).min().unwrap_or(0);
+    lines
+        .iter()
+        .map(|l| {
+            let cell = Some(l.trim().to_string());
+            if indent(l) >= min + 8 {
+                ScenarioRow {
+                    cpu0: None,
+                    cpu1: cell,
+                }
+            } else {
+                ScenarioRow {
+                    cpu0: cell,
+                    cpu1: None,
+                }
+            }
+        })
+        .collect()
+}

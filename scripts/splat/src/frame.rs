@@ -1,0 +1,329 @@
+//! Stack frames and symbol names.
+//!
+//! The kernel prints code addresses with `%pS`/`%pB`: `symbol+0xOFF/0xLEN`, followed by
+//! ` [module]` (or ` [module buildid]`) for module code. Unreliable entries of an x86 stack
+//! dump start with `? `. Older kernels put the raw address first (`[<ffffffff81000000>] sym+...`),
+//! and `scripts/decode_stacktrace.sh` or syzbot append a source location (`kernel/foo.c:60`,
+//! possibly followed by `[inline]`; inlined frames then have no offset at all).
+//!
+//! Rust symbols are mangled (v0 `_RNv...` or legacy `_ZN...E`). [`demangle`] turns them into a
+//! readable path: demangled with `rustc-demangle`, crate hashes dropped, generic arguments and
+//! `<Type as Trait>` qualifications trimmed, so that
+//! `_RNvMs1_NtNtCs1EKtwoKEMO2_6kernel4sync4lockINtB5_4LockuNtNtCs..._13rust_deadlock9semaphore16SemaphoreBackendE4lockBU_`
+//! reads `kernel::sync::lock::Lock::lock`.
+
+use crate::model::Frame;
+
+/// Longest symbol handed to the demangler; longer ones are shown as printed.
+const MAX_DEMANGLE_LEN: usize = 4096;
+
+/// Deepest nesting of `<...>` the name simplifier follows before giving up on a name.
+const MAX_DEPTH: usize = 32;
+
+/// Parses one stack-trace line into a [`Frame`], or `None` when the line is not a frame.
+///
+/// Accepted shapes (leading whitespace ignored):
+/// `? sym+0x1/0x2 [mod]`, `sym+0x1/0x2 path/file.c:12`, `[<ffffffff81000000>] ? sym+0x1/0x2`,
+/// `sym path/file.c:12 [inline]`.
+pub fn parse_frame(line: &str) -> Option<Frame> {
+    let raw = line.trim();
+    let mut t = raw;
+    let mut reliable = true;
+    if let Some(rest) = t.strip_prefix("? ") {
+        reliable = false;
+        t = rest.trim_start();
+    }
+    if let Some(rest) = t.strip_prefix("[<") {
+        let end = rest.find(">]")?;
+        if !rest[..end].bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        t = rest[end + 2..].trim_start();
+        if let Some(rest) = t.strip_prefix("? ") {
+            reliable = false;
+            t = rest.trim_start();
+        }
+    }
+    let sym_end = t.find(['+', ' ']).unwrap_or(t.len());
+    let symbol = &t[..sym_end];
+    if !is_symbol(symbol) {
+        return None;
+    }
+    let mut rest = &t[sym_end..];
+    let mut offset = None;
+    if let Some(after_plus) = rest.strip_prefix('+') {
+        let off_end = after_plus.find(' ').unwrap_or(after_plus.len());
+        let off = &after_plus[..off_end];
+        if !is_offset(off) {
+            return None;
+        }
+        offset = Some(off.to_string());
+        rest = &after_plus[off_end..];
+    }
+    let mut module = None;
+    let mut location = None;
+    let mut tokens = rest.split_whitespace().peekable();
+    while let Some(tok) = tokens.next() {
+        if let Some(inner) = tok.strip_prefix('[') {
+            // "[module]", "[module buildid]" or "[inline]".
+            let mut content = inner.to_string();
+            while !content.ends_with(']') {
+                match tokens.next() {
+                    Some(more) => {
+                        content.push(' ');
+                        content.push_str(more);
+                    }
+                    None => return None,
+                }
+            }
+            content.pop();
+            let name = content.split(' ').next().unwrap_or("");
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return None;
+            }
+            if name != "inline" && module.is_none() {
+                module = Some(name.to_string());
+            }
+        } else if tok == "(inline)" {
+            continue;
+        } else if is_location(tok) && location.is_none() {
+            location = Some(tok.to_string());
+        } else {
+            return None;
+        }
+    }
+    if offset.is_none() && location.is_none() {
+        return None;
+    }
+    let (function, demangled) = demangle_parts(symbol);
+    Some(Frame {
+        function,
+        offset,
+        module,
+        reliable,
+        raw: raw.to_string(),
+        symbol: symbol.to_string(),
+        demangled,
+        location,
+    })
+}
+
+/// A printed symbol name: letters, digits, `_`, `.` and `$` (legacy Rust mangling).
+fn is_symbol(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 8192
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
+        && !s.starts_with('.')
+}
+
+/// `0x21/0xd0` (or a bare `0x21`).
+fn is_offset(s: &str) -> bool {
+    let hex = |p: &str| {
+        p.strip_prefix("0x")
+            .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    match s.split_once('/') {
+        Some((a, b)) => hex(a) && hex(b),
+        None => hex(s),
+    }
+}
+
+/// `kernel/locking/semaphore.c:60` (optionally `:col`).
+fn is_location(s: &str) -> bool {
+    let Some((file, line)) = s.split_once(':') else {
+        return false;
+    };
+    let line_ok = line
+        .split(':')
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    line_ok && (file.contains('.') || file.contains('/')) && !file.is_empty()
+}
+
+/// The readable name of a symbol: Rust symbols demangled and trimmed, others unchanged.
+///
+/// ```
+/// assert_eq!(splat::demangle("_RNvNtCscrkk8jbURmJ_13rust_deadlock4abba13lock_in_order"),
+///            "rust_deadlock::abba::lock_in_order");
+/// assert_eq!(splat::demangle("down"), "down");
+/// ```
+pub fn demangle(symbol: &str) -> String {
+    demangle_parts(symbol).0
+}
+
+/// Returns (readable name, full demangled name if the symbol was Rust-mangled).
+pub(crate) fn demangle_parts(symbol: &str) -> (String, Option<String>) {
+    let looks_rust = symbol.starts_with("_R") || symbol.starts_with("_ZN");
+    if looks_rust && symbol.len() <= MAX_DEMANGLE_LEN {
+        if let Ok(d) = rustc_demangle::try_demangle(symbol) {
+            let full = format!("{d:#}");
+            let readable = simplify(&full);
+            return (readable, Some(full));
+        }
+    }
+    (symbol.to_string(), None)
+}
+
+/// Trims a demangled Rust path to something readable.
+///
+/// * `<T>::f` and `<T as Trait>::f` become `T::f` (with `T` trimmed as well);
+/// * generic arguments (`Lock<(), B>`, `trampoline::<...>`) are dropped.
+///
+/// Unbalanced input is returned unchanged.
+pub fn simplify(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    match simplify_chars(&chars, 0) {
+        Some(out) if !out.is_empty() => out,
+        _ => s.to_string(),
+    }
+}
+
+fn simplify_chars(chars: &[char], depth: usize) -> Option<String> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '<' {
+            let close = matching_angle(chars, i)?;
+            if out.is_empty() {
+                // Qualified path: `<Self as Trait>` or `<Self>`; keep Self, trimmed.
+                let inner = &chars[i + 1..close];
+                let self_part = split_top_level_as(inner);
+                out.push_str(&simplify_chars(self_part, depth + 1)?);
+            } else if out.ends_with("::") {
+                // Turbofish `path::<args>`: drop `::<args>`.
+                out.truncate(out.len() - 2);
+            }
+            // Otherwise `Type<args>`: drop `<args>`.
+            i = close + 1;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// Index of the `>` closing the `<` at `open`, skipping `->` arrows of fn types.
+fn matching_angle(chars: &[char], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < chars.len() {
+        match chars[i] {
+            '<' => depth += 1,
+            '>' if i > 0 && chars[i - 1] == '-' => {}
+            '>' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The part of `T as Trait` before a top-level ` as `; the whole slice if there is none.
+fn split_top_level_as(inner: &[char]) -> &[char] {
+    let mut depth = 0usize;
+    let pat = [' ', 'a', 's', ' '];
+    let mut i = 0;
+    while i < inner.len() {
+        match inner[i] {
+            '<' | '(' | '[' => depth += 1,
+            '>' if i > 0 && inner[i - 1] == '-' => {}
+            '>' | ')' | ']' => depth = depth.saturating_sub(1),
+            ' ' if depth == 0 && inner[i..].starts_with(&pat) => return &inner[..i],
+            _ => {}
+        }
+        i += 1;
+    }
+    inner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str = "_RNvMs1_NtNtCs1EKtwoKEMO2_6kernel4sync4lockINtB5_4LockuNtNtCscrkk8jbURmJ_13rust_deadlock9semaphore16SemaphoreBackendE4lockBU_";
+
+    #[test]
+    fn demangles_and_trims() {
+        assert_eq!(demangle(LOCK), "kernel::sync::lock::Lock::lock");
+        assert_eq!(
+            demangle("_RINvNtCscrkk8jbURmJ_13rust_deadlock7kthread10trampolineNCNvMs_NtB4_8scenarioINtBY_7RunningNtNtB4_4abba4AbBaE5start0EB4_"),
+            "rust_deadlock::kthread::trampoline"
+        );
+        assert_eq!(
+            demangle("_ZN13rust_deadlock4abba4AbBa8thread_b17h0123456789abcdefE"),
+            "rust_deadlock::abba::AbBa::thread_b"
+        );
+        assert_eq!(demangle("__down_common"), "__down_common");
+        assert_eq!(demangle("_Rgarbage"), "_Rgarbage");
+    }
+
+    #[test]
+    fn simplify_shapes() {
+        assert_eq!(simplify("<a::B as c::D>::f"), "a::B::f");
+        assert_eq!(
+            simplify("<a::B<T, U>>::f::{closure#0}"),
+            "a::B::f::{closure#0}"
+        );
+        assert_eq!(simplify("f::<fn() -> u32>"), "f");
+        assert_eq!(
+            simplify("<&mut W as core::fmt::Write>::write_str"),
+            "&mut W::write_str"
+        );
+        assert_eq!(simplify("broken<"), "broken<");
+        assert_eq!(simplify(">x<"), ">x<");
+    }
+
+    #[test]
+    fn frames() {
+        let f = parse_frame(&format!("       {LOCK}+0x3c/0xd0 [rust_deadlock]")).unwrap();
+        assert_eq!(f.function, "kernel::sync::lock::Lock::lock");
+        assert_eq!(f.offset.as_deref(), Some("0x3c/0xd0"));
+        assert_eq!(f.module.as_deref(), Some("rust_deadlock"));
+        assert!(f.reliable);
+        assert_eq!(f.symbol, LOCK);
+
+        let f = parse_frame(" ? kthread_park+0x70/0x70").unwrap();
+        assert!(!f.reliable);
+        assert_eq!(f.function, "kthread_park");
+        assert_eq!(f.module, None);
+
+        let f = parse_frame("  down+0x40/0x50 kernel/locking/semaphore.c:60").unwrap();
+        assert_eq!(f.function, "down");
+        assert_eq!(f.location.as_deref(), Some("kernel/locking/semaphore.c:60"));
+
+        let f = parse_frame(" __dump_stack lib/dump_stack.c:94 [inline]").unwrap();
+        assert_eq!(f.function, "__dump_stack");
+        assert_eq!(f.offset, None);
+
+        let f = parse_frame(" [<ffffffff810a0c5e>] ? lock_acquire+0x8e/0x120").unwrap();
+        assert_eq!(f.function, "lock_acquire");
+        assert!(!f.reliable);
+
+        let f = parse_frame(" foo+0x1/0x2 [mymod abcdef0123]").unwrap();
+        assert_eq!(f.module.as_deref(), Some("mymod"));
+
+        for bad in [
+            "",
+            "lab: exit 0",
+            "kthread",
+            "CPU0",
+            "lock(sem_b);",
+            "foo+0xzz/0x1",
+            "foo+0x1/0x2 and more words",
+            "rust_deadlock: loaded: threads",
+            "foo+0x1/0x2 [unterminated",
+        ] {
+            assert!(parse_frame(bad).is_none(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Splitting a log into lines and stripping the prefixes that wrap the kernel's text.
+//!
+//! A kernel message can reach us wrapped in several layers, all optional and in this order:
+//!
+//! * a syslog header: `Nov 21 10:00:00 host kernel: ` (any header with a `HH:MM:SS` time that
+//!   ends in `kernel: `), or a bare `kernel: ` (journalctl / `dmesg` via syslog);
+//! * a `/dev/kmsg` record prefix `6,1234,5678,-;` or a console log level `<4>`;
+//! * a `dmesg -x` facility/level prefix: `kern  :warn  : `;
+//! * the printk timestamp `[    3.857151]` (or `dmesg -T`'s `[Thu Nov 21 10:00:00 2024]`);
+//! * the printk caller id `[  T123]` / `[    C0]` (`CONFIG_PRINTK_CALLER`), printed right after
+//!   the timestamp.
+//!
+//! After the timestamp/caller the kernel prints one space; everything after it is the message,
+//! whose indentation is kept (lockdep's scenario table and stack traces are indented).
+//! Line ends may be CRLF. All functions here work on `&str` with `char`-boundary-safe
+//! operations only, so no input can make them panic.
+
+/// One line of the log after prefix stripping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// 1-based line number in the input.
+    pub number: usize,
+    /// The kernel message text, with prefixes and trailing `\r` removed, indentation kept.
+    pub text: String,
+    /// The printk caller id (`T43`, `C0`) when the line carried one.
+    pub caller: Option<String>,
+}
+
+/// Splits `input` into [`LogLine`]s.
+pub fn split_lines(input: &str) -> Vec<LogLine> {
+    input
+        .split('\n')
+        .enumerate()
+        .map(|(i, raw)| {
+            let (text, caller) = strip_prefixes(raw);
+            LogLine {
+                number: i + 1,
+                text: text.to_string(),
+                caller,
+            }
+        })
+        .collect()
+}
+
+/// Strips the known prefixes from one raw line; returns the message text and the caller id.
+pub fn strip_prefixes(raw: &str) -> (&str, Option<String>) {
+    let mut s = raw.trim_end_matches(['\r', '\n']);
+    s = strip_syslog(s);
+    s = strip_kmsg(s);
+    s = strip_dmesg_level(s);
+    let mut stripped_bracket = false;
+    if let Some(rest) = strip_timestamp(s) {
+        s = rest;
+        stripped_bracket = true;
+    }
+    let mut caller = None;
+    if let Some((rest, id)) = strip_caller(s) {
+        s = rest;
+        caller = Some(id);
+        stripped_bracket = true;
+    }
+    if stripped_bracket {
+        s = s.strip_prefix(' ').unwrap_or(s);
+    }
+    (s, caller)
+}
+
+/// `Nov 21 10:00:00 host kernel: msg` -> `msg`; `kernel: msg` -> `msg`.
+fn strip_syslog(s: &str) -> &str {
+    const TAG: &str = "kernel: ";
+    if let Some(rest) = s.strip_prefix(TAG) {
+        return rest;
+    }
+    match s.find(TAG) {
+        Some(pos) if pos <= 120 && has_clock_time(&s[..pos]) => &s[pos + TAG.len()..],
+        _ => s,
+    }
+}
+
+/// True when `s` contains `DD:DD:DD` (a wall-clock time, as in every syslog header).
+fn has_clock_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.windows(8).any(|w| {
+        w[0].is_ascii_digit()
+            && w[1].is_ascii_digit()
+            && w[2] == b':'
+            && w[3].is_ascii_digit()
+            && w[4].is_ascii_digit()
+            && w[5] == b':'
+            && w[6].is_ascii_digit()
+            && w[7].is_ascii_digit()
+    })
+}
+
+/// `/dev/kmsg` records (`6,1234,5678,-;msg`) and console levels (`<4>msg`).
+fn strip_kmsg(s: &str) -> &str {
+    if let Some(rest) = s.strip_prefix('<') {
+        if let Some(end) = rest.find('>') {
+            let level = &rest[..end];
+            if !level.is_empty() && level.len() <= 3 && level.bytes().all(|b| b.is_ascii_digit()) {
+                return &rest[end + 1..];
+            }
+        }
+    }
+    if let Some(semi) = s.find(';') {
+        let head = &s[..semi];
+        let fields: Vec<&str> = head.split(',').collect();
+        if fields.len() >= 4
+            && fields[..3]
+                .iter()
+                .all(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+            && fields[3].len() <= 3
+        {
+            return &s[semi + 1..];
+        }
+    }
+    s
+}
+
+/// `dmesg -x`: `kern  :warn  : msg` -> `msg`.
+fn strip_dmesg_level(s: &str) -> &str {
+    const FACILITIES: [&str; 4] = ["kern", "user", "daemon", "syslog"];
+    const LEVELS: [&str; 8] = [
+        "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
+    ];
+    let Some(fac) = FACILITIES.iter().find(|f| s.starts_with(**f)) else {
+        return s;
+    };
+    let rest = s[fac.len()..].trim_start_matches(' ');
+    let Some(rest) = rest.strip_prefix(':') else {
+        return s;
+    };
+    let Some(level) = LEVELS.iter().find(|l| rest.starts_with(**l)) else {
+        return s;
+    };
+    let rest = rest[level.len()..].trim_start_matches(' ');
+    match rest.strip_prefix(": ") {
+        Some(msg) => msg,
+        None => s,
+    }
+}
+
+/// Strips a leading `[   12.345678]` or `[Thu Nov 21 10:00:00 2024]`.
+fn strip_timestamp(s: &str) -> Option<&str> {
+    let inner_start = s.strip_prefix('[')?;
+    let end = inner_start.find(']')?;
+    let inner = inner_start[..end].trim();
+    let numeric = !inner.is_empty()
+        && inner.contains('.')
+        && inner.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    // dmesg -T: "Thu Nov 21 10:00:00 2024"
+    let human = inner.len() >= 20
+        && inner.len() <= 32
+        && has_clock_time(inner)
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b':');
+    if numeric || human {
+        Some(&inner_start[end + 1..])
+    } else {
+        None
+    }
+}
+
+/// Strips a leading caller id `[  T123]` / `[    C0]`; returns the rest and `T123`.
+fn strip_caller(s: &str) -> Option<(&str, String)> {
+    let inner_start = s.strip_prefix('[')?;
+    let end = inner_start.find(']')?;
+    let inner = inner_start[..end].trim_start();
+    let mut chars = inner.chars();
+    let first = chars.next()?;
+    let digits = chars.as_str();
+    if (first == 'T' || first == 'C')
+        && !digits.is_empty()
+        && digits.len() <= 10
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        Some((&inner_start[end + 1..], inner.to_string()))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_timestamp() {
+        assert_eq!(
+            strip_prefixes("[    2.738136] WARNING: x"),
+            ("WARNING: x", None)
+        );
+        assert_eq!(
+            strip_prefixes("[    2.748141]        kthread+0xed/0xf5"),
+            ("       kthread+0xed/0xf5", None)
+        );
+    }
+
+    #[test]
+    fn caller_and_crlf() {
+        assert_eq!(
+            strip_prefixes("[    3.857151][  T43] deadlock_b/43 is trying\r"),
+            ("deadlock_b/43 is trying", Some("T43".to_string()))
+        );
+        assert_eq!(
+            strip_prefixes("[    3.857151][    C0]  <IRQ>\r\r"),
+            (" <IRQ>", Some("C0".to_string()))
+        );
+    }
+
+    #[test]
+    fn syslog() {
+        assert_eq!(
+            strip_prefixes("Nov 21 10:00:00 guest kernel: [    3.85] INFO: task x:1 blocked"),
+            ("INFO: task x:1 blocked", None)
+        );
+        assert_eq!(strip_prefixes("kernel: hello"), ("hello", None));
+        assert_eq!(
+            strip_prefixes("2024-11-21T10:00:00.000+00:00 guest kernel:  #0: ff"),
+            (" #0: ff", None)
+        );
+    }
+
+    #[test]
+    fn not_prefixes() {
+        assert_eq!(
+            strip_prefixes("[ INFO: possible recursive locking detected ]"),
+            ("[ INFO: possible recursive locking detected ]", None)
+        );
+        assert_eq!(
+            strip_prefixes(" [<ffffffff810a0c5e>] lock_acquire+0x8e/0x120"),
+            (" [<ffffffff810a0c5e>] lock_acquire+0x8e/0x120", None)
+        );
+        assert_eq!(strip_prefixes("lab: exit 0"), ("lab: exit 0", None));
+    }
+
+    #[test]
+    fn kmsg_and_levels() {
+        assert_eq!(strip_prefixes("<4>[    1.0] hi"), ("hi", None));
+        assert_eq!(
+            strip_prefixes("4,123,456789,-;hi there"),
+            ("hi there", None)
+        );
+        assert_eq!(strip_prefixes("kern  :warn  : [    1.5] hi"), ("hi", None));
+        assert_eq!(
+            strip_prefixes("[Thu Nov 21 10:00:00 2024] hi"),
+            ("hi", None)
+        );
+    }
+}

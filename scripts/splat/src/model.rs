@@ -1,0 +1,286 @@
+//! The report data model: what `splat` extracts from a log, and what its JSON output contains.
+//!
+//! Every type here derives both [`Serialize`] and [`Deserialize`], so that programs that consume
+//! `splat --json` (the lab's VM tests, for one) can read the document back into the same types
+//! with [`crate::from_json`]. The JSON layout is documented in `SCHEMA.md` next to `Cargo.toml`;
+//! field names here are the JSON keys. Fields added after the first version carry
+//! `#[serde(default)]`, so documents written by an older `splat` still deserialize.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The value of the top-level `schema` key of the JSON document.
+pub const SCHEMA: &str = "splat/1";
+
+/// What kind of kernel report a [`Report`] is.
+///
+/// Serialized in `snake_case` (`circular_dependency`, `hung_task`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    /// `WARNING: possible circular locking dependency detected` (an AB-BA style lock-order cycle).
+    CircularDependency,
+    /// `WARNING: possible recursive locking detected` (a lock class taken while already held).
+    RecursiveLocking,
+    /// `WARNING: inconsistent lock state` (a lock used both with and without interrupt safety).
+    InconsistentLockState,
+    /// `WARNING: possible irq lock inversion dependency detected`, and
+    /// `WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected` (and its SOFTIRQ variant).
+    IrqLockInversion,
+    /// `WARNING: bad unlock balance detected!` (releasing a lock that is not held).
+    BadUnlockBalance,
+    /// `WARNING: held lock freed!` (freeing memory that contains a held lock).
+    HeldLockFreed,
+    /// `WARNING: lock held when returning to user space!` and
+    /// `WARNING: comm/pid still has locks held!` (older kernels: `lock held at task exit`).
+    LockHeldAtExit,
+    /// `WARNING: suspicious RCU usage`.
+    SuspiciousRcuUsage,
+    /// `BUG: sleeping function called from invalid context at FILE:LINE`.
+    SleepInAtomic,
+    /// `INFO: task COMM:PID blocked for more than N seconds.` from the hung-task detector.
+    HungTask,
+    /// Any other `BUG:` / `WARNING:` / `Oops` / `kernel BUG at` / `general protection fault` /
+    /// `Kernel panic` report, and lockdep reports without a kind of their own.
+    Generic,
+}
+
+impl ReportKind {
+    /// The `snake_case` name used in JSON and in the human output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::CircularDependency => "circular_dependency",
+            ReportKind::RecursiveLocking => "recursive_locking",
+            ReportKind::InconsistentLockState => "inconsistent_lock_state",
+            ReportKind::IrqLockInversion => "irq_lock_inversion",
+            ReportKind::BadUnlockBalance => "bad_unlock_balance",
+            ReportKind::HeldLockFreed => "held_lock_freed",
+            ReportKind::LockHeldAtExit => "lock_held_at_exit",
+            ReportKind::SuspiciousRcuUsage => "suspicious_rcu_usage",
+            ReportKind::SleepInAtomic => "sleep_in_atomic",
+            ReportKind::HungTask => "hung_task",
+            ReportKind::Generic => "generic",
+        }
+    }
+}
+
+impl std::fmt::Display for ReportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A task (thread) named by a report: its `comm` and, when printed, its pid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Task {
+    /// The task's command name as the kernel printed it (`deadlock_b`, `kworker/0:1`).
+    pub comm: String,
+    /// The pid, when the report printed one.
+    pub pid: Option<u32>,
+}
+
+/// A lockdep lock class as printed by `print_lock_name()`: `(NAME){USAGE}-{OUTER:INNER}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockClass {
+    /// The class name, including any `#N` version and `/N` subclass suffix (`sem_a`,
+    /// `&rq->__lock`, `sb_writers#3`).
+    pub name: String,
+    /// The usage bits between braces, e.g. `+.+.`; null when the report did not print them.
+    pub usage: Option<String>,
+    /// The wait types, e.g. `{3:3}`; null when not printed (older kernels).
+    pub wait_type: Option<String>,
+    /// The address of the lock instance (`%px`), when one was printed next to the class.
+    pub address: Option<String>,
+}
+
+/// One place where a lock was taken: a lock class, the instance address and the function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockSite {
+    /// The lock class name.
+    pub lock: String,
+    /// The lock instance address, when printed.
+    pub address: Option<String>,
+    /// The readable demangled function of the `at:` address, when printed.
+    pub at: Option<String>,
+}
+
+/// One entry of a `N locks held by COMM/PID:` list (`lockdep_print_held_locks()`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldLock {
+    /// The comm of the task holding the lock.
+    pub task: String,
+    /// The pid of the task holding the lock.
+    pub pid: Option<u32>,
+    /// The `#N` index: 0 is the lock taken first.
+    pub index: u32,
+    /// The lock class name.
+    pub lock: String,
+    /// The lock instance address, when printed.
+    pub address: Option<String>,
+    /// The readable demangled function where the lock was taken (`at:`); null if not printed.
+    pub at: Option<String>,
+}
+
+/// One stack frame, as printed by `%pS`/`%pB` (`func+0x21/0xd0 [module]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    /// The readable function name: Rust symbols demangled, with generic arguments and
+    /// `<Type as Trait>` qualifications trimmed (`rust_deadlock::abba::AbBa::thread_b`,
+    /// `kernel::sync::lock::Lock::lock`); C symbols as printed (`down`, `foo.constprop.0`).
+    pub function: String,
+    /// The `+0xOFF/0xLEN` part without the `+`, e.g. `0x21/0xd0`; null when not printed.
+    pub offset: Option<String>,
+    /// The module in `[module]`, e.g. `rust_deadlock`; null for built-in code.
+    pub module: Option<String>,
+    /// False when the kernel printed the frame with a leading `?` (an unreliable guess).
+    pub reliable: bool,
+    /// The line as it appeared (trimmed), including `?`, offset, module and any `file:line`.
+    pub raw: String,
+    /// The symbol as printed (mangled for Rust), without offset.
+    #[serde(default)]
+    pub symbol: String,
+    /// The full demangled name (generic arguments kept, crate hashes dropped); null for
+    /// symbols that are not Rust-mangled.
+    #[serde(default)]
+    pub demangled: Option<String>,
+    /// A `file.c:123` source location after the frame (added by `decode_stacktrace.sh` or
+    /// syzbot-style logs), when present.
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+/// A named stack trace inside a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stack {
+    /// Which trace this is: `backtrace` (the reporting task's `dump_stack()`), `hung task`,
+    /// `chain #N`, `SOFTIRQ-ON-W state registered`, `preemption disabled`, `release`, `rip`, ...
+    pub context: String,
+    /// The frames, innermost first, as printed.
+    pub frames: Vec<Frame>,
+}
+
+/// One row of a "Possible unsafe locking scenario" table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioRow {
+    /// The text in the CPU0 column (`lock(sem_b);`, `<Interrupt>`), or null.
+    pub cpu0: Option<String>,
+    /// The text in the CPU1 column, or null.
+    pub cpu1: Option<String>,
+}
+
+/// One `-> #N (lock){...}:` entry of a circular dependency chain, with its stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainEntry {
+    /// The `#N` as printed. The chain is printed in reverse order: `#0` is the lock being
+    /// acquired, the highest index the lock already held.
+    pub index: u32,
+    /// The lock class of this entry.
+    pub lock: String,
+    /// The stack that recorded this dependency, innermost frame first.
+    pub stack: Vec<Frame>,
+}
+
+/// What a hung-task report says about the blocked task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HungTask {
+    /// The blocked task's comm.
+    pub comm: String,
+    /// The blocked task's pid.
+    pub pid: u32,
+    /// The N in "blocked for more than N seconds".
+    pub seconds: u64,
+    /// The task state letter from the `task:` line (`D` is uninterruptible sleep), if printed.
+    pub state: Option<String>,
+    /// The blocking primitive the task sleeps in, e.g. `down()` or `mutex_lock()`, if known.
+    pub blocked_in: Option<String>,
+    /// What that primitive waits on, e.g. `semaphore`, `mutex`, `completion`, if known.
+    pub waiting_on: Option<String>,
+    /// The readable function that called the blocking primitive, if known.
+    pub called_from: Option<String>,
+    /// The reliable frames without scheduler frames: the summary stack, innermost first.
+    pub summary: Vec<String>,
+}
+
+/// One kernel report found in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// The kind of report.
+    pub kind: ReportKind,
+    /// A syzbot-style one-line title, e.g. `possible deadlock in rust_deadlock::abba::AbBa::thread_b`
+    /// or `INFO: task hung in rust_deadlock::abba::AbBa::thread_a`.
+    pub title: String,
+    /// The kernel's header line as printed, e.g.
+    /// `WARNING: possible circular locking dependency detected`.
+    pub header: String,
+    /// The tasks the report is about (the task that triggered it first), without duplicates.
+    pub tasks: Vec<Task>,
+    /// Every lock class the report names, in order of first appearance, without duplicates.
+    pub locks: Vec<LockClass>,
+    /// The lock being acquired ("is trying to acquire lock:", "takes:", "just changed the state
+    /// of lock:", the lock of "is trying to release lock"), when the report has one.
+    #[serde(default)]
+    pub acquiring: Option<LockSite>,
+    /// The lock already held ("but task is already holding lock:", the lock in freed memory).
+    #[serde(default)]
+    pub holding: Option<LockSite>,
+    /// For `circular_dependency`: the dependency chain in the printed (reverse) order.
+    pub chain: Vec<ChainEntry>,
+    /// All held-lock lists of the report (including a "Showing all locks held in the system"
+    /// list that followed a batch of hung-task reports).
+    pub held_locks: Vec<HeldLock>,
+    /// The named stack traces of the report.
+    pub stacks: Vec<Stack>,
+    /// The "Possible unsafe locking scenario" table, one row per printed line.
+    pub scenario: Vec<ScenarioRow>,
+    /// For `circular_dependency` (and `recursive_locking`): the lock cycle in acquisition order,
+    /// starting with the lock already held, then the one requested, ..., and the first lock
+    /// repeated at the end: `["sem_b", "sem_a", "sem_b"]`. Each lock is taken while holding
+    /// the one before it.
+    pub cycle: Vec<String>,
+    /// For `hung_task`: the blocked task.
+    #[serde(default)]
+    pub hung_task: Option<HungTask>,
+    /// Kind-specific facts as strings (see SCHEMA.md), e.g. `file`, `line`, `message` for
+    /// suspicious RCU usage, `from_usage`/`to_usage` for inconsistent lock state.
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+    /// The human explanation: what happened, who took what where, and the fix.
+    pub explanation: String,
+    /// The lines the report was built from, prefixes (timestamp, caller id, syslog) stripped.
+    pub lines: Vec<String>,
+    /// The 1-based line number in the input of the report's header line.
+    #[serde(default)]
+    pub start_line: usize,
+    /// The 1-based line number in the input of the report's last line.
+    #[serde(default)]
+    pub end_line: usize,
+    /// True when the report was cut off: the input ended (or the report was abandoned)
+    /// before the report's natural end.
+    pub truncated: bool,
+}
+
+/// The whole JSON document: `{"schema": "splat/1", "reports": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// Always [`SCHEMA`] for this version of the layout.
+    pub schema: String,
+    /// The reports in the order their headers appear in the log.
+    pub reports: Vec<Report>,
+}
+
+impl Report {
+    /// Finds a stack by its context name.
+    pub fn stack(&self, context: &str) -> Option<&Stack> {
+        self.stacks.iter().find(|s| s.context == context)
+    }
+
+    /// Finds a lock class by name.
+    pub fn lock(&self, name: &str) -> Option<&LockClass> {
+        self.locks.iter().find(|l| l.name == name)
+    }
+
+    /// The first task of the report (the one that triggered it), if any.
+    pub fn task(&self) -> Option<&Task> {
+        self.tasks.first()
+    }
+}

@@ -1,0 +1,227 @@
+//! Rendering reports: human text, JSON and Graphviz DOT.
+
+use crate::explain::first_interesting;
+use crate::model::{Document, Report, ReportKind, SCHEMA};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Renders all reports as the JSON document `{"schema": "splat/1", "reports": [...]}`
+/// (pretty-printed, with a trailing newline).
+pub fn to_json(reports: &[Report]) -> String {
+    let doc = Document {
+        schema: SCHEMA.to_string(),
+        reports: reports.to_vec(),
+    };
+    // Serializing these plain structs cannot fail; fall back to an empty document anyway.
+    let mut s = serde_json::to_string_pretty(&doc)
+        .unwrap_or_else(|_| format!("{{\"schema\": \"{SCHEMA}\", \"reports\": []}}"));
+    s.push('\n');
+    s
+}
+
+/// Reads a document written by [`to_json`] back.
+pub fn from_json(json: &str) -> Result<Document, serde_json::Error> {
+    serde_json::from_str(json)
+}
+
+/// Renders the reports for a person: per report, its title, kind, header and line range,
+/// then the explanation.
+pub fn to_text(reports: &[Report]) -> String {
+    let mut out = String::new();
+    if reports.is_empty() {
+        out.push_str("splat: no lockdep, hung-task or other kernel reports found\n");
+        return out;
+    }
+    for (i, r) in reports.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "[{}] {}", i + 1, r.title);
+        let _ = writeln!(
+            out,
+            "    {}: {} (lines {}-{}{})",
+            r.kind,
+            r.header.trim(),
+            r.start_line,
+            r.end_line,
+            if r.truncated { ", truncated" } else { "" }
+        );
+        for line in r.explanation.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    let mut counts: BTreeMap<ReportKind, usize> = BTreeMap::new();
+    for r in reports {
+        *counts.entry(r.kind).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let _ = writeln!(
+        out,
+        "\n{} report{}: {}",
+        reports.len(),
+        if reports.len() == 1 { "" } else { "s" },
+        summary.join(", ")
+    );
+    out
+}
+
+/// One edge of the lock-order graph.
+#[derive(Default)]
+struct Edge {
+    labels: Vec<String>,
+    cycle: bool,
+}
+
+fn quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\r' => {}
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+/// Renders the lock-order graph of all reports as Graphviz DOT.
+///
+/// Nodes are lock classes. An edge `L1 -> L2` means "L2 was taken while holding L1"; its label
+/// names the task and/or function and the report. Edges that are part of a reported cycle
+/// (circular dependency, recursive locking) are red and bold.
+pub fn to_dot(reports: &[Report]) -> String {
+    let mut nodes: Vec<String> = Vec::new();
+    let mut edges: BTreeMap<(String, String), Edge> = BTreeMap::new();
+    let add_node = |nodes: &mut Vec<String>, n: &str| {
+        if !nodes.iter().any(|x| x == n) {
+            nodes.push(n.to_string());
+        }
+    };
+    let mut add_edge = |from: &str, to: &str, label: String, cycle: bool| {
+        let e = edges.entry((from.to_string(), to.to_string())).or_default();
+        if !label.is_empty() && !e.labels.contains(&label) {
+            e.labels.push(label);
+        }
+        e.cycle |= cycle;
+    };
+    for (i, r) in reports.iter().enumerate() {
+        let n = i + 1;
+        for l in &r.locks {
+            add_node(&mut nodes, &l.name);
+        }
+        let who = r
+            .tasks
+            .first()
+            .map(|t| match t.pid {
+                Some(p) => format!("{}/{}", t.comm, p),
+                None => t.comm.clone(),
+            })
+            .unwrap_or_default();
+        let culprit = r
+            .stacks
+            .iter()
+            .find(|s| s.context == "backtrace")
+            .and_then(|s| first_interesting(&s.frames))
+            .map(str::to_string)
+            .or_else(|| r.acquiring.as_ref().and_then(|a| a.at.clone()));
+        let main_label = |extra: &str| {
+            let mut parts = Vec::new();
+            if !who.is_empty() {
+                parts.push(who.clone());
+            }
+            if let Some(f) = &culprit {
+                parts.push(f.clone());
+            }
+            let mut s = parts.join(": ");
+            if !extra.is_empty() {
+                s = format!("{s} {extra}").trim().to_string();
+            }
+            format!("{s} (report #{n})").trim().to_string()
+        };
+        match r.kind {
+            ReportKind::CircularDependency if r.cycle.len() >= 2 => {
+                let mut entries: Vec<_> = r.chain.iter().collect();
+                entries.sort_by_key(|c| c.index);
+                for (k, pair) in r.cycle.windows(2).enumerate() {
+                    add_node(&mut nodes, &pair[0]);
+                    add_node(&mut nodes, &pair[1]);
+                    let label = if k == 0 {
+                        main_label("")
+                    } else {
+                        // Edge k (k >= 1) is chain entry #k: taken while holding entry #k-1.
+                        let entry = entries.get(k);
+                        let f = entry
+                            .and_then(|e| first_interesting(&e.stack))
+                            .map(|f| format!(": {f}"))
+                            .unwrap_or_default();
+                        let idx = entry.map(|e| e.index).unwrap_or(k as u32);
+                        format!("chain #{idx}{f} (report #{n})")
+                    };
+                    add_edge(&pair[0], &pair[1], label, true);
+                }
+            }
+            ReportKind::RecursiveLocking => {
+                if let (Some(h), Some(a)) = (&r.holding, &r.acquiring) {
+                    add_node(&mut nodes, &h.lock);
+                    add_node(&mut nodes, &a.lock);
+                    add_edge(&h.lock, &a.lock, main_label("again"), true);
+                }
+            }
+            _ => {
+                if let (Some(h), Some(a)) = (&r.holding, &r.acquiring) {
+                    add_node(&mut nodes, &h.lock);
+                    add_node(&mut nodes, &a.lock);
+                    add_edge(&h.lock, &a.lock, main_label(""), false);
+                }
+                if let Some((from, to)) = r
+                    .details
+                    .get("new_dependency")
+                    .and_then(|d| d.split_once(" -> "))
+                {
+                    add_node(&mut nodes, from);
+                    add_node(&mut nodes, to);
+                    add_edge(from, to, main_label(""), false);
+                }
+            }
+        }
+        // Held-lock lists: each lock was taken while holding the one before it.
+        for pair in r.held_locks.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if a.task == b.task && a.pid == b.pid && b.index == a.index + 1 {
+                let p = b.pid.map(|p| format!("/{p}")).unwrap_or_default();
+                let at = b.at.as_ref().map(|f| format!(": {f}")).unwrap_or_default();
+                add_edge(&a.lock, &b.lock, format!("{}{p}{at} (held)", b.task), false);
+            }
+        }
+    }
+    let mut out = String::from("digraph splat {\n");
+    out.push_str("  // Lock-order graph: an edge A -> B means B was taken while holding A.\n");
+    out.push_str("  rankdir=LR;\n");
+    out.push_str("  node [shape=box, fontname=\"monospace\"];\n");
+    out.push_str("  edge [fontname=\"monospace\", fontsize=10];\n");
+    for n in &nodes {
+        let _ = writeln!(out, "  {};", quote(n));
+    }
+    for ((from, to), e) in &edges {
+        let mut attrs = vec![format!("label={}", quote(&e.labels.join("\n")))];
+        if e.cycle {
+            attrs.push("color=red".to_string());
+            attrs.push("fontcolor=red".to_string());
+            attrs.push("style=bold".to_string());
+            attrs.push("penwidth=2".to_string());
+        }
+        let _ = writeln!(
+            out,
+            "  {} -> {} [{}];",
+            quote(from),
+            quote(to),
+            attrs.join(", ")
+        );
+    }
+    out.push_str("}\n");
+    out
+}

@@ -1,0 +1,946 @@
+//! Finding reports in a stream of log lines.
+//!
+//! A report starts at a header line (`WARNING: possible circular locking dependency detected`,
+//! `INFO: task x:1 blocked for more than 2 seconds.`, `BUG: ...`). Its body is recognised
+//! line by line against the shapes the kernel's print code produces (lockdep's fixed phrases,
+//! lock descriptions, held-lock lists, stack frames, `dump_stack()` output, registers...).
+//! Lines that do not fit are *foreign*: a shell prompt, `lab: ...` lines or other kernel
+//! messages printed in between. They are skipped, and the report stays open, so a report that
+//! is interleaved with other output is still collected whole.
+//!
+//! Several reports can be open at once (two CPUs printing concurrently). A line is offered to
+//! the most recently started open report first. When lines carry printk caller ids
+//! (`[  T43]`), a line is only offered to reports started by the same caller, which separates
+//! interleaved reports exactly.
+//!
+//! A report ends when its natural end is seen (`</TASK>` closing the final stack dump,
+//! `---[ end trace ... ]---`, the `=====` after a lock dump), when it has reached a point where
+//! it may end (a stack dump without `<TASK>` markers, a held-lock list at the end of
+//! "lock held when returning to user space") and foreign lines follow, when a new report
+//! starts from the same caller, or when too many foreign lines pass. A report that ends
+//! without reaching its natural end is marked truncated.
+
+use crate::frame::parse_frame;
+use crate::input::LogLine;
+use crate::lockfmt::{parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line};
+use crate::model::ReportKind;
+
+/// Foreign lines tolerated by a report that may already have ended.
+const SOFT_END_TOLERANCE: usize = 3;
+/// Foreign lines tolerated by a report in the middle of its body.
+const BODY_TOLERANCE: usize = 200;
+/// Reports open at once; the oldest is closed (truncated) beyond this.
+const MAX_OPEN: usize = 16;
+/// Lines in one report; further lines close it (protects against pathological input).
+const MAX_LINES: usize = 20_000;
+
+/// Which print code produced a report, which decides what its body may contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// lockdep's own reports (`====` banner, `WARNING: ...`, `stack backtrace:`).
+    Lockdep,
+    /// `BUG: sleeping function called from invalid context`.
+    Sleep,
+    /// The hung-task detector.
+    Hung,
+    /// `debug_show_all_locks()` ("Showing all locks held in the system:"): not a report by
+    /// itself; attached to the hung-task reports before it.
+    LockDump,
+    /// Any other BUG/WARNING/Oops.
+    Generic,
+}
+
+/// A recognised report header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub kind: ReportKind,
+    pub family: Family,
+    /// Strong headers always start a report; weak ones (generic BUG/WARNING/Oops) only when no
+    /// open report takes the line as part of its body (an `Oops:` line inside a `BUG:` report).
+    pub strong: bool,
+}
+
+/// The lockdep report titles and their kinds (matched against the header without its
+/// `WARNING: ` / `BUG: ` / `INFO: ` prefix and without the old `[ ... ]` brackets).
+const LOCKDEP_TITLES: &[(&str, ReportKind)] = &[
+    (
+        "possible circular locking dependency detected",
+        ReportKind::CircularDependency,
+    ),
+    (
+        "possible recursive locking detected",
+        ReportKind::RecursiveLocking,
+    ),
+    ("inconsistent lock state", ReportKind::InconsistentLockState),
+    (
+        "possible irq lock inversion dependency detected",
+        ReportKind::IrqLockInversion,
+    ),
+    ("bad unlock balance detected", ReportKind::BadUnlockBalance),
+    ("held lock freed", ReportKind::HeldLockFreed),
+    (
+        "lock held when returning to user space",
+        ReportKind::LockHeldAtExit,
+    ),
+    ("lock held at task exit", ReportKind::LockHeldAtExit),
+    ("task exiting with locks held", ReportKind::LockHeldAtExit),
+    ("suspicious RCU usage", ReportKind::SuspiciousRcuUsage),
+    ("suspicious rcu_dereference", ReportKind::SuspiciousRcuUsage),
+    ("Invalid wait context", ReportKind::Generic),
+    ("Nested lock was not taken", ReportKind::Generic),
+    ("bad contention detected", ReportKind::Generic),
+    ("chain_key collision", ReportKind::Generic),
+];
+
+/// The text of a header without the old-style brackets: `[ INFO: x ]` -> `INFO: x`.
+pub(crate) fn unbracket(t: &str) -> &str {
+    match t.strip_prefix("[ ").and_then(|r| r.strip_suffix(" ]")) {
+        Some(inner) => inner.trim(),
+        None => t,
+    }
+}
+
+/// Recognises a report header line.
+pub(crate) fn classify_header(text: &str) -> Option<Header> {
+    let t = unbracket(text.trim());
+    let strong = |kind, family| {
+        Some(Header {
+            kind,
+            family,
+            strong: true,
+        })
+    };
+    if t == "Showing all locks held in the system:" {
+        return strong(ReportKind::Generic, Family::LockDump);
+    }
+    // "watchdog: BUG: soft lockup", "rcu: INFO: rcu_preempt self-detected stall".
+    let t = match t.split_once(": ") {
+        Some((word, rest))
+            if !word.is_empty()
+                && word.len() <= 16
+                && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                && (rest.starts_with("BUG:") || rest.starts_with("INFO:")) =>
+        {
+            rest
+        }
+        _ => t,
+    };
+    let body = t
+        .strip_prefix("WARNING: ")
+        .or_else(|| t.strip_prefix("BUG: "))
+        .or_else(|| t.strip_prefix("INFO: "));
+    if let Some(body) = body {
+        for (title, kind) in LOCKDEP_TITLES {
+            if body.starts_with(title) {
+                return strong(*kind, Family::Lockdep);
+            }
+        }
+        if t.starts_with("WARNING: ") && is_safe_unsafe_title(body) {
+            return strong(ReportKind::IrqLockInversion, Family::Lockdep);
+        }
+        if t.starts_with("WARNING: ")
+            && body.ends_with(" still has locks held!")
+            && !body.starts_with("CPU: ")
+        {
+            return strong(ReportKind::LockHeldAtExit, Family::Lockdep);
+        }
+        if body.starts_with("sleeping function called from invalid context") {
+            return strong(ReportKind::SleepInAtomic, Family::Sleep);
+        }
+        if t.starts_with("INFO: task ") && body.contains(" blocked for more than ") {
+            return strong(ReportKind::HungTask, Family::Hung);
+        }
+        if t.starts_with("INFO: ") {
+            // "INFO: lockdep is turned off." and friends are not reports; RCU stalls are.
+            let stall = body.contains("stall") || body.starts_with("rcu_");
+            let lockdep = body.starts_with("trying to register non-static key");
+            if !(stall || lockdep) {
+                return None;
+            }
+        }
+        return Some(Header {
+            kind: ReportKind::Generic,
+            family: Family::Generic,
+            strong: false,
+        });
+    }
+    const GENERIC_STARTS: &[&str] = &[
+        "kernel BUG at ",
+        "Oops: ",
+        "Oops ",
+        "general protection fault",
+        "Kernel panic - not syncing",
+        "Unable to handle kernel ",
+        "UBSAN: ",
+        "divide error: ",
+        "invalid opcode: ",
+        "stack segment: ",
+        "double fault: ",
+        "kernel tried to execute NX-protected page",
+    ];
+    if GENERIC_STARTS.iter().any(|p| t.starts_with(p)) {
+        return Some(Header {
+            kind: ReportKind::Generic,
+            family: Family::Generic,
+            strong: false,
+        });
+    }
+    None
+}
+
+/// `HARDIRQ-safe -> HARDIRQ-unsafe lock order detected` (print_bad_irq_dependency).
+fn is_safe_unsafe_title(body: &str) -> bool {
+    body.contains("-safe -> ") && body.ends_with("-unsafe lock order detected")
+}
+
+/// What one line looks like, independent of the report it may belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineClass {
+    Blank,
+    Banner,
+    Dashes,
+    EndTrace,
+    CallTrace,
+    StackBacktrace,
+    MarkerOpen,
+    /// `</TASK>`.
+    TaskClose,
+    MarkerClose,
+    LockdepOff,
+    DumpInfo,
+    Register,
+    HeldHeading,
+    HeldEntry,
+    Frame,
+    KernelIdent,
+    LockdepBody,
+    SleepBody,
+    HungBody,
+    HungTaskLine,
+    /// `irq event stamp:` and `hardirqs last  enabled at (N): ...` (print_irqtrace_events).
+    IrqTrace,
+    GenericBody,
+    Other,
+}
+
+/// Fixed phrases of lockdep's reports (trimmed line starts).
+const LOCKDEP_PREFIXES: &[&str] = &[
+    "but task is already holding lock:",
+    "and this task is already holding:",
+    "which would create a new lock dependency:",
+    "but this new dependency connects a ",
+    "... which became ",
+    "... key",
+    "... acquired at:",
+    "but this lock took another, ",
+    "but this lock was taken by another, ",
+    "and interrupts could create inverse lock ordering between them.",
+    "which lock already depends on the new lock.",
+    "the existing dependency chain (in reverse order) is:",
+    "-> #",
+    "-> (",
+    "other info that might help us debug this:",
+    "Chain exists of:",
+    "Possible unsafe locking scenario:",
+    "Possible interrupt unsafe locking scenario:",
+    "CPU0",
+    "lock(",
+    "rlock(",
+    "sync(",
+    "<Interrupt>",
+    "local_irq_disable();",
+    "*** DEADLOCK ***",
+    "May be due to missing lock nesting notation",
+    "and the lock comparison function returns",
+    "inconsistent {",
+    "the dependencies between",
+    "the shortest dependencies between",
+    "rcu_scheduler_active = ",
+    "RCU used illegally from",
+    "Possible false positive due to lockdep",
+    "but there are no more locks to release!",
+    "but there are no locks held!",
+    "but this task is not holding:",
+    "context-{",
+    "lockdep:",
+    "turning off the locking correctness validator.",
+    "Hash chain already cached",
+    "Held locks:",
+    "Locks in cached chain:",
+    "depth: ",
+    "hlock_id:",
+    "<RELEASED>",
+];
+
+/// Phrases of lockdep's task lines (`COMM/PID` followed by one of these).
+const LOCKDEP_TASK_PHRASES: &[&str] = &[
+    " is trying to acquire lock:",
+    " is trying to acquire:",
+    " is trying to lock:",
+    " is trying to release lock (",
+    " is trying to contend lock (",
+    " just changed the state of lock:",
+    "] takes:",
+    " is freeing memory ",
+    " is leaving the kernel with locks still held!",
+    " is exiting with locks still held!",
+];
+
+const REGISTER_PREFIXES: &[&str] = &[
+    "RIP:",
+    "RSP:",
+    "RAX:",
+    "RBX:",
+    "RCX:",
+    "RDX:",
+    "RSI:",
+    "RDI:",
+    "RBP:",
+    "R08:",
+    "R09:",
+    "R10:",
+    "R11:",
+    "R12:",
+    "R13:",
+    "R14:",
+    "R15:",
+    "FS:",
+    "GS:",
+    "CS:",
+    "DS:",
+    "ES:",
+    "CR0:",
+    "CR2:",
+    "CR3:",
+    "CR4:",
+    "DR0:",
+    "DR1:",
+    "DR2:",
+    "DR3:",
+    "DR6:",
+    "DR7:",
+    "PKRU:",
+    "Code:",
+    "EIP:",
+    "EAX:",
+    "EBX:",
+    "ECX:",
+    "EDX:",
+    "ESI:",
+    "EDI:",
+    "EBP:",
+    "ESP:",
+    "EFLAGS:",
+    "ORIG_RAX:",
+    "pc :",
+    "lr :",
+    "sp :",
+    "pstate:",
+];
+
+const GENERIC_PREFIXES: &[&str] = &[
+    "Modules linked in:",
+    "#PF: ",
+    "PGD ",
+    "Oops: ",
+    "Oops ",
+    "Kernel panic - not syncing",
+    "Kernel Offset:",
+    "note: ",
+    "KASAN: ",
+    "Read of size",
+    "Write of size",
+    "The buggy address",
+    "Allocated by task",
+    "Freed by task",
+    "Memory state around",
+    "Dumping ftrace buffer",
+    "Rebooting in ",
+    "invalid opcode: ",
+    "Internal error: ",
+    "Mem abort info:",
+    "Data abort info:",
+    "Sending NMI from CPU",
+    "NMI backtrace for cpu",
+    "rcu: ",
+    "INFO: lockdep is turned off.",
+    "preempt_count: ",
+];
+
+const DUMP_INFO_PREFIXES: &[&str] = &[
+    "Hardware name:",
+    "Tainted: [",
+    "Workqueue:",
+    "Sched_ext:",
+    "Stopper:",
+    "Pid: ",
+];
+
+/// Classifies one line (already stripped of prefixes).
+pub(crate) fn classify_line(text: &str) -> LineClass {
+    let t = text.trim();
+    if t.is_empty() {
+        return LineClass::Blank;
+    }
+    if t.len() >= 5 && t.bytes().all(|b| b == b'=') {
+        return LineClass::Banner;
+    }
+    if t.len() >= 4 && t.bytes().all(|b| b == b'-' || b == b' ') {
+        return LineClass::Dashes;
+    }
+    if t.starts_with("---[ end ") {
+        return LineClass::EndTrace;
+    }
+    if t == "Call Trace:" || t == "Call trace:" || t == "Backtrace:" {
+        return LineClass::CallTrace;
+    }
+    if t == "stack backtrace:" {
+        return LineClass::StackBacktrace;
+    }
+    if let Some(marker) = is_marker(t) {
+        return match marker {
+            Marker::Open => LineClass::MarkerOpen,
+            Marker::TaskClose => LineClass::TaskClose,
+            Marker::Close => LineClass::MarkerClose,
+        };
+    }
+    if t == "INFO: lockdep is turned off." {
+        return LineClass::LockdepOff;
+    }
+    if (t.starts_with("CPU: ") && t.contains("PID: ")) || starts_with_any(t, DUMP_INFO_PREFIXES) {
+        return LineClass::DumpInfo;
+    }
+    if starts_with_any(t, REGISTER_PREFIXES) {
+        return LineClass::Register;
+    }
+    if parse_held_heading(t).is_some() {
+        return LineClass::HeldHeading;
+    }
+    if parse_held_entry(t).is_some() {
+        return LineClass::HeldEntry;
+    }
+    if parse_frame(t).is_some() {
+        return LineClass::Frame;
+    }
+    if t.contains("Tainted: ") || t.contains("Not tainted") {
+        return LineClass::KernelIdent;
+    }
+    if t.starts_with("task:") && t.contains(" state:") {
+        return LineClass::HungTaskLine;
+    }
+    if t.starts_with("\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\"")
+        || t.starts_with("Future hung task reports are suppressed")
+        || (t.starts_with("INFO: task ") && t.contains(" is blocked on "))
+    {
+        return LineClass::HungBody;
+    }
+    if t.starts_with("in_atomic(): ")
+        || t.starts_with("preempt_count: ")
+        || t.starts_with("RCU nest depth: ")
+        || t.starts_with("Preemption disabled at:")
+        || t.starts_with("Thread overran stack")
+    {
+        return LineClass::SleepBody;
+    }
+    if t.starts_with("irq event stamp:")
+        || t.starts_with("hardirqs last")
+        || t.starts_with("softirqs last")
+    {
+        return LineClass::IrqTrace;
+    }
+    if is_lockdep_body(t) {
+        return LineClass::LockdepBody;
+    }
+    if starts_with_any(t, GENERIC_PREFIXES) {
+        return LineClass::GenericBody;
+    }
+    LineClass::Other
+}
+
+fn starts_with_any(t: &str, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|p| t.starts_with(p))
+}
+
+/// A stack marker line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    /// `<TASK>`, `<IRQ>`, `<NMI>`, `<#DF>`, ...
+    Open,
+    /// `</TASK>`: the end of an x86 stack dump.
+    TaskClose,
+    /// `</IRQ>` and other closing markers.
+    Close,
+}
+
+/// Recognises stack markers; `<Interrupt>` (scenario tables) is not one.
+fn is_marker(t: &str) -> Option<Marker> {
+    let inner = t.strip_prefix('<')?.strip_suffix('>')?;
+    let (closing, name) = match inner.strip_prefix('/') {
+        Some(n) => (true, n),
+        None => (false, inner),
+    };
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'#' || b == b'_');
+    match (ok, closing) {
+        (false, _) => None,
+        (true, false) => Some(Marker::Open),
+        (true, true) if name == "TASK" => Some(Marker::TaskClose),
+        (true, true) => Some(Marker::Close),
+    }
+}
+
+/// True for the fixed lines and lock lines that lockdep's report bodies consist of.
+fn is_lockdep_body(t: &str) -> bool {
+    if starts_with_any(t, LOCKDEP_PREFIXES) {
+        return true;
+    }
+    if LOCKDEP_TASK_PHRASES.iter().any(|p| t.contains(p)) {
+        return true;
+    }
+    if t == "..." || t == "}" || t.contains(" --> ") {
+        return true;
+    }
+    if parse_lock_line(t).is_some() || parse_lock_desc(t).is_some() {
+        return true;
+    }
+    // "{SOFTIRQ-ON-W} state was registered at:", "IN-HARDIRQ-W at:", "to a HARDIRQ-irq-unsafe
+    // lock:", " and HARDIRQ-irq-unsafe lock:".
+    if t.ends_with(" state was registered at:") {
+        return true;
+    }
+    if t.ends_with(" at:") && is_usage_label(&t[..t.len() - 4]) {
+        return true;
+    }
+    if (t.starts_with("to a ") || t.starts_with("and ")) && t.ends_with("lock:") {
+        return true;
+    }
+    // Suspicious RCU usage: "include/linux/rcupdate.h:409 Illegal context switch ...!".
+    is_rcu_message(t)
+}
+
+/// `IN-HARDIRQ-W`, `HARDIRQ-ON-R`, `INITIAL USE`, `INITIAL READ USE`.
+fn is_usage_label(s: &str) -> bool {
+    s.starts_with("INITIAL ")
+        || (s.contains('-')
+            && s.len() <= 24
+            && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'-'))
+}
+
+/// `FILE:LINE MESSAGE!` as printed by `lockdep_rcu_suspicious()`.
+pub(crate) fn is_rcu_message(t: &str) -> bool {
+    let Some((loc, msg)) = t.split_once(' ') else {
+        return false;
+    };
+    let Some((file, line)) = loc.rsplit_once(':') else {
+        return false;
+    };
+    file.contains('.')
+        && !line.is_empty()
+        && line.bytes().all(|b| b.is_ascii_digit())
+        && msg.ends_with('!')
+}
+
+/// A report under construction.
+#[derive(Debug, Clone)]
+pub(crate) struct Segment {
+    pub kind: ReportKind,
+    pub family: Family,
+    pub header: String,
+    pub caller: Option<String>,
+    /// (1-based line number, text) of every line taken, header first.
+    pub lines: Vec<(usize, String)>,
+    /// The natural end was seen: nothing more belongs to this report.
+    pub terminated: bool,
+    /// The report may end here (later whitelisted lines are still taken).
+    pub soft_end: bool,
+    /// Consecutive foreign lines seen since the last line taken.
+    foreign_run: usize,
+    /// In the final stack dump (after `stack backtrace:` / `Call Trace:`).
+    in_dump: bool,
+    /// Frames seen in the final stack dump.
+    dump_frames: usize,
+    /// `</TASK>` seen.
+    task_closed: bool,
+    /// A stack marker (`<TASK>`, `<IRQ>`) was seen in the final dump: the dump then ends at
+    /// `</TASK>`, not at its last frame.
+    markers: bool,
+    /// An `Oops:` line was taken.
+    seen_oops: bool,
+    /// The report was closed before its natural end for a reason other than end of input.
+    pub abandoned: bool,
+}
+
+impl Segment {
+    fn new(header: &Header, line: &LogLine) -> Self {
+        Segment {
+            kind: header.kind,
+            family: header.family,
+            header: line.text.trim().to_string(),
+            caller: line.caller.clone(),
+            lines: vec![(line.number, line.text.clone())],
+            terminated: false,
+            soft_end: false,
+            foreign_run: 0,
+            in_dump: false,
+            dump_frames: 0,
+            task_closed: false,
+            markers: false,
+            seen_oops: line.text.trim_start().starts_with("Oops"),
+            abandoned: false,
+        }
+    }
+
+    /// True when the report reached a point where it can end.
+    pub fn complete(&self) -> bool {
+        self.terminated || self.soft_end
+    }
+
+    fn compatible(&self, caller: &Option<String>) -> bool {
+        match (&self.caller, caller) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
+
+    /// Offers a line to the report; returns true when it was taken.
+    fn offer(&mut self, line: &LogLine, class: LineClass) -> bool {
+        if self.lines.len() >= MAX_LINES {
+            self.abandoned = !self.complete();
+            self.terminated = true;
+            return false;
+        }
+        let take = match self.family {
+            Family::LockDump => self.offer_lockdump(class),
+            Family::Hung => self.offer_hung(class, &line.text),
+            Family::Lockdep | Family::Sleep | Family::Generic => self.offer_report(class, line),
+        };
+        if take {
+            self.lines.push((line.number, line.text.clone()));
+            // A blank line neither proves nor disproves that the report goes on.
+            if class != LineClass::Blank {
+                self.foreign_run = 0;
+            }
+        }
+        take
+    }
+
+    fn offer_lockdump(&mut self, class: LineClass) -> bool {
+        match class {
+            LineClass::Blank | LineClass::HeldEntry => true,
+            LineClass::LockdepBody => true,
+            LineClass::HeldHeading => {
+                self.soft_end = true;
+                true
+            }
+            LineClass::Banner => {
+                self.terminated = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn offer_hung(&mut self, class: LineClass, text: &str) -> bool {
+        if self.task_closed {
+            // After the stack: only "INFO: lockdep is turned off." belongs to us.
+            if class == LineClass::LockdepOff {
+                self.terminated = true;
+                return true;
+            }
+            return false;
+        }
+        match class {
+            LineClass::KernelIdent | LineClass::HungBody | LineClass::DumpInfo => {
+                !self.in_dump || self.dump_frames == 0
+            }
+            LineClass::HungTaskLine => !self.in_dump,
+            LineClass::CallTrace => {
+                if self.in_dump {
+                    return false;
+                }
+                self.in_dump = true;
+                true
+            }
+            LineClass::Frame => {
+                if self.in_dump {
+                    self.dump_frames += 1;
+                    self.soft_end |= !self.markers;
+                }
+                self.in_dump
+            }
+            LineClass::MarkerOpen => {
+                self.markers |= self.in_dump;
+                self.in_dump
+            }
+            LineClass::MarkerClose | LineClass::Register => self.in_dump,
+            LineClass::TaskClose => {
+                self.task_closed = true;
+                self.soft_end = true;
+                self.in_dump
+            }
+            LineClass::LockdepOff => {
+                self.terminated = true;
+                true
+            }
+            LineClass::Other => {
+                // Old kernels: "comm            D ffff88003fc13780     0   123      2 0x0".
+                !self.in_dump && self.lines.len() <= 4 && is_old_task_line(&self.header, text)
+            }
+            _ => false,
+        }
+    }
+
+    fn offer_report(&mut self, class: LineClass, line: &LogLine) -> bool {
+        let generic = self.family == Family::Generic;
+        if self.task_closed {
+            // After "</TASK>": lockdep and sleep reports are over; an Oops goes on with
+            // "Modules linked in:", registers and "---[ end trace ]---".
+            if !generic {
+                return false;
+            }
+            return match class {
+                LineClass::EndTrace => {
+                    self.terminated = true;
+                    true
+                }
+                LineClass::Register | LineClass::Blank | LineClass::IrqTrace => true,
+                LineClass::GenericBody => !line.text.trim_start().starts_with("Oops"),
+                _ => false,
+            };
+        }
+        match class {
+            LineClass::Blank
+            | LineClass::Banner
+            | LineClass::Dashes
+            | LineClass::KernelIdent
+            | LineClass::LockdepOff
+            | LineClass::HeldEntry
+            | LineClass::LockdepBody
+            | LineClass::IrqTrace
+            | LineClass::SleepBody => true,
+            LineClass::HeldHeading => {
+                if self.kind == ReportKind::LockHeldAtExit
+                    && self.header.contains("returning to user space")
+                {
+                    self.soft_end = true;
+                }
+                true
+            }
+            LineClass::StackBacktrace => {
+                if self.in_dump && self.dump_frames > 0 {
+                    return false;
+                }
+                self.in_dump = true;
+                true
+            }
+            LineClass::CallTrace => {
+                if self.in_dump && self.dump_frames > 0 {
+                    return false;
+                }
+                self.in_dump = true;
+                true
+            }
+            LineClass::DumpInfo => !(self.in_dump && self.dump_frames > 0),
+            LineClass::Frame => {
+                if self.in_dump {
+                    self.dump_frames += 1;
+                    self.soft_end |= !self.markers;
+                }
+                true
+            }
+            LineClass::MarkerOpen => {
+                self.markers |= self.in_dump;
+                true
+            }
+            LineClass::MarkerClose | LineClass::Register => true,
+            LineClass::TaskClose => {
+                self.task_closed = true;
+                if generic {
+                    self.soft_end = true;
+                } else {
+                    self.terminated = true;
+                }
+                true
+            }
+            LineClass::EndTrace => {
+                self.terminated = true;
+                generic
+            }
+            LineClass::GenericBody => {
+                if !generic {
+                    return false;
+                }
+                if line.text.trim_start().starts_with("Oops") {
+                    if self.seen_oops {
+                        return false;
+                    }
+                    self.seen_oops = true;
+                }
+                true
+            }
+            LineClass::HungBody | LineClass::HungTaskLine | LineClass::Other => false,
+        }
+    }
+}
+
+/// The comm of a hung-task header `INFO: task COMM:PID blocked for more than N seconds.`.
+pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
+    let t = unbracket(header.trim());
+    let rest = t.strip_prefix("INFO: task ")?;
+    let (task, rest) = rest.split_once(" blocked for more than ")?;
+    let (comm, pid) = task.rsplit_once(':')?;
+    let pid = pid.parse().ok()?;
+    let secs = rest.split(' ').next()?.parse().ok()?;
+    Some((comm.to_string(), pid, secs))
+}
+
+/// Old kernels' `sched_show_task()` line: `COMM  D ffff88003fc13780     0   123      2 0x0`.
+pub(crate) fn is_old_task_line(header: &str, line: &str) -> bool {
+    let Some((comm, _, _)) = hung_header_task(header) else {
+        return false;
+    };
+    let Some(rest) = line.trim_start().strip_prefix(comm.as_str()) else {
+        return false;
+    };
+    let mut tokens = rest.split_whitespace();
+    let state_ok = tokens
+        .next()
+        .is_some_and(|s| s.len() == 1 && "RSDTtXZPIWK".contains(s));
+    state_ok
+        && rest.starts_with(' ')
+        && tokens.all(|t| t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'x'))
+}
+
+/// Splits the log into report segments, in the order their headers appear.
+pub(crate) fn segment(lines: &[LogLine]) -> Vec<Segment> {
+    let mut open: Vec<Segment> = Vec::new();
+    let mut done: Vec<Segment> = Vec::new();
+    for line in lines {
+        let class = classify_line(&line.text);
+        let header = classify_header(&line.text);
+        if let Some(h) = header.as_ref().filter(|h| h.strong) {
+            start(&mut open, &mut done, h, line);
+            continue;
+        }
+        let mut taken = false;
+        for seg in open.iter_mut().rev() {
+            if seg.terminated || !seg.compatible(&line.caller) {
+                continue;
+            }
+            if seg.offer(line, class) {
+                taken = true;
+                break;
+            }
+        }
+        if !taken {
+            if let Some(h) = header.as_ref() {
+                start(&mut open, &mut done, h, line);
+                continue;
+            }
+            for seg in open.iter_mut() {
+                if seg.compatible(&line.caller) {
+                    seg.foreign_run += 1;
+                    let limit = if seg.complete() {
+                        SOFT_END_TOLERANCE
+                    } else {
+                        BODY_TOLERANCE
+                    };
+                    if seg.foreign_run > limit {
+                        seg.abandoned = !seg.complete();
+                        seg.terminated = true;
+                    }
+                }
+            }
+        }
+        retire(&mut open, &mut done, |s| s.terminated);
+    }
+    done.append(&mut open);
+    done.sort_by_key(|s| s.lines.first().map(|l| l.0).unwrap_or(0));
+    done
+}
+
+/// Starts a report at a header line, closing reports that it ends.
+fn start(open: &mut Vec<Segment>, done: &mut Vec<Segment>, h: &Header, line: &LogLine) {
+    for seg in open.iter_mut() {
+        if seg.complete() && seg.compatible(&line.caller) {
+            seg.terminated = true;
+        } else if seg.caller.is_some() && seg.caller == line.caller {
+            // The same context started a new report: the old one was cut off.
+            seg.abandoned = true;
+            seg.terminated = true;
+        }
+    }
+    retire(open, done, |s| s.terminated);
+    if open.len() >= MAX_OPEN {
+        let mut oldest = open.remove(0);
+        oldest.abandoned = !oldest.complete();
+        done.push(oldest);
+    }
+    open.push(Segment::new(h, line));
+}
+
+fn retire(open: &mut Vec<Segment>, done: &mut Vec<Segment>, pred: impl Fn(&Segment) -> bool) {
+    let mut i = 0;
+    while i < open.len() {
+        if pred(&open[i]) {
+            done.push(open.remove(i));
+        } else {
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers() {
+        let h = classify_header("WARNING: possible circular locking dependency detected").unwrap();
+        assert_eq!(h.kind, ReportKind::CircularDependency);
+        let h = classify_header("[ INFO: possible circular locking dependency detected ]").unwrap();
+        assert_eq!(h.kind, ReportKind::CircularDependency);
+        let h =
+            classify_header("INFO: task deadlock_a:42 blocked for more than 2 seconds.").unwrap();
+        assert_eq!(h.kind, ReportKind::HungTask);
+        let h =
+            classify_header("WARNING: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected").unwrap();
+        assert_eq!(h.kind, ReportKind::IrqLockInversion);
+        let h = classify_header("WARNING: insmod/99 still has locks held!").unwrap();
+        assert_eq!(h.kind, ReportKind::LockHeldAtExit);
+        let h = classify_header("BUG: kernel NULL pointer dereference, address: 0").unwrap();
+        assert_eq!((h.kind, h.strong), (ReportKind::Generic, false));
+        let h = classify_header("watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [a:1]").unwrap();
+        assert_eq!(h.kind, ReportKind::Generic);
+        assert!(classify_header("INFO: lockdep is turned off.").is_none());
+        assert!(classify_header("lab: exit 0").is_none());
+    }
+
+    #[test]
+    fn line_classes() {
+        assert_eq!(classify_line(" <TASK>"), LineClass::MarkerOpen);
+        assert_eq!(classify_line(" </TASK>"), LineClass::TaskClose);
+        assert_eq!(classify_line(" </IRQ>"), LineClass::MarkerClose);
+        assert_eq!(classify_line("  <Interrupt>"), LineClass::LockdepBody);
+        assert_eq!(
+            classify_line("       CPU0                    CPU1"),
+            LineClass::LockdepBody
+        );
+        assert_eq!(
+            classify_line("       ----                    ----"),
+            LineClass::Dashes
+        );
+        assert_eq!(
+            classify_line("input: ImExPS/2 Generic Explorer Mouse as /devices"),
+            LineClass::Other
+        );
+        assert_eq!(classify_line("lab: state deadlock_a D"), LineClass::Other);
+        assert_eq!(
+            classify_line("include/linux/rcupdate.h:409 Illegal context switch in RCU read-side critical section!"),
+            LineClass::LockdepBody
+        );
+        assert_eq!(classify_line("IN-SOFTIRQ-W at:"), LineClass::LockdepBody);
+    }
+}
