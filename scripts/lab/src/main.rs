@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         run.log.display()
     );
     let _ = Command::new(splat_binary()).arg(&run.log).status();
+    lock_graph(&run);
     match check(&run) {
         Ok(()) => {
             println!("\nmake run: OK: lockdep reported the sem_a/sem_b cycle, both threads hung, rmmod broke the deadlock.");
@@ -41,6 +42,37 @@ fn main() -> ExitCode {
     }
 }
 
+/// Saves the lock-order graph next to the log: as SVG when Graphviz is installed, else as DOT.
+fn lock_graph(run: &Run) {
+    let Ok(out) = Command::new(splat_binary())
+        .arg("--dot")
+        .arg(&run.log)
+        .output()
+    else {
+        return;
+    };
+    let dot_file = run.log.with_extension("dot");
+    if std::fs::write(&dot_file, &out.stdout).is_err() {
+        return;
+    }
+    let svg = run.log.with_extension("svg");
+    let rendered = Command::new("dot")
+        .arg("-Tsvg")
+        .arg("-o")
+        .arg(&svg)
+        .arg(&dot_file)
+        .status()
+        .is_ok_and(|s| s.success());
+    if rendered {
+        println!("lock-order graph (cycle in red): {}", svg.display());
+    } else {
+        println!(
+            "lock-order graph: {} (install graphviz to render it: dot -Tsvg)",
+            dot_file.display()
+        );
+    }
+}
+
 /// What the demo must have shown.
 fn check(run: &Run) -> Result<(), String> {
     if run.status != 0 {
@@ -48,6 +80,11 @@ fn check(run: &Run) -> Result<(), String> {
             "the guest demo script failed (status {})",
             run.status
         ));
+    }
+    if !run.lab_lines().contains(&"state deadlock_a D")
+        || !run.lab_lines().contains(&"state deadlock_b D")
+    {
+        return Err("the threads were not both in D state".into());
     }
     let reports = run.reports();
     let circular: Vec<_> = reports
