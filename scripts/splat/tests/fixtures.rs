@@ -1121,3 +1121,45 @@ fn json_round_trip_of_every_fixture() {
         }
     }
 }
+
+/// The console of a whole `make run` demo: guest shell output around the reports, and stack
+/// traces that name each thread's own function.
+#[test]
+fn abba_demo_names_both_threads() {
+    let reports = load("abba-demo.log");
+    let kinds: Vec<ReportKind> = reports.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ReportKind::CircularDependency,
+            ReportKind::HungTask,
+            ReportKind::HungTask
+        ]
+    );
+    let r = &reports[0];
+    assert_eq!(r.tasks, [task("deadlock_b", 42)]);
+    assert_eq!(r.cycle, ["sem_b", "sem_a", "sem_b"]);
+    assert_eq!(
+        r.title,
+        "possible deadlock in rust_deadlock::abba::AbBa::thread_b"
+    );
+    assert_eq!(r.chain.len(), 2);
+    assert_eq!((r.chain[0].index, r.chain[0].lock.as_str()), (1, "sem_b"));
+    assert_eq!(
+        reliable(&r.chain[0].stack),
+        [
+            LOCK_FN,
+            "rust_deadlock::abba::AbBa::thread_a",
+            "rust_deadlock::kthread::trampoline",
+            "kthread",
+            "ret_from_fork",
+            "ret_from_fork_asm"
+        ]
+    );
+    assert!(reliable(stack(r, "backtrace")).contains(&"rust_deadlock::abba::AbBa::thread_b"));
+    let hung: Vec<(&str, Option<u32>)> = reports[1..]
+        .iter()
+        .map(|r| (r.tasks[0].comm.as_str(), r.tasks[0].pid))
+        .collect();
+    assert_eq!(hung, [("deadlock_a", Some(41)), ("deadlock_b", Some(42))]);
+}
