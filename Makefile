@@ -1,7 +1,7 @@
 # rust-deadlock: a Rust-for-Linux module that deadlocks on purpose, and the QEMU lab around it.
 #
 #   make run     set up what is missing, build, boot the guest and play the demo
-#   make test    set up what is missing, build, run every test (host and VM)
+#   make test    set up what is missing, build, run the zero-warning checks and every test
 #   make shell   interactive shell in the guest; make shell CMD='...' runs CMD there instead
 #   make         build the module (against the lab kernel, or KDIR=/path/to/your/kernel/build)
 #   make check   zero-warning checks: module with CLIPPY=1, rustfmt, cargo clippy and fmt
@@ -10,6 +10,9 @@
 #
 # The kernel, bindgen and guest logs live in the cache: $RUST_DEADLOCK_CACHE, by default
 # $XDG_CACHE_HOME/rust-deadlock or ~/.cache/rust-deadlock (see scripts/env.sh).
+
+# rustup installs cargo and rustc here; keep them reachable when the caller's PATH lacks them.
+export PATH := $(PATH):$(HOME)/.cargo/bin
 
 ifeq ($(KDIR),)
 KDIR = $(shell scripts/build-kernel.sh --dir)
@@ -38,10 +41,14 @@ host: setup
 run: module host
 	@scripts/run-demo.sh
 
+# The guest command line reaches vm.sh through the environment, so that its quoting survives.
+export CMD
 shell: module
-	@scripts/vm.sh $(if $(CMD),-- $(CMD))
+	@if [ -n "$$CMD" ]; then scripts/vm.sh -- "$$CMD"; else scripts/vm.sh; fi
 
 test: module host
+	@$(MAKE) -s check
+	@$(MAKE) -s module
 	@scripts/test.sh
 
 check: module

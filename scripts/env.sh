@@ -12,9 +12,11 @@ KERNEL_PKG=linux-source-$KERNEL_SERIES
 BINDGEN_VERSION=0.69.5
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 CACHE=${RUST_DEADLOCK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-deadlock}
 TOOLS=$CACHE/tools
-export PATH="$TOOLS/bin:$PATH"
+# bindgen from the cache; rustup's cargo and rustc even when the caller's PATH lacks them.
+export PATH="$TOOLS/bin:$PATH${HOME:+:$HOME/.cargo/bin}"
 
 # Debian packages the lab needs, with the command each one provides (to test for it).
 HOST_PACKAGES=(

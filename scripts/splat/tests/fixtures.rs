@@ -17,6 +17,15 @@ fn load(name: &str) -> Vec<Report> {
     splat::parse_bytes(&bytes)
 }
 
+/// The one report of fixture `name`, which must be of kind `kind`.
+fn only(name: &str, kind: ReportKind) -> Report {
+    let mut reports = load(name);
+    assert_eq!(reports.len(), 1, "{name}: {reports:?}");
+    let r = reports.remove(0);
+    assert_eq!(r.kind, kind, "{name}");
+    r
+}
+
 const LOCK_FN: &str = "kernel::sync::lock::Lock::lock";
 
 fn task(comm: &str, pid: u32) -> Task {
@@ -411,10 +420,7 @@ fn crlf_and_prefixes_do_not_change_results() {
 
 #[test]
 fn truncated_circular() {
-    let reports = load("truncated.log");
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!(r.kind, ReportKind::CircularDependency);
+    let r = &only("truncated.log", ReportKind::CircularDependency);
     assert!(r.truncated);
     assert_eq!(
         r.title,
@@ -551,10 +557,7 @@ fn syslog_hung_with_lock_dump() {
 
 #[test]
 fn recursive_locking() {
-    let reports = load("recursive.log");
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!(r.kind, ReportKind::RecursiveLocking);
+    let r = &only("recursive.log", ReportKind::RecursiveLocking);
     assert_eq!(
         r.title,
         "possible deadlock in rust_deadlock::recursive::relock"
@@ -587,10 +590,7 @@ fn recursive_locking() {
 
 #[test]
 fn inconsistent_lock_state() {
-    let reports = load("inconsistent.log");
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!(r.kind, ReportKind::InconsistentLockState);
+    let r = &only("inconsistent.log", ReportKind::InconsistentLockState);
     assert_eq!(r.title, "inconsistent lock state in demo_timer_fn");
     assert_eq!(r.tasks, [task("swapper/0", 0)]);
     assert_eq!(detail(r, "from_usage"), "SOFTIRQ-ON-W");
@@ -663,10 +663,7 @@ fn inconsistent_lock_state() {
 
 #[test]
 fn irq_lock_inversion() {
-    let reports = load("irq-inversion.log");
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!(r.kind, ReportKind::IrqLockInversion);
+    let r = &only("irq-inversion.log", ReportKind::IrqLockInversion);
     assert_eq!(r.title, "possible deadlock in demo_rx_softirq");
     assert_eq!(r.tasks, [task("swapper/1", 0)]);
     assert_eq!(
@@ -710,10 +707,7 @@ fn irq_lock_inversion() {
 
 #[test]
 fn safe_to_unsafe_order() {
-    let reports = load("safe-unsafe.log");
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!(r.kind, ReportKind::IrqLockInversion);
+    let r = &only("safe-unsafe.log", ReportKind::IrqLockInversion);
     assert_eq!(
         r.header,
         "WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected"
@@ -807,10 +801,7 @@ fn bad_unlock_inside_hung_report() {
 
 #[test]
 fn held_lock_freed() {
-    let reports = load("held-lock-freed.log");
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!(r.kind, ReportKind::HeldLockFreed);
+    let r = &only("held-lock-freed.log", ReportKind::HeldLockFreed);
     assert_eq!(r.title, "WARNING: held lock freed in demo_release");
     assert_eq!(r.tasks, [task("freer", 91)]);
     assert_eq!(detail(r, "memory"), "ff11000003c4a000-ff11000003c4a0ff");
@@ -823,10 +814,7 @@ fn held_lock_freed() {
 
 #[test]
 fn lock_held_returning_to_user_space() {
-    let reports = load("return-to-user.log");
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!(r.kind, ReportKind::LockHeldAtExit);
+    let r = &only("return-to-user.log", ReportKind::LockHeldAtExit);
     assert_eq!(
         r.title,
         "WARNING: lock held when returning to user space in demo_ioctl"
@@ -853,10 +841,7 @@ fn lock_held_returning_to_user_space() {
 
 #[test]
 fn task_exit_with_locks() {
-    let reports = load("task-exit-locks.log");
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!(r.kind, ReportKind::LockHeldAtExit);
+    let r = &only("task-exit-locks.log", ReportKind::LockHeldAtExit);
     assert_eq!(r.header, "WARNING: leaky/102 still has locks held!");
     assert_eq!(r.title, "WARNING: still has locks held in demo_open");
     assert_eq!(r.tasks, [task("leaky", 102)]);
@@ -865,10 +850,7 @@ fn task_exit_with_locks() {
 
 #[test]
 fn suspicious_rcu_usage_journal() {
-    let reports = load("rcu-journal.log");
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!(r.kind, ReportKind::SuspiciousRcuUsage);
+    let r = &only("rcu-journal.log", ReportKind::SuspiciousRcuUsage);
     assert_eq!(r.title, "WARNING: suspicious RCU usage in demo_lookup");
     assert_eq!(r.tasks, [task("reader", 120)]);
     assert_eq!(detail(r, "file"), "drivers/misc/demo.c");
@@ -894,10 +876,7 @@ fn suspicious_rcu_usage_journal() {
 
 #[test]
 fn sleeping_in_atomic() {
-    let reports = load("sleep-atomic.log");
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!(r.kind, ReportKind::SleepInAtomic);
+    let r = &only("sleep-atomic.log", ReportKind::SleepInAtomic);
     assert_eq!(
         r.title,
         "BUG: sleeping function called from invalid context in rust_deadlock::abba::AbBa::init"
