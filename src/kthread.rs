@@ -25,7 +25,7 @@ pub(crate) struct KThread {
 // SAFETY: The task pointer is only passed to kthread functions, which may be called from any thread,
 // and the closure is `Send + Sync`.
 unsafe impl Send for KThread {}
-// SAFETY: `&KThread` only allows waking the thread, which any thread may do.
+// SAFETY: `&KThread` only gives out the task pointer for comparisons, which any thread may do.
 unsafe impl Sync for KThread {}
 
 impl KThread {
