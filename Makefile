@@ -41,10 +41,12 @@ host: setup
 run: module host
 	@scripts/run-demo.sh
 
-# The guest command line reaches vm.sh through the environment, so that its quoting survives.
-export CMD
+# The guest command line reaches vm.sh through the environment, unexpanded by make, so that its
+# quoting and any $(...) survive.
+LAB_CMD := $(value CMD)
+export LAB_CMD
 shell: module
-	@if [ -n "$$CMD" ]; then scripts/vm.sh -- "$$CMD"; else scripts/vm.sh; fi
+	@if [ -n "$$LAB_CMD" ]; then scripts/vm.sh -- "$$LAB_CMD"; else scripts/vm.sh; fi
 
 test: module host
 	@$(MAKE) -s check
