@@ -118,8 +118,9 @@ unsafe impl Backend for SemaphoreBackend {
 
     #[inline(always)]
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
-        // Tell lockdep first: if this acquisition closes a cycle, the report is printed now,
-        // while the thread can still run, and not never because it is asleep in `down()`.
+        // Tell lockdep first: if this acquisition closes a cycle, the report is printed now, while
+        // the thread still runs; asleep in `down()`, it never could. The arguments: subclass 0,
+        // not a trylock, exclusive (not a read lock), full validation (check 1), no nest lock.
         #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
         // SAFETY: The caller guarantees that `init` ran, so `dep_map` is initialised.
         unsafe {
