@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-pub use splat::Report;
+pub use splat::{Report, ReportKind};
 
 /// The repository's top directory.
 pub fn repo_root() -> PathBuf {
@@ -169,5 +169,107 @@ impl Run {
             let (rc, ms) = l.strip_prefix(&prefix)?.split_once(" in ")?;
             Some((rc.parse().ok()?, ms.strip_suffix(" ms")?.parse().ok()?))
         })
+    }
+}
+
+/// The guest command line of the demo `make run` plays.
+pub const DEMO: &str = ". /lab/demo.sh";
+
+/// Checks that a run of the demo showed everything it should: the threads in D state, exactly
+/// one circular-dependency report naming `sem_a` and `sem_b`, a hung-task report for each
+/// thread, and an `rmmod` that succeeded within 2 s. The error is a one-line reason.
+pub fn check_demo(run: &Run) -> Result<(), String> {
+    if run.status != 0 {
+        return Err(format!(
+            "the guest demo script failed (status {})",
+            run.status
+        ));
+    }
+    let lab = run.lab_lines();
+    if !lab.contains(&"state deadlock_a D") || !lab.contains(&"state deadlock_b D") {
+        return Err("the threads were not both in D state".into());
+    }
+    let reports = run.reports();
+    let circular: Vec<_> = reports
+        .iter()
+        .filter(|r| r.kind == ReportKind::CircularDependency)
+        .collect();
+    let [report] = circular.as_slice() else {
+        return Err(format!(
+            "expected one circular locking report, found {}",
+            circular.len()
+        ));
+    };
+    let mut locks: Vec<&str> = report.locks.iter().map(|l| l.name.as_str()).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    if locks != ["sem_a", "sem_b"] {
+        return Err(format!(
+            "the report names locks {locks:?}, not sem_a and sem_b"
+        ));
+    }
+    for thread in ["deadlock_a", "deadlock_b"] {
+        let hung = |r: &&Report| {
+            r.kind == ReportKind::HungTask && r.tasks.iter().any(|t| t.comm == thread)
+        };
+        if !reports.iter().any(|r| hung(&r)) {
+            return Err(format!("no hung-task report for {thread}"));
+        }
+    }
+    match run.timing("rmmod rust_deadlock") {
+        Some((0, ms)) if ms < 2000 => Ok(()),
+        Some((rc, ms)) => Err(format!("rmmod exited {rc} after {ms} ms")),
+        None => Err("rmmod did not finish".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(console: &str) -> Run {
+        Run {
+            name: "t".into(),
+            status: 0,
+            console: console.into(),
+            log: PathBuf::from("/dev/null"),
+        }
+    }
+
+    #[test]
+    fn reads_status_iterations_in_order() {
+        let r = run("mode=fixed hold_ms=100\ndeadlock_a iterations=10 state=running\n\
+                     deadlock_b iterations=9 state=waiting on=sem_a\n[ 1.0] x\ndeadlock_a iterations=15 state=running\n");
+        assert_eq!(r.iterations("deadlock_a"), [10, 15]);
+        assert_eq!(r.iterations("deadlock_b"), [9]);
+        assert_eq!(r.iterations("deadlock_c"), [] as [u64; 0]);
+    }
+
+    #[test]
+    fn reads_timed_commands_and_lab_lines() {
+        let r =
+            run("lab: set buggy=1: ok\nlab: rmmod rust_deadlock: exit 0 in 140 ms\nlab: exit 0\n");
+        assert_eq!(r.timing("rmmod rust_deadlock"), Some((0, 140)));
+        assert_eq!(r.timing("insmod"), None);
+        assert_eq!(
+            r.lab_lines(),
+            [
+                "set buggy=1: ok",
+                "rmmod rust_deadlock: exit 0 in 140 ms",
+                "exit 0"
+            ]
+        );
+        assert_eq!(r.find("exit 0"), Some(1));
+    }
+
+    #[test]
+    fn an_empty_console_is_not_ok() {
+        let r = run("");
+        assert!(std::panic::catch_unwind(|| r.assert_ok()).is_err());
+        assert!(check_demo(&Run {
+            status: 0,
+            ..run("lab: exit 0\n")
+        })
+        .is_err());
     }
 }

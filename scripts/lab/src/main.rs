@@ -2,8 +2,7 @@
 //! the terminal, explains the reports with splat, and checks that the demo behaved: exit status
 //! 0, or 1 with a one-line reason.
 
-use lab::{boot, splat_binary, Boot, Run};
-use splat::ReportKind as Kind;
+use lab::{boot, check_demo, splat_binary, Boot, Run};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
@@ -26,7 +25,7 @@ fn main() -> ExitCode {
     );
     let _ = Command::new(splat_binary()).arg(&run.log).status();
     lock_graph(&run);
-    match check(&run) {
+    match check_demo(&run) {
         Ok(()) => {
             println!("\nmake run: OK: lockdep reported the sem_a/sem_b cycle, both threads hung, rmmod broke the deadlock.");
             println!("console log: {}", run.log.display());
@@ -70,52 +69,5 @@ fn lock_graph(run: &Run) {
             "lock-order graph: {} (install graphviz to render it: dot -Tsvg)",
             dot_file.display()
         );
-    }
-}
-
-/// What the demo must have shown.
-fn check(run: &Run) -> Result<(), String> {
-    if run.status != 0 {
-        return Err(format!(
-            "the guest demo script failed (status {})",
-            run.status
-        ));
-    }
-    if !run.lab_lines().contains(&"state deadlock_a D")
-        || !run.lab_lines().contains(&"state deadlock_b D")
-    {
-        return Err("the threads were not both in D state".into());
-    }
-    let reports = run.reports();
-    let circular: Vec<_> = reports
-        .iter()
-        .filter(|r| r.kind == Kind::CircularDependency)
-        .collect();
-    let [report] = circular.as_slice() else {
-        return Err(format!(
-            "expected one circular locking report, found {}",
-            circular.len()
-        ));
-    };
-    let mut locks: Vec<&str> = report.locks.iter().map(|l| l.name.as_str()).collect();
-    locks.sort_unstable();
-    locks.dedup();
-    if locks != ["sem_a", "sem_b"] {
-        return Err(format!(
-            "the report names locks {locks:?}, not sem_a and sem_b"
-        ));
-    }
-    for thread in ["deadlock_a", "deadlock_b"] {
-        if !reports
-            .iter()
-            .any(|r| r.kind == Kind::HungTask && r.tasks.iter().any(|t| t.comm == thread))
-        {
-            return Err(format!("no hung-task report for {thread}"));
-        }
-    }
-    match run.timing("rmmod rust_deadlock") {
-        Some((0, ms)) if ms < 2000 => Ok(()),
-        Some((rc, ms)) => Err(format!("rmmod exited {rc} after {ms} ms")),
-        None => Err("rmmod did not finish".into()),
     }
 }

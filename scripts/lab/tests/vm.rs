@@ -383,3 +383,11 @@ grep debug_locks /proc/lockdep_stats"#,
     );
     assert_no_reports(&run);
 }
+
+#[test]
+fn the_demo_shows_what_make_run_promises() {
+    let run = boot("demo-test", lab::DEMO, Boot::default());
+    if let Err(why) = lab::check_demo(&run) {
+        panic!("{}", run.failure(&why));
+    }
+}
