@@ -27,19 +27,58 @@ pub struct LogLine {
 }
 
 /// Splits `input` into [`LogLine`]s.
+///
+/// On a serial console, another writer (a shell in the guest) can print in the middle of a
+/// kernel line: `deadlock_a itera[    7.308483]  down+0x40/0x50`. A line that does not start
+/// with a printk timestamp but has one further on is split there, into the other writer's
+/// text and the kernel's record, both with the same line number.
 pub fn split_lines(input: &str) -> Vec<LogLine> {
-    input
-        .split('\n')
-        .enumerate()
-        .map(|(i, raw)| {
-            let (text, caller) = strip_prefixes(raw);
-            LogLine {
+    let mut lines = Vec::new();
+    for (i, raw) in input.split('\n').enumerate() {
+        let (mut text, mut caller) = strip_prefixes(raw);
+        while let Some(at) = embedded_timestamp(text) {
+            lines.push(LogLine {
                 number: i + 1,
-                text: text.to_string(),
+                text: text[..at].to_string(),
                 caller,
-            }
-        })
-        .collect()
+            });
+            (text, caller) = strip_prefixes(&text[at..]);
+        }
+        lines.push(LogLine {
+            number: i + 1,
+            text: text.to_string(),
+            caller,
+        });
+    }
+    lines
+}
+
+/// The byte offset of a printk timestamp (`[%5lu.%06lu]`) inside a line's text (its own
+/// prefixes already stripped), when the text does not itself start with `[`.
+fn embedded_timestamp(raw: &str) -> Option<usize> {
+    if raw.starts_with('[') {
+        return None;
+    }
+    raw.match_indices('[')
+        .map(|(at, _)| at)
+        .find(|&at| at > 0 && is_printk_time(&raw[at..]))
+}
+
+/// Whether `s` starts with `[`, optional spaces, digits, `.`, six digits and `]`.
+fn is_printk_time(s: &str) -> bool {
+    let Some(inner) = s.strip_prefix('[') else {
+        return false;
+    };
+    let Some(end) = inner.find(']') else {
+        return false;
+    };
+    let Some((secs, micros)) = inner[..end].trim_start().split_once('.') else {
+        return false;
+    };
+    !secs.is_empty()
+        && secs.bytes().all(|b| b.is_ascii_digit())
+        && micros.len() == 6
+        && micros.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Strips the known prefixes from one raw line; returns the message text and the caller id.
@@ -184,6 +223,24 @@ fn strip_caller(s: &str) -> Option<(&str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_output_inside_a_kernel_line() {
+        let lines = split_lines(
+            "deadlock_a itera[    7.308483]  down+0x40/0x50\nx[1] [   1.5]\n[    7.3] a [    7.308483] b",
+        );
+        let texts: Vec<(usize, &str)> = lines.iter().map(|l| (l.number, l.text.as_str())).collect();
+        assert_eq!(
+            texts,
+            [
+                (1, "deadlock_a itera"),
+                (1, " down+0x40/0x50"),
+                (2, "x[1] [   1.5]"),
+                (3, "a "),
+                (3, "b")
+            ]
+        );
+    }
 
     #[test]
     fn plain_timestamp() {

@@ -1142,3 +1142,39 @@ fn abba_demo_names_both_threads() {
         .collect();
     assert_eq!(hung, [("deadlock_a", Some(41)), ("deadlock_b", Some(42))]);
 }
+
+/// A real lab console where the guest shell's output landed in the middle of kernel lines
+/// (`deadlock_a itera[    7.308483]  down+0x40/0x50`): every report keeps all its frames.
+#[test]
+fn shell_output_inside_kernel_lines() {
+    let reports = load("hung-shell-interleaved.log");
+    assert_eq!(reports.len(), 7);
+    assert_eq!(reports[0].kind, ReportKind::CircularDependency);
+    for r in &reports[1..] {
+        assert_eq!(r.kind, ReportKind::HungTask);
+        assert!(!r.truncated);
+        let h = r.hung_task.as_ref().unwrap();
+        assert_eq!(h.blocked_in.as_deref(), Some("down()"));
+        let thread = format!("rust_deadlock::abba::AbBa::thread_{}", &h.comm[9..]);
+        assert_eq!(
+            reliable(stack(r, "hung task")),
+            [
+                "__schedule",
+                "schedule",
+                "schedule_timeout",
+                "__down_common",
+                "__down",
+                "down",
+                LOCK_FN,
+                thread.as_str(),
+                "rust_deadlock::kthread::trampoline",
+                "kthread",
+                "ret_from_fork",
+                "ret_from_fork_asm"
+            ]
+        );
+    }
+    let last = &reports[5];
+    assert_eq!(last.tasks, [task("deadlock_a", 43)]);
+    assert_eq!(last.hung_task.as_ref().unwrap().seconds, 4);
+}
