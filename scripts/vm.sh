@@ -82,6 +82,6 @@ if ((status == 124)); then
     echo "vm.sh: the guest did not power off within $timeout_s s" >&2
     exit 124
 fi
-rc=$(sed -n 's/^lab: exit \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+rc=$(sed -n 's/^\(\[ *[0-9.]*\] \)\{0,1\}lab: exit \([0-9]*\)$/\2/p' "$out" | tail -n 1)
 [[ -n $rc ]] || { echo "vm.sh: the guest command did not finish (qemu exit $status)" >&2; exit 1; }
 exit "$rc"

@@ -115,17 +115,24 @@ impl Run {
         doc.reports
     }
 
-    /// The lines the guest scripts printed with the `lab: ` prefix, without it.
-    pub fn lab_lines(&self) -> Vec<&str> {
+    /// The console's lines without their printk timestamps. The guest command's output reaches
+    /// the console as kernel log records too (see qemu/init), so it has them as well.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
         self.console
             .lines()
+            .map(|l| splat::input::strip_prefixes(l).0)
+    }
+
+    /// The lines the guest scripts printed with the `lab: ` prefix, without it.
+    pub fn lab_lines(&self) -> Vec<&str> {
+        self.lines()
             .filter_map(|l| l.strip_prefix("lab: "))
             .collect()
     }
 
     /// The line number of the first console line containing `needle`.
     pub fn find(&self, needle: &str) -> Option<usize> {
-        self.console.lines().position(|l| l.contains(needle))
+        self.lines().position(|l| l.contains(needle))
     }
 
     /// Panics, with the log's path and tail, unless the guest command ran to the end with
@@ -156,8 +163,7 @@ impl Run {
     /// The values a `status` read printed, as (thread, iterations), in order of appearance.
     pub fn iterations(&self, thread: &str) -> Vec<u64> {
         let prefix = format!("{thread} iterations=");
-        self.console
-            .lines()
+        self.lines()
             .filter_map(|l| l.strip_prefix(&prefix)?.split(' ').next()?.parse().ok())
             .collect()
     }
@@ -247,8 +253,8 @@ mod tests {
 
     #[test]
     fn reads_timed_commands_and_lab_lines() {
-        let r =
-            run("lab: set buggy=1: ok\nlab: rmmod rust_deadlock: exit 0 in 140 ms\nlab: exit 0\n");
+        let r = run("[    3.325000] lab: set buggy=1: ok\n\
+                     lab: rmmod rust_deadlock: exit 0 in 140 ms\n[    4.100000] lab: exit 0\n");
         assert_eq!(r.timing("rmmod rust_deadlock"), Some((0, 140)));
         assert_eq!(r.timing("insmod"), None);
         assert_eq!(

@@ -116,8 +116,7 @@ fn fixed_mode_reports_nothing_and_progresses() {
     assert_eq!(run.timing("rmmod rust_deadlock").map(|t| t.0), Some(0));
     // Lockdep is still on: it turns itself off after its first report.
     assert!(
-        run.console
-            .lines()
+        run.lines()
             .any(|l| l.trim() == "debug_locks:                             1"
                 || l.split_whitespace().collect::<Vec<_>>() == ["debug_locks:", "1"]),
         "{}",
@@ -217,16 +216,14 @@ fn real_deadlock_hangs_both_threads_and_rmmod_breaks_it() {
     assert!(ms < 2000, "{}", run.failure(&format!("rmmod took {ms} ms")));
     let after = run.find("lab: after rmmod").unwrap();
     assert!(
-        run.console
-            .lines()
+        run.lines()
             .skip(after)
             .all(|l| !l.starts_with("lab: state")),
         "{}",
         run.failure("threads left")
     );
     assert!(
-        run.console
-            .lines()
+        run.lines()
             .skip(after)
             .all(|l| !l.starts_with("rust_deadlock ")),
         "{}",
@@ -314,7 +311,7 @@ rmmod rust_deadlock"#,
     );
     let lab = run.lab_lines();
     assert!(
-        run.console.lines().any(|l| l == "65534"),
+        run.lines().any(|l| l == "65534"),
         "{}",
         run.failure("su did not switch user")
     );
