@@ -14,5 +14,5 @@ cargo test --workspace -- --test-threads=1 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 echo "console logs of the VM tests: scripts/target/vm-logs/"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "make test: %d passed, %d failed\n", p, f }' "$out"
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$out"
 exit "$status"
