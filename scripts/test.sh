@@ -10,7 +10,7 @@ export SPLAT=$REPO_ROOT/scripts/target/debug/splat
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 # One VM at a time: the guests are timed (hung-task detector, rmmod) and the machine has 2 cores.
-cargo test --workspace -- --test-threads=1 2>&1 | tee "$out"
+cargo test --workspace --no-fail-fast -- --test-threads=1 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 echo "console logs of the VM tests: scripts/target/vm-logs/"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
