@@ -79,7 +79,7 @@ static STATS: [ThreadStats; MAX_THREADS] = [const {
 static STOPPING: AtomicBool = AtomicBool::new(false);
 
 fn stopping() -> bool {
-    STOPPING.load(Ordering::Relaxed) || KThread::should_stop()
+    STOPPING.load(Ordering::Acquire) || KThread::should_stop()
 }
 
 /// The pause between two iterations, so that the other thread gets its turn; also the slice in
@@ -152,7 +152,7 @@ impl<S: Scenario> Drop for Running<S> {
     /// ([`semaphore::up_sleepers`]); the woken thread sees that the module is stopping, drops its
     /// guards (a balanced release for lockdep) and exits.
     fn drop(&mut self) {
-        STOPPING.store(true, Ordering::Relaxed);
+        STOPPING.store(true, Ordering::Release);
         let mut broken = 0;
         let mut waited = 0;
         while STATS.iter().any(|s| s.running.load(Ordering::Acquire)) && waited < UNLOAD_TIMEOUT_MS
