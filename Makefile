@@ -57,7 +57,7 @@ check: module
 	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) CLIPPY=1 KRUSTFLAGS=-Dwarnings
 	@rustfmt --check --edition 2021 src/rust_deadlock.rs
 	@$(CARGO) fmt $(HOST) --all --check
-	@$(CARGO) clippy $(HOST) --all-targets -- -D warnings
+	@$(CARGO) clippy --quiet $(HOST) --all-targets -- -D warnings
 
 bench: module host
 	@scripts/bench.sh
