@@ -178,6 +178,14 @@ impl Run {
     }
 }
 
+/// The names of the lock classes a report names, sorted, each once.
+pub fn lock_names(report: &Report) -> Vec<&str> {
+    let mut locks: Vec<&str> = report.locks.iter().map(|l| l.name.as_str()).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    locks
+}
+
 /// The guest command line of the demo `make run` plays.
 pub const DEMO: &str = ". /lab/demo.sh";
 
@@ -206,9 +214,7 @@ pub fn check_demo(run: &Run) -> Result<(), String> {
             circular.len()
         ));
     };
-    let mut locks: Vec<&str> = report.locks.iter().map(|l| l.name.as_str()).collect();
-    locks.sort_unstable();
-    locks.dedup();
+    let locks = lock_names(report);
     if locks != ["sem_a", "sem_b"] {
         return Err(format!(
             "the report names locks {locks:?}, not sem_a and sem_b"

@@ -70,10 +70,12 @@ fn assert_abba(run: &Run, report: &Report) {
             run.failure(&format!("circular report by unexpected task {comm}"))
         ),
     };
-    let mut locks: Vec<&str> = report.locks.iter().map(|l| l.name.as_str()).collect();
-    locks.sort_unstable();
-    locks.dedup();
-    assert_eq!(locks, ["sem_a", "sem_b"], "{}", run.failure("lock classes"));
+    assert_eq!(
+        lab::lock_names(report),
+        ["sem_a", "sem_b"],
+        "{}",
+        run.failure("lock classes")
+    );
     assert_eq!(
         report.cycle,
         [held, wanted, held],
