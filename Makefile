@@ -1,18 +1,27 @@
 # rust-deadlock: a Rust-for-Linux module that deadlocks on purpose, and the QEMU lab around it.
 #
 #   make run     set up what is missing, build, boot the guest and play the demo
-#   make test    set up what is missing, build, run the zero-warning checks and every test
+#   make test    set up what is missing, build, run the zero-warning checks and every test, on
+#                every kernel the lab supports (KERNEL=... narrows it to one)
 #   make shell   interactive shell in the guest; make shell CMD='...' runs CMD there instead
 #   make         build the module (against the lab kernel, or KDIR=/path/to/your/kernel/build)
 #   make check   zero-warning checks: module with CLIPPY=1, rustfmt, cargo clippy and fmt
 #   make bench   measure boot, warm run and test-suite times
 #   make kernel / setup / clean / clean-cache
 #
+# KERNEL=7.3 (the default) or KERNEL=6.12 picks the guest kernel series (see scripts/env.sh).
+# LAB_REFRESH=1 make setup looks for a newer package of the series than the one in the cache.
+#
 # The kernel, bindgen and guest logs live in the cache: $RUST_DEADLOCK_CACHE, by default
 # $XDG_CACHE_HOME/rust-deadlock or ~/.cache/rust-deadlock (see scripts/env.sh).
 
 # rustup installs cargo and rustc here; keep them reachable when the caller's PATH lacks them.
 export PATH := $(PATH):$(HOME)/.cargo/bin
+
+# `make test` without KERNEL= tests every series; with it, that one.
+TEST_KERNELS := $(if $(filter undefined,$(origin KERNEL)),all,$(KERNEL))
+KERNEL ?= 7.3
+export KERNEL TEST_KERNELS
 
 ifeq ($(KDIR),)
 KDIR = $(shell scripts/build-kernel.sh --dir)
@@ -32,8 +41,11 @@ setup:
 kernel: setup
 	@scripts/build-kernel.sh >/dev/null
 
+# Objects built for one kernel are cleaned before building for another (src/.built-for says which).
 module: $(KERNEL_DEP)
+	@[ "$$(cat src/.built-for 2>/dev/null)" = "$(KDIR)" ] || $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean
 	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) KRUSTFLAGS=-Dwarnings
+	@echo "$(KDIR)" > src/.built-for
 
 host: setup
 	@$(CARGO) build --release $(HOST) --bin splat --bin lab
@@ -48,14 +60,15 @@ export LAB_CMD
 shell: module
 	@if [ -n "$$LAB_CMD" ]; then scripts/vm.sh -- "$$LAB_CMD"; else scripts/vm.sh; fi
 
-# The checks build the module with CLIPPY=1, so the plain build comes after them.
+# For each kernel: the checks (they build the module with CLIPPY=1), the plain module build, then
+# the VM tests; the host tests once. See scripts/test.sh.
 test: host
-	@$(MAKE) -s check
-	@$(MAKE) -s module
 	@scripts/test.sh
 
 check: $(KERNEL_DEP)
+	@[ "$$(cat src/.built-for 2>/dev/null)" = "$(KDIR)" ] || $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean
 	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) CLIPPY=1 KRUSTFLAGS=-Dwarnings
+	@echo "$(KDIR)" > src/.built-for
 	@rustfmt --check --edition 2021 src/rust_deadlock.rs
 	@$(CARGO) fmt $(HOST) --all --check
 	@$(CARGO) clippy --quiet $(HOST) --all-targets -- -D warnings
@@ -65,6 +78,7 @@ bench: module host
 
 clean:
 	@[ ! -d "$(KDIR)" ] || $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean
+	@rm -f src/.built-for
 	@$(CARGO) clean $(HOST)
 
 clean-cache:

@@ -23,7 +23,8 @@ setparam() {
 iterations() { sed -n "s/^$1 iterations=\([0-9]*\) .*/\1/p" "$PARAMS/status"; }
 
 # now_ms: milliseconds since boot.
-now_ms() { read -r up _ < /proc/uptime; echo $(( ${up%.*} * 1000 + 10 * ${up#*.} )); }
+# (/proc/uptime has hundredths; a leading zero must go, or the shell reads "08" as octal.)
+now_ms() { read -r up _ < /proc/uptime; _f=${up#*.}; echo $(( ${up%.*} * 1000 + 10 * ${_f#0} )); }
 
 # timed CMD...: run CMD, then print "lab: CMD: exit N in M ms".
 timed() {
@@ -38,3 +39,34 @@ states() {
         case $comm in deadlock_*) echo "lab: state $comm $(sed -n 's/^State:\t\(.\).*/\1/p' "$d/status")" ;; esac
     done
 }
+
+# Waiting for conditions, never for fixed times: a test that sleeps "long enough" fails whenever
+# the emulated guest is slower than usual.
+#
+# wait_for SECS CMD...: run CMD every 20 ms until it succeeds; after SECS seconds print
+# "lab: timeout: CMD" and fail.
+wait_for() {
+    _deadline=$(( $(now_ms) + $1 * 1000 )); shift
+    until "$@"; do
+        if [ "$(now_ms)" -ge "$_deadline" ]; then echo "lab: timeout: $*"; return 1; fi
+        usleep 20000
+    done
+}
+
+# beyond THREAD N: the thread has done more than N iterations.
+beyond() { _n=$(iterations "$1"); [ "${_n:-0}" -gt "$2" ]; }
+
+# progressed THREAD...: each thread finishes at least one more iteration, counted from now.
+progressed() {
+    for _t in "$@"; do eval "_from_$_t=\$(iterations $_t)"; done
+    for _t in "$@"; do eval "_n=\${_from_$_t:-0}"; wait_for 20 beyond "$_t" "$_n" || return 1; done
+}
+
+# logged PATTERN [COUNT]: the kernel log has at least COUNT (default 1) lines matching PATTERN.
+logged() { [ "$(dmesg | grep -c -e "$1")" -ge "${2:-1}" ]; }
+
+# hung THREAD...: the hung-task detector has reported each thread.
+hung() { for _t in "$@"; do logged "INFO: task $_t:[0-9]* blocked for more than" || return 1; done; }
+
+# blocked THREAD...: each thread sleeps uninterruptibly (state D).
+blocked() { for _t in "$@"; do states | grep -q "^lab: state $_t D$" || return 1; done; }

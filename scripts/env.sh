@@ -1,15 +1,29 @@
 # shellcheck shell=bash
 # The lab's facts, in one place. Every script under scripts/ sources this file.
 #
-#   RUST_DEADLOCK_CACHE  where the kernel tree, its build, bindgen and guest images live
+#   KERNEL               the guest kernel series: 7.3 (default) or 6.12 (LTS)
+#   RUST_DEADLOCK_CACHE  where kernel sources and builds, bindgen and guest logs live
 #                        (default: $XDG_CACHE_HOME/rust-deadlock or ~/.cache/rust-deadlock)
 #   KDIR                 a Rust-enabled kernel build tree to use instead of the lab's own
 
-# Debian package that ships the kernel source tarball, and the series it holds.
-KERNEL_SERIES=6.12
-KERNEL_PKG=linux-source-$KERNEL_SERIES
-# bindgen-cli release the kernel's Rust build uses (6.12 needs >= 0.65.1; Debian has 0.60).
-BINDGEN_VERSION=0.69.5
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The kernel series the lab supports, the default first. Each one's source is a Debian package:
+# linux-source-SERIES, from the Debian suite named here ("" = the machine's own apt sources,
+# installed with apt-get; anything else = fetched through a private apt configuration in the
+# cache, the machine's sources left alone).
+KERNELS=(7.3 6.12)
+declare -A KERNEL_SUITE=([7.3]=trixie-backports [6.12]="")
+KERNEL=${KERNEL:-${KERNELS[0]}}
+[[ -v "KERNEL_SUITE[$KERNEL]" ]] || die "KERNEL=$KERNEL: the lab supports ${KERNELS[*]}"
+KERNEL_PKG=linux-source-$KERNEL
+
+# One Rust toolchain for both series: rustup's rustc, and this bindgen-cli release built against
+# this libclang (7.3 needs bindgen >= 0.71.1 and libclang >= 17; 6.12 accepts both too).
+BINDGEN_VERSION=0.72.1
+LLVM_VERSION=19
+export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
@@ -18,14 +32,10 @@ TOOLS=$CACHE/tools
 # bindgen from the cache; rustup's cargo and rustc even when the caller's PATH lacks them.
 export PATH="$TOOLS/bin:$PATH${HOME:+:$HOME/.cargo/bin}"
 
-# Debian packages the lab needs, with the command each one provides (to test for it).
+# Debian packages the lab needs, with the command or file each one provides (to test for it).
 HOST_PACKAGES=(
-    "$KERNEL_PKG:/usr/src/$KERNEL_PKG.tar.xz"
     "flex:flex" "bison:bison" "bc:bc" "cpio:cpio" "xz-utils:xz" "kmod:modinfo"
-    "libelf-dev:/usr/include/libelf.h" "libclang-dev:/usr/lib/llvm-14/lib/libclang.so"
+    "libelf-dev:/usr/include/libelf.h" "libclang-$LLVM_VERSION-dev:$LIBCLANG_PATH/libclang.so"
     "busybox-static:/bin/busybox" "qemu-system-x86:qemu-system-x86_64"
     "gcc:gcc" "make:make" "perl:perl"
 )
-
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the lab needs on the host: Debian packages, the rust-src component, and a
-# pinned bindgen-cli under the cache. Idempotent and silent when everything is there.
+# Install what the lab needs on the host: Debian packages, the source of the kernel series
+# $KERNEL, the rust-src component, and a pinned bindgen-cli under the cache. Idempotent and silent
+# when everything is there.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -20,6 +21,8 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+"$REPO_ROOT/scripts/kernel-source.sh" --fetch
+
 command -v rustc >/dev/null && command -v cargo >/dev/null \
     || die "no Rust toolchain: install rustup (https://rustup.rs) or Debian's rustc-web, then retry"
 sysroot=$(rustc --print sysroot)
@@ -31,6 +34,6 @@ if [[ ! -d $sysroot/lib/rustlib/src/rust/library/core ]]; then
 fi
 
 if [[ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]]; then
-    log "installing bindgen-cli $BINDGEN_VERSION under $TOOLS (about a minute)"
+    log "installing bindgen-cli $BINDGEN_VERSION (libclang $LLVM_VERSION) under $TOOLS (about a minute)"
     cargo install --quiet --locked bindgen-cli --version "$BINDGEN_VERSION" --root "$TOOLS"
 fi

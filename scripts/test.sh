@@ -1,18 +1,51 @@
 #!/usr/bin/env bash
-# `make test`: every host test (splat's unit, fixture and property tests) and every VM test
-# (scripts/lab/tests/vm.rs, one fresh guest each), then one summary line.
+# `make test`: splat's host tests once; then, for each kernel series (all of scripts/env.sh's
+# KERNELS, or the one TEST_KERNELS names): the zero-warning checks, the module build, and the lab's
+# tests (the module file, then the VM tests in scripts/lab/tests/, one fresh guest each, including
+# the module's KUnit suite). Ends with one summary line, the failures by kernel, and one KTAP file
+# of every result.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
-cd "$REPO_ROOT/scripts"
+cd "$REPO_ROOT"
 
-cargo build --quiet --workspace || exit 1
+kernels=("${KERNELS[@]}")
+[[ ${TEST_KERNELS:-all} == all ]] || kernels=("$TEST_KERNELS")
+results=$REPO_ROOT/scripts/target/test-results
+rm -rf "$results"; mkdir -p "$results"
+status=0
+
+# suite NAME CMD...: runs CMD, keeps its output as $results/NAME.out, remembers a failure.
+suite() {
+    local name=$1; shift
+    printf '\n\033[1m==> %s\033[0m\n' "$name"
+    "$@" 2>&1 | tee "$results/$name.out"
+    local rc=${PIPESTATUS[0]}
+    echo "$rc" > "$results/$name.rc"
+    ((rc == 0)) || status=1
+}
+
+(cd scripts && cargo build --quiet --workspace) || exit 1
 export SPLAT=$REPO_ROOT/scripts/target/debug/splat
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-# One VM at a time: the guests are timed (hung-task detector, rmmod) and the machine has 2 cores.
-cargo test --workspace --no-fail-fast -- --test-threads=1 2>&1 | tee "$out"
-status=${PIPESTATUS[0]}
-echo "console logs of the VM tests: scripts/target/vm-logs/"
+suite host cargo test --manifest-path scripts/Cargo.toml -p splat --no-fail-fast
+for k in "${kernels[@]}"; do
+    suite "$k-check" make -s --no-print-directory check KERNEL="$k"
+    suite "$k-module" make -s --no-print-directory module KERNEL="$k"
+    if [[ $(cat "$results/$k-module.rc") != 0 ]]; then continue; fi
+    # One guest at a time: the guests are timed (hung-task detector, rmmod) and there are 2 cores.
+    suite "$k" env KERNEL="$k" cargo test --manifest-path scripts/Cargo.toml -p lab --no-fail-fast \
+        -- --test-threads=1
+done
+
+echo
+echo "console logs of the VM tests: scripts/target/vm-logs/<kernel>/"
+"$REPO_ROOT/scripts/ktap.sh" "$results" > "$results/results.ktap"
+echo "every result, as KTAP: scripts/target/test-results/results.ktap"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "summary: %d passed, %d failed\n", p, f }' "$out"
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$results"/*.out
+for f in "$results"/*.rc; do
+    name=$(basename "$f" .rc)
+    [[ $(cat "$f") == 0 ]] && continue
+    failed=$(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$results/$name.out" | sort -u)
+    if [[ -n $failed ]]; then sed "s/^/FAILED [$name] /" <<< "$failed"; else echo "FAILED [$name]"; fi
+done
 exit "$status"

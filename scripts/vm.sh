@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Boot the lab guest: the lab kernel, a busybox initramfs with the module and qemu/'s scripts.
+# Boot the lab guest: the lab kernel of the series $KERNEL, a busybox initramfs with the module
+# and qemu/'s scripts.
 #
 #   scripts/vm.sh                       interactive shell in the guest (Ctrl-D powers off)
 #   scripts/vm.sh [OPTIONS] -- CMD      run CMD (guest shell code, qemu/lib.sh loaded), power off
@@ -25,8 +26,13 @@ done
 kdir=${LAB_KDIR:-$("$REPO_ROOT/scripts/build-kernel.sh" --dir)}
 kernel=$kdir/arch/x86/boot/bzImage
 module=$REPO_ROOT/src/rust_deadlock.ko
-[[ -f $kernel ]] || die "no guest kernel at $kernel: run 'make kernel'"
-[[ -f $module ]] || die "no module at src/rust_deadlock.ko: run 'make module'"
+[[ -f $kernel ]] || die "no guest kernel at $kernel: run 'make kernel KERNEL=$KERNEL'"
+[[ -f $module ]] || die "no module at src/rust_deadlock.ko: run 'make module KERNEL=$KERNEL'"
+# insmod would refuse a module built for another kernel; say so before booting.
+release=$(cat "$kdir/include/config/kernel.release" 2>/dev/null || echo unknown)
+built=$(modinfo -F vermagic "$module" 2>/dev/null | cut -d' ' -f1)
+[[ $built == "$release" ]] \
+    || die "src/rust_deadlock.ko was built for kernel '$built', the guest runs '$release': run 'make module KERNEL=$KERNEL'"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -11,6 +11,7 @@
 //! writes, is allowed). A refused value returns `-EINVAL`, says why in the kernel log, and leaves
 //! the old value in place.
 
+use crate::compat;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::bindings;
@@ -31,17 +32,20 @@ pub(crate) struct KernelParam(bindings::kernel_param);
 unsafe impl Sync for KernelParam {}
 
 impl KernelParam {
-    /// Describes the parameter `name` of `module`, handled by `ops` on the value at `arg`.
+    /// Describes the parameter `name` (NUL-terminated) of `module`, handled by `ops` on the value
+    /// at `arg`.
     pub(crate) const fn new(
-        name: &'static CStr,
+        name: &'static str,
         module: *mut bindings::module,
         ops: &'static bindings::kernel_param_ops,
         perm: u16,
         arg: *const c_void,
     ) -> Self {
-        // INVARIANT: the arguments are statics, as the caller (`module_param!`) ensures.
+        assert!(!name.is_empty() && name.as_bytes()[name.len() - 1] == 0);
+        // INVARIANT: the arguments are statics, as the caller (`module_param!`) ensures, and the
+        // name is a C string (checked above, at compile time in a static initialiser).
         Self(bindings::kernel_param {
-            name: name.as_char_ptr(),
+            name: name.as_ptr().cast(),
             mod_: module,
             ops,
             perm,
@@ -95,15 +99,19 @@ unsafe extern "C" fn set_callback<T: ParamType>(
         )
     };
     // SAFETY: The caller guarantees that a non-null `val` is a C string.
-    let input = (!val.is_null()).then(|| unsafe { CStr::from_char_ptr(val) }.as_bytes());
+    let input = (!val.is_null()).then(|| compat::cstr_bytes(unsafe { CStr::from_char_ptr(val) }));
     match param.set(input) {
         Ok(()) => 0,
         Err(why) => {
+            // Formatted through `format_args!`: 7.x's `pr_*!` take the kernel's own `Display`.
             pr_err!(
-                "{}: refused '{}': {}\n",
-                Shown(name.as_bytes()),
-                Shown(input.unwrap_or_default()),
-                why
+                "{}\n",
+                format_args!(
+                    "{}: refused '{}': {}",
+                    Shown(compat::cstr_bytes(name)),
+                    Shown(input.unwrap_or_default()),
+                    why
+                )
             );
             EINVAL.to_errno()
         }
@@ -350,7 +358,7 @@ pub(crate) const fn concat<const N: usize>(parts: &[&str]) -> [u8; N] {
 ///
 /// `module_param!(BUGGY: BoolParam, "buggy", 0o644, "description")` registers the static `BUGGY`
 /// as the parameter `buggy`, with sysfs permissions 0644 and the description `modinfo` shows.
-/// Use it in the crate root, next to `module!`, which defines the `THIS_MODULE` it refers to.
+/// The module it registers with is this module's `struct module` (see [`crate::compat`]).
 #[macro_export]
 macro_rules! module_param {
     ($value:ident : $ty:ty, $name:literal, $perm:expr, $desc:literal) => {
@@ -360,8 +368,8 @@ macro_rules! module_param {
             #[link_section = "__param"]
             #[used(compiler)]
             static PARAM: KernelParam = KernelParam::new(
-                ::kernel::c_str!($name),
-                THIS_MODULE.as_ptr(),
+                ::core::concat!($name, "\0"),
+                $crate::compat::this_module(),
                 &OPS,
                 $perm,
                 ::core::ptr::addr_of!($value).cast(),

@@ -11,7 +11,10 @@ use core::fmt::{self, Write};
 use kernel::prelude::*;
 
 mod abba;
+mod compat;
 mod kthread;
+#[cfg(kernel_7)]
+mod kunit;
 mod param;
 mod scenario;
 mod semaphore;
@@ -22,10 +25,14 @@ use scenario::Running;
 module! {
     type: RustDeadlock,
     name: "rust_deadlock",
-    author: "rust-deadlock developers",
     description: "Two kthreads, two semaphores: an AB-BA deadlock that lockdep reports",
     license: "GPL",
 }
+
+// The author, in `.modinfo` by hand: 6.12's `module!` spells the key `author`, 7.x's `authors`.
+#[link_section = ".modinfo"]
+#[used(compiler)]
+static AUTHOR: [u8; 32] = *b"author=rust-deadlock developers\0";
 
 /// Whether thread B takes the semaphores in the wrong order.
 static BUGGY: BoolParam = BoolParam::new(false, announce_mode);
@@ -84,7 +91,8 @@ impl kernel::Module for RustDeadlock {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let running = Running::start()?;
         pr_info!(
-            "loaded: threads deadlock_a and deadlock_b started, hold_ms={}\n",
+            "loaded (built for kernel {}): threads deadlock_a and deadlock_b started, hold_ms={}\n",
+            compat::SERIES,
             HOLD_MS.get()
         );
         Ok(Self { _running: running })

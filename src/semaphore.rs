@@ -12,12 +12,20 @@
 //! It is a [`Backend`] of the kernel crate's generic [`Lock`], so [`Lock::lock`] returns an RAII
 //! guard that releases the semaphore when dropped, exactly like [`kernel::sync::Mutex`].
 //!
+//! Lockdep's records name the function that called [`Lock::lock`] (its `at:` lines), as C's
+//! `_RET_IP_` does for the kernel's own locks. [`Semaphore::try_lock`] takes a free semaphore
+//! without sleeping (`down_trylock`) and tells lockdep it was a trylock, which never waits and so
+//! can close no cycle.
+//!
 //! [`Lock::lock`]: kernel::sync::lock::Lock::lock
+//! [`Semaphore::try_lock`]: kernel::sync::lock::Lock::try_lock
 
+use crate::compat;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::ffi::c_char;
+use kernel::prelude::*;
 use kernel::sync::lock::{Backend, Lock};
 
 /// Creates a [`Semaphore`] initialiser with the given name and a new lockdep class.
@@ -58,8 +66,8 @@ pub(crate) struct SemaphoreBackend;
 
 // SAFETY: The semaphore is initialised with a count of 1, so between `down()` in `lock` and `up()`
 // in `unlock` no other thread can pass `down()`: only one thread at a time owns the lock. The one
-// exception, `up_sleepers`, is unsafe and its callers take over that obligation. `relock` is the
-// default, which calls `lock`.
+// exception, `up_sleepers`, is unsafe and its callers take over that obligation. `try_lock` only
+// succeeds when `down_trylock` passed. `relock` is the default, which calls `lock`.
 unsafe impl Backend for SemaphoreBackend {
     type State = SemaphoreState;
     type GuardState = ();
@@ -73,24 +81,19 @@ unsafe impl Backend for SemaphoreBackend {
 
         // `sema_init()` is a static inline function, so it is rebuilt here: count 1, an empty
         // wait list, and the internal raw spinlock initialised with a lock class of its own.
-        // SAFETY: `sem` is valid for writes (see above).
-        unsafe {
-            (*sem).count = 1;
-            let list = &raw mut (*sem).wait_list;
-            (*list).next = list;
-            (*list).prev = list;
-        }
+        // SAFETY: `sem` is valid for writes and all-zero (see above).
+        unsafe { compat::sema_init_zeroed(sem) };
         #[cfg(CONFIG_DEBUG_SPINLOCK)]
         // SAFETY: The raw spinlock is valid for writes; the name is a static C string and the key
         // a static lock class key, as lockdep requires. `LockClassKey` is `repr(transparent)` over
         // `Opaque<lock_class_key>`, itself `repr(transparent)`, so the pointer cast is valid.
         unsafe {
-            let key: *const kernel::sync::LockClassKey = kernel::static_lock_class!();
+            let key: *const kernel::sync::LockClassKey = &*kernel::static_lock_class!();
             bindings::__raw_spin_lock_init(
                 &raw mut (*sem).lock,
                 kernel::c_str!("semaphore->lock").as_char_ptr(),
                 key.cast_mut().cast(),
-                bindings::lockdep_wait_type_LD_WAIT_SPIN as _,
+                c_enum(bindings::lockdep_wait_type_LD_WAIT_SPIN),
             );
         }
 
@@ -104,9 +107,9 @@ unsafe impl Backend for SemaphoreBackend {
                 name,
                 key,
                 0,
-                bindings::lockdep_wait_type_LD_WAIT_SLEEP as _,
-                bindings::lockdep_wait_type_LD_WAIT_INV as _,
-                bindings::lockdep_lock_type_LD_LOCK_NORMAL as _,
+                c_enum(bindings::lockdep_wait_type_LD_WAIT_SLEEP),
+                c_enum(bindings::lockdep_wait_type_LD_WAIT_INV),
+                c_enum(bindings::lockdep_lock_type_LD_LOCK_NORMAL),
             );
         }
         #[cfg(not(CONFIG_DEBUG_LOCK_ALLOC))]
@@ -118,21 +121,21 @@ unsafe impl Backend for SemaphoreBackend {
 
     #[inline(always)]
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
+        let ip = compat::caller_ip();
+        #[cfg(not(kernel_7))]
+        if let Some(attempt) = TryAttempt::current() {
+            // `TryLock::try_lock` on 6.12 asked for an attempt, not a wait (see there).
+            // SAFETY: The caller guarantees that `init` ran.
+            attempt.finish(unsafe { Self::try_acquire(ptr, ip) });
+            return;
+        }
         // Tell lockdep first: if this acquisition closes a cycle, the report is printed now, while
         // the thread still runs; asleep in `down()`, it never could. The arguments: subclass 0,
         // not a trylock, exclusive (not a read lock), full validation (check 1), no nest lock.
         #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
         // SAFETY: The caller guarantees that `init` ran, so `dep_map` is initialised.
         unsafe {
-            bindings::lock_acquire(
-                &raw mut (*ptr).dep_map,
-                0,
-                0,
-                0,
-                1,
-                ptr::null_mut(),
-                this_ip(),
-            )
+            bindings::lock_acquire(&raw mut (*ptr).dep_map, 0, 0, 0, 1, ptr::null_mut(), ip)
         };
         let slot = Sleeper::enter(ptr);
         // SAFETY: The caller guarantees that `init` ran, so the semaphore is initialised.
@@ -142,35 +145,175 @@ unsafe impl Backend for SemaphoreBackend {
         }
     }
 
+    #[cfg(kernel_7)]
+    #[inline(always)]
+    unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
+        // SAFETY: The caller guarantees that `init` ran.
+        unsafe { Self::try_acquire(ptr, compat::caller_ip()) }.then_some(())
+    }
+
     #[inline(always)]
     unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
         #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
         // SAFETY: The caller owns the lock, so `init` ran and lockdep saw the acquisition.
         unsafe {
-            bindings::lock_release(&raw mut (*ptr).dep_map, this_ip())
+            bindings::lock_release(&raw mut (*ptr).dep_map, compat::caller_ip())
         };
         // SAFETY: The caller owns the lock, so the semaphore is initialised and held.
         unsafe { bindings::up(&raw mut (*ptr).sem) };
     }
+
+    #[cfg(kernel_7)]
+    unsafe fn assert_is_held(ptr: *mut Self::State) {
+        // SAFETY: The caller guarantees that `init` ran.
+        if !unsafe { Self::is_held(ptr) } {
+            kernel::warn_on!(true);
+        }
+    }
 }
 
-/// The address of the calling code, for lockdep's "at:" lines (C's `_THIS_IP_`).
-#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-#[inline(always)]
-fn this_ip() -> kernel::ffi::c_ulong {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let ip: kernel::ffi::c_ulong;
-        // SAFETY: `lea` only computes an address into a register: it reads no memory, touches no
-        // stack and leaves the flags alone, as the options state.
+impl SemaphoreBackend {
+    /// Takes the semaphore if it is free (`down_trylock`), and tells lockdep about a success as a
+    /// trylock (a trylock never waits, so lockdep records the lock as held but no new order).
+    ///
+    /// # Safety
+    ///
+    /// `init` must have run on `ptr`.
+    #[inline(always)]
+    unsafe fn try_acquire(ptr: *mut SemaphoreState, ip: kernel::ffi::c_ulong) -> bool {
+        // SAFETY: The caller guarantees that `init` ran. `down_trylock` returns 0 on success.
+        if unsafe { bindings::down_trylock(&raw mut (*ptr).sem) } != 0 {
+            return false;
+        }
+        #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+        // SAFETY: `init` ran, so `dep_map` is initialised. The arguments: subclass 0, a trylock,
+        // exclusive, full validation, no nest lock.
         unsafe {
-            core::arch::asm!("lea {}, [rip]", out(reg) ip, options(nomem, nostack, preserves_flags))
+            bindings::lock_acquire(&raw mut (*ptr).dep_map, 0, 1, 0, 1, ptr::null_mut(), ip)
         };
-        ip
+        #[cfg(not(CONFIG_DEBUG_LOCK_ALLOC))]
+        let _ = ip;
+        true
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        0
+
+    /// Whether lockdep knows the current task to hold the semaphore; always true when lockdep is
+    /// off (not built, or turned off by an earlier report) and so cannot know.
+    ///
+    /// # Safety
+    ///
+    /// `init` must have run on `ptr`.
+    pub(crate) unsafe fn is_held(ptr: *mut SemaphoreState) -> bool {
+        #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+        // SAFETY: `init` ran, so `dep_map` is initialised; `debug_locks` is a plain int that
+        // lockdep only ever clears.
+        unsafe {
+            let on = ptr::read_volatile(&raw const bindings::debug_locks) != 0;
+            !on || bindings::lock_is_held_type(&raw const (*ptr).dep_map, -1) != 0
+        }
+        #[cfg(not(CONFIG_DEBUG_LOCK_ALLOC))]
+        {
+            let _ = ptr;
+            true
+        }
+    }
+}
+
+/// A bindgen constant of a C enum (a `u32`) as the integer type a C function takes for it.
+fn c_enum<T: TryFrom<u32> + Default>(value: u32) -> T {
+    value.try_into().unwrap_or_default()
+}
+
+/// `try_lock` for 6.12: a lock attempt that does not sleep.
+///
+/// 6.12's `Lock` has no `try_lock` and its `Guard` can only be made by `Lock::lock`, so the
+/// attempt goes through `Lock::lock`: [`TryAttempt`] marks the current task, the backend's `lock`
+/// sees the mark, tries (`down_trylock`) instead of waiting, and leaves the outcome in the mark.
+/// A failed attempt's guard is forgotten, so nothing is released that was never taken.
+#[cfg(not(kernel_7))]
+impl<T> compat::TryLock for Semaphore<T> {
+    type Guard<'a>
+        = kernel::sync::lock::Guard<'a, T, SemaphoreBackend>
+    where
+        T: 'a;
+
+    #[inline(always)]
+    fn try_lock(&self) -> Option<Self::Guard<'_>> {
+        let attempt = TryAttempt::begin();
+        let guard = self.lock();
+        if attempt.end() {
+            Some(guard)
+        } else {
+            core::mem::forget(guard);
+            None
+        }
+    }
+}
+
+/// How many tasks may be inside [`compat::TryLock::try_lock`] at once (6.12).
+#[cfg(not(kernel_7))]
+const TRY_SLOTS: usize = 8;
+
+/// A task that asked `lock` for an attempt rather than a wait (6.12).
+///
+/// # Invariants
+///
+/// A slot whose `task` is the current task belongs to it: only that task fills or clears it,
+/// between [`TryAttempt::begin`] and [`TryAttempt::end`].
+#[cfg(not(kernel_7))]
+struct TryAttempt {
+    task: AtomicPtr<bindings::task_struct>,
+    acquired: AtomicBool,
+}
+
+#[cfg(not(kernel_7))]
+static TRYING: [TryAttempt; TRY_SLOTS] = [const {
+    TryAttempt {
+        task: AtomicPtr::new(ptr::null_mut()),
+        acquired: AtomicBool::new(false),
+    }
+}; TRY_SLOTS];
+
+#[cfg(not(kernel_7))]
+impl TryAttempt {
+    /// Marks the current task as attempting; waits (politely) for a free slot if all are taken.
+    fn begin() -> &'static TryAttempt {
+        // SAFETY: `get_current` has no preconditions.
+        let me = unsafe { bindings::get_current() };
+        loop {
+            for slot in &TRYING {
+                if slot
+                    .task
+                    .compare_exchange(ptr::null_mut(), me, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    slot.acquired.store(false, Ordering::Relaxed);
+                    return slot;
+                }
+            }
+            // SAFETY: `cond_resched` may be called from any context that may sleep, as lock
+            // attempts' callers are.
+            unsafe { bindings::__cond_resched() };
+        }
+    }
+
+    /// The current task's mark, if it is attempting.
+    fn current() -> Option<&'static TryAttempt> {
+        // SAFETY: `get_current` has no preconditions; the pointer is only compared.
+        let me = unsafe { bindings::get_current() };
+        TRYING
+            .iter()
+            .find(|slot| ptr::eq(slot.task.load(Ordering::Acquire), me))
+    }
+
+    fn finish(&self, acquired: bool) {
+        self.acquired.store(acquired, Ordering::Relaxed);
+    }
+
+    /// Clears the mark and returns whether the attempt took the lock.
+    fn end(&self) -> bool {
+        let acquired = self.acquired.load(Ordering::Relaxed);
+        self.task.store(ptr::null_mut(), Ordering::Release);
+        acquired
     }
 }
 
@@ -231,16 +374,14 @@ impl Sleeper {
 /// The name of the [`Semaphore`] that `task` sleeps on, if any.
 ///
 /// `task` is only compared, so it may be stale. The answer is a snapshot that may change at once.
-pub(crate) fn sleeping_on(
-    task: *const bindings::task_struct,
-) -> Option<&'static kernel::str::CStr> {
+pub(crate) fn sleeping_on(task: *const bindings::task_struct) -> Option<&'static CStr> {
     SLEEPERS.iter().find_map(|s| {
         if !ptr::eq(s.task.load(Ordering::Acquire), task) {
             return None;
         }
         let name = s.name.load(Ordering::Acquire);
         // SAFETY: By the type invariant, a non-null `name` is a C string valid forever.
-        (!name.is_null()).then(|| unsafe { kernel::str::CStr::from_char_ptr(name) })
+        (!name.is_null()).then(|| unsafe { CStr::from_char_ptr(name) })
     })
 }
 

@@ -19,9 +19,28 @@ pub fn repo_root() -> PathBuf {
         .expect("repository root")
 }
 
-/// Where console logs are kept: `scripts/target/vm-logs/NAME.log`.
+/// The kernel series the guests run (`$KERNEL`, as `scripts/vm.sh` reads it; default 7.3).
+pub fn kernel() -> String {
+    std::env::var("KERNEL")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| "7.3".into())
+}
+
+/// Whether the guest kernel's hung-task detector names the task a stuck task waits for
+/// ("blocked on a semaphore likely last held by task ..."): 7.3 does, 6.12 does not.
+pub fn blocker_lines() -> bool {
+    kernel() != "6.12"
+}
+
+/// Whether the module has a KUnit suite on the guest kernel (`#[kunit_tests]`: 7.3, not 6.12).
+pub fn kunit_suite() -> bool {
+    kernel() != "6.12"
+}
+
+/// Where console logs are kept: `scripts/target/vm-logs/KERNEL/NAME.log`.
 pub fn log_dir() -> PathBuf {
-    repo_root().join("scripts/target/vm-logs")
+    repo_root().join("scripts/target/vm-logs").join(kernel())
 }
 
 /// One guest boot: what it printed and how it ended.
@@ -148,7 +167,8 @@ impl Run {
     /// A failure message: `what`, the exit status, the log's path and its last lines.
     pub fn failure(&self, what: &str) -> String {
         let mut msg = format!(
-            "{what} (run {}, status {}, log {})\n",
+            "{what} (kernel {}, run {}, status {}, log {})\n",
+            kernel(),
             self.name,
             self.status,
             self.log.display()
@@ -176,6 +196,30 @@ impl Run {
             Some((rc.parse().ok()?, ms.strip_suffix(" ms")?.parse().ok()?))
         })
     }
+}
+
+/// The KTAP document KUnit printed to the console, from its first `KTAP version 1` line to the
+/// top-level result line, with printk timestamps removed but KTAP's indentation kept; empty when
+/// there is none.
+pub fn ktap(run: &Run) -> Vec<&str> {
+    let lines: Vec<&str> = run
+        .console
+        .lines()
+        .map(
+            |l| match l.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+                Some((stamp, rest)) if stamp.trim().parse::<f64>().is_ok() => rest,
+                _ => l,
+            },
+        )
+        .collect();
+    let Some(start) = lines.iter().position(|l| *l == "KTAP version 1") else {
+        return Vec::new();
+    };
+    let end = lines[start..]
+        .iter()
+        .position(|l| l.starts_with("ok ") || l.starts_with("not ok "))
+        .map_or(lines.len(), |i| start + i + 1);
+    lines[start..end].to_vec()
 }
 
 /// The names of the lock classes a report names, sorted, each once.

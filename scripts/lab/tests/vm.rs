@@ -89,6 +89,20 @@ fn assert_abba(run: &Run, report: &Report) {
         "{}",
         run.failure("held lock")
     );
+    // lockdep names the function that took each lock (the caller's address, as C's _RET_IP_).
+    let taken_in = format!("rust_deadlock::abba::AbBa::{mine}");
+    assert_eq!(
+        report.held_locks[0].at.as_deref(),
+        Some(taken_in.as_str()),
+        "{}",
+        run.failure("held lock's at:")
+    );
+    assert_eq!(
+        report.acquiring.as_ref().and_then(|a| a.at.as_deref()),
+        Some(taken_in.as_str()),
+        "{}",
+        run.failure("acquired lock's at:")
+    );
     let funcs = functions(report);
     for f in [mine, other] {
         assert!(
@@ -106,7 +120,7 @@ fn assert_abba(run: &Run, report: &Report) {
 fn fixed_mode_reports_nothing_and_progresses() {
     let run = run(
         "fixed",
-        "load; sleep 1; param status; sleep 4; param status; timed rmmod rust_deadlock; grep debug_locks /proc/lockdep_stats",
+        "load; progressed deadlock_a deadlock_b; param status; progressed deadlock_a deadlock_b; param status; timed rmmod rust_deadlock; grep debug_locks /proc/lockdep_stats",
     );
     assert!(
         run.find("rust_deadlock: loaded").is_some(),
@@ -130,7 +144,7 @@ fn fixed_mode_reports_nothing_and_progresses() {
 fn buggy_at_load_reports_the_cycle() {
     let run = run(
         "buggy-load",
-        "load buggy=1; sleep 3; timed rmmod rust_deadlock",
+        "load buggy=1; wait_for 30 logged 'possible circular locking'; timed rmmod rust_deadlock",
     );
     let reports = run.reports();
     let circular = of_kind(&reports, Kind::CircularDependency);
@@ -146,7 +160,7 @@ fn buggy_at_load_reports_the_cycle() {
 fn flipping_buggy_at_runtime_brings_the_report() {
     let run = run(
         "flip",
-        "load; sleep 2; param status; sleep 1; param status; echo 'lab: flipping'; setparam buggy 1; sleep 3; timed rmmod rust_deadlock",
+        "load; progressed deadlock_a deadlock_b; param status; progressed deadlock_a deadlock_b; param status; echo 'lab: flipping'; setparam buggy 1; wait_for 30 logged 'possible circular locking'; timed rmmod rust_deadlock",
     );
     assert_progress(&run, 2);
     let flip = run.find("lab: flipping").expect("flip marker");
@@ -176,7 +190,14 @@ fn flipping_buggy_at_runtime_brings_the_report() {
 fn real_deadlock_hangs_both_threads_and_rmmod_breaks_it() {
     let run = run(
         "hung",
-        "load buggy=1; sleep 5; states; param status; timed rmmod rust_deadlock; echo 'lab: after rmmod'; states; lsmod",
+        &format!(
+            "load buggy=1; wait_for 30 hung deadlock_a deadlock_b; {}states; param status; timed rmmod rust_deadlock; echo 'lab: after rmmod'; states; lsmod",
+            if lab::blocker_lines() {
+                "wait_for 30 logged 'blocked on a semaphore likely last held' 2; "
+            } else {
+                ""
+            }
+        ),
     );
     let reports = run.reports();
     let mut hung: Vec<(&str, Option<u32>)> = of_kind(&reports, Kind::HungTask)
@@ -191,6 +212,25 @@ fn real_deadlock_hangs_both_threads_and_rmmod_breaks_it() {
         "{}",
         run.failure("hung tasks")
     );
+    if lab::blocker_lines() {
+        // Each thread waits for a semaphore that the other took last: the real wait-for cycle.
+        let pid = |comm: &str| hung.iter().find(|h| h.0 == comm).and_then(|h| h.1);
+        let (a, b) = (pid("deadlock_a").unwrap(), pid("deadlock_b").unwrap());
+        for (waiter, holder) in [
+            (("deadlock_a", a), ("deadlock_b", b)),
+            (("deadlock_b", b), ("deadlock_a", a)),
+        ] {
+            let line = format!(
+                "INFO: task {}:{} blocked on a semaphore likely last held by task {}:{}",
+                waiter.0, waiter.1, holder.0, holder.1
+            );
+            assert!(
+                run.lines().any(|l| l == line),
+                "{}",
+                run.failure(&format!("no blocker line: {line}"))
+            );
+        }
+    }
     for r in of_kind(&reports, Kind::HungTask) {
         assert!(
             functions(r).contains(&"down"),
@@ -251,7 +291,7 @@ junk=$(head -c 4095 /dev/zero | tr '\0' x)
 if echo "$junk" > $PARAMS/buggy; then echo "lab: junk accepted"; else echo "lab: junk refused"; fi
 for v in -5 abc 10001 '' 1.5 0x10 99999999999; do setparam hold_ms "$v"; done
 echo "lab: buggy=$(param buggy) hold_ms=$(param hold_ms)"
-sleep 1; param status; sleep 1; param status
+progressed deadlock_a deadlock_b; param status; progressed deadlock_a deadlock_b; param status
 rmmod rust_deadlock
 for p in buggy=banana hold_ms=10001 status=1 buggy=2; do load $p; echo "lab: insmod $p: exit $?"; [ -d /sys/module/rust_deadlock ] && echo "lab: loaded after insmod $p"; done
 true"#,
@@ -345,12 +385,13 @@ echo clear > /sys/kernel/debug/kmemleak
 i=0
 while [ $i -lt 20 ]; do
     load || exit 1
-    usleep 300000
+    wait_for 20 beyond deadlock_a 0 && wait_for 20 beyond deadlock_b 0 || exit 1
     echo "lab: cycle $i deadlock_a=$(iterations deadlock_a) deadlock_b=$(iterations deadlock_b)"
     rmmod rust_deadlock || exit 1
     i=$((i + 1))
 done
 states
+# kmemleak only reports objects older than 5 s: here the passing of time is the point.
 sleep 6
 echo scan > /sys/kernel/debug/kmemleak
 echo "lab: kmemleak: $(grep -c 'unreferenced object' /sys/kernel/debug/kmemleak)"
@@ -389,4 +430,53 @@ fn the_demo_shows_what_make_run_promises() {
     if let Err(why) = lab::check_demo(&run) {
         panic!("{}", run.failure(&why));
     }
+}
+
+/// The module's KUnit suite runs when it is loaded (7.3) and every case passes; its KTAP output
+/// is kept as `kunit.ktap` beside the logs for `make test`'s KTAP file. 6.12's kernel crate has no
+/// `#[kunit_tests]`: there the suite is reported as skipped, and the module must print none.
+#[test]
+fn kunit_suite_passes() {
+    let run = run("kunit", "load; rmmod rust_deadlock");
+    let ktap = lab::ktap(&run);
+    let file = lab::log_dir().join("kunit.ktap");
+    if !lab::kunit_suite() {
+        assert!(ktap.is_empty(), "{}", run.failure("a KUnit suite on 6.12"));
+        let skipped = "KTAP version 1\n1..1\nok 1 rust_deadlock # SKIP 6.12's kernel crate has no #[kunit_tests]\n";
+        std::fs::write(&file, skipped).expect("write kunit.ktap");
+        return;
+    }
+    std::fs::write(&file, ktap.join("\n") + "\n").expect("write kunit.ktap");
+    let cases: Vec<&str> = ktap
+        .iter()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| l.starts_with("ok ") || l.starts_with("not ok "))
+        .collect();
+    assert!(
+        ktap.contains(&"    # Subtest: rust_deadlock"),
+        "{}",
+        run.failure("no rust_deadlock suite")
+    );
+    assert!(
+        ktap.contains(&"    1..7") && cases.len() == 7,
+        "{}",
+        run.failure(&format!("expected 7 cases, got {cases:?}"))
+    );
+    assert!(
+        cases.iter().all(|c| c.starts_with("ok ")),
+        "{}",
+        run.failure(&format!("failed cases: {cases:?}"))
+    );
+    assert_eq!(
+        ktap.last(),
+        Some(&"ok 1 rust_deadlock"),
+        "{}",
+        run.failure("suite result")
+    );
+    assert!(
+        run.console
+            .contains("# rust_deadlock: pass:7 fail:0 skip:0 total:7"),
+        "{}",
+        run.failure("KUnit totals")
+    );
 }
