@@ -24,7 +24,7 @@ KERNEL ?= 7.3
 export KERNEL TEST_KERNELS
 
 ifeq ($(KDIR),)
-KDIR = $(shell scripts/build-kernel.sh --dir)
+KDIR = $(shell KERNEL=$(KERNEL) scripts/build-kernel.sh --dir)
 KERNEL_DEP := kernel
 endif
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: where the time goes, measured in one run (compare them as ratios: machines are
-# noisy). With --cold, also a cold set-up: a kernel build into an empty temporary cache.
+# noisy), for every kernel series of scripts/env.sh.
 #
-#   boot          a guest that boots and powers off at once (scripts/vm.sh -- true)
-#   warm run      `make run` with everything built
-#   test suite    `make test` with everything built
-#   cold kernel   (--cold) the kernel build alone, from an empty cache
+#   boot K          a guest of kernel K that boots and powers off at once (scripts/vm.sh -- true)
+#   warm run K      `make run KERNEL=K` with everything built
+#   test suite      `make test` (both kernels) with everything built
+#   cold run K      (--cold) `make run KERNEL=K` from an empty cache: fetching the source, bindgen,
+#                   the kernel build, then the demo (Debian packages already installed)
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
@@ -18,22 +19,28 @@ measure() {
     local secs
     secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
     results+=("$name|$secs")
-    printf '  %-12s %7s s\n' "$name" "$secs" >&2
+    printf '  %-16s %7s s\n' "$name" "$secs" >&2
 }
 
-log "measuring (this boots several guests)"
-measure boot scripts/vm.sh --quiet -- true
-measure "warm run" make -s run
+log "measuring (this boots many guests)"
+for k in "${KERNELS[@]}"; do
+    make -s module KERNEL="$k" >/dev/null
+    measure "boot $k" env KERNEL="$k" scripts/vm.sh --quiet -- true
+    measure "warm run $k" make -s run KERNEL="$k"
+done
 measure "test suite" make -s test
 if [[ ${1:-} == --cold ]]; then
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    measure "cold kernel" env RUST_DEADLOCK_CACHE="$tmp" scripts/build-kernel.sh
+    for k in "${KERNELS[@]}"; do
+        measure "cold run $k" env RUST_DEADLOCK_CACHE="$tmp/$k" make -s run KERNEL="$k"
+    done
+    make -s module >/dev/null
 fi
 
 boot=${results[0]#*|}
 echo
-printf '%-12s %8s %10s\n' step seconds "x boot"
+printf '%-16s %8s %10s\n' step seconds "x boot ${KERNELS[0]}"
 for r in "${results[@]}"; do
-    printf '%-12s %8s %10s\n' "${r%%|*}" "${r#*|}" "$(awk -v s="${r#*|}" -v b="$boot" 'BEGIN { printf "%.1f", s / b }')"
+    printf '%-16s %8s %10s\n' "${r%%|*}" "${r#*|}" "$(awk -v s="${r#*|}" -v b="$boot" 'BEGIN { printf "%.1f", s / b }')"
 done

@@ -32,6 +32,7 @@ for s in "${suites[@]}"; do
             for (k = 1; k <= i; k++) print "    " line[k]
             if (extra) {
                 print "        " first
+                print "        # Subtest: kunit"
                 while ((getline l < kunit) > 0) { print "        " l; last = l }
                 ok = (last ~ /^not ok/) ? "not ok" : "ok"
                 print "    " ok " " i + 1 " kunit"

@@ -27,7 +27,10 @@ fn main() -> ExitCode {
     lock_graph(&run);
     match check_demo(&run) {
         Ok(()) => {
-            println!("\nmake run: OK: lockdep reported the sem_a/sem_b cycle, both threads hung, rmmod broke the deadlock.");
+            println!(
+                "\nmake run: OK (kernel {}): lockdep reported the sem_a/sem_b cycle, both threads hung, rmmod broke the deadlock.",
+                lab::kernel()
+            );
             println!("console log: {}", run.log.display());
             ExitCode::SUCCESS
         }
