@@ -597,7 +597,10 @@ impl Builder {
         if t == "INFO: lockdep is turned off." {
             self.detail("lockdep", "off");
         } else if let Some(rest) = t.strip_prefix("Workqueue: ") {
-            self.detail("workqueue", rest);
+            // Not the workqueue of a blocker's holder, printed with its stack.
+            if self.pending_trace.as_deref() != Some(crate::waitfor::HOLDER_STACK) {
+                self.detail("workqueue", rest);
+            }
         } else if let Some(rest) = t.strip_prefix("Modules linked in:") {
             self.detail("modules", rest.trim());
         } else if let Some(rest) = t.strip_prefix("in_atomic(): ") {

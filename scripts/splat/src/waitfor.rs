@@ -24,8 +24,8 @@
 //! writes that into the hung-task explanations; [`text_section`] and [`dot_section`] render the
 //! graph for `to_text` and `to_dot`.
 
-use crate::explain::first_interesting;
-use crate::model::{HungTask, Report, ReportKind, Task};
+use crate::explain::is_boring;
+use crate::model::{Frame, HungTask, Report, ReportKind, Task};
 use crate::segment::{hung_header_task, LineClass};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -401,6 +401,14 @@ fn same(t: Option<&Task>, k: &Key) -> bool {
     t.is_some_and(|t| t.comm == k.0 && t.pid == Some(k.1))
 }
 
+/// lockdep maps that are not locks a task can be blocked on: workqueue flush annotations and
+/// RCU read-side sections.
+fn is_pseudo_lock(name: &str) -> bool {
+    name.starts_with("(wq_completion)")
+        || name.starts_with("(work_completion)")
+        || name.starts_with("rcu_read_lock")
+}
+
 /// The lock the waiter waits for, and the report that names it (see [`WaitEdge::lock`]).
 fn edge_lock(reports: &[Report], waiter: &Key, holder: &Key) -> Option<(String, usize)> {
     // The lock the waiter was acquiring when it triggered a lockdep report.
@@ -420,7 +428,7 @@ fn edge_lock(reports: &[Report], waiter: &Key, holder: &Key) -> Option<(String, 
             }
         }
         for h in &r.held_locks {
-            if h.task == holder.0 && h.pid == Some(holder.1) {
+            if h.task == holder.0 && h.pid == Some(holder.1) && !is_pseudo_lock(&h.lock) {
                 held.entry(h.lock.clone()).or_insert(i);
             }
         }
@@ -597,7 +605,8 @@ fn count_kinds(edges: &[&WaitEdge]) -> String {
             (k, n) => format!("{n} {k}s"),
         })
         .collect();
-    parts.join(" and ")
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    item_list(&parts)
 }
 
 /// "Locks involved: ..." for a list of edges, or None when no lock name and `always` is false.
@@ -627,7 +636,7 @@ fn locks_line(edges: &[&WaitEdge], always: bool) -> Option<String> {
         .collect();
     let refs: Vec<String> = sources.iter().map(|i| format!("#{}", i + 1)).collect();
     Some(format!(
-        "Locks involved (named by lockdep report{} {}): {}.",
+        "Locks involved (per lockdep, report{} {}): {}.",
         if refs.len() == 1 { "" } else { "s" },
         refs.join(", "),
         parts.join("; ")
@@ -672,16 +681,24 @@ fn chain_end(reports: &[Report], graph: &WaitFor, k: &Key) -> String {
                 .and_then(|h| h.blocker.as_ref())
                 .is_some_and(|b| same(b.holder.as_ref(), k))
         })
-        .find_map(|r| {
-            r.stack(HOLDER_STACK)
-                .and_then(|s| first_interesting(&s.frames))
-        })
+        .find_map(|r| r.stack(HOLDER_STACK).and_then(|s| holder_place(&s.frames)))
         .map(|f| format!(", in {f}"))
         .unwrap_or_default();
     match state {
         Some(s) => format!("which is not hung (state {s}: {}{place})", state_word(&s)),
         None => "which is not reported hung".to_string(),
     }
+}
+
+/// Where a holder's stack shows it: the first interesting frame that is not a context switch
+/// or a sleep helper.
+fn holder_place(frames: &[Frame]) -> Option<&str> {
+    const SLEEP: &[&str] = &["__switch_to", "__cond_resched", "msleep", "usleep"];
+    frames
+        .iter()
+        .filter(|f| f.reliable && !is_boring(&f.function))
+        .find(|f| !SLEEP.iter().any(|p| f.function.starts_with(p)))
+        .map(|f| f.function.as_str())
 }
 
 fn state_word(s: &str) -> &'static str {
@@ -793,7 +810,7 @@ fn item_list(items: &[&str]) -> String {
         [] => String::new(),
         [a] => (*a).to_string(),
         [a, b] => format!("{a} and {b}"),
-        [rest @ .., last] => format!("{}, and {last}", rest.join(", ")),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }
 
@@ -917,11 +934,21 @@ pub(crate) fn dot_section(reports: &[Report]) -> String {
         }
     }
     for t in nodes {
+        // A holder that is not hung: say so, with its state when the kernel printed it.
+        let free = g
+            .edges
+            .iter()
+            .find(|e| e.holder == *t && !e.holder_hung)
+            .map(|e| match &e.holder_state {
+                Some(s) => format!("\nnot hung, state {s}"),
+                None => "\nnot hung".to_string(),
+            })
+            .filter(|_| !g.edges.iter().any(|e| e.waiter == *t));
         let _ = writeln!(
             out,
             "    {} [label={}, shape=ellipse];",
             id(t),
-            quote(&name(t))
+            quote(&format!("{}{}", name(t), free.unwrap_or_default()))
         );
     }
     for e in &g.edges {
