@@ -409,34 +409,57 @@ fn is_pseudo_lock(name: &str) -> bool {
         || name.starts_with("rcu_read_lock")
 }
 
-/// The lock the waiter waits for, and the report that names it (see [`WaitEdge::lock`]).
-fn edge_lock(reports: &[Report], waiter: &Key, holder: &Key) -> Option<(String, usize)> {
-    // The lock the waiter was acquiring when it triggered a lockdep report.
-    let acquiring = reports.iter().enumerate().rev().find_map(|(i, r)| {
-        let a = r.acquiring.as_ref()?;
-        (is_lockdep_cycle(r) && same(r.tasks.first(), waiter)).then(|| (a.lock.clone(), i))
-    });
-    if acquiring.is_some() {
-        return acquiring;
-    }
-    // Otherwise the only lock the holder is listed as holding.
-    let mut held: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, r) in reports.iter().enumerate() {
-        if is_lockdep_cycle(r) && same(r.tasks.first(), holder) {
-            if let Some(h) = &r.holding {
-                held.entry(h.lock.clone()).or_insert(i);
+/// What lockdep reports say about the tasks' locks, to name the lock of an edge.
+#[derive(Default)]
+struct LockIndex {
+    /// The lock each task was acquiring in the last lockdep report it triggered.
+    acquiring: BTreeMap<Key, (String, usize)>,
+    /// The locks each task is listed as holding, with the first report that lists each.
+    held: BTreeMap<Key, BTreeMap<String, usize>>,
+}
+
+impl LockIndex {
+    fn new(reports: &[Report]) -> Self {
+        let mut ix = LockIndex::default();
+        for (i, r) in reports.iter().enumerate() {
+            let first = r.tasks.first().and_then(key);
+            if let (true, Some(k)) = (is_lockdep_cycle(r), first) {
+                if let Some(a) = &r.acquiring {
+                    ix.acquiring.insert(k.clone(), (a.lock.clone(), i));
+                }
+                if let Some(h) = &r.holding {
+                    ix.held
+                        .entry(k)
+                        .or_default()
+                        .entry(h.lock.clone())
+                        .or_insert(i);
+                }
+            }
+            for h in &r.held_locks {
+                if let (Some(pid), false) = (h.pid, is_pseudo_lock(&h.lock)) {
+                    ix.held
+                        .entry((h.task.clone(), pid))
+                        .or_default()
+                        .entry(h.lock.clone())
+                        .or_insert(i);
+                }
             }
         }
-        for h in &r.held_locks {
-            if h.task == holder.0 && h.pid == Some(holder.1) && !is_pseudo_lock(&h.lock) {
-                held.entry(h.lock.clone()).or_insert(i);
-            }
+        ix
+    }
+
+    /// The lock `waiter` waits for and the report naming it (see [`WaitEdge::lock`]): the lock
+    /// it was acquiring in a lockdep report it triggered, or else the only lock `holder` is
+    /// listed as holding.
+    fn lock(&self, waiter: &Key, holder: &Key) -> Option<(String, usize)> {
+        if let Some(a) = self.acquiring.get(waiter) {
+            return Some(a.clone());
+        }
+        match self.held.get(holder) {
+            Some(held) if held.len() == 1 => held.iter().next().map(|(l, i)| (l.clone(), *i)),
+            _ => None,
         }
     }
-    if held.len() == 1 {
-        return held.into_iter().next();
-    }
-    None
 }
 
 /// Builds the wait-for graph of all blocker lines in `reports`.
@@ -449,20 +472,22 @@ pub fn wait_for(reports: &[Report]) -> WaitFor {
         .filter_map(|r| r.hung_task.as_ref())
         .map(|h| (h.comm.clone(), h.pid))
         .collect();
+    type EdgeKey = (Key, Key, String, Option<String>, Option<String>);
+    let mut known: BTreeMap<EdgeKey, usize> = BTreeMap::new();
     for (i, h, b) in blockers(reports) {
         let waiter = (h.comm.clone(), h.pid);
         let Some(holder) = b.holder.as_ref().and_then(key) else {
             latest.insert(waiter, None);
             continue;
         };
-        let pos = edges.iter().position(|e| {
-            same(Some(&e.waiter), &waiter)
-                && same(Some(&e.holder), &holder)
-                && e.kind == b.kind
-                && e.role == b.role
-                && e.holder_role == b.holder_role
-        });
-        let pos = pos.unwrap_or_else(|| {
+        let ek = (
+            waiter.clone(),
+            holder.clone(),
+            b.kind.clone(),
+            b.role.clone(),
+            b.holder_role.clone(),
+        );
+        let pos = *known.entry(ek).or_insert_with(|| {
             edges.push(WaitEdge {
                 waiter: task(&waiter),
                 holder: task(&holder),
@@ -486,9 +511,10 @@ pub fn wait_for(reports: &[Report]) -> WaitFor {
         }
         latest.insert(waiter, Some(pos));
     }
+    let locks = LockIndex::new(reports);
     for e in &mut edges {
         if let (Some(w), Some(h)) = (key(&e.waiter), key(&e.holder)) {
-            if let Some((lock, i)) = edge_lock(reports, &w, &h) {
+            if let Some((lock, i)) = locks.lock(&w, &h) {
                 e.lock = Some(lock);
                 e.lock_report = Some(i);
             }
@@ -602,6 +628,7 @@ fn count_kinds(edges: &[&WaitEdge]) -> String {
         .map(|(k, n)| match (*k, *n) {
             ("rw-semaphore", 1) => "an rw-semaphore".to_string(),
             (k, 1) => format!("a {k}"),
+            ("mutex", n) => format!("{n} mutexes"),
             (k, n) => format!("{n} {k}s"),
         })
         .collect();
@@ -643,50 +670,110 @@ fn locks_line(edges: &[&WaitEdge], always: bool) -> Option<String> {
     ))
 }
 
-/// What is known about a task at the end of a wait-for chain.
-fn chain_end(reports: &[Report], graph: &WaitFor, k: &Key) -> String {
-    let own = reports
-        .iter()
-        .rev()
-        .filter_map(|r| r.hung_task.as_ref())
-        .find(|h| h.comm == k.0 && h.pid == k.1);
-    if let Some(h) = own {
-        if let Some(b) = h.blocker.as_ref().filter(|b| b.holder.is_none()) {
-            let who = if b.kind == "semaphore" {
-                "last holder"
-            } else {
-                "owner"
-            };
-            return format!(
-                "which is hung too, blocked on a {} whose {who} the kernel did not find",
-                b.kind
-            );
+/// Longest wait-for chain told in an explanation.
+const MAX_CHAIN: usize = 32;
+
+/// Everything the explanations need, computed once for all reports.
+struct Ctx<'a> {
+    reports: &'a [Report],
+    graph: WaitFor,
+    /// The current edge of every waiter.
+    next: BTreeMap<Key, usize>,
+    /// The edge printed by each report (by report index).
+    edge_of: BTreeMap<usize, usize>,
+    /// The last hung-task report of every task.
+    last_hung: BTreeMap<Key, usize>,
+    /// Where the latest printed stack of a holder shows it.
+    place: BTreeMap<Key, String>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(reports: &'a [Report]) -> Self {
+        let graph = wait_for(reports);
+        let mut next = BTreeMap::new();
+        let mut edge_of = BTreeMap::new();
+        for (j, e) in graph.edges.iter().enumerate() {
+            if let (true, Some(k)) = (e.current, key(&e.waiter)) {
+                next.insert(k, j);
+            }
+            for &i in &e.reports {
+                edge_of.insert(i, j);
+            }
         }
-        return match &h.blocked_in {
-            Some(p) => format!("which is hung too, in {p} (not a lock the kernel tracks)"),
-            None => "which is hung too".to_string(),
-        };
-    }
-    let state = graph
-        .edges
-        .iter()
-        .filter(|e| same(Some(&e.holder), k))
-        .find_map(|e| e.holder_state.clone());
-    let place = reports
-        .iter()
-        .rev()
-        .filter(|r| {
-            r.hung_task
+        let mut last_hung = BTreeMap::new();
+        let mut place = BTreeMap::new();
+        for (i, r) in reports.iter().enumerate() {
+            let Some(h) = &r.hung_task else {
+                continue;
+            };
+            last_hung.insert((h.comm.clone(), h.pid), i);
+            let holder = h
+                .blocker
                 .as_ref()
-                .and_then(|h| h.blocker.as_ref())
-                .is_some_and(|b| same(b.holder.as_ref(), k))
-        })
-        .find_map(|r| r.stack(HOLDER_STACK).and_then(|s| holder_place(&s.frames)))
-        .map(|f| format!(", in {f}"))
-        .unwrap_or_default();
-    match state {
-        Some(s) => format!("which is not hung (state {s}: {}{place})", state_word(&s)),
-        None => "which is not reported hung".to_string(),
+                .and_then(|b| b.holder.as_ref()?.pid.map(|p| (b, p)));
+            let at = r.stack(HOLDER_STACK).and_then(|s| holder_place(&s.frames));
+            if let (Some((b, pid)), Some(at)) = (holder, at) {
+                let comm = b
+                    .holder
+                    .as_ref()
+                    .map(|t| t.comm.clone())
+                    .unwrap_or_default();
+                place.insert((comm, pid), at.to_string());
+            }
+        }
+        Ctx {
+            reports,
+            graph,
+            next,
+            edge_of,
+            last_hung,
+            place,
+        }
+    }
+
+    /// What is known about a task at the end of a wait-for chain.
+    fn chain_end(&self, k: &Key) -> String {
+        let own = self
+            .last_hung
+            .get(k)
+            .and_then(|&i| self.reports[i].hung_task.as_ref());
+        if let Some(h) = own {
+            if let Some(b) = h.blocker.as_ref().filter(|b| b.holder.is_none()) {
+                return format!(
+                    "which is hung too, blocked on a {} whose {} the kernel did not find",
+                    b.kind,
+                    holder_word(&b.kind)
+                );
+            }
+            return match &h.blocked_in {
+                Some(p) => format!("which is hung too, in {p} (not a lock the kernel tracks)"),
+                None => "which is hung too".to_string(),
+            };
+        }
+        let state = self
+            .graph
+            .edges
+            .iter()
+            .filter(|e| same(Some(&e.holder), k))
+            .find_map(|e| e.holder_state.clone());
+        let place = self
+            .place
+            .get(k)
+            .map(|f| format!(", in {f}"))
+            .unwrap_or_default();
+        match state {
+            Some(s) => format!("which is not hung (state {s}: {}{place})", state_word(&s)),
+            None => "which is not reported hung".to_string(),
+        }
+    }
+}
+
+/// "owner", or "last holder" for a semaphore (the kernel's words).
+fn holder_word(kind: &str) -> &'static str {
+    if kind == "semaphore" {
+        "last holder"
+    } else {
+        "owner"
     }
 }
 
@@ -712,39 +799,31 @@ fn state_word(s: &str) -> &'static str {
     }
 }
 
-/// The lines about the blocker of report `i`, or nothing when it printed none.
-fn blocker_lines(reports: &[Report], graph: &WaitFor, i: usize) -> (Vec<String>, Option<String>) {
-    let Some(h) = reports[i].hung_task.as_ref() else {
+/// The lines about the blocker of report `i` (nothing when it printed none), and the fix that
+/// replaces the report's own when the task is in a cycle.
+fn blocker_lines(cx: &Ctx, i: usize) -> (Vec<String>, Option<String>) {
+    let Some(h) = cx.reports[i].hung_task.as_ref() else {
         return (Vec::new(), None);
     };
     let Some(b) = h.blocker.as_ref() else {
         return (Vec::new(), None);
     };
     let me: Key = (h.comm.clone(), h.pid);
-    let Some(edge) = graph.edges.iter().position(|e| e.reports.contains(&i)) else {
-        let who = if b.kind == "semaphore" {
-            "last holder"
-        } else {
-            "owner"
-        };
+    let Some(&edge) = cx.edge_of.get(&i) else {
         let article = if b.kind == "rw-semaphore" { "an" } else { "a" };
         return (
             vec![format!(
-                "It is blocked on {article} {}, but the kernel did not find its {who} (the \
+                "It is blocked on {article} {}, but the kernel did not find its {} (the \
                  holder may have exited, or the lock was never owned by a task).",
-                b.kind
+                b.kind,
+                holder_word(&b.kind)
             )],
             None,
         );
     };
+    let graph = &cx.graph;
     // Follow the current edges from this report's edge: a cycle or a chain.
-    let next: BTreeMap<Key, usize> = graph
-        .edges
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.current)
-        .filter_map(|(j, e)| Some((key(&e.waiter)?, j)))
-        .collect();
+    let next = &cx.next;
     let mut path = vec![edge];
     let mut seen: BTreeSet<Key> = BTreeSet::from([me.clone()]);
     let mut k = key(&graph.edges[edge].holder);
@@ -754,8 +833,8 @@ fn blocker_lines(reports: &[Report], graph: &WaitFor, i: usize) -> (Vec<String>,
             closed = true;
             break;
         }
-        if !seen.insert(cur.clone()) {
-            break; // runs into a cycle that does not include this task
+        if !seen.insert(cur.clone()) || path.len() >= MAX_CHAIN {
+            break; // runs into a cycle without this task, or goes on too long to tell
         }
         match next.get(&cur) {
             Some(&j) => {
@@ -771,7 +850,20 @@ fn blocker_lines(reports: &[Report], graph: &WaitFor, i: usize) -> (Vec<String>,
         let _ = write!(sentence, ", which {}", waits_for(e));
     }
     let mut lines = Vec::new();
-    if closed && graph.edges[edge].in_cycle {
+    if graph.edges[edge].in_cycle {
+        if !closed {
+            // Cut at MAX_CHAIN: a current edge on a cycle leads back to this task.
+            let n = graph
+                .cycles
+                .iter()
+                .find(|c| c.edges.contains(&edge))
+                .map_or(0, |c| c.tasks.len());
+            let _ = write!(
+                sentence,
+                ", and so on around a cycle of {n} tasks back to {}",
+                name(&steps[0].waiter)
+            );
+        }
         lines.push(format!(
             "Real deadlock (it happened, lockdep did not have to predict it): {sentence}."
         ));
@@ -794,10 +886,12 @@ fn blocker_lines(reports: &[Report], graph: &WaitFor, i: usize) -> (Vec<String>,
         return (lines, Some(fix));
     }
     if !closed {
-        if let Some(end) = k.filter(|end| !next.contains_key(end)) {
-            let _ = write!(sentence, ", {}", chain_end(reports, graph, &end));
-        } else {
-            sentence.push_str(", which is part of a wait-for cycle of other tasks");
+        match k.filter(|end| !next.contains_key(end)) {
+            Some(end) => {
+                let _ = write!(sentence, ", {}", cx.chain_end(&end));
+            }
+            None if path.len() >= MAX_CHAIN => sentence.push_str(", and so on"),
+            None => sentence.push_str(", which is part of a wait-for cycle of other tasks"),
         }
     }
     lines.push(format!("Wait-for chain (no cycle): {sentence}."));
@@ -818,12 +912,15 @@ fn item_list(items: &[&str]) -> String {
 /// (a real deadlock) or chain the task is in, and the locks involved. The lines go before the
 /// report's `Fix:` line; in a cycle, that line is replaced by the cycle's fix.
 pub(crate) fn annotate(reports: &mut [Report]) {
-    let graph = wait_for(reports);
+    let cx = Ctx::new(reports);
+    let mut found = Vec::new();
     for i in 0..reports.len() {
-        let (lines, fix) = blocker_lines(reports, &graph, i);
-        if lines.is_empty() {
-            continue;
+        let (lines, fix) = blocker_lines(&cx, i);
+        if !lines.is_empty() {
+            found.push((i, lines, fix));
         }
+    }
+    for (i, lines, fix) in found {
         let r = &mut reports[i];
         let mut text: Vec<String> = r.explanation.lines().map(str::to_string).collect();
         let at = text

@@ -734,3 +734,113 @@ fn older_fixtures_have_no_wait_for_graph() {
         );
     }
 }
+
+#[test]
+fn long_chains_and_many_repeats_stay_fast() {
+    let start = std::time::Instant::now();
+    // 3000 tasks, each waiting for the next, each reported twice; the last one closes a cycle.
+    let n = 3000u32;
+    let mut log = String::new();
+    for round in 0..2 {
+        for pid in 1..=n {
+            let holder = if pid == n { 1 } else { pid + 1 };
+            log.push_str(&format!(
+                "INFO: task t{pid}:{pid} blocked for more than {} seconds.\n\
+                 Call Trace:\n <TASK>\n schedule+0x43/0x5d\n </TASK>\n\
+                 INFO: task t{pid}:{pid} is blocked on a mutex likely owned by task t{holder}:{holder}.\n",
+                10 + round
+            ));
+        }
+    }
+    let reports = splat::parse(&log);
+    assert_eq!(reports.len(), 2 * n as usize);
+    let g = splat::wait_for(&reports);
+    assert_eq!(g.edges.len(), n as usize);
+    assert_eq!(g.cycles.len(), 1);
+    assert_eq!(g.cycles[0].tasks.len(), n as usize);
+    assert_eq!(g.cycles[0].tasks[0], task("t1", 1));
+    assert!(g.edges.iter().all(|e| e.in_cycle && e.reports.len() == 2));
+    // The explanation tells a bounded part of a long cycle.
+    let text = blocker_explanation(&reports[0]);
+    assert!(text[0].starts_with(
+        "Real deadlock (it happened, lockdep did not have to predict it): t1/1 waits for a \
+         mutex owned by t2/2, which waits for a mutex owned by t3/3, which waits"
+    ));
+    assert!(text[0].ends_with(
+        ", which waits for a mutex owned by t33/33, and so on around a cycle of 3000 tasks \
+         back to t1/1."
+    ));
+    assert_eq!(
+        text[1],
+        "Locks involved: 32 mutexes (no lockdep report in this log names them)."
+    );
+    let _ = splat::to_dot(&reports);
+    let _ = splat::to_text(&reports);
+    let _ = splat::to_json(&reports);
+    assert!(start.elapsed().as_secs() < 30, "took {:?}", start.elapsed());
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    const FRAGMENTS: &[&str] = &[
+        "INFO: task ",
+        "deadlock_a:48",
+        "kworker/0:1:12",
+        "(udev-worker):311",
+        " <reader>",
+        " <writer>",
+        "<",
+        ">",
+        ":",
+        "x",
+        " is blocked on a mutex likely owned by task ",
+        " blocked on a semaphore likely last held by task ",
+        " blocked on an rw-semaphore likely owned by task ",
+        " is blocked on a mutex, but the owner is not found.",
+        " is blocked on a semaphore, but the last holder is not found.",
+        " is blocked on an rw-semaphore, but the owner is not found.",
+        " blocked for more than 2 seconds.",
+        "task:kworker/0:1     state:R  running task",
+        "task:deadlock_b      state:D",
+        "Call Trace:",
+        " <TASK>",
+        " </TASK>",
+        " down+0x3f/0x4f",
+        "Workqueue: events x",
+        "INFO: lockdep is turned off.",
+        ".",
+        "99999999999",
+        "",
+    ];
+
+    fn line() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(FRAGMENTS), 0..8).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn blocker_fragments_never_panic(
+            lines in prop::collection::vec(line(), 0..50),
+            inserts in prop::collection::vec((any::<prop::sample::Index>(), line()), 0..10),
+        ) {
+            let fixture = include_str!("fixtures/abba-7.3-demo.log");
+            let mut mixed: Vec<String> = fixture.lines().map(str::to_string).collect();
+            for (at, l) in inserts {
+                let at = at.index(mixed.len() + 1);
+                mixed.insert(at, l);
+            }
+            for text in [lines.join("\n"), mixed.join("\n")] {
+                let reports = splat::parse(&text);
+                let json = splat::to_json(&reports);
+                let doc = splat::from_json(&json).expect("own JSON parses");
+                prop_assert_eq!(&doc.reports, &reports);
+                prop_assert_eq!(doc.wait_for, splat::wait_for(&reports));
+                let _ = splat::to_dot(&reports);
+                let _ = splat::to_text(&reports);
+            }
+        }
+    }
+}
