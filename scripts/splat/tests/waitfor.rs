@@ -844,3 +844,43 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn cli_dot_and_json_on_the_73_console() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/abba-7.3-demo.log");
+    let run = |flag: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_splat"))
+            .arg(flag)
+            .arg(&path)
+            .output()
+            .expect("run splat");
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let dot = run("--dot");
+    // The lock-order graph is still there, the wait-for cluster follows it.
+    assert!(dot.contains("  \"sem_b\" -> \"sem_a\" ["));
+    let cluster = &dot[dot.find("  subgraph cluster_waitfor {").expect("cluster")..];
+    assert_eq!(
+        cluster,
+        "  subgraph cluster_waitfor {\n    \
+         label=\"wait-for (hung-task blocker lines)\";\n    \
+         style=dashed;\n    \
+         fontname=\"monospace\";\n    \
+         \"task deadlock_a/48\" [label=\"deadlock_a/48\", shape=ellipse];\n    \
+         \"task deadlock_b/49\" [label=\"deadlock_b/49\", shape=ellipse];\n    \
+         \"task deadlock_a/48\" -> \"task deadlock_b/49\" [style=dashed, label=\"semaphore sem_b\", \
+         color=red, fontcolor=red, penwidth=2];\n    \
+         \"task deadlock_b/49\" -> \"task deadlock_a/48\" [style=dashed, label=\"semaphore sem_a\", \
+         color=red, fontcolor=red, penwidth=2];\n  \
+         }\n}\n"
+    );
+    let json = run("--json");
+    let doc = splat::from_json(&json).expect("splat JSON");
+    assert_eq!(doc.schema, "splat/1");
+    assert_eq!(doc.wait_for.cycles.len(), 1);
+    assert_eq!(
+        doc.wait_for.cycles[0].tasks,
+        [task("deadlock_a", 48), task("deadlock_b", 49)]
+    );
+}
