@@ -854,6 +854,7 @@ fn explain_hung(r: &Report, earlier: &[Report]) -> String {
         waiting_on,
         called_from,
         summary,
+        blocker: _,
     } = h;
     let state = state
         .as_ref()

@@ -214,6 +214,7 @@ impl Builder {
                         waiting_on: None,
                         called_from: None,
                         summary: Vec::new(),
+                        blocker: None,
                     });
                 }
             }
@@ -596,7 +597,10 @@ impl Builder {
         if t == "INFO: lockdep is turned off." {
             self.detail("lockdep", "off");
         } else if let Some(rest) = t.strip_prefix("Workqueue: ") {
-            self.detail("workqueue", rest);
+            // Not the workqueue of a blocker's holder, printed with its stack.
+            if self.pending_trace.as_deref() != Some(crate::waitfor::HOLDER_STACK) {
+                self.detail("workqueue", rest);
+            }
         } else if let Some(rest) = t.strip_prefix("Modules linked in:") {
             self.detail("modules", rest.trim());
         } else if let Some(rest) = t.strip_prefix("in_atomic(): ") {
@@ -664,8 +668,9 @@ impl Builder {
             self.detail("context", rest);
         } else if let Some(rest) = t.strip_prefix("task:") {
             self.task_line(rest);
-        } else if t.starts_with("INFO: task ") && t.contains(" is blocked on ") {
+        } else if t.starts_with("INFO: task ") && t.contains(" blocked on ") {
             self.detail("blocker", t.trim_start_matches("INFO: "));
+            crate::waitfor::scan_blocker_line(self.hung.as_mut(), t);
         } else if self.kind == ReportKind::SuspiciousRcuUsage && is_rcu_message(t) {
             if let Some((loc, msg)) = t.split_once(' ') {
                 self.file_line(loc);
@@ -737,6 +742,10 @@ impl Builder {
 
     /// `task:deadlock_a      state:D stack:0     pid:42    tgid:42    ppid:2      flags:0x00004000`
     fn task_line(&mut self, rest: &str) {
+        if crate::waitfor::scan_holder_task_line(self.hung.as_mut(), rest) {
+            self.start_trace(crate::waitfor::HOLDER_STACK);
+            return;
+        }
         let Some((_comm, after)) = rest.split_once(" state:") else {
             return;
         };

@@ -40,6 +40,7 @@ pub mod lockfmt;
 pub mod model;
 mod output;
 mod segment;
+pub mod waitfor;
 
 pub use explain::{first_interesting, is_boring};
 pub use frame::{demangle, parse_frame};
@@ -48,6 +49,7 @@ pub use model::{
     ScenarioRow, Stack, Task, SCHEMA,
 };
 pub use output::{from_json, to_dot, to_json, to_text};
+pub use waitfor::{wait_for, Blocker, WaitCycle, WaitEdge, WaitFor};
 
 use segment::Family;
 
@@ -83,6 +85,7 @@ pub fn parse(log: &str) -> Vec<Report> {
         r.title = explain::title(r);
     }
     explain::explain_all(&mut reports);
+    waitfor::annotate(&mut reports);
     reports
 }
 

@@ -15,7 +15,8 @@ Reports understood: possible circular locking dependency, possible recursive loc
 inconsistent lock state, irq lock inversion, bad unlock balance, held lock freed, lock
 held at exit / when returning to user space, suspicious RCU usage, sleeping function
 called from invalid context, hung tasks (with a following \"Showing all locks held\"
-list), and any other BUG / WARNING / Oops as a generic report.
+list, and the blocker lines of newer kernels: the wait-for graph of the blocked tasks and
+its cycles), and any other BUG / WARNING / Oops as a generic report.
 
 Exit status:
   0  at least one report was found
@@ -35,7 +36,8 @@ struct Args {
     #[arg(long, conflicts_with = "dot")]
     json: bool,
 
-    /// Print the lock-order graph of all reports as Graphviz DOT (cycle edges red and bold).
+    /// Print the lock-order graph of all reports as Graphviz DOT (cycle edges red and bold),
+    /// with the wait-for graph of the hung tasks in a cluster of its own.
     #[arg(long)]
     dot: bool,
 }

@@ -199,6 +199,11 @@ pub struct HungTask {
     pub called_from: Option<String>,
     /// The reliable frames without scheduler frames: the summary stack, innermost first.
     pub summary: Vec<String>,
+    /// What the task is blocked on and who holds it, from the blocker line printed after its
+    /// report (Linux 6.14+: "INFO: task A:1 blocked on a semaphore likely last held by task
+    /// B:2"); null when none was printed.
+    #[serde(default)]
+    pub blocker: Option<crate::waitfor::Blocker>,
 }
 
 /// One kernel report found in the log.
@@ -266,6 +271,9 @@ pub struct Document {
     pub schema: String,
     /// The reports in the order their headers appear in the log.
     pub reports: Vec<Report>,
+    /// The wait-for graph of the hung tasks' blocker lines (see [`crate::wait_for`]).
+    #[serde(default)]
+    pub wait_for: crate::waitfor::WaitFor,
 }
 
 impl Report {

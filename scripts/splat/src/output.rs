@@ -11,6 +11,7 @@ pub fn to_json(reports: &[Report]) -> String {
     let doc = Document {
         schema: SCHEMA.to_string(),
         reports: reports.to_vec(),
+        wait_for: crate::waitfor::wait_for(reports),
     };
     // Serializing these plain structs cannot fail; fall back to an empty document anyway.
     let mut s = serde_json::to_string_pretty(&doc)
@@ -50,6 +51,7 @@ pub fn to_text(reports: &[Report]) -> String {
             let _ = writeln!(out, "    {line}");
         }
     }
+    out.push_str(&crate::waitfor::text_section(reports));
     let mut counts: BTreeMap<ReportKind, usize> = BTreeMap::new();
     for r in reports {
         *counts.entry(r.kind).or_default() += 1;
@@ -222,6 +224,7 @@ pub fn to_dot(reports: &[Report]) -> String {
             attrs.join(", ")
         );
     }
+    out.push_str(&crate::waitfor::dot_section(reports));
     out.push_str("}\n");
     out
 }

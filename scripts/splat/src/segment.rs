@@ -150,6 +150,9 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         if t.starts_with("INFO: task ") && body.contains(" blocked for more than ") {
             return strong(ReportKind::HungTask, Family::Hung);
         }
+        if t.starts_with("INFO: task ") && t.contains(" blocked on ") {
+            return None; // a hung task's blocker line, part of its report
+        }
         if t.starts_with("INFO: ") {
             // "INFO: lockdep is turned off." and friends are not reports; RCU stalls are.
             let stall = body.contains("stall") || body.starts_with("rcu_");
@@ -430,7 +433,7 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
     }
     if t.starts_with("\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\"")
         || t.starts_with("Future hung task reports are suppressed")
-        || (t.starts_with("INFO: task ") && t.contains(" is blocked on "))
+        || (t.starts_with("INFO: task ") && t.contains(" blocked on "))
     {
         return LineClass::HungBody;
     }
@@ -570,6 +573,8 @@ pub(crate) struct Segment {
     seen_oops: bool,
     /// The report was closed before its natural end for a reason other than end of input.
     pub abandoned: bool,
+    /// Hung-task reports: the blocker line and holder stack after the task's own stack.
+    tail: crate::waitfor::Tail,
 }
 
 impl Segment {
@@ -589,6 +594,7 @@ impl Segment {
             markers: false,
             seen_oops: line.text.trim_start().starts_with("Oops"),
             abandoned: false,
+            tail: crate::waitfor::Tail::default(),
         }
     }
 
@@ -643,6 +649,15 @@ impl Segment {
     }
 
     fn offer_hung(&mut self, class: LineClass, text: &str) -> bool {
+        // After the task's own stack (`</TASK>`, or frames without markers): its blocker line
+        // and the holder's stack.
+        if (self.task_closed || (self.dump_frames > 0 && !self.markers))
+            && crate::waitfor::offer_tail(&mut self.tail, &self.header, class, text)
+        {
+            self.task_closed = true;
+            self.soft_end = true;
+            return true;
+        }
         if self.task_closed {
             // After the stack: only "INFO: lockdep is turned off." belongs to us.
             if class == LineClass::LockdepOff {
