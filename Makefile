@@ -7,6 +7,7 @@
 #   make         build the module (against the lab kernel, or KDIR=/path/to/your/kernel/build)
 #   make check   zero-warning checks: module with CLIPPY=1, rustfmt, cargo clippy and fmt
 #   make bench   measure boot, warm run and test-suite times
+#   make soak N=10   the VM suite N times per kernel, then 20 fresh boots buggy and fixed
 #   make kernel / setup / clean / clean-cache
 #
 # KERNEL=7.3 (the default) or KERNEL=6.12 picks the guest kernel series (see scripts/env.sh).
@@ -31,7 +32,7 @@ endif
 CARGO := cargo --quiet
 HOST := --manifest-path scripts/Cargo.toml
 
-.PHONY: all module kernel setup run shell test check bench clean clean-cache host
+.PHONY: all module kernel setup run shell test check bench soak clean clean-cache host
 
 all: module
 
@@ -41,9 +42,14 @@ setup:
 kernel: setup
 	@scripts/build-kernel.sh >/dev/null
 
+# The module's build products. Not kbuild's own `clean`: it searches the whole tree, cargo's
+# scripts/target too, and deletes files there.
+MODULE_PRODUCTS := .module-common.o .*.cmd Module.symvers modules.order \
+	src/.*.cmd src/*.o src/*.ko src/*.mod src/*.mod.c src/.built-for
+
 # Objects built for one kernel are cleaned before building for another (src/.built-for says which).
 module: $(KERNEL_DEP)
-	@[ "$$(cat src/.built-for 2>/dev/null)" = "$(KDIR)" ] || $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean
+	@[ "$$(cat src/.built-for 2>/dev/null)" = "$(KDIR)" ] || rm -f $(MODULE_PRODUCTS)
 	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) KRUSTFLAGS=-Dwarnings
 	@echo "$(KDIR)" > src/.built-for
 
@@ -66,7 +72,7 @@ test: host
 	@scripts/test.sh
 
 check: $(KERNEL_DEP)
-	@[ "$$(cat src/.built-for 2>/dev/null)" = "$(KDIR)" ] || $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean
+	@[ "$$(cat src/.built-for 2>/dev/null)" = "$(KDIR)" ] || rm -f $(MODULE_PRODUCTS)
 	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) CLIPPY=1 KRUSTFLAGS=-Dwarnings
 	@echo "$(KDIR)" > src/.built-for
 	@rustfmt --check --edition 2021 src/rust_deadlock.rs
@@ -76,9 +82,11 @@ check: $(KERNEL_DEP)
 bench: module host
 	@scripts/bench.sh
 
+soak: host
+	@scripts/soak.sh
+
 clean:
-	@[ ! -d "$(KDIR)" ] || $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean
-	@rm -f src/.built-for
+	@rm -f $(MODULE_PRODUCTS)
 	@$(CARGO) clean $(HOST)
 
 clean-cache:

@@ -3,7 +3,7 @@
 # kernel series (or the one KERNEL= names), then the statistical tests (`--ignored` in
 # scripts/lab/tests/soak.rs: the buggy AB-BA reported in every one of 20 fresh boots, the fixed
 # one in none of 20). Every failure is listed with its console log, kept under
-# scripts/target/soak/RUN/KERNEL/. Ends with one line per kernel: runs, failures.
+# scripts/target/soak/KERNEL/RUN/. The kernels run side by side. Ends with one line per kernel.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
@@ -16,47 +16,54 @@ out=$REPO_ROOT/scripts/target/soak
 rm -rf "$out"; mkdir -p "$out"
 (cd scripts && cargo build --quiet --workspace --tests) || exit 1
 export SPLAT=$REPO_ROOT/scripts/target/debug/splat
-declare -A failures=()
+# The test binaries run directly (two `cargo test` would wait for each other's lock).
+bin() {
+    cargo test --manifest-path scripts/Cargo.toml -p lab --test "$1" --no-run --message-format=json \
+        2>/dev/null | sed -n 's/.*"executable":"\([^"]*\/deps\/[^"]*\)".*/\1/p'
+}
+vm_bin=$(bin vm) soak_bin=$(bin soak)
 
-# run_suite KERNEL LABEL CARGO-TEST-ARGS...: one suite run; on failure keep its logs and say so.
+# run_suite KERNEL LABEL BINARY ARGS...: one run; on failure keep its console logs and say so.
 run_suite() {
-    local k=$1 label=$2; shift 2
-    local dir=$out/$label/$k
+    local k=$1 label=$2 dir=$out/$k/$2; shift 2
     mkdir -p "$dir"
-    if env KERNEL="$k" cargo test --quiet --manifest-path scripts/Cargo.toml -p lab "$@" \
-        > "$dir/cargo.out" 2>&1; then
-        printf '  %-10s %-5s ok\n' "$label" "$k"
-        grep -h '^soak: ' "$dir/cargo.out"
+    if env KERNEL="$k" LAB_MODULE="$REPO_ROOT/scripts/target/ko/$k/rust_deadlock.ko" "$@" \
+        > "$dir/test.out" 2>&1; then
+        printf '  %-5s %-10s ok\n' "$k" "$label"
+        grep -h '^soak: ' "$dir/test.out"
         rm -rf "$dir"
     else
-        failures[$k]=$(( ${failures[$k]:-0} + 1 ))
         cp -r "scripts/target/vm-logs/$k/." "$dir/"
-        printf '  %-10s %-5s FAILED: %s\n' "$label" "$k" \
-            "$(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$dir/cargo.out" | sort -u | tr '\n' ' ')"
-        echo "             output and console logs: scripts/target/soak/$label/$k/"
+        printf '  %-5s %-10s FAILED: %s\n' "$k" "$label" \
+            "$(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$dir/test.out" | sort -u | tr '\n' ' ')"
+        echo "              output and console logs: scripts/target/soak/$k/$label/"
+        return 1
     fi
+}
+
+# soak_kernel KERNEL: N suite runs, then the statistics; prints "KERNEL FAILURES" last.
+soak_kernel() {
+    local k=$1 failed=0 i
+    for i in $(seq 1 "$n"); do
+        run_suite "$k" "run-$i" "$vm_bin" --test-threads=1 || failed=$((failed + 1))
+    done
+    run_suite "$k" statistics "$soak_bin" --ignored --nocapture --test-threads=1 \
+        || failed=$((failed + 1))
+    echo "soak $k: $n suite runs and the 20-boot statistics, $failed failed"
+    ((failed == 0))
 }
 
 for k in "${kernels[@]}"; do
     make -s --no-print-directory module KERNEL="$k" || exit 1
     mkdir -p "scripts/target/ko/$k"; cp src/rust_deadlock.ko "scripts/target/ko/$k/"
 done
-log "soak: the VM suite $n times on ${kernels[*]}"
-for i in $(seq 1 "$n"); do
-    for k in "${kernels[@]}"; do
-        LAB_MODULE=$REPO_ROOT/scripts/target/ko/$k/rust_deadlock.ko \
-            run_suite "$k" "run-$i" --test vm -- --test-threads=1
-    done
-done
-log "soak: 20 fresh boots buggy, 20 fixed, per kernel"
+log "soak: the VM suite $n times, then 20 fresh boots buggy and 20 fixed, on ${kernels[*]} side by side"
+pids=()
 for k in "${kernels[@]}"; do
-    LAB_MODULE=$REPO_ROOT/scripts/target/ko/$k/rust_deadlock.ko \
-        run_suite "$k" statistics --test soak -- --ignored --nocapture --test-threads=1
+    soak_kernel "$k" > "$out/$k.log" 2>&1 &
+    pids+=($!)
 done
-echo
 status=0
-for k in "${kernels[@]}"; do
-    echo "soak $k: $n suite runs, ${failures[$k]:-0} failed"
-    ((${failures[$k]:-0} == 0)) || status=1
-done
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+for k in "${kernels[@]}"; do cat "$out/$k.log"; done
 exit "$status"

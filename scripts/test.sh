@@ -2,8 +2,8 @@
 # `make test`: splat's host tests once; then, for each kernel series (all of scripts/env.sh's
 # KERNELS, or the one TEST_KERNELS names): the zero-warning checks, the module build, and the lab's
 # tests (the module file, then the VM tests in scripts/lab/tests/, one fresh guest each, including
-# the module's KUnit suite). Ends with one summary line, the failures by kernel, and one KTAP file
-# of every result.
+# the module's KUnit suite), the kernels side by side. Ends with one summary line, the failures by
+# kernel, and one KTAP file of every result.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
@@ -24,17 +24,49 @@ suite() {
     ((rc == 0)) || status=1
 }
 
-(cd scripts && cargo build --quiet --workspace) || exit 1
+(cd scripts && cargo build --quiet --workspace --tests) || exit 1
 export SPLAT=$REPO_ROOT/scripts/target/debug/splat
 suite host cargo test --manifest-path scripts/Cargo.toml -p splat --no-fail-fast
+# Each kernel's checks and module build, one after the other (they share src/); each module is
+# kept under scripts/target/ko/KERNEL/ for its VM tests.
+ready=()
 for k in "${kernels[@]}"; do
     suite "$k-check" make -s --no-print-directory check KERNEL="$k"
     suite "$k-module" make -s --no-print-directory module KERNEL="$k"
-    if [[ $(cat "$results/$k-module.rc") != 0 ]]; then continue; fi
-    # One guest at a time: the guests are timed (hung-task detector, rmmod) and there are 2 cores.
-    suite "$k" env KERNEL="$k" cargo test --manifest-path scripts/Cargo.toml -p lab --no-fail-fast \
-        -- --test-threads=1
+    [[ $(cat "$results/$k-module.rc") == 0 ]] || continue
+    mkdir -p "scripts/target/ko/$k"
+    cp src/rust_deadlock.ko "scripts/target/ko/$k/"
+    ready+=("$k")
 done
+# The lab's tests: one guest at a time per kernel (the guests are timed by the hung-task detector
+# and rmmod), the kernels side by side (LAB_PARALLEL=0: one after the other). The test binaries
+# run directly: two `cargo test` would wait for each other's lock on the target directory.
+mapfile -t lab_bins < <(cargo test --manifest-path scripts/Cargo.toml -p lab --no-run \
+    --message-format=json 2>/dev/null | sed -n 's/.*"executable":"\([^"]*\/deps\/[^"]*\)".*/\1/p')
+lab_tests() {
+    local k=$1 rc=0 bin
+    for bin in "${lab_bins[@]}"; do
+        echo "     Running $(basename "$bin")"
+        env KERNEL="$k" LAB_MODULE="$REPO_ROOT/scripts/target/ko/$k/rust_deadlock.ko" \
+            "$bin" --test-threads=1 || rc=1
+    done
+    return "$rc"
+}
+if [[ ${LAB_PARALLEL:-1} == 1 && ${#ready[@]} -gt 1 ]]; then
+    printf '\n\033[1m==> VM tests on %s, side by side\033[0m\n' "${ready[*]}"
+    pids=()
+    for k in "${ready[@]}"; do
+        ( lab_tests "$k" > "$results/$k.out" 2>&1; echo $? > "$results/$k.rc" ) &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    for k in "${ready[@]}"; do
+        printf '\n\033[1m==> %s\033[0m\n' "$k"; cat "$results/$k.out"
+        [[ $(cat "$results/$k.rc") == 0 ]] || status=1
+    done
+else
+    for k in "${ready[@]}"; do suite "$k" lab_tests "$k"; done
+fi
 
 echo
 echo "console logs of the VM tests: scripts/target/vm-logs/<kernel>/"

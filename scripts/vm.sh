@@ -8,6 +8,7 @@
 # Options: --log FILE (keep the console, CRs removed), --timeout SECS (default 120; the guest is
 # killed after it), --quiet (do not echo the console). Exit status: CMD's, or 124 on timeout.
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
+# KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -25,14 +26,15 @@ done
 
 kdir=${LAB_KDIR:-$("$REPO_ROOT/scripts/build-kernel.sh" --dir)}
 kernel=$kdir/arch/x86/boot/bzImage
-module=$REPO_ROOT/src/rust_deadlock.ko
+# LAB_MODULE: another build of the module (make test keeps one per kernel under scripts/target/ko/).
+module=${LAB_MODULE:-$REPO_ROOT/src/rust_deadlock.ko}
 [[ -f $kernel ]] || die "no guest kernel at $kernel: run 'make kernel KERNEL=$KERNEL'"
-[[ -f $module ]] || die "no module at src/rust_deadlock.ko: run 'make module KERNEL=$KERNEL'"
+[[ -f $module ]] || die "no module at $module: run 'make module KERNEL=$KERNEL'"
 # insmod would refuse a module built for another kernel; say so before booting.
 release=$(cat "$kdir/include/config/kernel.release" 2>/dev/null || echo unknown)
 built=$(modinfo -F vermagic "$module" 2>/dev/null | cut -d' ' -f1)
 [[ $built == "$release" ]] \
-    || die "src/rust_deadlock.ko was built for kernel '$built', the guest runs '$release': run 'make module KERNEL=$KERNEL'"
+    || die "$module was built for kernel '$built', the guest runs '$release': run 'make module KERNEL=$KERNEL'"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -40,7 +42,8 @@ stage=$work/root
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,lab}
 cp /bin/busybox "$stage/bin/busybox"
 install -m 0755 "$REPO_ROOT/qemu/init" "$stage/init"
-cp "$REPO_ROOT"/qemu/*.sh "$module" "$stage/lab/"
+cp "$REPO_ROOT"/qemu/*.sh "$stage/lab/"
+cp "$module" "$stage/lab/rust_deadlock.ko"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' > "$stage/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$stage/etc/group"
 [[ -n $cmd ]] && printf '%s\n' "$cmd" > "$stage/lab/cmd"

@@ -118,6 +118,12 @@ pub fn splat_binary() -> PathBuf {
 impl Run {
     /// The reports `splat --json` finds in the console log.
     pub fn reports(&self) -> Vec<Report> {
+        self.document().reports
+    }
+
+    /// Everything `splat --json` finds in the console log: the reports and the wait-for graph of
+    /// the hung tasks.
+    pub fn document(&self) -> splat::Document {
         let out = Command::new(splat_binary())
             .arg("--json")
             .arg(&self.log)
@@ -129,9 +135,7 @@ impl Run {
             self.log.display(),
             String::from_utf8_lossy(&out.stderr)
         );
-        let doc: splat::Document =
-            serde_json::from_slice(&out.stdout).expect("splat --json output");
-        doc.reports
+        serde_json::from_slice(&out.stdout).expect("splat --json output")
     }
 
     /// The console's lines without their printk timestamps. The guest command's output reaches

@@ -230,6 +230,29 @@ fn real_deadlock_hangs_both_threads_and_rmmod_breaks_it() {
                 run.failure(&format!("no blocker line: {line}"))
             );
         }
+        // splat turns those lines into the wait-for graph: one cycle of the two threads.
+        let graph = run.document().wait_for;
+        let [cycle] = graph.cycles.as_slice() else {
+            panic!(
+                "{}",
+                run.failure(&format!("wait-for cycles: {:?}", graph.cycles))
+            );
+        };
+        let mut tasks: Vec<(&str, Option<u32>)> = cycle
+            .tasks
+            .iter()
+            .map(|t| (t.comm.as_str(), t.pid))
+            .collect();
+        tasks.sort_unstable();
+        assert_eq!(
+            tasks,
+            [("deadlock_a", Some(a)), ("deadlock_b", Some(b))],
+            "{}",
+            run.failure("cycle tasks")
+        );
+        let mut locks = cycle.locks.clone();
+        locks.sort_unstable();
+        assert_eq!(locks, ["sem_a", "sem_b"], "{}", run.failure("cycle locks"));
     }
     for r in of_kind(&reports, Kind::HungTask) {
         assert!(
