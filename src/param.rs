@@ -109,7 +109,7 @@ unsafe extern "C" fn set_callback<T: ParamType>(
                 format_args!(
                     "{}: refused '{}': {}",
                     Shown(compat::cstr_bytes(name)),
-                    Shown(input.unwrap_or_default()),
+                    Shown(trimmed(input.unwrap_or_default())),
                     why
                 )
             );

@@ -89,7 +89,12 @@ struct RustDeadlock {
 
 impl kernel::Module for RustDeadlock {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let running = Running::start()?;
+        let running = Running::start().inspect_err(|e| {
+            pr_err!(
+                "load failed: error {}, nothing left running\n",
+                e.to_errno()
+            );
+        })?;
         pr_info!(
             "loaded (built for kernel {}): threads deadlock_a and deadlock_b started, hold_ms={}\n",
             compat::SERIES,

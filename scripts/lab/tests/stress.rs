@@ -1,0 +1,243 @@
+//! Abuse: each test boots a fresh guest and tries to break the module: sysfs writes racing with
+//! the threads and with unloading, unloading in every state, and allocations that fail while it
+//! loads. Nothing may oops or warn (beyond the lockdep report that `buggy` provokes), every bad
+//! write must be refused, and the module must always end unloaded, threads and memory gone.
+
+use lab::{boot, Boot, ReportKind, Run};
+
+fn run(name: &str, cmd: &str) -> Run {
+    let run = boot(
+        name,
+        cmd,
+        Boot {
+            timeout_s: 300,
+            echo: false,
+        },
+    );
+    run.assert_ok();
+    run
+}
+
+/// Asserts that the kernel printed no report but the ones `allowed` (the lockdep report buggy mode
+/// provokes, and the hung-task reports of the module's threads while they are deadlocked), and
+/// those only about the module's threads.
+fn assert_only(run: &Run, allowed: &[ReportKind]) {
+    for r in run.reports() {
+        let ours = r.tasks.iter().all(|t| t.comm.starts_with("deadlock_"));
+        assert!(
+            allowed.contains(&r.kind) && ours,
+            "{}",
+            run.failure(&format!("unexpected report: {} ({:?})", r.title, r.kind))
+        );
+    }
+    // splat reports every BUG, Oops and WARNING (as a generic report if nothing else): the loop
+    // above saw them all.
+}
+
+/// Asserts that the module is gone: not in lsmod, no thread left (after `lab: end`).
+fn assert_unloaded(run: &Run) {
+    let end = run.find("lab: end").expect("end marker");
+    for l in run.lines().skip(end) {
+        assert!(
+            !l.starts_with("rust_deadlock ") && !l.starts_with("lab: state "),
+            "{}",
+            run.failure(&format!("left behind: {l}"))
+        );
+    }
+}
+
+/// Two shells write valid and invalid values to `buggy` and `hold_ms` and read `status`, 300
+/// rounds each, while the main shell unloads and reloads the module ten times.
+#[test]
+fn sysfs_writes_race_with_threads_and_unloading() {
+    let run = run(
+        "sysfs-race",
+        r#"load
+# writer PARAM GOOD BAD: 300 rounds of writing every value; a bad value must never be accepted.
+writer() {
+    p=$1 good=$2 bad=$3 i=0 refused=0
+    while [ $i -lt 300 ]; do
+        for v in $good; do echo "$v" > $PARAMS/$p 2>/dev/null; done
+        for v in $bad; do
+            if echo "$v" > $PARAMS/$p 2>/dev/null; then echo "lab: accepted $p=$v"; else refused=$((refused + 1)); fi
+        done
+        cat $PARAMS/status > /dev/null 2>&1
+        i=$((i + 1))
+    done
+    echo "lab: writer $p done, $refused refused"
+}
+writer buggy "0 1 y n" "banana 2 -1 yess on1" &
+w1=$!
+writer hold_ms "0 5 50" "10001 abc -1 1.5 0x10" &
+w2=$!
+for j in 1 2 3 4 5 6 7 8 9 10; do
+    rmmod rust_deadlock || echo "lab: rmmod $j failed"
+    load || echo "lab: load $j failed"
+done
+wait $w1 $w2
+timed rmmod rust_deadlock
+echo "lab: end"; states; lsmod"#,
+    );
+    let lab = run.lab_lines();
+    assert!(
+        !lab.iter()
+            .any(|l| l.starts_with("accepted ") || l.ends_with(" failed")),
+        "{}",
+        run.failure("a bad value was accepted, or a load/unload failed")
+    );
+    for p in ["buggy", "hold_ms"] {
+        // Writes refused by the module, plus those that found no module to write to.
+        let done = lab
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("writer {p} done, ")))
+            .unwrap_or_else(|| panic!("{}", run.failure(&format!("writer {p} did not finish"))));
+        let refused: u32 = done.trim_end_matches(" refused").parse().unwrap();
+        assert!(
+            refused >= 1500,
+            "{}",
+            run.failure(&format!("{p}: {refused} refused"))
+        );
+    }
+    assert!(
+        run.console
+            .contains("rust_deadlock: buggy: refused 'banana'")
+            && run
+                .console
+                .contains("rust_deadlock: hold_ms: refused '10001': out of range"),
+        "{}",
+        run.failure("no refusal in the kernel log")
+    );
+    let (rc, ms) = run.timing("rmmod rust_deadlock").expect("final rmmod");
+    assert!(
+        rc == 0 && ms < 2000,
+        "{}",
+        run.failure(&format!("rmmod: exit {rc} in {ms} ms"))
+    );
+    assert_only(
+        &run,
+        &[ReportKind::CircularDependency, ReportKind::HungTask],
+    );
+    assert_unloaded(&run);
+}
+
+/// Unloading takes under 2 s in every state: right after insmod, while a thread holds a
+/// semaphore for 10 s, right after a real deadlock, and while a shell writes `buggy` non-stop.
+#[test]
+fn unload_in_every_state_is_quick() {
+    let run = run(
+        "unload-states",
+        r#"load; echo "lab: state fresh"; timed rmmod rust_deadlock
+load hold_ms=10000
+wait_for 20 grep -q "state=waiting on=sem_a" $PARAMS/status
+echo "lab: state holding"; timed rmmod rust_deadlock
+load buggy=1
+wait_for 30 blocked deadlock_a deadlock_b
+echo "lab: state deadlocked"; timed rmmod rust_deadlock
+load
+( while :; do echo 1 > $PARAMS/buggy; echo 0 > $PARAMS/buggy; done 2>/dev/null ) &
+writer=$!
+wait_for 20 beyond deadlock_a 2
+echo "lab: state writing"; timed rmmod rust_deadlock
+kill $writer
+echo "lab: end"; states; lsmod"#,
+    );
+    let lab = run.lab_lines();
+    let timings: Vec<&str> = lab
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("rmmod rust_deadlock: exit "))
+        .collect();
+    assert_eq!(timings.len(), 4, "{}", run.failure("four timed unloads"));
+    for (state, line) in ["fresh", "holding", "deadlocked", "writing"]
+        .iter()
+        .zip(&timings)
+    {
+        let (rc, ms) = line
+            .strip_prefix("rmmod rust_deadlock: exit ")
+            .and_then(|r| r.split_once(" in "))
+            .map(|(rc, ms)| {
+                (
+                    rc.to_owned(),
+                    ms.trim_end_matches(" ms").parse::<u64>().unwrap(),
+                )
+            })
+            .unwrap();
+        assert!(
+            rc == "0" && ms < 2000,
+            "{}",
+            run.failure(&format!("unload when {state}: exit {rc} in {ms} ms"))
+        );
+    }
+    assert_only(
+        &run,
+        &[ReportKind::CircularDependency, ReportKind::HungTask],
+    );
+    assert_unloaded(&run);
+}
+
+/// Allocations fail while the module loads (fault injection, failslab: every Nth slab allocation
+/// of the insmod process fails, N = 1, 2, ..., until five loads in a row succeed). Among them are
+/// the module's own allocations and the one that creates each kthread. A failed insmod must leave
+/// nothing loaded, and kmemleak must find nothing at the end. (busybox's insmod retries a failed
+/// finit_module with init_module, so some loads fail once and then succeed.)
+#[test]
+fn failing_allocations_make_insmod_fail_cleanly() {
+    let run = run(
+        "failslab",
+        r#"mount -t debugfs debugfs /sys/kernel/debug
+F=/sys/kernel/debug/failslab
+echo N > $F/ignore-gfp-wait; echo 0 > $F/verbose; echo Y > $F/task-filter
+echo 100 > $F/probability; echo -1 > $F/times; echo 0 > $F/space
+echo clear > /sys/kernel/debug/kmemleak
+n=1 ok=0 failed=0
+while [ $ok -lt 5 ] && [ $n -lt 400 ]; do
+    echo $n > $F/interval
+    if sh -c "echo 1 > /proc/self/make-it-fail && exec insmod $MOD" 2>/dev/null; then
+        ok=$((ok + 1)); rmmod rust_deadlock || echo "lab: rmmod after $n failed"
+    else
+        ok=0 failed=$((failed + 1))
+        [ -d /sys/module/rust_deadlock ] && { echo "lab: loaded after failed insmod $n"; rmmod rust_deadlock; }
+    fi
+    n=$((n + 1))
+done
+echo 0 > $F/probability; echo Y > $F/ignore-gfp-wait
+echo "lab: failslab: $failed insmods failed, last n=$n"
+echo "lab: end"; states; lsmod
+# kmemleak reports only objects older than 5 s: here the passing of time is the point.
+sleep 6
+echo scan > /sys/kernel/debug/kmemleak
+echo "lab: kmemleak: $(grep -c 'unreferenced object' /sys/kernel/debug/kmemleak)"
+cat /sys/kernel/debug/kmemleak"#,
+    );
+    let lab = run.lab_lines();
+    assert!(
+        !lab.iter()
+            .any(|l| l.starts_with("loaded after") || l.starts_with("rmmod after")),
+        "{}",
+        run.failure("a failed insmod left the module loaded")
+    );
+    let failed: u32 = lab
+        .iter()
+        .find_map(|l| l.strip_prefix("failslab: "))
+        .and_then(|l| l.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{}", run.failure("no failslab summary")));
+    assert!(
+        failed >= 10,
+        "{}",
+        run.failure(&format!("only {failed} failures injected"))
+    );
+    // Some of the failures hit the module's own allocations: its init said so and gave up.
+    assert!(
+        run.console
+            .contains("rust_deadlock: load failed: error -12, nothing left running"),
+        "{}",
+        run.failure("no failure inside the module's init")
+    );
+    assert!(
+        lab.contains(&"kmemleak: 0"),
+        "{}",
+        run.failure("kmemleak found leaks")
+    );
+    assert_only(&run, &[]);
+    assert_unloaded(&run);
+}
