@@ -6,7 +6,7 @@
 //! that is the thread function (`rust_deadlock::abba::AbBa::thread_b`), not `down()` or
 //! `kernel::sync::lock::Lock::lock`.
 
-use crate::model::{Frame, HungTask, Report, ReportKind, Stack};
+use crate::model::{Frame, HungTask, Report, ReportKind, Stack, Task};
 
 /// Exact function names that are never "interesting": lockdep, stack dumping, scheduler,
 /// locking primitives and entry code.
@@ -317,6 +317,21 @@ fn with_in(prefix: &str, f: Option<String>) -> String {
     }
 }
 
+/// The function a report's title names (see [`title`]), if any.
+pub(crate) fn title_function(r: &Report) -> Option<String> {
+    if r.kind == ReportKind::LockHeldAtExit {
+        if let Some(at) = r.held_locks.iter().find_map(|h| h.at.clone()) {
+            return Some(at);
+        }
+    }
+    culprit(r)
+}
+
+/// The function name without compiler suffixes (`.isra.0`, `.constprop.3`, `.cold`).
+pub(crate) fn base_function(function: &str) -> &str {
+    base(function)
+}
+
 /// Computes the syzbot-style title of a report.
 pub fn title(r: &Report) -> String {
     let f = culprit(r);
@@ -415,12 +430,50 @@ pub fn analyse_hung(r: &mut Report) {
     }
 }
 
-/// Writes the explanation of every report (needs all reports for cross references).
-pub fn explain_all(reports: &mut [Report]) {
-    for i in 0..reports.len() {
-        let text = explain(&reports[i], &reports[..i]);
-        reports[i].explanation = text;
+/// What the explanation of a report needs to know about the reports before it in the log:
+/// a bounded summary, so that a log of any length is explained in constant memory.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct History {
+    /// Reports seen so far.
+    count: usize,
+    /// An earlier report turned lockdep off.
+    lockdep_off: bool,
+    /// The last lock-order report: (1-based number, title, tasks, cycle).
+    cause: Option<(usize, String, Vec<Task>, Vec<String>)>,
+}
+
+impl History {
+    /// Records a finished report (after its explanation was written).
+    pub fn record(&mut self, r: &Report) {
+        self.count += 1;
+        self.lockdep_off |= lockdep_off(r);
+        if matches!(
+            r.kind,
+            ReportKind::CircularDependency | ReportKind::RecursiveLocking
+        ) {
+            self.cause = Some((
+                self.count,
+                r.title.clone(),
+                r.tasks.clone(),
+                r.cycle.clone(),
+            ));
+        }
     }
+}
+
+/// True when the report turns lockdep off (every lockdep report does), or says it is off.
+fn lockdep_off(e: &Report) -> bool {
+    e.details.get("lockdep").map(String::as_str) == Some("off")
+        || matches!(
+            e.kind,
+            ReportKind::CircularDependency
+                | ReportKind::RecursiveLocking
+                | ReportKind::InconsistentLockState
+                | ReportKind::IrqLockInversion
+                | ReportKind::BadUnlockBalance
+                | ReportKind::HeldLockFreed
+                | ReportKind::LockHeldAtExit
+        )
 }
 
 fn lock_list(locks: &[String]) -> String {
@@ -458,8 +511,8 @@ fn held_summary(r: &Report) -> Option<String> {
     }
 }
 
-/// The explanation text of one report; `earlier` are the reports before it in the log.
-pub fn explain(r: &Report, earlier: &[Report]) -> String {
+/// The explanation text of one report; `earlier` summarizes the reports before it in the log.
+pub(crate) fn explain(r: &Report, earlier: &History) -> String {
     let mut out = match r.kind {
         ReportKind::CircularDependency => explain_circular(r),
         ReportKind::RecursiveLocking => explain_recursive(r),
@@ -840,7 +893,7 @@ fn state_name(state: &str) -> &'static str {
     }
 }
 
-fn explain_hung(r: &Report, earlier: &[Report]) -> String {
+fn explain_hung(r: &Report, earlier: &History) -> String {
     let mut lines = Vec::new();
     let Some(h) = &r.hung_task else {
         return "A task is blocked for too long.".to_string();
@@ -897,44 +950,22 @@ fn explain_hung(r: &Report, earlier: &[Report]) -> String {
     if !others.is_empty() {
         lines.push(format!("Other held locks: {}.", others.join("; ")));
     }
-    let lockdep_off = |e: &Report| {
-        e.details.get("lockdep").map(String::as_str) == Some("off")
-            || matches!(
-                e.kind,
-                ReportKind::CircularDependency
-                    | ReportKind::RecursiveLocking
-                    | ReportKind::InconsistentLockState
-                    | ReportKind::IrqLockInversion
-                    | ReportKind::BadUnlockBalance
-                    | ReportKind::HeldLockFreed
-                    | ReportKind::LockHeldAtExit
-            )
-    };
-    if r.held_locks.is_empty() && (lockdep_off(r) || earlier.iter().any(lockdep_off)) {
+    if r.held_locks.is_empty() && (lockdep_off(r) || earlier.lockdep_off) {
         lines.push(
             "Held locks are not known: lockdep was turned off by an earlier report.".to_string(),
         );
     }
-    let cause = earlier.iter().enumerate().rev().find(|(_, e)| {
-        matches!(
-            e.kind,
-            ReportKind::CircularDependency | ReportKind::RecursiveLocking
-        )
-    });
-    if let Some((i, e)) = cause {
-        let involved = e
-            .tasks
+    if let Some((number, title, tasks, cycle)) = &earlier.cause {
+        let involved = tasks
             .iter()
             .any(|t| t.comm == *comm && t.pid.is_none_or(|p| p == *pid));
-        let cycle = if e.cycle.is_empty() {
+        let cycle = if cycle.is_empty() {
             String::new()
         } else {
-            format!(" ({})", e.cycle.join(" -> "))
+            format!(" ({})", cycle.join(" -> "))
         };
         lines.push(format!(
-            "Likely cause: report #{} \"{}\"{cycle}{}.",
-            i + 1,
-            e.title,
+            "Likely cause: report #{number} \"{title}\"{cycle}{}.",
             if involved {
                 ", which this task triggered"
             } else {

@@ -40,6 +40,7 @@ pub mod lockfmt;
 pub mod model;
 mod output;
 mod segment;
+pub mod summary;
 
 pub use explain::{first_interesting, is_boring};
 pub use frame::{demangle, parse_frame};
@@ -47,9 +48,15 @@ pub use model::{
     ChainEntry, Document, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind,
     ScenarioRow, Stack, Task, SCHEMA,
 };
-pub use output::{from_json, to_dot, to_json, to_text};
+pub use output::{from_json, to_dot, to_json, to_text, DotGraph, JsonWriter, TextWriter};
 
 use segment::Family;
+use std::collections::VecDeque;
+
+/// Hung-task reports held back at most, waiting for a "Showing all locks held in the system"
+/// list to attach to them (the kernel prints at most `hung_task_warnings`, 10 by default, in
+/// a row).
+const MAX_HUNG_BATCH: usize = 64;
 
 /// Finds and explains every report in a log.
 ///
@@ -57,33 +64,15 @@ use segment::Family;
 /// system" list that follows hung-task reports is merged into them (`held_locks`), and is not
 /// a report of its own.
 pub fn parse(log: &str) -> Vec<Report> {
-    let lines = input::split_lines(log);
-    let segments = segment::segment(&lines);
-    let mut reports: Vec<Report> = Vec::new();
-    // Indices (in `reports`) of the hung-task reports since the last other report.
-    let mut hung_batch: Vec<usize> = Vec::new();
-    for seg in &segments {
-        let report = extract::build(seg);
-        if seg.family == Family::LockDump {
-            attach_lock_dump(&mut reports, &hung_batch, report);
-            hung_batch.clear();
-            continue;
-        }
-        if report.kind == ReportKind::HungTask {
-            hung_batch.push(reports.len());
-        } else {
-            hung_batch.clear();
-        }
-        reports.push(report);
+    let mut p = Parser::new();
+    let mut out = Vec::new();
+    for line in log.split('\n') {
+        p.push_line(line);
+        out.extend(p.reports());
     }
-    for r in &mut reports {
-        explain::analyse_hung(r);
-    }
-    for r in &mut reports {
-        r.title = explain::title(r);
-    }
-    explain::explain_all(&mut reports);
-    reports
+    p.finish();
+    out.extend(p.reports());
+    out
 }
 
 /// Like [`parse`], for raw bytes: invalid UTF-8 is replaced (lossy), never rejected.
@@ -91,13 +80,129 @@ pub fn parse_bytes(log: &[u8]) -> Vec<Report> {
     parse(&String::from_utf8_lossy(log))
 }
 
+/// Reads a log from `reader` line by line and calls `each` with every report as soon as it
+/// is complete, in header order. Memory use does not grow with the length of the log.
+pub fn parse_reader<R: std::io::BufRead>(
+    mut reader: R,
+    mut each: impl FnMut(Report),
+) -> std::io::Result<()> {
+    let mut p = Parser::new();
+    let mut buf = Vec::with_capacity(512);
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        p.push_bytes(&buf);
+        for r in p.reports() {
+            each(r);
+        }
+    }
+    p.finish();
+    for r in p.reports() {
+        each(r);
+    }
+    Ok(())
+}
+
+/// The streaming parser: push lines, take reports as they complete.
+///
+/// ```
+/// let mut p = splat::Parser::new();
+/// for line in ["[ 1.0] INFO: task a:1 blocked for more than 2 seconds.", "[ 1.1] Call Trace:",
+///              "[ 1.2]  down+0x40/0x50", "[ 1.3]  kthread+0xed/0xf5", "[ 1.4] ok"] {
+///     p.push_line(line);
+/// }
+/// p.finish();
+/// let reports: Vec<_> = p.reports().collect();
+/// assert_eq!(reports[0].title, "INFO: task hung in kthread");
+/// ```
+#[derive(Default)]
+pub struct Parser {
+    seg: segment::Segmenter,
+    line_no: usize,
+    /// Hung-task reports that a following lock list may still complete.
+    hung_batch: Vec<Report>,
+    history: explain::History,
+    ready: VecDeque<Report>,
+}
+
+impl Parser {
+    /// A parser at the start of a log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next line of the log (without its line end; a trailing `\r` is ignored).
+    pub fn push_line(&mut self, raw: &str) {
+        self.line_no += 1;
+        let seg = &mut self.seg;
+        input::for_each_record(raw, self.line_no, |l| seg.push(&l));
+        self.drain_segments();
+    }
+
+    /// Like [`Parser::push_line`] for raw bytes (invalid UTF-8 is replaced).
+    pub fn push_bytes(&mut self, raw: &[u8]) {
+        match std::str::from_utf8(raw) {
+            Ok(s) => self.push_line(s),
+            Err(_) => self.push_line(&String::from_utf8_lossy(raw)),
+        }
+    }
+
+    /// Ends the log: reports still open are finished (as truncated when they are cut off).
+    pub fn finish(&mut self) {
+        self.seg.finish();
+        self.drain_segments();
+        self.flush_hung();
+    }
+
+    /// The reports completed so far, in header order (each is returned once).
+    pub fn reports(&mut self) -> impl Iterator<Item = Report> + '_ {
+        self.ready.drain(..)
+    }
+
+    fn drain_segments(&mut self) {
+        while let Some(seg) = self.seg.pop_ready() {
+            let report = extract::build(&seg);
+            if seg.family == Family::LockDump {
+                // A lock list on its own (SysRq-d) is not a report.
+                attach_lock_dump(&mut self.hung_batch, report);
+                self.flush_hung();
+                continue;
+            }
+            if report.kind == ReportKind::HungTask {
+                if self.hung_batch.len() >= MAX_HUNG_BATCH {
+                    self.flush_hung();
+                }
+                self.hung_batch.push(report);
+            } else {
+                self.flush_hung();
+                self.finalize(report);
+            }
+        }
+    }
+
+    fn flush_hung(&mut self) {
+        for r in std::mem::take(&mut self.hung_batch) {
+            self.finalize(r);
+        }
+    }
+
+    fn finalize(&mut self, mut r: Report) {
+        explain::analyse_hung(&mut r);
+        r.title = explain::title(&r);
+        r.explanation = explain::explain(&r, &self.history);
+        self.history.record(&r);
+        self.ready.push_back(r);
+    }
+}
+
 /// Merges a `debug_show_all_locks()` list into the hung-task reports printed before it.
-fn attach_lock_dump(reports: &mut [Report], batch: &[usize], dump: Report) {
-    let Some(&last) = batch.last() else {
-        return; // A lock list on its own (SysRq-d) is not a report.
-    };
-    for &i in batch {
-        let r = &mut reports[i];
+fn attach_lock_dump(batch: &mut [Report], dump: Report) {
+    for r in batch.iter_mut() {
         r.held_locks.extend(dump.held_locks.iter().cloned());
         for l in &dump.locks {
             if !r.locks.iter().any(|x| x.name == l.name) {
@@ -105,8 +210,9 @@ fn attach_lock_dump(reports: &mut [Report], batch: &[usize], dump: Report) {
             }
         }
     }
-    let r = &mut reports[last];
-    r.lines.extend(dump.lines.iter().cloned());
-    r.end_line = r.end_line.max(dump.end_line);
-    r.truncated |= dump.truncated;
+    if let Some(r) = batch.last_mut() {
+        r.lines.extend(dump.lines.iter().cloned());
+        r.end_line = r.end_line.max(dump.end_line);
+        r.truncated |= dump.truncated;
+    }
 }
