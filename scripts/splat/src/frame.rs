@@ -62,6 +62,19 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     }
     let mut module = None;
     let mut location = None;
+    // Older decode_stacktrace.sh output: `sym (file.c:12 file.h:3 (discriminator 2))`.
+    if let Some(inner) = rest
+        .trim()
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let first = inner.split_whitespace().next().unwrap_or("");
+        if !is_location(first) {
+            return None;
+        }
+        location = Some(first.to_string());
+        rest = "";
+    }
     let mut tokens = rest.split_whitespace().peekable();
     while let Some(tok) = tokens.next() {
         if let Some(inner) = tok.strip_prefix('[') {
@@ -300,6 +313,14 @@ mod tests {
         let f = parse_frame("  down+0x40/0x50 kernel/locking/semaphore.c:60").unwrap();
         assert_eq!(f.function, "down");
         assert_eq!(f.location.as_deref(), Some("kernel/locking/semaphore.c:60"));
+
+        let f = parse_frame(
+            " ? trace_hardirqs_off_caller (kernel/locking/lockdep.c:2638 (discriminator 2))",
+        )
+        .unwrap();
+        assert_eq!(f.function, "trace_hardirqs_off_caller");
+        assert_eq!(f.location.as_deref(), Some("kernel/locking/lockdep.c:2638"));
+        assert!(!f.reliable);
 
         let f = parse_frame(" __dump_stack lib/dump_stack.c:94 [inline]").unwrap();
         assert_eq!(f.function, "__dump_stack");

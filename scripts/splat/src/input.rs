@@ -76,6 +76,38 @@ pub fn for_each_record<'a>(raw: &'a str, number: usize, mut f: impl FnMut(Line<'
     });
 }
 
+/// A quoted-printable soft line break: a mail body line of at most 76 characters (plus the
+/// `=`) that ends in `=` after text that is not itself an `=` escape run (`====` banners
+/// end in `=` too, but are not broken).
+pub fn is_soft_break(raw: &str) -> bool {
+    let Some(body) = raw.strip_suffix('=') else {
+        return false;
+    };
+    (40..=77).contains(&raw.len()) && !body.ends_with('=') && !body.trim().is_empty()
+}
+
+/// Decodes the `=XX` escapes of a quoted-printable line (`=3D` -> `=`, `=20` -> ` `);
+/// anything else is kept as it is.
+pub fn decode_quoted_printable(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut i = 0;
+    while i < b.len() {
+        let upper = |c: u8| c.is_ascii_digit() || (b'A'..=b'F').contains(&c);
+        if b[i] == b'=' && i + 2 < b.len() && upper(b[i + 1]) && upper(b[i + 2]) {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The byte offset of a printk timestamp (`[%5lu.%06lu]`) inside a line's text (its own
 /// prefixes already stripped), when the text does not itself start with `[`.
 fn embedded_timestamp(raw: &str) -> Option<usize> {

@@ -128,6 +128,11 @@ pub struct Parser {
     hung_batch: Vec<Report>,
     history: explain::History,
     ready: VecDeque<Report>,
+    /// A quoted-printable soft line break (`=` at the end of a line) was seen: the log is a
+    /// mail body that was not decoded.
+    quoted_printable: bool,
+    /// The first part of a line broken by a quoted-printable soft break.
+    pending: Option<String>,
 }
 
 impl Parser {
@@ -139,6 +144,34 @@ impl Parser {
     /// Feeds the next line of the log (without its line end; a trailing `\r` is ignored).
     pub fn push_line(&mut self, raw: &str) {
         self.line_no += 1;
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if let Some(mut first) = self.pending.take() {
+            // The rest of a line broken by a quoted-printable soft break.
+            first.push_str(raw);
+            return self.push_decoded(&first);
+        }
+        if input::is_soft_break(raw) {
+            self.quoted_printable = true;
+            let mut first = raw[..raw.len() - 1].to_string();
+            if first.len() <= 4096 {
+                first.shrink_to_fit();
+                self.pending = Some(first);
+                return;
+            }
+        }
+        if self.quoted_printable && raw.contains('=') {
+            return self.push_decoded(raw);
+        }
+        self.push_record(raw);
+    }
+
+    /// A line of a mail body in quoted-printable: `=3D` and friends decoded first.
+    fn push_decoded(&mut self, raw: &str) {
+        let decoded = input::decode_quoted_printable(raw);
+        self.push_record(&decoded);
+    }
+
+    fn push_record(&mut self, raw: &str) {
         let seg = &mut self.seg;
         input::for_each_record(raw, self.line_no, |l| seg.push(&l));
         self.drain_segments();
@@ -154,6 +187,9 @@ impl Parser {
 
     /// Ends the log: reports still open are finished (as truncated when they are cut off).
     pub fn finish(&mut self) {
+        if let Some(first) = self.pending.take() {
+            self.push_decoded(&first);
+        }
         self.seg.finish();
         self.drain_segments();
         self.flush_hung();

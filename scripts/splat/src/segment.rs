@@ -1022,8 +1022,8 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     }
     let p = prev.trim_end();
     let joined = format!("{p} {n}");
-    if p.ends_with(", at:") && is_lock_line(p) {
-        // `ADDR (class){..}-{..}, at:` with the site on the next line.
+    if lock_site_missing(p) {
+        // `ADDR (class){..}-{..}, at:` (or `at: [<ADDR>]`) with the site on the next line.
         return Some(joined);
     }
     if classify_line(n) != LineClass::Other && !looks_like_location(n) {
@@ -1036,10 +1036,20 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     }
 }
 
-/// A `print_lock()` line, alone or in a held-lock list.
-fn is_lock_line(t: &str) -> bool {
+/// A `print_lock()` line (alone or in a held-lock list) whose `at:` site is cut off: it ends
+/// in `, at:`, `, at: [<ADDR>]` or, wrapped before the `at:`, in `},`.
+fn lock_site_missing(t: &str) -> bool {
     let t = t.trim();
-    matches!(parse_held_entry(t), Some((_, Some(_)))) || parse_lock_line(t).is_some()
+    let cut =
+        t.ends_with(", at:") || t.ends_with("},") || (t.ends_with(">]") && t.contains(", at: [<"));
+    if !cut {
+        return false;
+    }
+    let line = match parse_held_entry(t) {
+        Some((_, l)) => l,
+        None => parse_lock_line(t),
+    };
+    line.is_some_and(|l| l.at.is_none())
 }
 
 /// `kernel/foo.c:12` or `kernel/foo.c:12 [inline]`: the tail of a wrapped frame line (which
