@@ -300,6 +300,10 @@ impl Builder {
             self.scan_register(t);
             return false;
         }
+        if t.is_empty() && self.active_trace.is_some() {
+            // A blank line inside a stack dump (another writer's text was cut out of it).
+            return false;
+        }
         self.active_trace = None;
 
         if self.in_scenario {

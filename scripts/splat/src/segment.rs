@@ -147,7 +147,10 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         if body.starts_with("sleeping function called from invalid context") {
             return strong(ReportKind::SleepInAtomic, Family::Sleep);
         }
-        if t.starts_with("INFO: task ") && body.contains(" blocked for more than ") {
+        // "blocked for more" alone: the header of a report wrapped by a mail client.
+        if t.starts_with("INFO: task ")
+            && (body.contains(" blocked for more than ") || body.ends_with(" blocked for more"))
+        {
             return strong(ReportKind::HungTask, Family::Hung);
         }
         if t.starts_with("INFO: ") {
@@ -857,9 +860,13 @@ impl Segmenter {
         let Some(joined) = wrapped_join(prev, line.text) else {
             return false;
         };
+        let first = seg.lines.len() == 1;
         if let Some(last) = seg.lines.last_mut() {
             if last.1 == prev {
                 last.1.clone_from(&joined);
+                if first {
+                    seg.header = joined.trim().to_string();
+                }
                 self.prev = Some((joined, Some(idx)));
                 return true;
             }
@@ -1022,11 +1029,17 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     }
     let p = prev.trim_end();
     let joined = format!("{p} {n}");
+    if hung_header_task(p).is_none() && hung_header_task(&joined).is_some() {
+        // `INFO: task x:1 blocked for more` + `than 120 seconds.`
+        return Some(joined);
+    }
     if lock_site_missing(p) {
         // `ADDR (class){..}-{..}, at:` (or `at: [<ADDR>]`) with the site on the next line.
         return Some(joined);
     }
-    if classify_line(n) != LineClass::Other && !looks_like_location(n) {
+    // ` #0: ADDR` + `(class){..}, at: ...`: a held lock wrapped after its address.
+    let held_address_only = matches!(parse_held_entry(p), Some((_, None))) && !p.ends_with(':');
+    if classify_line(n) != LineClass::Other && !looks_like_location(n) && !held_address_only {
         return None;
     }
     if parse_quality(&joined) > parse_quality(p) {
