@@ -10,7 +10,12 @@ use std::process::ExitCode;
 const AFTER_HELP: &str = "\
 Input: a kernel console log or dmesg output. Timestamps, printk caller ids ([  T43]),
 syslog prefixes (\"Nov 21 10:00:00 host kernel: \"), CRLF line ends and bytes that are
-not UTF-8 are all accepted; unrelated lines between report lines are skipped.
+not UTF-8 are all accepted; so are mail quoting (> ), lines wrapped by mail clients,
+quoted-printable bodies and gzip/xz files. Unrelated lines between report lines are skipped.
+The log is streamed: memory stays flat whatever its size.
+
+Triage: --summary LOG... (files, directories, - for stdin) prints one row per distinct bug
+(signature = kind, lock classes, culprit function), with counts, files and titles.
 
 Reports understood: possible circular locking dependency, possible recursive locking,
 inconsistent lock state, irq lock inversion, bad unlock balance, held lock freed, lock
