@@ -131,8 +131,8 @@ pub struct Parser {
     /// A quoted-printable soft line break (`=` at the end of a line) was seen: the log is a
     /// mail body that was not decoded.
     quoted_printable: bool,
-    /// The first part of a line broken by a quoted-printable soft break.
-    pending: Option<String>,
+    /// The first part of a line broken by a quoted-printable soft break, and its number.
+    pending: Option<(String, usize)>,
 }
 
 impl Parser {
@@ -145,35 +145,34 @@ impl Parser {
     pub fn push_line(&mut self, raw: &str) {
         self.line_no += 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if let Some(mut first) = self.pending.take() {
+        if let Some((mut first, number)) = self.pending.take() {
             // The rest of a line broken by a quoted-printable soft break.
             first.push_str(raw);
-            return self.push_decoded(&first);
+            return self.push_decoded(&first, number);
         }
         if input::is_soft_break(raw) {
             self.quoted_printable = true;
-            let mut first = raw[..raw.len() - 1].to_string();
+            let first = raw[..raw.len() - 1].to_string();
             if first.len() <= 4096 {
-                first.shrink_to_fit();
-                self.pending = Some(first);
+                self.pending = Some((first, self.line_no));
                 return;
             }
         }
         if self.quoted_printable && raw.contains('=') {
-            return self.push_decoded(raw);
+            return self.push_decoded(raw, self.line_no);
         }
-        self.push_record(raw);
+        self.push_record(raw, self.line_no);
     }
 
     /// A line of a mail body in quoted-printable: `=3D` and friends decoded first.
-    fn push_decoded(&mut self, raw: &str) {
+    fn push_decoded(&mut self, raw: &str, number: usize) {
         let decoded = input::decode_quoted_printable(raw);
-        self.push_record(&decoded);
+        self.push_record(&decoded, number);
     }
 
-    fn push_record(&mut self, raw: &str) {
+    fn push_record(&mut self, raw: &str, number: usize) {
         let seg = &mut self.seg;
-        input::for_each_record(raw, self.line_no, |l| seg.push(&l));
+        input::for_each_record(raw, number, |l| seg.push(&l));
         self.drain_segments();
     }
 
@@ -187,8 +186,8 @@ impl Parser {
 
     /// Ends the log: reports still open are finished (as truncated when they are cut off).
     pub fn finish(&mut self) {
-        if let Some(first) = self.pending.take() {
-            self.push_decoded(&first);
+        if let Some((first, number)) = self.pending.take() {
+            self.push_decoded(&first, number);
         }
         self.seg.finish();
         self.drain_segments();
