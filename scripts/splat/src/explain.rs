@@ -144,6 +144,9 @@ const BORING_PREFIXES: &[&str] = &[
     "stack_trace_",
     "arch_stack_walk",
     "kernel::sync::",
+    "queued_",
+    "native_queued_",
+    "trace_hardirqs_",
     "dma_fence_wait",
     "dma_fence_default_wait",
     "reservation_object_wait",
@@ -307,6 +310,14 @@ fn culprit(r: &Report) -> Option<String> {
         }
         if let Some(f) = r.details.get("rip") {
             return Some(f.clone());
+        }
+    }
+    if r.kind == ReportKind::InconsistentLockState {
+        // syzbot's rule: where the lock whose state changed was taken ("takes: ... at:").
+        if let Some(at) = r.acquiring.as_ref().and_then(|a| a.at.as_deref()) {
+            if !is_boring(at) {
+                return Some(at.to_string());
+            }
         }
     }
     if let Some(f) = first_interesting(main_frames(r)) {

@@ -853,6 +853,7 @@ impl Builder {
 
 /// Cuts ` Tainted: ...` / ` Not tainted ...` off a comm.
 fn cut_taint(s: &str) -> &str {
+    let s = s.split(" Kdump: loaded").next().unwrap_or(s);
     let s = s.split(" Tainted:").next().unwrap_or(s);
     let s = s.split(" Not tainted").next().unwrap_or(s);
     s.trim()

@@ -95,7 +95,7 @@ fn every_corpus_report_has_the_expected_fields() {
 #[test]
 fn every_corpus_file_is_expected_and_has_exactly_its_reports() {
     let files = corpus_files();
-    assert!(files.len() >= 15, "corpus has only {} files", files.len());
+    assert!(files.len() >= 19, "corpus has only {} files", files.len());
     let expected: BTreeSet<&str> = EXPECTED.iter().map(|e| e.file).collect();
     for f in &files {
         assert!(expected.contains(f.as_str()), "{f} has no expectations");
@@ -239,6 +239,54 @@ const EXPECTED: &[Expect] = &[
         acquiring: None,
         holding: None,
         truncated: false,
+    },
+    Expect {
+        file: "inconsistent-5.18-rxe-triple-quoted-wrapped.log",
+        index: 0,
+        kind: InconsistentLockState,
+        title: "inconsistent lock state in rxe_pool_get_index",
+        tasks: &[("ksoftirqd/5", Some(40))],
+        locks: &["&xa->xa_lock#14"],
+        cycle: &[],
+        acquiring: Some(("&xa->xa_lock#14", Some("rxe_pool_get_index"))),
+        holding: None,
+        truncated: true,
+    },
+    Expect {
+        file: "inconsistent-5.9-mt76-commit.log",
+        index: 0,
+        kind: InconsistentLockState,
+        title: "inconsistent lock state in mt76_dma_cleanup",
+        tasks: &[("rmmod", Some(1227))],
+        locks: &["&dev->lock#2", "&dev->mutex"],
+        cycle: &[],
+        acquiring: Some(("&dev->lock#2", Some("mt76_dma_cleanup"))),
+        holding: None,
+        truncated: false,
+    },
+    Expect {
+        file: "inconsistent-6.16-console-owner-nested-quote.log",
+        index: 0,
+        kind: InconsistentLockState,
+        title: "inconsistent lock state in console_lock_spinning_enable",
+        tasks: &[("wpa_supplicant", Some(2940))],
+        locks: &["console_owner"],
+        cycle: &[],
+        acquiring: Some(("console_owner", Some("console_lock_spinning_enable"))),
+        holding: None,
+        truncated: true,
+    },
+    Expect {
+        file: "inconsistent-6.7-lkp-caller-ids-decoded.log",
+        index: 0,
+        kind: InconsistentLockState,
+        title: "inconsistent lock state in ep_start_scan",
+        tasks: &[("systemd-udevd", Some(141))],
+        locks: &["&ep->lock", "&ep->mtx"],
+        cycle: &[],
+        acquiring: Some(("&ep->lock", Some("ep_start_scan"))),
+        holding: None,
+        truncated: true,
     },
     Expect {
         file: "rcu-5.2-arm64-shell-prompt.log",
