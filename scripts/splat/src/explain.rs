@@ -408,7 +408,11 @@ fn generic_title(r: &Report, f: Option<String>) -> String {
         }
         _ => h,
     };
-    if h.starts_with("WARNING: CPU: ") || h.starts_with("WARNING: at ") {
+    let new_warn = h
+        .strip_prefix("WARNING: ")
+        .and_then(|r| r.split_once(" at "))
+        .is_some_and(|(loc, _)| !loc.contains(' ') && loc.contains(':'));
+    if h.starts_with("WARNING: CPU: ") || h.starts_with("WARNING: at ") || new_warn {
         return with_in("WARNING", f);
     }
     if h.starts_with("kernel BUG at ") {

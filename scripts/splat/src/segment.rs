@@ -697,6 +697,10 @@ impl Segment {
 
     fn offer_report(&mut self, class: LineClass, line: &Line) -> bool {
         let generic = self.family == Family::Generic;
+        if generic && !self.task_closed && same_warning_site(&self.header, line.text) {
+            // 6.18+ prints one WARNING line per inlined frame of the same site.
+            return true;
+        }
         if self.task_closed {
             // After "</TASK>": lockdep and sleep reports are over; an Oops goes on with
             // "Modules linked in:", registers and "---[ end trace ]---".
@@ -786,6 +790,18 @@ impl Segment {
             LineClass::HungBody | LineClass::HungTaskLine | LineClass::Other => false,
         }
     }
+}
+
+/// `WARNING: FILE:LINE at ...` lines of the same FILE:LINE (the 6.18+ format).
+fn same_warning_site(header: &str, line: &str) -> bool {
+    let site = |t: &str| {
+        t.trim()
+            .strip_prefix("WARNING: ")
+            .and_then(|r| r.split_once(" at "))
+            .map(|(loc, _)| loc.to_string())
+            .filter(|loc| !loc.contains(' ') && loc.contains(':'))
+    };
+    matches!((site(header), site(line)), (Some(a), Some(b)) if a == b)
 }
 
 /// The comm of a hung-task header `INFO: task COMM:PID blocked for more than N seconds.`.

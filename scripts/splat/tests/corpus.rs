@@ -95,7 +95,7 @@ fn every_corpus_report_has_the_expected_fields() {
 #[test]
 fn every_corpus_file_is_expected_and_has_exactly_its_reports() {
     let files = corpus_files();
-    assert!(files.len() >= 19, "corpus has only {} files", files.len());
+    assert!(files.len() >= 22, "corpus has only {} files", files.len());
     let expected: BTreeSet<&str> = EXPECTED.iter().map(|e| e.file).collect();
     for f in &files {
         assert!(expected.contains(f.as_str()), "{f} has no expectations");
@@ -133,6 +133,93 @@ fn corpus_summary_groups_reports_by_signature() {
 }
 
 const EXPECTED: &[Expect] = &[
+    Expect {
+        file: "bad-unlock-5.18-arm64-kgdb-indented-wrapped.log",
+        index: 0,
+        kind: BadUnlockBalance,
+        title: "WARNING: bad unlock balance in kgdb_cpu_enter",
+        tasks: &[("sh", Some(173))],
+        locks: &[
+            "dbg_slave_lock",
+            "sb_writers#3",
+            "rcu_read_lock",
+            "dbg_master_lock",
+        ],
+        cycle: &[],
+        acquiring: Some(("dbg_slave_lock", Some("kgdb_cpu_enter"))),
+        holding: None,
+        truncated: true,
+    },
+    Expect {
+        file: "bad-unlock-5.18-arm64-kgdb-indented-wrapped.log",
+        index: 1,
+        kind: BadUnlockBalance,
+        title: "WARNING: bad unlock balance in kgdb_cpu_enter",
+        tasks: &[("sh", Some(173))],
+        locks: &[
+            "dbg_slave_lock",
+            "sb_writers#3",
+            "rcu_read_lock",
+            "dbg_master_lock",
+        ],
+        cycle: &[],
+        acquiring: Some(("dbg_slave_lock", Some("kgdb_cpu_enter"))),
+        holding: None,
+        truncated: true,
+    },
+    Expect {
+        file: "bad-unlock-6.18-syzbot-hugetlbfs-new-warn-format.log",
+        index: 0,
+        kind: BadUnlockBalance,
+        title: "WARNING: bad unlock balance in hugetlb_vmdelete_list",
+        tasks: &[("syz.0.8060", Some(30977))],
+        locks: &[
+            "&vma_lock->rw_sema",
+            "sb_writers#12",
+            "&sb->s_type->i_mutex_key#20",
+            "&hugetlbfs_i_mmap_rwsem_key",
+        ],
+        cycle: &[],
+        acquiring: Some(("&vma_lock->rw_sema", Some("hugetlb_vmdelete_list"))),
+        holding: None,
+        truncated: false,
+    },
+    Expect {
+        file: "bad-unlock-6.18-syzbot-hugetlbfs-new-warn-format.log",
+        index: 1,
+        kind: Generic,
+        title: "WARNING in __up_write",
+        tasks: &[("syz.0.8060", Some(30977))],
+        locks: &[],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
+    },
+    Expect {
+        file: "bad-unlock-6.5-riscv-tab-quoted-printable.log",
+        index: 0,
+        kind: BadUnlockBalance,
+        title: "WARNING: bad unlock balance in vma_end_read",
+        tasks: &[("modprobe", Some(58))],
+        locks: &["&vma->vm_lock->lock", "rcu_read_lock"],
+        cycle: &[],
+        acquiring: Some(("&vma->vm_lock->lock", Some("vma_end_read"))),
+        holding: None,
+        truncated: false,
+    },
+    Expect {
+        file: "bad-unlock-6.5-riscv-tab-quoted-printable.log",
+        index: 1,
+        kind: Generic,
+        title: "WARNING in __up_read",
+        tasks: &[("modprobe", Some(58))],
+        locks: &[],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
+    },
     Expect {
         file: "circular-5.7-btrfs-md-workqueue-quoted.log",
         index: 0,
