@@ -144,6 +144,7 @@ const BORING_PREFIXES: &[&str] = &[
     "stack_trace_",
     "arch_stack_walk",
     "kernel::sync::",
+    "slab_free",
     "queued_",
     "native_queued_",
     "trace_hardirqs_",

@@ -108,7 +108,7 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     if offset.is_none() && location.is_none() {
         return None;
     }
-    let (function, demangled) = demangle_parts(symbol);
+    let (function, demangled) = demangle_parts(symbol.strip_prefix('.').unwrap_or(symbol));
     Some(Frame {
         function,
         offset,
@@ -121,13 +121,19 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     })
 }
 
-/// A printed symbol name: letters, digits, `_`, `.` and `$` (legacy Rust mangling).
+/// A printed symbol name: letters, digits, `_`, `.` and `$` (legacy Rust mangling). A single
+/// leading `.` is the ppc64 ELFv1 text symbol of a function (`.sk_common_release`).
 fn is_symbol(s: &str) -> bool {
-    !s.is_empty()
+    let body = s.strip_prefix('.').unwrap_or(s);
+    !body.is_empty()
         && s.len() <= 8192
-        && s.bytes()
+        && body
+            .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
-        && !s.starts_with('.')
+        && body
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
 }
 
 /// `0x21/0xd0` (or a bare `0x21`).

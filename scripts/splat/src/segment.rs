@@ -284,7 +284,7 @@ const LOCKDEP_TASK_PHRASES: &[&str] = &[
     " is trying to contend lock (",
     " just changed the state of lock:",
     "] takes:",
-    " is freeing memory ",
+    " is freeing memory",
     " is leaving the kernel with locks still held!",
     " is exiting with locks still held!",
 ];
@@ -1045,6 +1045,10 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     }
     let p = prev.trim_end();
     let joined = format!("{p} {n}");
+    if p.ends_with(" is freeing memory") {
+        // `comm/pid is freeing memory` + `START-END, with a lock still held there!`
+        return Some(joined);
+    }
     if hung_header_task(p).is_none() && hung_header_task(&joined).is_some() {
         // `INFO: task x:1 blocked for more` + `than 120 seconds.`
         return Some(joined);
