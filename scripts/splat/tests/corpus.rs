@@ -95,7 +95,7 @@ fn every_corpus_report_has_the_expected_fields() {
 #[test]
 fn every_corpus_file_is_expected_and_has_exactly_its_reports() {
     let files = corpus_files();
-    assert!(files.len() >= 28, "corpus has only {} files", files.len());
+    assert!(files.len() >= 31, "corpus has only {} files", files.len());
     let expected: BTreeSet<&str> = EXPECTED.iter().map(|e| e.file).collect();
     for f in &files {
         assert!(expected.contains(f.as_str()), "{f} has no expectations");
@@ -560,6 +560,86 @@ const EXPECTED: &[Expect] = &[
         acquiring: Some(("pgdat_init_rwsem", Some("page_alloc_init_late"))),
         holding: Some(("pgdat_init_rwsem", Some("page_alloc_init_late"))),
         truncated: true,
+    },
+    Expect {
+        file: "return-to-user-5.3-tpm-dmesg-l-warn.log",
+        index: 0,
+        kind: LockHeldAtExit,
+        title: "WARNING: lock held when returning to user space in tpm_try_get_ops",
+        tasks: &[("tpm2-abrmd", Some(679))],
+        locks: &["&chip->ops_sem", "&chip->tpm_mutex"],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
+    },
+    Expect {
+        file: "return-to-user-5.9-dm-commit-indented-then-hung.log",
+        index: 0,
+        kind: LockHeldAtExit,
+        title: "WARNING: lock held when returning to user space in dm_get_live_table",
+        tasks: &[("lvm", Some(1318))],
+        locks: &["&md->io_barrier"],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
+    },
+    Expect {
+        file: "return-to-user-5.9-dm-commit-indented-then-hung.log",
+        index: 1,
+        kind: HungTask,
+        title: "INFO: task hung in __dm_suspend",
+        tasks: &[("lvm", Some(1344))],
+        locks: &[],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
+    },
+    Expect {
+        file: "return-to-user-6.15-blog-markdown-three-reports.log",
+        index: 0,
+        kind: LockHeldAtExit,
+        title: "WARNING: lock held when returning to user space in test_lockdep",
+        tasks: &[("tee", Some(2267))],
+        locks: &["test_mutex_hi", "test_mutex_hi2"],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
+    },
+    Expect {
+        file: "return-to-user-6.15-blog-markdown-three-reports.log",
+        index: 1,
+        kind: SuspiciousRcuUsage,
+        title: "WARNING: suspicious RCU usage in rcu_basic_reader",
+        tasks: &[("kworker/u256:6", Some(64))],
+        locks: &[
+            "(wq_completion)rcu_test",
+            "(work_completion)(&rcu_basic2.work)",
+        ],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
+    },
+    Expect {
+        file: "return-to-user-6.15-blog-markdown-three-reports.log",
+        index: 2,
+        kind: SleepInAtomic,
+        title: "BUG: sleeping function called from invalid context in test_preempt",
+        tasks: &[("bash", Some(1647))],
+        locks: &[
+            "sb_writers#3",
+            "&of->mutex#2",
+            "kn->active#146",
+            "sl_static",
+        ],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
     },
     Expect {
         file: "sleep-5.17-lkp-i386-decoded.log",
