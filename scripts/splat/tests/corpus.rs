@@ -95,7 +95,7 @@ fn every_corpus_report_has_the_expected_fields() {
 #[test]
 fn every_corpus_file_is_expected_and_has_exactly_its_reports() {
     let files = corpus_files();
-    assert!(files.len() >= 31, "corpus has only {} files", files.len());
+    assert!(files.len() >= 33, "corpus has only {} files", files.len());
     let expected: BTreeSet<&str> = EXPECTED.iter().map(|e| e.file).collect();
     for f in &files {
         assert!(expected.contains(f.as_str()), "{f} has no expectations");
@@ -277,6 +277,19 @@ const EXPECTED: &[Expect] = &[
         ],
         acquiring: Some(("team->team_lock_key#2", Some("team_del_slave"))),
         holding: Some(("&rdev->wiphy.mtx", Some("nl80211_del_interface"))),
+        truncated: false,
+    },
+    Expect {
+        file: "generic-7.1-arm64-rust-tyr-oops-markdown.log",
+        index: 0,
+        kind: Generic,
+        title:
+            "Unable to handle kernel NULL pointer dereference in tyr::vm::GpuVmData::sm_step_unmap",
+        tasks: &[("gnome-s:disk$0", Some(11276))],
+        locks: &[],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
         truncated: false,
     },
     Expect {
@@ -560,6 +573,24 @@ const EXPECTED: &[Expect] = &[
         acquiring: Some(("pgdat_init_rwsem", Some("page_alloc_init_late"))),
         holding: Some(("pgdat_init_rwsem", Some("page_alloc_init_late"))),
         truncated: true,
+    },
+    Expect {
+        file: "recursive-6.3-rust-selftest-tab-elided.log",
+        index: 0,
+        kind: RecursiveLocking,
+        title: "possible deadlock in rust_locking_selftest::SpinLockAATest::test",
+        tasks: &[("swapper/0", Some(0))],
+        locks: &["A1"],
+        cycle: &["A1", "A1"],
+        acquiring: Some((
+            "A1",
+            Some("kernel::sync::lock::spinlock::SpinLockBackend::lock"),
+        )),
+        holding: Some((
+            "A1",
+            Some("kernel::sync::lock::spinlock::SpinLockBackend::lock"),
+        )),
+        truncated: false,
     },
     Expect {
         file: "return-to-user-5.3-tpm-dmesg-l-warn.log",
