@@ -16,6 +16,7 @@ const BORING_EXACT: &[&str] = &[
     "__dump_stack",
     "show_stack",
     "dump_backtrace",
+    "unwind_backtrace",
     "show_trace_log_lvl",
     "sched_show_task",
     "lock_acquire",
@@ -144,6 +145,14 @@ const BORING_PREFIXES: &[&str] = &[
     "stack_trace_",
     "arch_stack_walk",
     "kernel::sync::",
+    "context_switch",
+    "__schedule_loop",
+    "bit_wait",
+    "__wait_on_bit",
+    "out_of_line_wait_on_bit",
+    "wait_on_bit",
+    "wait_on_buffer",
+    "__wait_on_buffer",
     "synchronize_rcu",
     "synchronize_srcu",
     "__synchronize_srcu",
@@ -180,6 +189,8 @@ const BORING_PREFIXES: &[&str] = &[
 
 /// Scheduler frames, left out of hung-task summaries.
 const SCHEDULER: &[&str] = &[
+    "context_switch",
+    "__schedule_loop",
     "__schedule",
     "schedule",
     "schedule_timeout",
@@ -229,6 +240,11 @@ const PRIMITIVES: &[(&str, &str)] = &[
     ("dma_fence_wait*", "dma fence"),
     ("synchronize_rcu*", "RCU grace period"),
     ("__synchronize_srcu", "SRCU grace period"),
+    ("bit_wait*", "bit wait (buffer or page I/O)"),
+    ("__wait_on_bit*", "bit wait (buffer or page I/O)"),
+    ("out_of_line_wait_on_bit*", "bit wait (buffer or page I/O)"),
+    ("wait_on_buffer", "buffer I/O"),
+    ("__wait_on_buffer", "buffer I/O"),
     ("synchronize_srcu*", "SRCU grace period"),
     ("__flush_work", "work item"),
     ("flush_work", "work item"),
@@ -257,11 +273,16 @@ pub fn is_boring(function: &str) -> bool {
     BORING_EXACT.contains(&f) || BORING_PREFIXES.iter().any(|p| f.starts_with(p))
 }
 
-/// The first reliable, interesting frame of a stack.
+/// The first reliable, interesting frame of a stack. In symbolized stacks (syzbot,
+/// `decode_stacktrace.sh`), frames inlined into the next one (`f file.c:12 [inline]`, no
+/// offset) are skipped like syzbot does: the title names the function that was called.
 pub fn first_interesting(frames: &[Frame]) -> Option<&str> {
+    let has_offsets = frames.iter().any(|f| f.offset.is_some());
     frames
         .iter()
-        .filter(|f| f.reliable)
+        .filter(|f| {
+            f.reliable && (!has_offsets || f.offset.is_some() || !f.raw.ends_with("[inline]"))
+        })
         .find(|f| !is_boring(&f.function))
         .map(|f| f.function.as_str())
 }

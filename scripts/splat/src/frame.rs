@@ -43,6 +43,9 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
             reliable = false;
             t = rest.trim_start();
         }
+        if let Some(inner) = t.strip_prefix('(') {
+            return parse_arm_from(raw, inner, reliable);
+        }
     }
     let sym_end = t.find(['+', ' ']).unwrap_or(t.len());
     let symbol = &t[..sym_end];
@@ -118,6 +121,35 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
         symbol: symbol.to_string(),
         demangled,
         location,
+    })
+}
+
+/// 32-bit ARM (before 4.x): `[<c0011cf4>] (show_stack) from [<c04f8b40>] (dump_stack+0x8c/0xc0)`.
+/// The frame is the first function (its offset is printed only on newer kernels); the
+/// second is its caller, which the next line repeats.
+fn parse_arm_from(raw: &str, inner: &str, reliable: bool) -> Option<Frame> {
+    let (func, after) = inner.split_once(')')?;
+    if !(after.trim().is_empty() || after.trim_start().starts_with("from ")) {
+        return None;
+    }
+    let (symbol, offset) = match func.split_once('+') {
+        Some((sym, off)) if is_offset(off) => (sym, Some(off.to_string())),
+        Some(_) => return None,
+        None => (func, None),
+    };
+    if !is_symbol(symbol) {
+        return None;
+    }
+    let (function, demangled) = demangle_parts(symbol);
+    Some(Frame {
+        function,
+        offset,
+        module: None,
+        reliable,
+        raw: raw.to_string(),
+        symbol: symbol.to_string(),
+        demangled,
+        location: None,
     })
 }
 
@@ -335,6 +367,10 @@ mod tests {
         let f = parse_frame(" [<ffffffff810a0c5e>] ? lock_acquire+0x8e/0x120").unwrap();
         assert_eq!(f.function, "lock_acquire");
         assert!(!f.reliable);
+
+        let f = parse_frame(" [<c0011cf4>] (show_stack) from [<c04f8b40>] (dump_stack+0x8c/0xc0)")
+            .unwrap();
+        assert_eq!((f.function.as_str(), f.offset), ("show_stack", None));
 
         let f = parse_frame(" foo+0x1/0x2 [mymod abcdef0123]").unwrap();
         assert_eq!(f.module.as_deref(), Some("mymod"));

@@ -22,7 +22,9 @@
 
 use crate::frame::parse_frame;
 use crate::input::Line;
-use crate::lockfmt::{parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line};
+use crate::lockfmt::{
+    is_address, parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line,
+};
 use crate::model::ReportKind;
 
 /// Foreign lines tolerated by a report that may already have ended.
@@ -1043,6 +1045,9 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     if n.is_empty() || prev.trim().is_empty() || classify_header(n).is_some() {
         return None;
     }
+    if let Some(joined) = join_held_fragments(prev, next) {
+        return Some(joined);
+    }
     let p = prev.trim_end();
     let joined = format!("{p} {n}");
     if p.ends_with(" is freeing memory") {
@@ -1067,6 +1072,45 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// A held-lock entry printed in `KERN_CONT` pieces that the console put on separate lines
+/// (` #0: ` / `ffffffff8e333e60` / ` (` / `rcu_read_lock` / `){....}-{1:2}` / `, at: ...`),
+/// or wrapped by a mail client after its address: the pieces are put back together, without
+/// a separator (each piece carries its own spaces) except between an address and `(`.
+fn join_held_fragments(prev: &str, next: &str) -> Option<String> {
+    let (_, lock) = parse_held_entry(prev.trim())?;
+    let after_index = prev.trim().split_once(':').map_or("", |(_, r)| r.trim());
+    let n = next.trim();
+    let incomplete = match &lock {
+        None => {
+            !after_index.contains('<')
+                && (after_index.is_empty()
+                    || is_address(after_index)
+                    || after_index.ends_with('(')
+                    || (after_index.contains('(') && !after_index.contains("){")))
+        }
+        Some(l) => l.at.is_none() && l.rest.is_empty() && n.starts_with(", at:"),
+    };
+    // `#2` alone is the version suffix of a class name (`&of->mutex` `#2`), not an entry.
+    let new_record = n.is_empty()
+        || (n.starts_with('#') && n.contains(':'))
+        || parse_held_heading(n).is_some()
+        || classify_header(n).is_some()
+        || matches!(
+            classify_line(n),
+            LineClass::Banner | LineClass::CallTrace | LineClass::StackBacktrace
+        );
+    if !incomplete || new_record {
+        return None;
+    }
+    let ends_hex = prev.ends_with(|c: char| c.is_ascii_hexdigit());
+    let sep = if ends_hex && next.starts_with('(') {
+        " "
+    } else {
+        ""
+    };
+    Some(format!("{prev}{sep}{next}"))
 }
 
 /// A `print_lock()` line (alone or in a held-lock list) whose `at:` site is cut off: it ends

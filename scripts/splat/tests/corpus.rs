@@ -95,7 +95,7 @@ fn every_corpus_report_has_the_expected_fields() {
 #[test]
 fn every_corpus_file_is_expected_and_has_exactly_its_reports() {
     let files = corpus_files();
-    assert!(files.len() >= 33, "corpus has only {} files", files.len());
+    assert!(files.len() >= 37, "corpus has only {} files", files.len());
     let expected: BTreeSet<&str> = EXPECTED.iter().map(|e| e.file).collect();
     for f in &files {
         assert!(expected.contains(f.as_str()), "{f} has no expectations");
@@ -219,6 +219,61 @@ const EXPECTED: &[Expect] = &[
         acquiring: None,
         holding: None,
         truncated: false,
+    },
+    Expect {
+        file: "circular-3.17-arm-unwind-from-quoted-printable.log",
+        index: 0,
+        kind: CircularDependency,
+        title: "possible deadlock in __kernfs_remove",
+        tasks: &[("rmmod", Some(2505))],
+        locks: &["s_active#28", "pools_lock", "&dev->mutex"],
+        cycle: &["pools_lock", "s_active#28", "pools_lock"],
+        acquiring: Some(("s_active#28", Some("kernfs_remove_by_name_ns"))),
+        holding: Some(("pools_lock", Some("dma_pool_destroy"))),
+        truncated: false,
+    },
+    Expect {
+        file: "circular-3.3-s390-ksm-memory-hotplug.log",
+        index: 0,
+        kind: CircularDependency,
+        title: "possible deadlock in __blocking_notifier_call_chain",
+        tasks: &[("sh", Some(973))],
+        locks: &[
+            "(memory_chain).rwsem",
+            "ksm_thread_mutex/1",
+            "&buffer->mutex",
+            "s_active#53",
+            "&mem->state_mutex",
+            "mem_hotplug_mutex",
+            "pm_mutex#2",
+        ],
+        cycle: &[
+            "ksm_thread_mutex/1",
+            "(memory_chain).rwsem",
+            "ksm_thread_mutex/1",
+        ],
+        acquiring: Some((
+            "(memory_chain).rwsem",
+            Some("__blocking_notifier_call_chain"),
+        )),
+        holding: Some(("ksm_thread_mutex/1", Some("ksm_memory_callback"))),
+        truncated: false,
+    },
+    Expect {
+        file: "circular-4.10-syzkaller-nested-quote-wrapped-snippet.log",
+        index: 0,
+        kind: CircularDependency,
+        title: "possible deadlock in get_online_cpus",
+        tasks: &[("syz-executor3", Some(14255))],
+        locks: &["cpu_hotplug.dep_map", "pcpu_alloc_mutex"],
+        cycle: &[
+            "pcpu_alloc_mutex",
+            "cpu_hotplug.dep_map",
+            "pcpu_alloc_mutex",
+        ],
+        acquiring: Some(("cpu_hotplug.dep_map", Some("get_online_cpus"))),
+        holding: Some(("pcpu_alloc_mutex", Some("pcpu_alloc"))),
+        truncated: true,
     },
     Expect {
         file: "circular-5.7-btrfs-md-workqueue-quoted.log",
@@ -383,6 +438,30 @@ const EXPECTED: &[Expect] = &[
         title: "INFO: task hung",
         tasks: &[("kworker/1:4", Some(5971))],
         locks: &[],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
+    },
+    Expect {
+        file: "hung-6.9-syzbot-jbd2-fragmented-lock-dump.log",
+        index: 0,
+        kind: HungTask,
+        title: "INFO: task hung in jbd2_journal_commit_transaction",
+        tasks: &[("jbd2/sda1-8", Some(4509))],
+        locks: &[
+            "rcu_read_lock",
+            "&tty->ldisc_sem",
+            "&ldata->atomic_read_lock",
+            "&rq->__lock",
+            "(wq_completion)usb_hub_wq",
+            "(work_completion)(&hub->events)",
+            "&dev->mutex",
+            "input_mutex",
+            "&p->lock",
+            "&of->mutex#2",
+            "kn->active#29",
+        ],
         cycle: &[],
         acquiring: None,
         holding: None,
