@@ -96,8 +96,9 @@ const LOCKDEP_TITLES: &[(&str, ReportKind)] = &[
 
 /// The text of a header without the old-style brackets: `[ INFO: x ]` -> `INFO: x`.
 pub(crate) fn unbracket(t: &str) -> &str {
-    match t.strip_prefix("[ ").and_then(|r| r.strip_suffix(" ]")) {
-        Some(inner) => inner.trim(),
+    match t.strip_prefix("[ ") {
+        // The closing ` ]` may have been wrapped onto the next line by a mail client.
+        Some(inner) => inner.strip_suffix(" ]").unwrap_or(inner).trim(),
         None => t,
     }
 }
@@ -401,6 +402,9 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
     }
     if t == "stack backtrace:" {
         return LineClass::StackBacktrace;
+    }
+    if is_bare_address(t) {
+        return LineClass::Frame;
     }
     if let Some(marker) = is_marker(t) {
         return match marker {
@@ -1050,6 +1054,10 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     }
     let p = prev.trim_end();
     let joined = format!("{p} {n}");
+    if is_bare_address(p) {
+        // `[<c013ca52>]` + `generic_file_buffered_write+0x15a/0x53d`
+        return Some(joined);
+    }
     if p.ends_with(" is freeing memory") {
         // `comm/pid is freeing memory` + `START-END, with a lock still held there!`
         return Some(joined);
@@ -1072,6 +1080,15 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// `[<c013ca52>]` (or `? [<...>]`) alone: the address of a frame whose symbol was wrapped.
+pub(crate) fn is_bare_address(t: &str) -> bool {
+    let t = t.trim();
+    let t = t.strip_prefix("? ").unwrap_or(t);
+    t.strip_prefix("[<")
+        .and_then(|r| r.strip_suffix(">]"))
+        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A held-lock entry printed in `KERN_CONT` pieces that the console put on separate lines

@@ -95,7 +95,7 @@ fn every_corpus_report_has_the_expected_fields() {
 #[test]
 fn every_corpus_file_is_expected_and_has_exactly_its_reports() {
     let files = corpus_files();
-    assert!(files.len() >= 37, "corpus has only {} files", files.len());
+    assert!(files.len() >= 39, "corpus has only {} files", files.len());
     let expected: BTreeSet<&str> = EXPECTED.iter().map(|e| e.file).collect();
     for f in &files {
         assert!(expected.contains(f.as_str()), "{f} has no expectations");
@@ -221,6 +221,18 @@ const EXPECTED: &[Expect] = &[
         truncated: false,
     },
     Expect {
+        file: "circular-2.6.18-ntfs-cifs-wrapped-header.log",
+        index: 0,
+        kind: CircularDependency,
+        title: "possible deadlock in shrink_icache_memory",
+        tasks: &[("cp", Some(11790))],
+        locks: &["iprune_mutex", "&inode->i_mutex"],
+        cycle: &["&inode->i_mutex", "iprune_mutex", "&inode->i_mutex"],
+        acquiring: Some(("iprune_mutex", Some("mutex_lock"))),
+        holding: Some(("&inode->i_mutex", Some("mutex_lock"))),
+        truncated: true,
+    },
+    Expect {
         file: "circular-3.17-arm-unwind-from-quoted-printable.log",
         index: 0,
         kind: CircularDependency,
@@ -257,6 +269,39 @@ const EXPECTED: &[Expect] = &[
             Some("__blocking_notifier_call_chain"),
         )),
         holding: Some(("ksm_thread_mutex/1", Some("ksm_memory_callback"))),
+        truncated: false,
+    },
+    Expect {
+        file: "circular-4.1-pm-suspend-rewrapped-double-quote.log",
+        index: 0,
+        kind: CircularDependency,
+        title: "possible deadlock in __kernfs_remove",
+        tasks: &[("pm-suspend", Some(16647))],
+        locks: &[
+            "s_active#22",
+            "cpu_hotplug.lock#2",
+            "(oom_notify_list).rwsem",
+            "oom_sem",
+            "&mm->mmap_sem",
+            "sb_writers#6",
+            "&of->mutex",
+            "s_active#186",
+            "autosleep_lock",
+            "pm_mutex",
+            "acpi_scan_lock",
+            "cpu_add_remove_lock",
+            "cpu_hotplug.lock",
+        ],
+        cycle: &[
+            "cpu_hotplug.lock#2",
+            "s_active#22",
+            "&mm->mmap_sem",
+            "oom_sem",
+            "(oom_notify_list).rwsem",
+            "cpu_hotplug.lock#2",
+        ],
+        acquiring: Some(("s_active#22", Some("kernfs_remove_by_name_ns"))),
+        holding: Some(("cpu_hotplug.lock#2", Some("cpu_hotplug_begin"))),
         truncated: false,
     },
     Expect {
