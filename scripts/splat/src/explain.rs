@@ -362,7 +362,18 @@ fn culprit(r: &Report) -> Option<String> {
     if let Some(f) = release {
         return Some(f.function.clone());
     }
-    if let Some(at) = r.acquiring.as_ref().and_then(|s| s.at.clone()) {
+    // No stack: where the lock was being taken, unless that is an allocator or locking
+    // wrapper (`fs_reclaim` taken in `__kmalloc`), then where the held lock was taken.
+    let acquiring_at = r.acquiring.as_ref().and_then(|s| s.at.clone());
+    let holding_at = r.holding.as_ref().and_then(|s| s.at.clone());
+    if let Some(at) = acquiring_at
+        .iter()
+        .chain(&holding_at)
+        .find(|f| !is_boring(f))
+    {
+        return Some(at.clone());
+    }
+    if let Some(at) = acquiring_at {
         return Some(at);
     }
     if let Some(at) = r.held_locks.iter().rev().find_map(|h| h.at.clone()) {

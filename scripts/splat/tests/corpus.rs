@@ -95,7 +95,7 @@ fn every_corpus_report_has_the_expected_fields() {
 #[test]
 fn every_corpus_file_is_expected_and_has_exactly_its_reports() {
     let files = corpus_files();
-    assert!(files.len() >= 39, "corpus has only {} files", files.len());
+    assert!(files.len() >= 41, "corpus has only {} files", files.len());
     let expected: BTreeSet<&str> = EXPECTED.iter().map(|e| e.file).collect();
     for f in &files {
         assert!(expected.contains(f.as_str()), "{f} has no expectations");
@@ -359,6 +359,18 @@ const EXPECTED: &[Expect] = &[
         truncated: false,
     },
     Expect {
+        file: "circular-6.17-arm64-cpufreq-continuation-indent.log",
+        index: 0,
+        kind: CircularDependency,
+        title: "possible deadlock in rebuild_sched_domains_energy",
+        tasks: &[("swapper/0", Some(1))],
+        locks: &["sched_energy_mutex", "&policy->rwsem"],
+        cycle: &["&policy->rwsem", "sched_energy_mutex", "&policy->rwsem"],
+        acquiring: Some(("sched_energy_mutex", Some("rebuild_sched_domains_energy"))),
+        holding: Some(("&policy->rwsem", Some("cpufreq_online"))),
+        truncated: true,
+    },
+    Expect {
         file: "circular-6.2-team-syzbot-wrapped-reply.log",
         index: 0,
         kind: CircularDependency,
@@ -378,6 +390,30 @@ const EXPECTED: &[Expect] = &[
         acquiring: Some(("team->team_lock_key#2", Some("team_del_slave"))),
         holding: Some(("&rdev->wiphy.mtx", Some("nl80211_del_interface"))),
         truncated: false,
+    },
+    Expect {
+        file: "circular-6.8-i915-ci-console-level-two-snippets.log",
+        index: 0,
+        kind: CircularDependency,
+        title: "possible deadlock in i915_hwmon_power_max_disable",
+        tasks: &[("gem_eio", Some(937))],
+        locks: &["&hwmon->hwmon_lock", "&gt->reset.mutex"],
+        cycle: &["&gt->reset.mutex", "&hwmon->hwmon_lock", "&gt->reset.mutex"],
+        acquiring: Some(("&hwmon->hwmon_lock", Some("i915_hwmon_power_max_disable"))),
+        holding: Some(("&gt->reset.mutex", Some("intel_gt_reset"))),
+        truncated: true,
+    },
+    Expect {
+        file: "circular-6.8-i915-ci-console-level-two-snippets.log",
+        index: 1,
+        kind: CircularDependency,
+        title: "possible deadlock in hwm_energy",
+        tasks: &[("prometheus-node", Some(462))],
+        locks: &["fs_reclaim", "&hwmon->hwmon_lock"],
+        cycle: &["&hwmon->hwmon_lock", "fs_reclaim", "&hwmon->hwmon_lock"],
+        acquiring: Some(("fs_reclaim", Some("__kmalloc"))),
+        holding: Some(("&hwmon->hwmon_lock", Some("hwm_energy"))),
+        truncated: true,
     },
     Expect {
         file: "generic-7.1-arm64-rust-tyr-oops-markdown.log",
