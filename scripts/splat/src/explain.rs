@@ -6,7 +6,7 @@
 //! that is the thread function (`rust_deadlock::abba::AbBa::thread_b`), not `down()` or
 //! `kernel::sync::lock::Lock::lock`.
 
-use crate::model::{Frame, HungTask, Report, ReportKind, Stack};
+use crate::model::{Frame, HungTask, Report, ReportKind, Stack, Task};
 
 /// Exact function names that are never "interesting": lockdep, stack dumping, scheduler,
 /// locking primitives and entry code.
@@ -15,6 +15,8 @@ const BORING_EXACT: &[&str] = &[
     "dump_stack_lvl",
     "__dump_stack",
     "show_stack",
+    "dump_backtrace",
+    "unwind_backtrace",
     "show_trace_log_lvl",
     "sched_show_task",
     "lock_acquire",
@@ -143,12 +145,52 @@ const BORING_PREFIXES: &[&str] = &[
     "stack_trace_",
     "arch_stack_walk",
     "kernel::sync::",
+    "context_switch",
+    "__schedule_loop",
+    "bit_wait",
+    "__wait_on_bit",
+    "out_of_line_wait_on_bit",
+    "wait_on_bit",
+    "wait_on_buffer",
+    "__wait_on_buffer",
+    "synchronize_rcu",
+    "synchronize_srcu",
+    "__synchronize_srcu",
+    "slab_free",
+    "queued_",
+    "native_queued_",
+    "trace_hardirqs_",
+    "dma_fence_wait",
+    "dma_fence_default_wait",
+    "reservation_object_wait",
+    "dma_resv_wait",
+    "kmem_cache_alloc",
+    "__kmem_cache_alloc",
+    "kmalloc",
+    "__kmalloc",
+    "kzalloc",
+    "krealloc",
+    "__alloc_pages",
+    "alloc_pages",
+    "__get_free_pages",
+    "slab_alloc",
+    "___slab_alloc",
+    "__slab_alloc",
+    "stack_depot_",
+    "__stack_depot_",
+    "set_track",
+    "alloc_debug_processing",
+    "__sb_start_write",
+    "sb_start_",
+    "__sb_end_write",
     "core::",
     "alloc::",
 ];
 
 /// Scheduler frames, left out of hung-task summaries.
 const SCHEDULER: &[&str] = &[
+    "context_switch",
+    "__schedule_loop",
     "__schedule",
     "schedule",
     "schedule_timeout",
@@ -194,7 +236,16 @@ const PRIMITIVES: &[(&str, &str)] = &[
     ("wait_for_common*", "completion"),
     ("wait_for_completion*", "completion"),
     ("__wait_rcu_gp", "RCU grace period"),
+    ("dma_fence_default_wait", "dma fence"),
+    ("dma_fence_wait*", "dma fence"),
     ("synchronize_rcu*", "RCU grace period"),
+    ("__synchronize_srcu", "SRCU grace period"),
+    ("bit_wait*", "bit wait (buffer or page I/O)"),
+    ("__wait_on_bit*", "bit wait (buffer or page I/O)"),
+    ("out_of_line_wait_on_bit*", "bit wait (buffer or page I/O)"),
+    ("wait_on_buffer", "buffer I/O"),
+    ("__wait_on_buffer", "buffer I/O"),
+    ("synchronize_srcu*", "SRCU grace period"),
     ("__flush_work", "work item"),
     ("flush_work", "work item"),
     ("__flush_workqueue", "workqueue"),
@@ -222,11 +273,16 @@ pub fn is_boring(function: &str) -> bool {
     BORING_EXACT.contains(&f) || BORING_PREFIXES.iter().any(|p| f.starts_with(p))
 }
 
-/// The first reliable, interesting frame of a stack.
+/// The first reliable, interesting frame of a stack. In symbolized stacks (syzbot,
+/// `decode_stacktrace.sh`), frames inlined into the next one (`f file.c:12 [inline]`, no
+/// offset) are skipped like syzbot does: the title names the function that was called.
 pub fn first_interesting(frames: &[Frame]) -> Option<&str> {
+    let has_offsets = frames.iter().any(|f| f.offset.is_some());
     frames
         .iter()
-        .filter(|f| f.reliable)
+        .filter(|f| {
+            f.reliable && (!has_offsets || f.offset.is_some() || !f.raw.ends_with("[inline]"))
+        })
         .find(|f| !is_boring(&f.function))
         .map(|f| f.function.as_str())
 }
@@ -283,6 +339,14 @@ fn culprit(r: &Report) -> Option<String> {
             return Some(f.clone());
         }
     }
+    if r.kind == ReportKind::InconsistentLockState {
+        // syzbot's rule: where the lock whose state changed was taken ("takes: ... at:").
+        if let Some(at) = r.acquiring.as_ref().and_then(|a| a.at.as_deref()) {
+            if !is_boring(at) {
+                return Some(at.to_string());
+            }
+        }
+    }
     if let Some(f) = first_interesting(main_frames(r)) {
         return Some(f.to_string());
     }
@@ -298,7 +362,18 @@ fn culprit(r: &Report) -> Option<String> {
     if let Some(f) = release {
         return Some(f.function.clone());
     }
-    if let Some(at) = r.acquiring.as_ref().and_then(|s| s.at.clone()) {
+    // No stack: where the lock was being taken, unless that is an allocator or locking
+    // wrapper (`fs_reclaim` taken in `__kmalloc`), then where the held lock was taken.
+    let acquiring_at = r.acquiring.as_ref().and_then(|s| s.at.clone());
+    let holding_at = r.holding.as_ref().and_then(|s| s.at.clone());
+    if let Some(at) = acquiring_at
+        .iter()
+        .chain(&holding_at)
+        .find(|f| !is_boring(f))
+    {
+        return Some(at.clone());
+    }
+    if let Some(at) = acquiring_at {
         return Some(at);
     }
     if let Some(at) = r.held_locks.iter().rev().find_map(|h| h.at.clone()) {
@@ -315,6 +390,21 @@ fn with_in(prefix: &str, f: Option<String>) -> String {
         Some(f) => format!("{prefix} in {f}"),
         None => prefix.to_string(),
     }
+}
+
+/// The function a report's title names (see [`title`]), if any.
+pub(crate) fn title_function(r: &Report) -> Option<String> {
+    if r.kind == ReportKind::LockHeldAtExit {
+        if let Some(at) = r.held_locks.iter().find_map(|h| h.at.clone()) {
+            return Some(at);
+        }
+    }
+    culprit(r)
+}
+
+/// The function name without compiler suffixes (`.isra.0`, `.constprop.3`, `.cold`).
+pub(crate) fn base_function(function: &str) -> &str {
+    base(function)
 }
 
 /// Computes the syzbot-style title of a report.
@@ -356,7 +446,11 @@ fn generic_title(r: &Report, f: Option<String>) -> String {
         }
         _ => h,
     };
-    if h.starts_with("WARNING: CPU: ") || h.starts_with("WARNING: at ") {
+    let new_warn = h
+        .strip_prefix("WARNING: ")
+        .and_then(|r| r.split_once(" at "))
+        .is_some_and(|(loc, _)| !loc.contains(' ') && loc.contains(':'));
+    if h.starts_with("WARNING: CPU: ") || h.starts_with("WARNING: at ") || new_warn {
         return with_in("WARNING", f);
     }
     if h.starts_with("kernel BUG at ") {
@@ -415,12 +509,50 @@ pub fn analyse_hung(r: &mut Report) {
     }
 }
 
-/// Writes the explanation of every report (needs all reports for cross references).
-pub fn explain_all(reports: &mut [Report]) {
-    for i in 0..reports.len() {
-        let text = explain(&reports[i], &reports[..i]);
-        reports[i].explanation = text;
+/// What the explanation of a report needs to know about the reports before it in the log:
+/// a bounded summary, so that a log of any length is explained in constant memory.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct History {
+    /// Reports seen so far.
+    count: usize,
+    /// An earlier report turned lockdep off.
+    lockdep_off: bool,
+    /// The last lock-order report: (1-based number, title, tasks, cycle).
+    cause: Option<(usize, String, Vec<Task>, Vec<String>)>,
+}
+
+impl History {
+    /// Records a finished report (after its explanation was written).
+    pub fn record(&mut self, r: &Report) {
+        self.count += 1;
+        self.lockdep_off |= lockdep_off(r);
+        if matches!(
+            r.kind,
+            ReportKind::CircularDependency | ReportKind::RecursiveLocking
+        ) {
+            self.cause = Some((
+                self.count,
+                r.title.clone(),
+                r.tasks.clone(),
+                r.cycle.clone(),
+            ));
+        }
     }
+}
+
+/// True when the report turns lockdep off (every lockdep report does), or says it is off.
+fn lockdep_off(e: &Report) -> bool {
+    e.details.get("lockdep").map(String::as_str) == Some("off")
+        || matches!(
+            e.kind,
+            ReportKind::CircularDependency
+                | ReportKind::RecursiveLocking
+                | ReportKind::InconsistentLockState
+                | ReportKind::IrqLockInversion
+                | ReportKind::BadUnlockBalance
+                | ReportKind::HeldLockFreed
+                | ReportKind::LockHeldAtExit
+        )
 }
 
 fn lock_list(locks: &[String]) -> String {
@@ -458,8 +590,8 @@ fn held_summary(r: &Report) -> Option<String> {
     }
 }
 
-/// The explanation text of one report; `earlier` are the reports before it in the log.
-pub fn explain(r: &Report, earlier: &[Report]) -> String {
+/// The explanation text of one report; `earlier` summarizes the reports before it in the log.
+pub(crate) fn explain(r: &Report, earlier: &History) -> String {
     let mut out = match r.kind {
         ReportKind::CircularDependency => explain_circular(r),
         ReportKind::RecursiveLocking => explain_recursive(r),
@@ -840,7 +972,7 @@ fn state_name(state: &str) -> &'static str {
     }
 }
 
-fn explain_hung(r: &Report, earlier: &[Report]) -> String {
+fn explain_hung(r: &Report, earlier: &History) -> String {
     let mut lines = Vec::new();
     let Some(h) = &r.hung_task else {
         return "A task is blocked for too long.".to_string();
@@ -898,44 +1030,22 @@ fn explain_hung(r: &Report, earlier: &[Report]) -> String {
     if !others.is_empty() {
         lines.push(format!("Other held locks: {}.", others.join("; ")));
     }
-    let lockdep_off = |e: &Report| {
-        e.details.get("lockdep").map(String::as_str) == Some("off")
-            || matches!(
-                e.kind,
-                ReportKind::CircularDependency
-                    | ReportKind::RecursiveLocking
-                    | ReportKind::InconsistentLockState
-                    | ReportKind::IrqLockInversion
-                    | ReportKind::BadUnlockBalance
-                    | ReportKind::HeldLockFreed
-                    | ReportKind::LockHeldAtExit
-            )
-    };
-    if r.held_locks.is_empty() && (lockdep_off(r) || earlier.iter().any(lockdep_off)) {
+    if r.held_locks.is_empty() && (lockdep_off(r) || earlier.lockdep_off) {
         lines.push(
             "Held locks are not known: lockdep was turned off by an earlier report.".to_string(),
         );
     }
-    let cause = earlier.iter().enumerate().rev().find(|(_, e)| {
-        matches!(
-            e.kind,
-            ReportKind::CircularDependency | ReportKind::RecursiveLocking
-        )
-    });
-    if let Some((i, e)) = cause {
-        let involved = e
-            .tasks
+    if let Some((number, title, tasks, cycle)) = &earlier.cause {
+        let involved = tasks
             .iter()
             .any(|t| t.comm == *comm && t.pid.is_none_or(|p| p == *pid));
-        let cycle = if e.cycle.is_empty() {
+        let cycle = if cycle.is_empty() {
             String::new()
         } else {
-            format!(" ({})", e.cycle.join(" -> "))
+            format!(" ({})", cycle.join(" -> "))
         };
         lines.push(format!(
-            "Likely cause: report #{} \"{}\"{cycle}{}.",
-            i + 1,
-            e.title,
+            "Likely cause: report #{number} \"{title}\"{cycle}{}.",
             if involved {
                 ", which this task triggered"
             } else {

@@ -276,6 +276,21 @@ impl Builder {
                     self.detail("function", demangle(func));
                 }
             }
+        } else if let Some((loc, at)) = t
+            .strip_prefix("WARNING: ")
+            .and_then(|r| r.split_once(" at "))
+            .filter(|(loc, _)| !loc.contains(' ') && loc.contains(':'))
+        {
+            // 6.18+: "WARNING: kernel/foo.c:12 at func+0x1/0x2 kernel/foo.c:12, CPU#1: comm/pid"
+            self.file_line(loc);
+            let (site, cpu) = at.split_once(", CPU#").unwrap_or((at, ""));
+            if let Some(f) = parse_frame(site) {
+                self.detail("function", f.function);
+            }
+            if let Some((_, task)) = cpu.split_once(": ") {
+                let (comm, pid) = split_comm_pid(task.trim());
+                self.add_task(&comm, pid);
+            }
         } else if let Some(rest) = t.strip_prefix("kernel BUG at ") {
             self.file_line(rest);
         } else if let Some(rest) = t.strip_prefix("BUG: KASAN: ") {
@@ -299,6 +314,10 @@ impl Builder {
         }
         if is_marker_or_register(t) {
             self.scan_register(t);
+            return false;
+        }
+        if t.is_empty() && self.active_trace.is_some() {
+            // A blank line inside a stack dump (another writer's text was cut out of it).
             return false;
         }
         self.active_trace = None;
@@ -774,6 +793,17 @@ impl Builder {
                 self.chain[pos].stack = self.stacks[*i].frames.clone();
             }
         }
+        // "is trying to release lock (L) at:" names the site on the next line, a frame.
+        if let Some(a) = self.acquiring.as_mut() {
+            if a.at.is_none() {
+                a.at = self
+                    .stacks
+                    .iter()
+                    .find(|s| s.context == "release" || s.context == "contend")
+                    .and_then(|s| s.frames.first())
+                    .map(|f| f.function.clone());
+            }
+        }
         let scenario = scenario_rows(&self.scenario_lines);
         let cycle = self.cycle();
         // Blank lines taken after the report's last real line are not part of it.
@@ -858,6 +888,7 @@ impl Builder {
 
 /// Cuts ` Tainted: ...` / ` Not tainted ...` off a comm.
 fn cut_taint(s: &str) -> &str {
+    let s = s.split(" Kdump: loaded").next().unwrap_or(s);
     let s = s.split(" Tainted:").next().unwrap_or(s);
     let s = s.split(" Not tainted").next().unwrap_or(s);
     s.trim()

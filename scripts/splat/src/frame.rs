@@ -43,6 +43,9 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
             reliable = false;
             t = rest.trim_start();
         }
+        if let Some(inner) = t.strip_prefix('(') {
+            return parse_arm_from(raw, inner, reliable);
+        }
     }
     let sym_end = t.find(['+', ' ']).unwrap_or(t.len());
     let symbol = &t[..sym_end];
@@ -62,6 +65,19 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     }
     let mut module = None;
     let mut location = None;
+    // Older decode_stacktrace.sh output: `sym (file.c:12 file.h:3 (discriminator 2))`.
+    if let Some(inner) = rest
+        .trim()
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let first = inner.split_whitespace().next().unwrap_or("");
+        if !is_location(first) {
+            return None;
+        }
+        location = Some(first.to_string());
+        rest = "";
+    }
     let mut tokens = rest.split_whitespace().peekable();
     while let Some(tok) = tokens.next() {
         if let Some(inner) = tok.strip_prefix('[') {
@@ -95,7 +111,7 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     if offset.is_none() && location.is_none() {
         return None;
     }
-    let (function, demangled) = demangle_parts(symbol);
+    let (function, demangled) = demangle_parts(symbol.strip_prefix('.').unwrap_or(symbol));
     Some(Frame {
         function,
         offset,
@@ -108,13 +124,48 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     })
 }
 
-/// A printed symbol name: letters, digits, `_`, `.` and `$` (legacy Rust mangling).
+/// 32-bit ARM (before 4.x): `[<c0011cf4>] (show_stack) from [<c04f8b40>] (dump_stack+0x8c/0xc0)`.
+/// The frame is the first function (its offset is printed only on newer kernels); the
+/// second is its caller, which the next line repeats.
+fn parse_arm_from(raw: &str, inner: &str, reliable: bool) -> Option<Frame> {
+    let (func, after) = inner.split_once(')')?;
+    if !(after.trim().is_empty() || after.trim_start().starts_with("from ")) {
+        return None;
+    }
+    let (symbol, offset) = match func.split_once('+') {
+        Some((sym, off)) if is_offset(off) => (sym, Some(off.to_string())),
+        Some(_) => return None,
+        None => (func, None),
+    };
+    if !is_symbol(symbol) {
+        return None;
+    }
+    let (function, demangled) = demangle_parts(symbol);
+    Some(Frame {
+        function,
+        offset,
+        module: None,
+        reliable,
+        raw: raw.to_string(),
+        symbol: symbol.to_string(),
+        demangled,
+        location: None,
+    })
+}
+
+/// A printed symbol name: letters, digits, `_`, `.` and `$` (legacy Rust mangling). A single
+/// leading `.` is the ppc64 ELFv1 text symbol of a function (`.sk_common_release`).
 fn is_symbol(s: &str) -> bool {
-    !s.is_empty()
+    let body = s.strip_prefix('.').unwrap_or(s);
+    !body.is_empty()
         && s.len() <= 8192
-        && s.bytes()
+        && body
+            .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
-        && !s.starts_with('.')
+        && body
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
 }
 
 /// `0x21/0xd0` (or a bare `0x21`).
@@ -301,6 +352,14 @@ mod tests {
         assert_eq!(f.function, "down");
         assert_eq!(f.location.as_deref(), Some("kernel/locking/semaphore.c:60"));
 
+        let f = parse_frame(
+            " ? trace_hardirqs_off_caller (kernel/locking/lockdep.c:2638 (discriminator 2))",
+        )
+        .unwrap();
+        assert_eq!(f.function, "trace_hardirqs_off_caller");
+        assert_eq!(f.location.as_deref(), Some("kernel/locking/lockdep.c:2638"));
+        assert!(!f.reliable);
+
         let f = parse_frame(" __dump_stack lib/dump_stack.c:94 [inline]").unwrap();
         assert_eq!(f.function, "__dump_stack");
         assert_eq!(f.offset, None);
@@ -308,6 +367,10 @@ mod tests {
         let f = parse_frame(" [<ffffffff810a0c5e>] ? lock_acquire+0x8e/0x120").unwrap();
         assert_eq!(f.function, "lock_acquire");
         assert!(!f.reliable);
+
+        let f = parse_frame(" [<c0011cf4>] (show_stack) from [<c04f8b40>] (dump_stack+0x8c/0xc0)")
+            .unwrap();
+        assert_eq!((f.function.as_str(), f.offset), ("show_stack", None));
 
         let f = parse_frame(" foo+0x1/0x2 [mymod abcdef0123]").unwrap();
         assert_eq!(f.module.as_deref(), Some("mymod"));

@@ -35,22 +35,77 @@ pub struct LogLine {
 pub fn split_lines(input: &str) -> Vec<LogLine> {
     let mut lines = Vec::new();
     for (i, raw) in input.split('\n').enumerate() {
-        let (mut text, mut caller) = strip_prefixes(raw);
-        while let Some(at) = embedded_timestamp(text) {
+        for_each_record(raw, i + 1, |l| {
             lines.push(LogLine {
-                number: i + 1,
-                text: text[..at].to_string(),
-                caller,
-            });
-            (text, caller) = strip_prefixes(&text[at..]);
-        }
-        lines.push(LogLine {
-            number: i + 1,
-            text: text.to_string(),
-            caller,
+                number: l.number,
+                text: l.text.to_string(),
+                caller: l.caller.map(str::to_string),
+            })
         });
     }
     lines
+}
+
+/// One line of the log after prefix stripping, borrowed from the input line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// 1-based line number in the input.
+    pub number: usize,
+    /// The kernel message text, prefixes and trailing `\r` removed, indentation kept.
+    pub text: &'a str,
+    /// The printk caller id (`T43`, `C0`) when the line carried one.
+    pub caller: Option<&'a str>,
+}
+
+/// Strips one raw input line (without its `\n`) and calls `f` with each kernel record in it
+/// (more than one when another writer's text precedes a timestamp, see [`split_lines`]).
+pub fn for_each_record<'a>(raw: &'a str, number: usize, mut f: impl FnMut(Line<'a>)) {
+    let (mut text, mut caller) = strip(raw);
+    while let Some(at) = embedded_timestamp(text) {
+        f(Line {
+            number,
+            text: &text[..at],
+            caller,
+        });
+        (text, caller) = strip(&text[at..]);
+    }
+    f(Line {
+        number,
+        text,
+        caller,
+    });
+}
+
+/// A quoted-printable soft line break: a mail body line of at most 76 characters (plus the
+/// `=`) that ends in `=` after text that is not itself an `=` escape run (`====` banners
+/// end in `=` too, but are not broken).
+pub fn is_soft_break(raw: &str) -> bool {
+    let Some(body) = raw.strip_suffix('=') else {
+        return false;
+    };
+    (40..=77).contains(&raw.len()) && !body.ends_with('=') && !body.trim().is_empty()
+}
+
+/// Decodes the `=XX` escapes of a quoted-printable line (`=3D` -> `=`, `=20` -> ` `);
+/// anything else is kept as it is.
+pub fn decode_quoted_printable(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut i = 0;
+    while i < b.len() {
+        let upper = |c: u8| c.is_ascii_digit() || (b'A'..=b'F').contains(&c);
+        if b[i] == b'=' && i + 2 < b.len() && upper(b[i + 1]) && upper(b[i + 2]) {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The byte offset of a printk timestamp (`[%5lu.%06lu]`) inside a line's text (its own
@@ -83,7 +138,14 @@ fn is_printk_time(s: &str) -> bool {
 
 /// Strips the known prefixes from one raw line; returns the message text and the caller id.
 pub fn strip_prefixes(raw: &str) -> (&str, Option<String>) {
+    let (text, caller) = strip(raw);
+    (text, caller.map(str::to_string))
+}
+
+/// [`strip_prefixes`] without allocating: the caller id is borrowed.
+fn strip(raw: &str) -> (&str, Option<&str>) {
     let mut s = raw.trim_end_matches(['\r', '\n']);
+    s = strip_quote(s);
     s = strip_syslog(s);
     s = strip_kmsg(s);
     s = strip_dmesg_level(s);
@@ -99,9 +161,34 @@ pub fn strip_prefixes(raw: &str) -> (&str, Option<String>) {
         stripped_bracket = true;
     }
     if stripped_bracket {
-        s = s.strip_prefix(' ').unwrap_or(s);
+        s = s
+            .strip_prefix(' ')
+            .or_else(|| s.strip_prefix('\t'))
+            .unwrap_or(s);
     }
     (s, caller)
+}
+
+/// Email quoting: `> text`, `>> text`, `> > text`, ` > text` -> `text` (one space after each
+/// `>` belongs to the quote; further indentation is the kernel's).
+fn strip_quote(s: &str) -> &str {
+    let lead = s.len() - s.trim_start_matches([' ', '\t']).len();
+    if lead > 3 || !s[lead..].starts_with('>') {
+        return s;
+    }
+    let mut rest = &s[lead..];
+    while let Some(r) = rest.strip_prefix('>') {
+        // ">foo" without a space is not quoting (nor is "->").
+        if !(r.is_empty() || r.starts_with([' ', '>', '\t'])) {
+            return rest;
+        }
+        rest = r.strip_prefix(' ').unwrap_or(r);
+        let inner = rest.trim_start_matches(' ');
+        if inner.starts_with('>') && rest.len() - inner.len() <= 1 {
+            rest = inner;
+        }
+    }
+    rest
 }
 
 /// `Nov 21 10:00:00 host kernel: msg` -> `msg`; `kernel: msg` -> `msg`.
@@ -179,9 +266,10 @@ fn strip_dmesg_level(s: &str) -> &str {
     }
 }
 
-/// Strips a leading `[   12.345678]` or `[Thu Nov 21 10:00:00 2024]`.
+/// Strips a leading `[   12.345678]`, `[Thu Nov 21 10:00:00 2024]`, or an elided `[...]` /
+/// `[ ... ]` as people paste them, possibly after a TAB or spaces.
 fn strip_timestamp(s: &str) -> Option<&str> {
-    let inner_start = s.strip_prefix('[')?;
+    let inner_start = s.trim_start_matches([' ', '\t']).strip_prefix('[')?;
     let end = inner_start.find(']')?;
     let inner = inner_start[..end].trim();
     let numeric = !inner.is_empty()
@@ -194,7 +282,8 @@ fn strip_timestamp(s: &str) -> Option<&str> {
         && inner
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b':');
-    if numeric || human {
+    let elided = inner == "..." || inner == "\u{2026}" || inner == "snip";
+    if numeric || human || elided {
         Some(&inner_start[end + 1..])
     } else {
         None
@@ -202,7 +291,7 @@ fn strip_timestamp(s: &str) -> Option<&str> {
 }
 
 /// Strips a leading caller id `[  T123]` / `[    C0]`; returns the rest and `T123`.
-fn strip_caller(s: &str) -> Option<(&str, String)> {
+fn strip_caller(s: &str) -> Option<(&str, &str)> {
     let inner_start = s.strip_prefix('[')?;
     let end = inner_start.find(']')?;
     let inner = inner_start[..end].trim_start();
@@ -214,7 +303,7 @@ fn strip_caller(s: &str) -> Option<(&str, String)> {
         && digits.len() <= 10
         && digits.bytes().all(|b| b.is_ascii_digit())
     {
-        Some((&inner_start[end + 1..], inner.to_string()))
+        Some((&inner_start[end + 1..], inner))
     } else {
         None
     }

@@ -3,13 +3,19 @@
 //! See `splat --help`. The report finding lives in the `splat` library; this is the CLI.
 
 use clap::Parser;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
 Input: a kernel console log or dmesg output. Timestamps, printk caller ids ([  T43]),
 syslog prefixes (\"Nov 21 10:00:00 host kernel: \"), CRLF line ends and bytes that are
-not UTF-8 are all accepted; unrelated lines between report lines are skipped.
+not UTF-8 are all accepted; so are mail quoting (> ), lines wrapped by mail clients,
+quoted-printable bodies and gzip/xz files. Unrelated lines between report lines are skipped.
+The log is streamed: memory stays flat whatever its size.
+
+Triage: --summary LOG... (files, directories, - for stdin) prints one row per distinct bug
+(signature = kind, lock classes, culprit function), with counts, files and titles.
 
 Reports understood: possible circular locking dependency, possible recursive locking,
 inconsistent lock state, irq lock inversion, bad unlock balance, held lock freed, lock
@@ -23,16 +29,20 @@ Exit status:
   1  no report was found
   2  usage error, or the input could not be read
 
-JSON schema: scripts/splat/SCHEMA.md (top level {\"schema\": \"splat/1\", \"reports\": [...]}).";
+JSON schema: scripts/splat/SCHEMA.md (top level {\"schema\": \"splat/1\", \"reports\": [...],
+\"wait_for\": {...}}, the wait-for graph written after the reports).";
 
 /// Explain every lockdep and hung-task report in a kernel console log or dmesg output.
 #[derive(Parser, Debug)]
 #[command(name = "splat", version, about, after_help = AFTER_HELP)]
 struct Args {
-    /// The log file to read; standard input when absent or "-".
-    file: Option<String>,
+    /// The log to read (gzip and xz are decompressed); standard input when absent or "-".
+    /// With --summary: any number of files and directories (walked recursively).
+    #[arg(value_name = "LOG")]
+    files: Vec<PathBuf>,
 
-    /// Print all reports as a JSON document (schema "splat/1") instead of text.
+    /// Print all reports as a JSON document (schema "splat/1") instead of text; with
+    /// --summary, the summary as JSON (schema "splat-summary/1").
     #[arg(long, conflicts_with = "dot")]
     json: bool,
 
@@ -40,19 +50,162 @@ struct Args {
     /// with the wait-for graph of the hung tasks in a cluster of its own.
     #[arg(long)]
     dot: bool,
+
+    /// Triage: read every LOG and print one row per distinct bug (signature, count, files,
+    /// first and last file, title).
+    #[arg(long, conflicts_with = "dot")]
+    summary: bool,
+
+    /// With --summary: an earlier `--summary --json` output; bugs not in it are marked new.
+    #[arg(long, value_name = "SUMMARY_JSON", requires = "summary")]
+    baseline: Option<PathBuf>,
 }
 
-fn read_input(file: Option<&str>) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    match file {
-        None | Some("-") => {
-            std::io::stdin().lock().read_to_end(&mut buf)?;
+fn is_stdin(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+fn open(p: Option<&Path>) -> std::io::Result<Box<dyn BufRead>> {
+    match p {
+        None => splat::summary::decompress(Box::new(BufReader::with_capacity(
+            1 << 16,
+            std::io::stdin(),
+        ))),
+        Some(p) if is_stdin(p) => open(None),
+        Some(p) => splat::summary::open_log(p),
+    }
+}
+
+/// Whether an output error is a closed pipe (`splat ... | head`), which is not an error.
+fn broken_pipe(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+fn report_mode(args: &Args) -> Result<usize, ExitCode> {
+    if args.files.len() > 1 {
+        eprintln!("splat: one LOG at a time (use --summary for many)");
+        return Err(ExitCode::from(2));
+    }
+    let path = args.files.first().map(PathBuf::as_path);
+    let name = path.map_or("-".into(), |p| p.display().to_string());
+    let input = open(path).map_err(|e| {
+        eprintln!("splat: cannot read {name}: {e}");
+        ExitCode::from(2)
+    })?;
+    let stdout = std::io::stdout().lock();
+    let out = BufWriter::with_capacity(1 << 16, stdout);
+    let mut write_err: Option<std::io::Error> = None;
+    let mut keep = |res: std::io::Result<()>| {
+        if let Err(e) = res {
+            write_err.get_or_insert(e);
         }
-        Some(path) => {
-            buf = std::fs::read(path)?;
+    };
+    let read = if args.json {
+        let mut w = splat::JsonWriter::new(out);
+        let res = splat::parse_reader(input, |r| keep(w.write(&r)));
+        let n = w.finish();
+        res.map(|()| n)
+    } else if args.dot {
+        let mut g = splat::DotGraph::default();
+        let mut n = 0;
+        let res = splat::parse_reader(input, |r| {
+            n += 1;
+            g.add(&r)
+        });
+        let mut out = out;
+        let w = out
+            .write_all(g.render().as_bytes())
+            .and_then(|()| out.flush());
+        res.map(|()| w.map(|()| n))
+    } else {
+        let mut w = splat::TextWriter::new(out);
+        let res = splat::parse_reader(input, |r| keep(w.write(&r)));
+        let n = w.finish();
+        res.map(|()| n)
+    };
+    let count = match read {
+        Ok(Ok(n)) if write_err.is_none() => n,
+        Ok(Ok(_)) | Ok(Err(_)) => {
+            let e = match read {
+                Ok(Err(e)) => e,
+                _ => write_err.unwrap_or_else(|| std::io::Error::other("write failed")),
+            };
+            if broken_pipe(&e) {
+                return Ok(1);
+            }
+            eprintln!("splat: cannot write output: {e}");
+            return Err(ExitCode::from(2));
+        }
+        Err(e) => {
+            eprintln!("splat: cannot read {name}: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    Ok(count)
+}
+
+fn summary_mode(args: &Args) -> Result<usize, ExitCode> {
+    let mut summary = splat::summary::Summary::new();
+    if let Some(b) = &args.baseline {
+        let text = std::fs::read_to_string(b).map_err(|e| {
+            eprintln!("splat: cannot read {}: {e}", b.display());
+            ExitCode::from(2)
+        })?;
+        let doc: splat::summary::SummaryDocument = serde_json::from_str(&text).map_err(|e| {
+            eprintln!(
+                "splat: {} is not a --summary --json document: {e}",
+                b.display()
+            );
+            ExitCode::from(2)
+        })?;
+        summary.set_baseline(&doc);
+    }
+    let mut paths = Vec::new();
+    let mut has_stdin = args.files.is_empty();
+    for p in &args.files {
+        if is_stdin(p) {
+            has_stdin = true;
+        } else {
+            paths.push(p.clone());
         }
     }
-    Ok(buf)
+    let files = splat::summary::expand_paths(&paths).map_err(|e| {
+        eprintln!("splat: {e}");
+        ExitCode::from(2)
+    })?;
+    let mut failed = false;
+    let mut inputs: Vec<Option<PathBuf>> = files.into_iter().map(Some).collect();
+    if has_stdin {
+        inputs.insert(0, None);
+    }
+    for p in inputs {
+        let name = p.as_ref().map_or("-".into(), |p| p.display().to_string());
+        let res = open(p.as_deref())
+            .and_then(|input| splat::summary::summarize_reader(&mut summary, &name, input));
+        if let Err(e) = res {
+            eprintln!("splat: cannot read {name}: {e}");
+            failed = true;
+        }
+    }
+    let text = if args.json {
+        summary.to_json()
+    } else {
+        summary.to_text()
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if !broken_pipe(&e) {
+            eprintln!("splat: cannot write output: {e}");
+            return Err(ExitCode::from(2));
+        }
+    }
+    if failed {
+        return Err(ExitCode::from(2));
+    }
+    Ok(summary.bugs().len())
 }
 
 fn main() -> ExitCode {
@@ -68,35 +221,14 @@ fn main() -> ExitCode {
             };
         }
     };
-    let bytes = match read_input(args.file.as_deref()) {
-        Ok(b) => b,
-        Err(e) => {
-            let name = args.file.as_deref().unwrap_or("-");
-            eprintln!("splat: cannot read {name}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let reports = splat::parse_bytes(&bytes);
-    let out = if args.json {
-        splat::to_json(&reports)
-    } else if args.dot {
-        splat::to_dot(&reports)
+    let found = if args.summary {
+        summary_mode(&args)
     } else {
-        splat::to_text(&reports)
+        report_mode(&args)
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("splat: cannot write output: {e}");
-            return ExitCode::from(2);
-        }
-    }
-    if reports.is_empty() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    match found {
+        Ok(0) => ExitCode::from(1),
+        Ok(_) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
 }

@@ -2,22 +2,87 @@
 
 use crate::explain::first_interesting;
 use crate::model::{Document, Report, ReportKind, SCHEMA};
+use crate::waitfor::WaitForBuilder;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Write;
 
-/// Renders all reports as the JSON document `{"schema": "splat/1", "reports": [...]}`
-/// (pretty-printed, with a trailing newline).
+/// Renders all reports as the JSON document
+/// `{"schema": "splat/1", "reports": [...], "wait_for": {...}}` (a [`Document`],
+/// pretty-printed, with a trailing newline).
 pub fn to_json(reports: &[Report]) -> String {
-    let doc = Document {
-        schema: SCHEMA.to_string(),
-        reports: reports.to_vec(),
-        wait_for: crate::waitfor::wait_for(reports),
-    };
-    // Serializing these plain structs cannot fail; fall back to an empty document anyway.
-    let mut s = serde_json::to_string_pretty(&doc)
-        .unwrap_or_else(|_| format!("{{\"schema\": \"{SCHEMA}\", \"reports\": []}}"));
-    s.push('\n');
-    s
+    let mut out = Vec::new();
+    let mut w = JsonWriter::new(&mut out);
+    for r in reports {
+        // Writing to a Vec cannot fail.
+        let _ = w.write(r);
+    }
+    let _ = w.finish();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the JSON document one report at a time (the same text as [`to_json`]), so that a
+/// log of any size is rendered without holding its reports. The wait-for graph is kept as the
+/// reports go by and written after them, as the key `wait_for`.
+pub struct JsonWriter<W: Write> {
+    out: W,
+    count: usize,
+    wait_for: WaitForBuilder,
+}
+
+impl<W: Write> JsonWriter<W> {
+    /// Starts a document on `out`.
+    pub fn new(out: W) -> Self {
+        JsonWriter {
+            out,
+            count: 0,
+            wait_for: WaitForBuilder::new(),
+        }
+    }
+
+    /// Appends one report.
+    pub fn write(&mut self, r: &Report) -> std::io::Result<()> {
+        if self.count == 0 {
+            write!(
+                self.out,
+                "{{\n  \"schema\": \"{SCHEMA}\",\n  \"reports\": ["
+            )?;
+        } else {
+            self.out.write_all(b",")?;
+        }
+        self.count += 1;
+        self.wait_for.add(r);
+        let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+        for line in text.split('\n') {
+            self.out.write_all(b"\n    ")?;
+            self.out.write_all(line.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Ends the document with the wait-for graph; returns the number of reports written.
+    pub fn finish(mut self) -> std::io::Result<usize> {
+        if self.count == 0 {
+            write!(
+                self.out,
+                "{{\n  \"schema\": \"{SCHEMA}\",\n  \"reports\": [],"
+            )?;
+        } else {
+            self.out.write_all(b"\n  ],")?;
+        }
+        let graph =
+            serde_json::to_string_pretty(&self.wait_for.graph()).map_err(std::io::Error::other)?;
+        self.out.write_all(b"\n  \"wait_for\": ")?;
+        for (k, line) in graph.split('\n').enumerate() {
+            if k > 0 {
+                self.out.write_all(b"\n  ")?;
+            }
+            self.out.write_all(line.as_bytes())?;
+        }
+        self.out.write_all(b"\n}\n")?;
+        self.out.flush()?;
+        Ok(self.count)
+    }
 }
 
 /// Reads a document written by [`to_json`] back.
@@ -28,18 +93,47 @@ pub fn from_json(json: &str) -> Result<Document, serde_json::Error> {
 /// Renders the reports for a person: per report, its title, kind, header and line range,
 /// then the explanation.
 pub fn to_text(reports: &[Report]) -> String {
-    let mut out = String::new();
-    if reports.is_empty() {
-        out.push_str("splat: no lockdep, hung-task or other kernel reports found\n");
-        return out;
+    let mut out = Vec::new();
+    let mut w = TextWriter::new(&mut out);
+    for r in reports {
+        let _ = w.write(r);
     }
-    for (i, r) in reports.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let _ = writeln!(out, "[{}] {}", i + 1, r.title);
-        let _ = writeln!(
+    let _ = w.finish();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the text rendering one report at a time (the same text as [`to_text`]); the
+/// wait-for graph section comes at the end, before the count line.
+pub struct TextWriter<W: Write> {
+    out: W,
+    count: usize,
+    kinds: BTreeMap<ReportKind, usize>,
+    wait_for: WaitForBuilder,
+}
+
+impl<W: Write> TextWriter<W> {
+    /// Starts the rendering on `out`.
+    pub fn new(out: W) -> Self {
+        TextWriter {
             out,
+            count: 0,
+            kinds: BTreeMap::new(),
+            wait_for: WaitForBuilder::new(),
+        }
+    }
+
+    /// Appends one report.
+    pub fn write(&mut self, r: &Report) -> std::io::Result<()> {
+        let mut s = String::new();
+        if self.count > 0 {
+            s.push('\n');
+        }
+        self.count += 1;
+        *self.kinds.entry(r.kind).or_default() += 1;
+        self.wait_for.add(r);
+        let _ = writeln!(s, "[{}] {}", self.count, r.title);
+        let _ = writeln!(
+            s,
             "    {}: {} (lines {}-{}{})",
             r.kind,
             r.header.trim(),
@@ -48,23 +142,33 @@ pub fn to_text(reports: &[Report]) -> String {
             if r.truncated { ", truncated" } else { "" }
         );
         for line in r.explanation.lines() {
-            let _ = writeln!(out, "    {line}");
+            let _ = writeln!(s, "    {line}");
         }
+        self.out.write_all(s.as_bytes())
     }
-    out.push_str(&crate::waitfor::text_section(reports));
-    let mut counts: BTreeMap<ReportKind, usize> = BTreeMap::new();
-    for r in reports {
-        *counts.entry(r.kind).or_default() += 1;
+
+    /// Ends the rendering with the count line; returns the number of reports written.
+    pub fn finish(mut self) -> std::io::Result<usize> {
+        if self.count == 0 {
+            self.out
+                .write_all(b"splat: no lockdep, hung-task or other kernel reports found\n")?;
+        } else {
+            if !self.wait_for.is_empty() {
+                let section = crate::waitfor::text_section(&self.wait_for.graph());
+                self.out.write_all(section.as_bytes())?;
+            }
+            let summary: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            writeln!(
+                self.out,
+                "\n{} report{}: {}",
+                self.count,
+                if self.count == 1 { "" } else { "s" },
+                summary.join(", ")
+            )?;
+        }
+        self.out.flush()?;
+        Ok(self.count)
     }
-    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    let _ = writeln!(
-        out,
-        "\n{} report{}: {}",
-        reports.len(),
-        if reports.len() == 1 { "" } else { "s" },
-        summary.join(", ")
-    );
-    out
 }
 
 /// One edge of the lock-order graph.
@@ -96,24 +200,46 @@ fn quote(s: &str) -> String {
 /// names the task and/or function and the report. Edges that are part of a reported cycle
 /// (circular dependency, recursive locking) are red and bold.
 pub fn to_dot(reports: &[Report]) -> String {
-    let mut nodes: Vec<String> = Vec::new();
-    let mut edges: BTreeMap<(String, String), Edge> = BTreeMap::new();
-    let add_node = |nodes: &mut Vec<String>, n: &str| {
-        if !nodes.iter().any(|x| x == n) {
-            nodes.push(n.to_string());
-        }
-    };
-    let mut add_edge = |from: &str, to: &str, label: String, cycle: bool| {
-        let e = edges.entry((from.to_string(), to.to_string())).or_default();
-        if !label.is_empty() && !e.labels.contains(&label) {
-            e.labels.push(label);
-        }
-        e.cycle |= cycle;
-    };
-    for (i, r) in reports.iter().enumerate() {
-        let n = i + 1;
+    let mut g = DotGraph::default();
+    for r in reports {
+        g.add(r);
+    }
+    g.render()
+}
+
+/// The lock-order graph built one report at a time (see [`to_dot`]); it holds the lock classes
+/// and edges, not the reports.
+#[derive(Default)]
+pub struct DotGraph {
+    nodes: Vec<String>,
+    edges: BTreeMap<(String, String), Edge>,
+    count: usize,
+    wait_for: WaitForBuilder,
+}
+
+fn add_node(nodes: &mut Vec<String>, n: &str) {
+    if !nodes.iter().any(|x| x == n) {
+        nodes.push(n.to_string());
+    }
+}
+
+impl DotGraph {
+    /// Adds the next report's locks and edges.
+    pub fn add(&mut self, r: &Report) {
+        self.count += 1;
+        self.wait_for.add(r);
+        let n = self.count;
+        let nodes = &mut self.nodes;
+        let edges = &mut self.edges;
+        let mut add_edge = |from: &str, to: &str, label: String, cycle: bool| {
+            let e = edges.entry((from.to_string(), to.to_string())).or_default();
+            if !label.is_empty() && !e.labels.contains(&label) {
+                e.labels.push(label);
+            }
+            e.cycle |= cycle;
+        };
         for l in &r.locks {
-            add_node(&mut nodes, &l.name);
+            add_node(nodes, &l.name);
         }
         let who = r
             .tasks
@@ -149,8 +275,8 @@ pub fn to_dot(reports: &[Report]) -> String {
                 let mut entries: Vec<_> = r.chain.iter().collect();
                 entries.sort_by_key(|c| c.index);
                 for (k, pair) in r.cycle.windows(2).enumerate() {
-                    add_node(&mut nodes, &pair[0]);
-                    add_node(&mut nodes, &pair[1]);
+                    add_node(nodes, &pair[0]);
+                    add_node(nodes, &pair[1]);
                     let label = if k == 0 {
                         main_label("")
                     } else {
@@ -168,15 +294,15 @@ pub fn to_dot(reports: &[Report]) -> String {
             }
             ReportKind::RecursiveLocking => {
                 if let (Some(h), Some(a)) = (&r.holding, &r.acquiring) {
-                    add_node(&mut nodes, &h.lock);
-                    add_node(&mut nodes, &a.lock);
+                    add_node(nodes, &h.lock);
+                    add_node(nodes, &a.lock);
                     add_edge(&h.lock, &a.lock, main_label("again"), true);
                 }
             }
             _ => {
                 if let (Some(h), Some(a)) = (&r.holding, &r.acquiring) {
-                    add_node(&mut nodes, &h.lock);
-                    add_node(&mut nodes, &a.lock);
+                    add_node(nodes, &h.lock);
+                    add_node(nodes, &a.lock);
                     add_edge(&h.lock, &a.lock, main_label(""), false);
                 }
                 if let Some((from, to)) = r
@@ -184,8 +310,8 @@ pub fn to_dot(reports: &[Report]) -> String {
                     .get("new_dependency")
                     .and_then(|d| d.split_once(" -> "))
                 {
-                    add_node(&mut nodes, from);
-                    add_node(&mut nodes, to);
+                    add_node(nodes, from);
+                    add_node(nodes, to);
                     add_edge(from, to, main_label(""), false);
                 }
             }
@@ -200,31 +326,38 @@ pub fn to_dot(reports: &[Report]) -> String {
             }
         }
     }
-    let mut out = String::from("digraph splat {\n");
-    out.push_str("  // Lock-order graph: an edge A -> B means B was taken while holding A.\n");
-    out.push_str("  rankdir=LR;\n");
-    out.push_str("  node [shape=box, fontname=\"monospace\"];\n");
-    out.push_str("  edge [fontname=\"monospace\", fontsize=10];\n");
-    for n in &nodes {
-        let _ = writeln!(out, "  {};", quote(n));
-    }
-    for ((from, to), e) in &edges {
-        let mut attrs = vec![format!("label={}", quote(&e.labels.join("\n")))];
-        if e.cycle {
-            attrs.push("color=red".to_string());
-            attrs.push("fontcolor=red".to_string());
-            attrs.push("style=bold".to_string());
-            attrs.push("penwidth=2".to_string());
+
+    /// The graph as Graphviz DOT, with the wait-for graph of the hung tasks as a cluster.
+    pub fn render(&self) -> String {
+        let (nodes, edges) = (&self.nodes, &self.edges);
+        let mut out = String::from("digraph splat {\n");
+        out.push_str("  // Lock-order graph: an edge A -> B means B was taken while holding A.\n");
+        out.push_str("  rankdir=LR;\n");
+        out.push_str("  node [shape=box, fontname=\"monospace\"];\n");
+        out.push_str("  edge [fontname=\"monospace\", fontsize=10];\n");
+        for n in nodes {
+            let _ = writeln!(out, "  {};", quote(n));
         }
-        let _ = writeln!(
-            out,
-            "  {} -> {} [{}];",
-            quote(from),
-            quote(to),
-            attrs.join(", ")
-        );
+        for ((from, to), e) in edges {
+            let mut attrs = vec![format!("label={}", quote(&e.labels.join("\n")))];
+            if e.cycle {
+                attrs.push("color=red".to_string());
+                attrs.push("fontcolor=red".to_string());
+                attrs.push("style=bold".to_string());
+                attrs.push("penwidth=2".to_string());
+            }
+            let _ = writeln!(
+                out,
+                "  {} -> {} [{}];",
+                quote(from),
+                quote(to),
+                attrs.join(", ")
+            );
+        }
+        if !self.wait_for.is_empty() {
+            out.push_str(&crate::waitfor::dot_section(&self.wait_for.graph()));
+        }
+        out.push_str("}\n");
+        out
     }
-    out.push_str(&crate::waitfor::dot_section(reports));
-    out.push_str("}\n");
-    out
 }

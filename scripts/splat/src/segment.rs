@@ -21,8 +21,10 @@
 //! without reaching its natural end is marked truncated.
 
 use crate::frame::parse_frame;
-use crate::input::LogLine;
-use crate::lockfmt::{parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line};
+use crate::input::Line;
+use crate::lockfmt::{
+    is_address, parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line,
+};
 use crate::model::ReportKind;
 
 /// Foreign lines tolerated by a report that may already have ended.
@@ -94,8 +96,9 @@ const LOCKDEP_TITLES: &[(&str, ReportKind)] = &[
 
 /// The text of a header without the old-style brackets: `[ INFO: x ]` -> `INFO: x`.
 pub(crate) fn unbracket(t: &str) -> &str {
-    match t.strip_prefix("[ ").and_then(|r| r.strip_suffix(" ]")) {
-        Some(inner) => inner.trim(),
+    match t.strip_prefix("[ ") {
+        // The closing ` ]` may have been wrapped onto the next line by a mail client.
+        Some(inner) => inner.strip_suffix(" ]").unwrap_or(inner).trim(),
         None => t,
     }
 }
@@ -147,7 +150,10 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         if body.starts_with("sleeping function called from invalid context") {
             return strong(ReportKind::SleepInAtomic, Family::Sleep);
         }
-        if t.starts_with("INFO: task ") && body.contains(" blocked for more than ") {
+        // "blocked for more" alone: the header of a report wrapped by a mail client.
+        if t.starts_with("INFO: task ")
+            && (body.contains(" blocked for more than ") || body.ends_with(" blocked for more"))
+        {
             return strong(ReportKind::HungTask, Family::Hung);
         }
         if t.starts_with("INFO: task ") && t.contains(" blocked on ") {
@@ -284,7 +290,7 @@ const LOCKDEP_TASK_PHRASES: &[&str] = &[
     " is trying to contend lock (",
     " just changed the state of lock:",
     "] takes:",
-    " is freeing memory ",
+    " is freeing memory",
     " is leaving the kernel with locks still held!",
     " is exiting with locks still held!",
 ];
@@ -399,6 +405,9 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
     }
     if t == "stack backtrace:" {
         return LineClass::StackBacktrace;
+    }
+    if is_bare_address(t) {
+        return LineClass::Frame;
     }
     if let Some(marker) = is_marker(t) {
         return match marker {
@@ -578,13 +587,13 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    fn new(header: &Header, line: &LogLine) -> Self {
+    fn new(header: &Header, line: &Line) -> Self {
         Segment {
             kind: header.kind,
             family: header.family,
             header: line.text.trim().to_string(),
-            caller: line.caller.clone(),
-            lines: vec![(line.number, line.text.clone())],
+            caller: line.caller.map(str::to_string),
+            lines: vec![(line.number, line.text.to_string())],
             terminated: false,
             soft_end: false,
             foreign_run: 0,
@@ -603,7 +612,7 @@ impl Segment {
         self.terminated || self.soft_end
     }
 
-    fn compatible(&self, caller: &Option<String>) -> bool {
+    fn compatible(&self, caller: Option<&str>) -> bool {
         match (&self.caller, caller) {
             (Some(a), Some(b)) => a == b,
             _ => true,
@@ -611,7 +620,7 @@ impl Segment {
     }
 
     /// Offers a line to the report; returns true when it was taken.
-    fn offer(&mut self, line: &LogLine, class: LineClass) -> bool {
+    fn offer(&mut self, line: &Line, class: LineClass) -> bool {
         if self.lines.len() >= MAX_LINES {
             self.abandoned = !self.complete();
             self.terminated = true;
@@ -619,11 +628,11 @@ impl Segment {
         }
         let take = match self.family {
             Family::LockDump => self.offer_lockdump(class),
-            Family::Hung => self.offer_hung(class, &line.text),
+            Family::Hung => self.offer_hung(class, line.text),
             Family::Lockdep | Family::Sleep | Family::Generic => self.offer_report(class, line),
         };
         if take {
-            self.lines.push((line.number, line.text.clone()));
+            self.lines.push((line.number, line.text.to_string()));
             // A blank line neither proves nor disproves that the report goes on.
             if class != LineClass::Blank {
                 self.foreign_run = 0;
@@ -707,8 +716,12 @@ impl Segment {
         }
     }
 
-    fn offer_report(&mut self, class: LineClass, line: &LogLine) -> bool {
+    fn offer_report(&mut self, class: LineClass, line: &Line) -> bool {
         let generic = self.family == Family::Generic;
+        if generic && !self.task_closed && same_warning_site(&self.header, line.text) {
+            // 6.18+ prints one WARNING line per inlined frame of the same site.
+            return true;
+        }
         if self.task_closed {
             // After "</TASK>": lockdep and sleep reports are over; an Oops goes on with
             // "Modules linked in:", registers and "---[ end trace ]---".
@@ -800,6 +813,18 @@ impl Segment {
     }
 }
 
+/// `WARNING: FILE:LINE at ...` lines of the same FILE:LINE (the 6.18+ format).
+fn same_warning_site(header: &str, line: &str) -> bool {
+    let site = |t: &str| {
+        t.trim()
+            .strip_prefix("WARNING: ")
+            .and_then(|r| r.split_once(" at "))
+            .map(|(loc, _)| loc.to_string())
+            .filter(|loc| !loc.contains(' ') && loc.contains(':'))
+    };
+    matches!((site(header), site(line)), (Some(a), Some(b)) if a == b)
+}
+
 /// The comm of a hung-task header `INFO: task COMM:PID blocked for more than N seconds.`.
 pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
     let t = unbracket(header.trim());
@@ -828,34 +853,96 @@ pub(crate) fn is_old_task_line(header: &str, line: &str) -> bool {
         && tokens.all(|t| t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'x'))
 }
 
-/// Splits the log into report segments, in the order their headers appear.
-pub(crate) fn segment(lines: &[LogLine]) -> Vec<Segment> {
-    let mut open: Vec<Segment> = Vec::new();
-    let mut done: Vec<Segment> = Vec::new();
-    for line in lines {
-        let class = classify_line(&line.text);
-        let header = classify_header(&line.text);
-        if let Some(h) = header.as_ref().filter(|h| h.strong) {
-            start(&mut open, &mut done, h, line);
-            continue;
+/// The streaming form of the segmentation: lines go in one at a time ([`Segmenter::push`]),
+/// finished segments come out in header order ([`Segmenter::pop_ready`]). At most
+/// [`MAX_OPEN`] reports are open at once and each holds at most [`MAX_LINES`] lines, so the
+/// memory it holds is bounded whatever the length of the log.
+#[derive(Default)]
+pub(crate) struct Segmenter {
+    open: Vec<Segment>,
+    /// Finished segments not yet handed out, sorted by header line.
+    done: Vec<Segment>,
+    /// The previous line and the index (in `open`) of the report that took it, for joining a
+    /// line that a mail client wrapped.
+    prev: Option<(String, Option<usize>)>,
+    /// `finish` was called: everything in `done` is ready.
+    finished: bool,
+}
+
+impl Segmenter {
+    /// Feeds one line.
+    pub fn push(&mut self, line: &Line) {
+        let prev = self.prev.take();
+        if let Some((prev_text, Some(idx))) = &prev {
+            if self.try_join(prev_text, *idx, line) {
+                return;
+            }
         }
-        let mut taken = false;
-        for seg in open.iter_mut().rev() {
-            if seg.terminated || !seg.compatible(&line.caller) {
+        // Only a line that a report took can be continued.
+        if let Some(taker) = self.push_line(line) {
+            self.prev = Some((line.text.to_string(), Some(taker)));
+        }
+    }
+
+    /// A line that continues the previous one (a mail client wrapped a long kernel line):
+    /// appended to it when the report took the previous line and the joined line reads as a
+    /// kernel line where the second half alone does not.
+    fn try_join(&mut self, prev: &str, idx: usize, line: &Line) -> bool {
+        let Some(seg) = self.open.get_mut(idx) else {
+            return false;
+        };
+        if seg.terminated || !seg.compatible(line.caller) {
+            return false;
+        }
+        let Some(joined) = wrapped_join(prev, line.text) else {
+            return false;
+        };
+        let first = seg.lines.len() == 1;
+        if let Some(last) = seg.lines.last_mut() {
+            if last.1 == prev {
+                last.1.clone_from(&joined);
+                if first {
+                    seg.header = joined.trim().to_string();
+                }
+                self.prev = Some((joined, Some(idx)));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Offers a line to the open reports or starts one; returns the index of the report that
+    /// took the line.
+    fn push_line(&mut self, line: &Line) -> Option<usize> {
+        let text = line.text;
+        let header = if may_be_header(text) {
+            classify_header(text)
+        } else {
+            None
+        };
+        if let Some(h) = header.as_ref().filter(|h| h.strong) {
+            return Some(self.start(h, line));
+        }
+        if self.open.is_empty() {
+            return header.map(|h| self.start(&h, line));
+        }
+        let class = classify_line(text);
+        let mut taken = None;
+        for (i, seg) in self.open.iter_mut().enumerate().rev() {
+            if seg.terminated || !seg.compatible(line.caller) {
                 continue;
             }
             if seg.offer(line, class) {
-                taken = true;
+                taken = Some(i);
                 break;
             }
         }
-        if !taken {
+        if taken.is_none() {
             if let Some(h) = header.as_ref() {
-                start(&mut open, &mut done, h, line);
-                continue;
+                return Some(self.start(h, line));
             }
-            for seg in open.iter_mut() {
-                if seg.compatible(&line.caller) {
+            for seg in self.open.iter_mut() {
+                if seg.compatible(line.caller) {
                     seg.foreign_run += 1;
                     let limit = if seg.complete() {
                         SOFT_END_TOLERANCE
@@ -869,42 +956,248 @@ pub(crate) fn segment(lines: &[LogLine]) -> Vec<Segment> {
                 }
             }
         }
-        retire(&mut open, &mut done, |s| s.terminated);
+        if self.open.iter().any(|s| s.terminated) {
+            // Indices shift: the report that took the line is found again by identity.
+            let key = taken.map(|i| self.open[i].lines[0].0);
+            self.retire();
+            return key.and_then(|k| self.open.iter().position(|s| s.lines[0].0 == k));
+        }
+        taken
     }
-    done.append(&mut open);
-    done.sort_by_key(|s| s.lines.first().map(|l| l.0).unwrap_or(0));
-    done
-}
 
-/// Starts a report at a header line, closing reports that it ends.
-fn start(open: &mut Vec<Segment>, done: &mut Vec<Segment>, h: &Header, line: &LogLine) {
-    for seg in open.iter_mut() {
-        if seg.complete() && seg.compatible(&line.caller) {
-            seg.terminated = true;
-        } else if seg.caller.is_some() && seg.caller == line.caller {
-            // The same context started a new report: the old one was cut off.
-            seg.abandoned = true;
-            seg.terminated = true;
+    /// Starts a report at a header line, closing reports that it ends; returns its index.
+    fn start(&mut self, h: &Header, line: &Line) -> usize {
+        for seg in self.open.iter_mut() {
+            if seg.complete() && seg.compatible(line.caller) {
+                seg.terminated = true;
+            } else if seg.caller.is_some() && seg.caller.as_deref() == line.caller {
+                // The same context started a new report: the old one was cut off.
+                seg.abandoned = true;
+                seg.terminated = true;
+            }
+        }
+        self.retire();
+        if self.open.len() >= MAX_OPEN {
+            let mut oldest = self.open.remove(0);
+            oldest.abandoned = !oldest.complete();
+            self.insert_done(oldest);
+        }
+        self.open.push(Segment::new(h, line));
+        self.open.len() - 1
+    }
+
+    fn retire(&mut self) {
+        let mut i = 0;
+        while i < self.open.len() {
+            if self.open[i].terminated {
+                let seg = self.open.remove(i);
+                self.insert_done(seg);
+            } else {
+                i += 1;
+            }
         }
     }
-    retire(open, done, |s| s.terminated);
-    if open.len() >= MAX_OPEN {
-        let mut oldest = open.remove(0);
-        oldest.abandoned = !oldest.complete();
-        done.push(oldest);
-    }
-    open.push(Segment::new(h, line));
-}
 
-fn retire(open: &mut Vec<Segment>, done: &mut Vec<Segment>, pred: impl Fn(&Segment) -> bool) {
-    let mut i = 0;
-    while i < open.len() {
-        if pred(&open[i]) {
-            done.push(open.remove(i));
+    fn insert_done(&mut self, seg: Segment) {
+        let key = seg.lines.first().map(|l| l.0).unwrap_or(0);
+        let at = self
+            .done
+            .partition_point(|s| s.lines.first().map(|l| l.0).unwrap_or(0) <= key);
+        self.done.insert(at, seg);
+    }
+
+    /// Ends the input: every open report is finished.
+    pub fn finish(&mut self) {
+        for seg in std::mem::take(&mut self.open) {
+            self.insert_done(seg);
+        }
+        self.finished = true;
+    }
+
+    /// The next finished segment, in header order, once no open report started before it.
+    pub fn pop_ready(&mut self) -> Option<Segment> {
+        let first = self.done.first()?.lines.first().map(|l| l.0).unwrap_or(0);
+        let blocked = !self.finished
+            && self
+                .open
+                .iter()
+                .any(|s| s.lines.first().map(|l| l.0).unwrap_or(0) < first);
+        if blocked {
+            None
         } else {
-            i += 1;
+            Some(self.done.remove(0))
         }
     }
+}
+
+/// Cheap test run on every line before the full header classification: every header
+/// contains one of these words.
+fn may_be_header(t: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "BUG",
+        "WARNING",
+        "INFO:",
+        "Oops",
+        "protection fault",
+        "panic",
+        "Unable to handle",
+        "UBSAN",
+        "error:",
+        "opcode",
+        "segment",
+        "fault",
+        "NX-protected",
+        "Showing all locks",
+    ];
+    WORDS.iter().any(|w| t.contains(w))
+}
+
+/// The line that `prev` and `next` make when `next` is the continuation of a kernel line
+/// that a mail client (or a terminal) wrapped, or `None` when `next` stands on its own.
+///
+/// Wrapping happens at a space, which the client drops; the joined line puts one back.
+/// `next` continues `prev` when `prev` ends in the middle of a lock description (`..., at:`),
+/// or when `next` alone is not a kernel line but `prev + next` parses better than `prev`
+/// alone (a frame gains its source location, a lock line its `at:` site).
+pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
+    let n = next.trim();
+    if n.is_empty() || prev.trim().is_empty() || classify_header(n).is_some() {
+        return None;
+    }
+    if let Some(joined) = join_held_fragments(prev, next) {
+        return Some(joined);
+    }
+    let p = prev.trim_end();
+    let joined = format!("{p} {n}");
+    if is_bare_address(p) {
+        // `[<c013ca52>]` + `generic_file_buffered_write+0x15a/0x53d`
+        return Some(joined);
+    }
+    if p.ends_with(" is freeing memory") {
+        // `comm/pid is freeing memory` + `START-END, with a lock still held there!`
+        return Some(joined);
+    }
+    if hung_header_task(p).is_none() && hung_header_task(&joined).is_some() {
+        // `INFO: task x:1 blocked for more` + `than 120 seconds.`
+        return Some(joined);
+    }
+    if lock_site_missing(p) {
+        // `ADDR (class){..}-{..}, at:` (or `at: [<ADDR>]`) with the site on the next line.
+        return Some(joined);
+    }
+    // ` #0: ADDR` + `(class){..}, at: ...`: a held lock wrapped after its address.
+    let held_address_only = matches!(parse_held_entry(p), Some((_, None))) && !p.ends_with(':');
+    if classify_line(n) != LineClass::Other && !looks_like_location(n) && !held_address_only {
+        return None;
+    }
+    if parse_quality(&joined) > parse_quality(p) {
+        Some(joined)
+    } else {
+        None
+    }
+}
+
+/// `[<c013ca52>]` (or `? [<...>]`) alone: the address of a frame whose symbol was wrapped.
+pub(crate) fn is_bare_address(t: &str) -> bool {
+    let t = t.trim();
+    let t = t.strip_prefix("? ").unwrap_or(t);
+    t.strip_prefix("[<")
+        .and_then(|r| r.strip_suffix(">]"))
+        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A held-lock entry printed in `KERN_CONT` pieces that the console put on separate lines
+/// (` #0: ` / `ffffffff8e333e60` / ` (` / `rcu_read_lock` / `){....}-{1:2}` / `, at: ...`),
+/// or wrapped by a mail client after its address: the pieces are put back together, without
+/// a separator (each piece carries its own spaces) except between an address and `(`.
+fn join_held_fragments(prev: &str, next: &str) -> Option<String> {
+    let (_, lock) = parse_held_entry(prev.trim())?;
+    let after_index = prev.trim().split_once(':').map_or("", |(_, r)| r.trim());
+    let n = next.trim();
+    let incomplete = match &lock {
+        None => {
+            !after_index.contains('<')
+                && (after_index.is_empty()
+                    || is_address(after_index)
+                    || after_index.ends_with('(')
+                    || (after_index.contains('(') && !after_index.contains("){")))
+        }
+        Some(l) => l.at.is_none() && l.rest.is_empty() && n.starts_with(", at:"),
+    };
+    // `#2` alone is the version suffix of a class name (`&of->mutex` `#2`), not an entry.
+    let new_record = n.is_empty()
+        || (n.starts_with('#') && n.contains(':'))
+        || parse_held_heading(n).is_some()
+        || classify_header(n).is_some()
+        || matches!(
+            classify_line(n),
+            LineClass::Banner | LineClass::CallTrace | LineClass::StackBacktrace
+        );
+    if !incomplete || new_record {
+        return None;
+    }
+    let ends_hex = prev.ends_with(|c: char| c.is_ascii_hexdigit());
+    let sep = if ends_hex && next.starts_with('(') {
+        " "
+    } else {
+        ""
+    };
+    Some(format!("{prev}{sep}{next}"))
+}
+
+/// A `print_lock()` line (alone or in a held-lock list) whose `at:` site is cut off: it ends
+/// in `, at:`, `, at: [<ADDR>]` or, wrapped before the `at:`, in `},`.
+fn lock_site_missing(t: &str) -> bool {
+    let t = t.trim();
+    let cut =
+        t.ends_with(", at:") || t.ends_with("},") || (t.ends_with(">]") && t.contains(", at: [<"));
+    if !cut {
+        return false;
+    }
+    let line = match parse_held_entry(t) {
+        Some((_, l)) => l,
+        None => parse_lock_line(t),
+    };
+    line.is_some_and(|l| l.at.is_none())
+}
+
+/// `kernel/foo.c:12` or `kernel/foo.c:12 [inline]`: the tail of a wrapped frame line (which
+/// on its own reads as nothing, or as a frame without offset).
+fn looks_like_location(t: &str) -> bool {
+    let first = t.split(' ').next().unwrap_or("");
+    first.contains(':')
+        && first.contains('.')
+        && first
+            .rsplit(':')
+            .next()
+            .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// How much of a line the strict parsers understand: 0 for nothing.
+fn parse_quality(t: &str) -> u8 {
+    let t = t.trim();
+    let lock_score = |l: &crate::lockfmt::LockLine| {
+        if !l.rest.is_empty() && l.at.is_none() {
+            return 1;
+        }
+        match &l.at {
+            Some(f) => 2 + u8::from(f.location.is_some()),
+            None => 1,
+        }
+    };
+    if let Some(f) = parse_frame(t) {
+        return 2 + u8::from(f.location.is_some());
+    }
+    if let Some((_, Some(l))) = parse_held_entry(t) {
+        return lock_score(&l);
+    }
+    if let Some(l) = parse_lock_line(t) {
+        return lock_score(&l);
+    }
+    if classify_line(t) != LineClass::Other {
+        return 1;
+    }
+    0
 }
 
 #[cfg(test)]

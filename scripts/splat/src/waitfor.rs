@@ -15,14 +15,15 @@
 //!
 //! and, when the holder is not hung itself, prints the holder's stack with `sched_show_task()`
 //! (`task:NAME state:X ...`, `Call Trace:`, `<TASK>` ... `</TASK>`). Both belong to the hung-task
-//! report just before them: [`offer_tail`] lets the segmenter take them, the extractor stores
+//! report just before them: `offer_tail` lets the segmenter take them, the extractor stores
 //! the line in [`HungTask::blocker`] and the holder's frames as the stack [`HOLDER_STACK`].
 //!
-//! [`wait_for`] builds the graph "waiter -> holder" from the blocker lines of all reports
-//! (deduplicated: the detector repeats its reports), finds its cycles (real deadlocks that
-//! happened) and names the locks when a lockdep report of the same log does. [`annotate`]
-//! writes that into the hung-task explanations; [`text_section`] and [`dot_section`] render the
-//! graph for `to_text` and `to_dot`.
+//! [`WaitForBuilder`] builds the graph "waiter -> holder" from the blocker lines one report at
+//! a time (deduplicated: the detector repeats its reports), and [`wait_for`] from a list; the
+//! graph's cycles are real deadlocks that happened, and its edges name the locks when a lockdep
+//! report of the same log does. `annotate` writes that into the hung-task explanations of a
+//! whole log, `annotate_with` into a streamed batch of hung-task reports; `text_section` and
+//! `dot_section` render the graph at the end of the text and DOT outputs.
 
 use crate::explain::is_boring;
 use crate::model::{Frame, HungTask, Report, ReportKind, Task};
@@ -364,6 +365,13 @@ pub(crate) fn scan_holder_task_line(hung: Option<&mut HungTask>, rest: &str) -> 
 
 type Key = (String, u32);
 
+/// What identifies an edge: waiter, holder, lock kind and the two rw-semaphore roles.
+type EdgeKey = (Key, Key, String, Option<String>, Option<String>);
+
+/// Report indices kept per edge ([`WaitEdge::reports`]): the detector repeats its reports, and
+/// a long log must not grow the graph.
+pub const MAX_EDGE_REPORTS: usize = 64;
+
 fn key(t: &Task) -> Option<Key> {
     Some((t.comm.clone(), t.pid?))
 }
@@ -382,12 +390,16 @@ fn name(t: &Task) -> String {
     }
 }
 
-/// The waiter's own hung-task report's blocker, with the report index.
-fn blockers(reports: &[Report]) -> impl Iterator<Item = (usize, &HungTask, &Blocker)> {
-    reports.iter().enumerate().filter_map(|(i, r)| {
-        let h = r.hung_task.as_ref()?;
-        Some((i, h, h.blocker.as_ref()?))
-    })
+/// The edge key of a hung task's blocker, or None when it names no holder (with a pid).
+fn edge_key(h: &HungTask, b: &Blocker) -> Option<EdgeKey> {
+    let holder = b.holder.as_ref().and_then(key)?;
+    Some((
+        (h.comm.clone(), h.pid),
+        holder,
+        b.kind.clone(),
+        b.role.clone(),
+        b.holder_role.clone(),
+    ))
 }
 
 fn is_lockdep_cycle(r: &Report) -> bool {
@@ -410,7 +422,7 @@ fn is_pseudo_lock(name: &str) -> bool {
 }
 
 /// What lockdep reports say about the tasks' locks, to name the lock of an edge.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct LockIndex {
     /// The lock each task was acquiring in the last lockdep report it triggered.
     acquiring: BTreeMap<Key, (String, usize)>,
@@ -419,33 +431,28 @@ struct LockIndex {
 }
 
 impl LockIndex {
-    fn new(reports: &[Report]) -> Self {
-        let mut ix = LockIndex::default();
-        for (i, r) in reports.iter().enumerate() {
-            let first = r.tasks.first().and_then(key);
-            if let (true, Some(k)) = (is_lockdep_cycle(r), first) {
-                if let Some(a) = &r.acquiring {
-                    ix.acquiring.insert(k.clone(), (a.lock.clone(), i));
-                }
-                if let Some(h) = &r.holding {
-                    ix.held
-                        .entry(k)
-                        .or_default()
-                        .entry(h.lock.clone())
-                        .or_insert(i);
-                }
+    fn add(&mut self, i: usize, r: &Report) {
+        let first = r.tasks.first().and_then(key);
+        if let (true, Some(k)) = (is_lockdep_cycle(r), first) {
+            if let Some(a) = &r.acquiring {
+                self.acquiring.insert(k.clone(), (a.lock.clone(), i));
             }
-            for h in &r.held_locks {
-                if let (Some(pid), false) = (h.pid, is_pseudo_lock(&h.lock)) {
-                    ix.held
-                        .entry((h.task.clone(), pid))
-                        .or_default()
-                        .entry(h.lock.clone())
-                        .or_insert(i);
+            if let Some(h) = &r.holding {
+                self.held
+                    .entry(k)
+                    .or_default()
+                    .entry(h.lock.clone())
+                    .or_insert(i);
+            }
+        }
+        for h in &r.held_locks {
+            if let (Some(pid), false) = (h.pid, is_pseudo_lock(&h.lock)) {
+                let locks = self.held.entry((h.task.clone(), pid)).or_default();
+                if !locks.contains_key(&h.lock) {
+                    locks.insert(h.lock.clone(), i);
                 }
             }
         }
-        ix
     }
 
     /// The lock `waiter` waits for and the report naming it (see [`WaitEdge::lock`]): the lock
@@ -462,42 +469,114 @@ impl LockIndex {
     }
 }
 
-/// Builds the wait-for graph of all blocker lines in `reports`.
-pub fn wait_for(reports: &[Report]) -> WaitFor {
-    let mut edges: Vec<WaitEdge> = Vec::new();
-    // The latest blocker of every waiter: the edge index, or None for "not found".
-    let mut latest: BTreeMap<Key, Option<usize>> = BTreeMap::new();
-    let hung: BTreeSet<Key> = reports
-        .iter()
-        .filter_map(|r| r.hung_task.as_ref())
-        .map(|h| (h.comm.clone(), h.pid))
-        .collect();
-    type EdgeKey = (Key, Key, String, Option<String>, Option<String>);
-    let mut known: BTreeMap<EdgeKey, usize> = BTreeMap::new();
-    for (i, h, b) in blockers(reports) {
-        let waiter = (h.comm.clone(), h.pid);
-        let Some(holder) = b.holder.as_ref().and_then(key) else {
-            latest.insert(waiter, None);
-            continue;
+/// What the explanations need to know about the last hung-task report of a task at the end
+/// of a wait-for chain.
+#[derive(Debug, Clone, Default)]
+struct HungEnd {
+    /// The lock kind, when its blocker line said the holder was not found.
+    not_found: Option<String>,
+    /// Where it is blocked (`HungTask::blocked_in`).
+    blocked_in: Option<String>,
+}
+
+/// The wait-for graph built one report at a time, in log order: what [`wait_for`] computes
+/// for a whole list, without holding the reports. Its size grows with the distinct tasks,
+/// edges and locks of the log, not with the number of reports.
+///
+/// ```
+/// let reports = splat::parse(include_str!("../tests/fixtures/abba-7.3-demo.log"));
+/// let mut b = splat::WaitForBuilder::new();
+/// for r in &reports {
+///     b.add(r);
+/// }
+/// assert_eq!(b.graph(), splat::wait_for(&reports));
+/// assert_eq!(b.graph().cycles.len(), 1);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct WaitForBuilder {
+    /// Reports added so far: the index of the next one.
+    count: usize,
+    /// The edges, without what only the whole graph tells (`lock`, `current`, `in_cycle`,
+    /// `holder_hung`).
+    edges: Vec<WaitEdge>,
+    known: BTreeMap<EdgeKey, usize>,
+    /// The latest blocker of every waiter: the edge index, or None for "not found".
+    latest: BTreeMap<Key, Option<usize>>,
+    /// The tasks with a hung-task report.
+    hung: BTreeSet<Key>,
+    locks: LockIndex,
+    /// The last hung-task report of every task.
+    last_hung: BTreeMap<Key, HungEnd>,
+    /// Where the latest printed stack of a holder shows it.
+    place: BTreeMap<Key, String>,
+}
+
+impl WaitForBuilder {
+    /// An empty graph, before the first report.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of reports added (the index the next one gets in `reports` fields).
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// True when no blocker line named a holder so far.
+    pub fn is_empty(&self) -> bool {
+        self.edges.is_empty()
+    }
+
+    /// Adds the next report of the log (every report, not only hung tasks: lockdep reports
+    /// name the locks).
+    pub fn add(&mut self, r: &Report) {
+        let i = self.count;
+        self.count += 1;
+        self.locks.add(i, r);
+        let Some(h) = &r.hung_task else {
+            return;
         };
-        let ek = (
+        let waiter: Key = (h.comm.clone(), h.pid);
+        self.hung.insert(waiter.clone());
+        self.last_hung.insert(
             waiter.clone(),
-            holder.clone(),
-            b.kind.clone(),
-            b.role.clone(),
-            b.holder_role.clone(),
+            HungEnd {
+                not_found: h
+                    .blocker
+                    .as_ref()
+                    .filter(|b| b.holder.is_none())
+                    .map(|b| b.kind.clone()),
+                blocked_in: h.blocked_in.clone(),
+            },
         );
-        let pos = *known.entry(ek).or_insert_with(|| {
+        let Some(b) = &h.blocker else {
+            return;
+        };
+        if let Some((holder, at)) = b
+            .holder
+            .as_ref()
+            .and_then(key)
+            .zip(r.stack(HOLDER_STACK).and_then(|s| holder_place(&s.frames)))
+        {
+            self.place.insert(holder, at.to_string());
+        }
+        let Some(ek) = edge_key(h, b) else {
+            self.latest.insert(waiter, None);
+            return;
+        };
+        let holder = task(&ek.1);
+        let edges = &mut self.edges;
+        let pos = *self.known.entry(ek).or_insert_with(|| {
             edges.push(WaitEdge {
                 waiter: task(&waiter),
-                holder: task(&holder),
+                holder,
                 kind: b.kind.clone(),
                 role: b.role.clone(),
                 holder_role: b.holder_role.clone(),
                 lock: None,
                 lock_report: None,
                 reports: Vec::new(),
-                holder_hung: hung.contains(&holder),
+                holder_hung: false,
                 holder_state: None,
                 current: false,
                 in_cycle: false,
@@ -505,40 +584,68 @@ pub fn wait_for(reports: &[Report]) -> WaitFor {
             edges.len() - 1
         });
         let e = &mut edges[pos];
-        e.reports.push(i);
+        if e.reports.len() < MAX_EDGE_REPORTS {
+            e.reports.push(i);
+        }
         if b.holder_state.is_some() {
             e.holder_state.clone_from(&b.holder_state);
         }
-        latest.insert(waiter, Some(pos));
+        self.latest.insert(waiter, Some(pos));
     }
-    let locks = LockIndex::new(reports);
-    for e in &mut edges {
-        if let (Some(w), Some(h)) = (key(&e.waiter), key(&e.holder)) {
-            if let Some((lock, i)) = locks.lock(&w, &h) {
-                e.lock = Some(lock);
-                e.lock_report = Some(i);
+
+    /// The current edge of every waiter.
+    fn next(&self) -> BTreeMap<Key, usize> {
+        self.latest
+            .iter()
+            .filter_map(|(k, e)| Some((k.clone(), (*e)?)))
+            .collect()
+    }
+
+    /// The edge a hung-task report printed, if its blocker named a holder.
+    fn edge_of(&self, h: &HungTask) -> Option<usize> {
+        let ek = edge_key(h, h.blocker.as_ref()?)?;
+        self.known.get(&ek).copied()
+    }
+
+    /// The graph of the reports added so far: lock names, current edges and cycles.
+    pub fn graph(&self) -> WaitFor {
+        let mut edges = self.edges.clone();
+        for e in &mut edges {
+            if let (Some(w), Some(h)) = (key(&e.waiter), key(&e.holder)) {
+                if let Some((lock, i)) = self.locks.lock(&w, &h) {
+                    e.lock = Some(lock);
+                    e.lock_report = Some(i);
+                }
+                e.holder_hung = self.hung.contains(&h);
             }
         }
-    }
-    let next: BTreeMap<Key, usize> = latest
-        .iter()
-        .filter_map(|(k, e)| Some((k.clone(), (*e)?)))
-        .collect();
-    for &i in next.values() {
-        edges[i].current = true;
-    }
-    let mut cycles = find_cycles(&edges, &next);
-    for c in &mut cycles {
-        for &i in &c.edges {
-            edges[i].in_cycle = true;
-            if let Some(l) = &edges[i].lock {
-                if !c.locks.contains(l) {
-                    c.locks.push(l.clone());
+        let next = self.next();
+        for &i in next.values() {
+            edges[i].current = true;
+        }
+        let mut cycles = find_cycles(&edges, &next);
+        for c in &mut cycles {
+            for &i in &c.edges {
+                edges[i].in_cycle = true;
+                if let Some(l) = &edges[i].lock {
+                    if !c.locks.contains(l) {
+                        c.locks.push(l.clone());
+                    }
                 }
             }
         }
+        WaitFor { edges, cycles }
     }
-    WaitFor { edges, cycles }
+}
+
+/// Builds the wait-for graph of all blocker lines in `reports` (deduplicated edges, each
+/// listing at most the first [`MAX_EDGE_REPORTS`] reports that printed it).
+pub fn wait_for(reports: &[Report]) -> WaitFor {
+    let mut b = WaitForBuilder::new();
+    for r in reports {
+        b.add(r);
+    }
+    b.graph()
 }
 
 /// The cycles of the graph where every task has at most one (current) out-edge.
@@ -673,79 +780,33 @@ fn locks_line(edges: &[&WaitEdge], always: bool) -> Option<String> {
 /// Longest wait-for chain told in an explanation.
 const MAX_CHAIN: usize = 32;
 
-/// Everything the explanations need, computed once for all reports.
+/// Everything the explanations need, computed once from the graph.
 struct Ctx<'a> {
-    reports: &'a [Report],
+    b: &'a WaitForBuilder,
     graph: WaitFor,
     /// The current edge of every waiter.
     next: BTreeMap<Key, usize>,
-    /// The edge printed by each report (by report index).
-    edge_of: BTreeMap<usize, usize>,
-    /// The last hung-task report of every task.
-    last_hung: BTreeMap<Key, usize>,
-    /// Where the latest printed stack of a holder shows it.
-    place: BTreeMap<Key, String>,
 }
 
 impl<'a> Ctx<'a> {
-    fn new(reports: &'a [Report]) -> Self {
-        let graph = wait_for(reports);
-        let mut next = BTreeMap::new();
-        let mut edge_of = BTreeMap::new();
-        for (j, e) in graph.edges.iter().enumerate() {
-            if let (true, Some(k)) = (e.current, key(&e.waiter)) {
-                next.insert(k, j);
-            }
-            for &i in &e.reports {
-                edge_of.insert(i, j);
-            }
-        }
-        let mut last_hung = BTreeMap::new();
-        let mut place = BTreeMap::new();
-        for (i, r) in reports.iter().enumerate() {
-            let Some(h) = &r.hung_task else {
-                continue;
-            };
-            last_hung.insert((h.comm.clone(), h.pid), i);
-            let holder = h
-                .blocker
-                .as_ref()
-                .and_then(|b| b.holder.as_ref()?.pid.map(|p| (b, p)));
-            let at = r.stack(HOLDER_STACK).and_then(|s| holder_place(&s.frames));
-            if let (Some((b, pid)), Some(at)) = (holder, at) {
-                let comm = b
-                    .holder
-                    .as_ref()
-                    .map(|t| t.comm.clone())
-                    .unwrap_or_default();
-                place.insert((comm, pid), at.to_string());
-            }
-        }
+    fn new(b: &'a WaitForBuilder) -> Self {
         Ctx {
-            reports,
-            graph,
-            next,
-            edge_of,
-            last_hung,
-            place,
+            b,
+            graph: b.graph(),
+            next: b.next(),
         }
     }
 
     /// What is known about a task at the end of a wait-for chain.
     fn chain_end(&self, k: &Key) -> String {
-        let own = self
-            .last_hung
-            .get(k)
-            .and_then(|&i| self.reports[i].hung_task.as_ref());
-        if let Some(h) = own {
-            if let Some(b) = h.blocker.as_ref().filter(|b| b.holder.is_none()) {
+        if let Some(end) = self.b.last_hung.get(k) {
+            if let Some(kind) = &end.not_found {
                 return format!(
-                    "which is hung too, blocked on a {} whose {} the kernel did not find",
-                    b.kind,
-                    holder_word(&b.kind)
+                    "which is hung too, blocked on a {kind} whose {} the kernel did not find",
+                    holder_word(kind)
                 );
             }
-            return match &h.blocked_in {
+            return match &end.blocked_in {
                 Some(p) => format!("which is hung too, in {p} (not a lock the kernel tracks)"),
                 None => "which is hung too".to_string(),
             };
@@ -757,6 +818,7 @@ impl<'a> Ctx<'a> {
             .filter(|e| same(Some(&e.holder), k))
             .find_map(|e| e.holder_state.clone());
         let place = self
+            .b
             .place
             .get(k)
             .map(|f| format!(", in {f}"))
@@ -799,17 +861,17 @@ fn state_word(s: &str) -> &'static str {
     }
 }
 
-/// The lines about the blocker of report `i` (nothing when it printed none), and the fix that
+/// The lines about the blocker of a report (nothing when it printed none), and the fix that
 /// replaces the report's own when the task is in a cycle.
-fn blocker_lines(cx: &Ctx, i: usize) -> (Vec<String>, Option<String>) {
-    let Some(h) = cx.reports[i].hung_task.as_ref() else {
+fn blocker_lines(cx: &Ctx, r: &Report) -> (Vec<String>, Option<String>) {
+    let Some(h) = r.hung_task.as_ref() else {
         return (Vec::new(), None);
     };
     let Some(b) = h.blocker.as_ref() else {
         return (Vec::new(), None);
     };
     let me: Key = (h.comm.clone(), h.pid);
-    let Some(&edge) = cx.edge_of.get(&i) else {
+    let Some(edge) = cx.b.edge_of(h) else {
         let article = if b.kind == "rw-semaphore" { "an" } else { "a" };
         return (
             vec![format!(
@@ -912,16 +974,26 @@ fn item_list(items: &[&str]) -> String {
 /// (a real deadlock) or chain the task is in, and the locks involved. The lines go before the
 /// report's `Fix:` line; in a cycle, that line is replaced by the cycle's fix.
 pub(crate) fn annotate(reports: &mut [Report]) {
-    let cx = Ctx::new(reports);
-    let mut found = Vec::new();
-    for i in 0..reports.len() {
-        let (lines, fix) = blocker_lines(&cx, i);
-        if !lines.is_empty() {
-            found.push((i, lines, fix));
-        }
+    let mut b = WaitForBuilder::new();
+    for r in reports.iter() {
+        b.add(r);
     }
-    for (i, lines, fix) in found {
-        let r = &mut reports[i];
+    annotate_with(&b, reports);
+}
+
+/// Like [`annotate`] for the last reports added to `b` (a streamed batch of hung-task reports),
+/// told with the graph of the log so far.
+pub(crate) fn annotate_with(b: &WaitForBuilder, reports: &mut [Report]) {
+    let has_blocker = |r: &Report| r.hung_task.as_ref().is_some_and(|h| h.blocker.is_some());
+    if !reports.iter().any(has_blocker) {
+        return;
+    }
+    let cx = Ctx::new(b);
+    for r in reports.iter_mut() {
+        let (lines, fix) = blocker_lines(&cx, r);
+        if lines.is_empty() {
+            continue;
+        }
         let mut text: Vec<String> = r.explanation.lines().map(str::to_string).collect();
         let at = text
             .iter()
@@ -954,8 +1026,7 @@ fn edge_label(e: &WaitEdge) -> String {
 }
 
 /// The wait-for graph as text for `to_text` (empty when no blocker line named a holder).
-pub(crate) fn text_section(reports: &[Report]) -> String {
-    let g = wait_for(reports);
+pub(crate) fn text_section(g: &WaitFor) -> String {
     if g.edges.is_empty() {
         return String::new();
     }
@@ -967,7 +1038,10 @@ pub(crate) fn text_section(reports: &[Report]) -> String {
         if g.cycles.len() == 1 { "" } else { "s" },
     );
     for e in &g.edges {
-        let refs: Vec<String> = e.reports.iter().map(|i| format!("#{}", i + 1)).collect();
+        let mut refs: Vec<String> = e.reports.iter().map(|i| format!("#{}", i + 1)).collect();
+        if refs.len() >= MAX_EDGE_REPORTS {
+            refs.push("...".to_string());
+        }
         let _ = writeln!(
             out,
             "    {} -> {}: {} (report{} {}){}",
@@ -1008,8 +1082,7 @@ fn quote(s: &str) -> String {
 /// The wait-for graph as a DOT cluster for `to_dot` (empty when there is no edge): task nodes,
 /// dashed "waits for" edges labelled with the lock kind (and class when known), cycle edges
 /// red and bold.
-pub(crate) fn dot_section(reports: &[Report]) -> String {
-    let g = wait_for(reports);
+pub(crate) fn dot_section(g: &WaitFor) -> String {
     if g.edges.is_empty() {
         return String::new();
     }

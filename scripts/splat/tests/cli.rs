@@ -179,3 +179,49 @@ fn help_documents_exit_status() {
     let o = run(&["--version"]);
     assert_eq!(o.status.code(), Some(0));
 }
+
+#[test]
+fn summary_counts_bugs_across_files_and_compressed_logs() {
+    use std::io::Write as _;
+    let dir = std::env::temp_dir().join(format!("splat-summary-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("night")).unwrap();
+    let log = std::fs::read(fixture("abba-buggy-hung.log")).unwrap();
+    std::fs::write(dir.join("night/a.log"), &log).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&log).unwrap();
+    std::fs::write(dir.join("night/b.log.gz"), gz.finish().unwrap()).unwrap();
+    let dir_arg = dir.join("night").display().to_string();
+
+    let out = run(&["--summary", "--json", &dir_arg]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["schema"], "splat-summary/1");
+    assert_eq!(doc["files"], 2);
+    assert_eq!(doc["reports"], 10);
+    let bugs = doc["bugs"].as_array().unwrap();
+    let circular = &bugs[0];
+    assert_eq!(
+        circular["signature"],
+        "circular_dependency: sem_a -> sem_b @ rust_deadlock::abba::lock_in_order"
+    );
+    assert_eq!(
+        (circular["count"].as_u64(), circular["files"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert!(circular["first_file"].as_str().unwrap().ends_with("a.log"));
+    assert!(circular["last_file"]
+        .as_str()
+        .unwrap()
+        .ends_with("b.log.gz"));
+    assert!(bugs.iter().all(|b| b["new"].is_null()));
+
+    // The same logs against that summary as a baseline: nothing is new.
+    std::fs::write(dir.join("base.json"), stdout(&out)).unwrap();
+    let base = dir.join("base.json").display().to_string();
+    let again = run(&["--summary", "--baseline", &base, &dir_arg]);
+    let text = stdout(&again);
+    assert!(text.contains("0 new"), "{text}");
+    assert!(!text.contains("[NEW]"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -788,7 +788,7 @@ fn bad_unlock_inside_hung_report() {
         Some(LockSite {
             lock: "sem_a".into(),
             address: None,
-            at: None
+            at: Some("rust_deadlock::unlock::double_up".into())
         })
     );
     assert_eq!(

@@ -4,10 +4,12 @@
 use proptest::prelude::*;
 use std::path::PathBuf;
 
+/// The lab fixtures and the real-world corpus.
 fn fixtures() -> Vec<(String, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .expect("fixture dir")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut out: Vec<(String, String)> = ["fixtures", "corpus"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("fixture dir"))
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "log"))
         .map(|p| {
@@ -19,6 +21,7 @@ fn fixtures() -> Vec<(String, String)> {
         })
         .collect();
     out.sort();
+    assert!(out.len() >= 30, "fixtures and corpus: {} files", out.len());
     out
 }
 

@@ -840,6 +840,14 @@ mod fuzz {
                 prop_assert_eq!(doc.wait_for, splat::wait_for(&reports));
                 let _ = splat::to_dot(&reports);
                 let _ = splat::to_text(&reports);
+                // Streamed: the same reports (explanations aside) and the same graph.
+                let (streamed, json) = super::streamed(&text);
+                let strip = |rs: &[splat::Report]| -> Vec<splat::Report> {
+                    rs.iter().cloned().map(|mut r| { r.explanation.clear(); r }).collect()
+                };
+                prop_assert_eq!(strip(&streamed), strip(&reports));
+                let doc = splat::from_json(&json).expect("streamed JSON parses");
+                prop_assert_eq!(doc.wait_for, splat::wait_for(&reports));
             }
         }
     }
@@ -883,4 +891,211 @@ fn cli_dot_and_json_on_the_73_console() {
         doc.wait_for.cycles[0].tasks,
         [task("deadlock_a", 48), task("deadlock_b", 49)]
     );
+}
+
+/// The reports streamed by `parse_reader` (what the CLI prints), and the JSON text.
+fn streamed(log: &str) -> (Vec<Report>, String) {
+    let mut reports = Vec::new();
+    let mut json = Vec::new();
+    let mut w = splat::JsonWriter::new(&mut json);
+    splat::parse_reader(log.as_bytes(), |r| {
+        w.write(&r).expect("write to a Vec");
+        reports.push(r);
+    })
+    .expect("read from a slice");
+    w.finish().expect("write to a Vec");
+    (reports, String::from_utf8(json).expect("utf-8"))
+}
+
+#[test]
+fn streamed_reports_and_json_match_the_whole_log_on_every_fixture() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut with_graph = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        let log = String::from_utf8_lossy(&std::fs::read(&path).expect("fixture")).into_owned();
+        let name = path.display().to_string();
+        let whole = splat::parse(&log);
+        let (reports, json) = streamed(&log);
+        // On the fixtures, the cycles and chains close inside the batch of hung tasks: the
+        // streamed explanations are the whole-log ones.
+        assert_eq!(reports, whole, "{name}");
+        // The streamed JSON is exactly the serialized Document, wait_for after reports.
+        let doc = splat::Document {
+            schema: splat::SCHEMA.to_string(),
+            reports: whole.clone(),
+            wait_for: splat::wait_for(&whole),
+        };
+        let expected = serde_json::to_string_pretty(&doc).expect("serialize") + "\n";
+        assert_eq!(json, expected, "{name}");
+        assert_eq!(splat::to_json(&whole), expected, "{name}");
+        let back = splat::from_json(&json).expect("own JSON");
+        assert_eq!(back, doc, "{name}");
+        with_graph += usize::from(!doc.wait_for.edges.is_empty());
+    }
+    assert_eq!(with_graph, 5, "the 7.3 and blocker fixtures");
+}
+
+#[test]
+fn empty_document_has_an_empty_wait_for_graph() {
+    let json = splat::to_json(&[]);
+    assert_eq!(
+        json,
+        "{\n  \"schema\": \"splat/1\",\n  \"reports\": [],\n  \"wait_for\": {\n    \
+         \"edges\": [],\n    \"cycles\": []\n  }\n}\n"
+    );
+    assert_eq!(
+        splat::from_json(&json).expect("parses").wait_for,
+        WaitFor::default()
+    );
+}
+
+/// A hung task, a report of another kind, then the second hung task closing the cycle: the
+/// first report was streamed before the cycle existed, the second tells it, and the
+/// document-level graph has it whole.
+#[test]
+fn a_cycle_across_batches_is_told_by_the_report_that_closes_it() {
+    let hung = |comm: &str, pid: u32, holder: &str, hpid: u32| {
+        format!(
+            "INFO: task {comm}:{pid} blocked for more than 10 seconds.\n\
+             Call Trace:\n <TASK>\n schedule+0x43/0x5d\n down+0x40/0x50\n </TASK>\n\
+             INFO: task {comm}:{pid} blocked on a semaphore likely last held by task {holder}:{hpid}\n"
+        )
+    };
+    let log = format!(
+        "{}WARNING: CPU: 0 PID: 7 at lib/foo.c:1 foo+0x1/0x2\n\
+         Call Trace:\n foo+0x1/0x2\n ---[ end trace 0000000000000000 ]---\n{}",
+        hung("a", 1, "b", 2),
+        hung("b", 2, "a", 1)
+    );
+    let whole = splat::parse(&log);
+    assert_eq!(
+        kinds(&whole),
+        [
+            ReportKind::HungTask,
+            ReportKind::Generic,
+            ReportKind::HungTask
+        ]
+    );
+    let (reports, json) = streamed(&log);
+    assert_eq!(kinds(&reports), kinds(&whole));
+    // parse() knows the whole log: both hung reports tell the cycle.
+    for i in [0, 2] {
+        assert!(
+            blocker_explanation(&whole[i])[0].starts_with("Real deadlock"),
+            "{i}"
+        );
+    }
+    // Streamed: the first one was told as a chain when it was printed, the second closes it.
+    assert_eq!(
+        blocker_explanation(&reports[0])[0],
+        "Wait-for chain (no cycle): a/1 waits for a semaphore last held by b/2, which is not \
+         reported hung."
+    );
+    assert_eq!(
+        blocker_explanation(&reports[2])[0],
+        "Real deadlock (it happened, lockdep did not have to predict it): b/2 waits for a \
+         semaphore last held by a/1, which waits for a semaphore last held by b/2."
+    );
+    // The document-level graph is the same either way.
+    let doc = splat::from_json(&json).expect("own JSON");
+    assert_eq!(doc.wait_for, splat::wait_for(&whole));
+    assert_eq!(doc.wait_for.cycles.len(), 1);
+    assert_eq!(doc.wait_for.cycles[0].tasks, [task("a", 1), task("b", 2)]);
+    let text = splat::to_text(&reports);
+    let section = text.find("Wait-for graph").expect("section");
+    assert!(section < text.find("\n3 reports: ").expect("count line"));
+    assert!(text.contains("    Cycle (real deadlock): a/1 -> b/2 -> a/1\n"));
+}
+
+#[test]
+fn repeated_blockers_keep_the_graph_bounded() {
+    let mut b = splat::WaitForBuilder::new();
+    let one = splat::parse(include_str!("fixtures/abba-7.3-demo.log"));
+    let rounds = 200;
+    for _ in 0..rounds {
+        for r in &one {
+            b.add(r);
+        }
+    }
+    assert_eq!(b.count(), rounds * one.len());
+    let g = b.graph();
+    assert_eq!(g.edges.len(), 2);
+    assert_eq!(g.cycles.len(), 1);
+    assert_eq!(g.cycles[0].locks, ["sem_b", "sem_a"]);
+    for e in &g.edges {
+        assert_eq!(e.reports.len(), splat::waitfor::MAX_EDGE_REPORTS);
+        assert!(e.in_cycle && e.current);
+    }
+}
+
+#[test]
+fn cli_text_tells_the_real_deadlock_and_the_graph_before_the_count() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/abba-7.3-demo.log");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_splat"))
+        .arg(&path)
+        .output()
+        .expect("run splat");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.contains(
+        "    Real deadlock (it happened, lockdep did not have to predict it): deadlock_a/48 \
+         waits for a semaphore last held by deadlock_b/49, which waits for a semaphore last \
+         held by deadlock_a/48.\n"
+    ));
+    let log = std::fs::read_to_string(&path).expect("fixture");
+    assert_eq!(text, splat::to_text(&splat::parse(&log)));
+    let section = text
+        .find("\nWait-for graph (from hung-task blocker lines): 2 edges, 1 cycle\n")
+        .expect("section");
+    assert!(section < text.find("\n5 reports: ").expect("count line"));
+}
+
+#[test]
+fn summary_has_no_rows_for_blocker_lines() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut args = vec!["--summary".to_string(), "--json".to_string()];
+    let mut reports = 0;
+    for name in [
+        "abba-7.3-demo.log",
+        "abba-7.3-buggy-load-hung.log",
+        "blocker-mutex-chain.log",
+        "blocker-not-found.log",
+        "blocker-three-cycle.log",
+    ] {
+        reports += load(name).len();
+        args.push(dir.join(name).display().to_string());
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_splat"))
+        .args(&args)
+        .output()
+        .expect("run splat");
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary JSON");
+    assert_eq!(doc["reports"].as_u64(), Some(reports as u64));
+    let bugs = doc["bugs"].as_array().expect("bugs");
+    assert_eq!(bugs.len(), 13);
+    for b in bugs {
+        let kind = b["kind"].as_str().expect("kind");
+        assert!(matches!(kind, "hung_task" | "circular_dependency"), "{b}");
+        assert!(
+            !b["title"].as_str().expect("title").contains("blocked on"),
+            "{b}"
+        );
+    }
+    // One row per hung function of the demo's two threads, across both 7.3 consoles.
+    let row = |title: &str| {
+        bugs.iter()
+            .find(|b| b["title"] == title)
+            .unwrap_or_else(|| panic!("no row {title}"))
+    };
+    for t in ["thread_a", "thread_b"] {
+        let b = row(&format!(
+            "INFO: task hung in rust_deadlock::abba::AbBa::{t}"
+        ));
+        assert_eq!(
+            (b["count"].as_u64(), b["files"].as_u64()),
+            (Some(5), Some(2))
+        );
+    }
 }
