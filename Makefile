@@ -8,6 +8,7 @@
 #   make check   zero-warning checks: module with CLIPPY=1, rustfmt, cargo clippy and fmt
 #   make bench   measure boot, warm run and test-suite times
 #   make soak N=10   the VM suite N times per kernel, then 20 fresh boots buggy and fixed
+#   make bench-splat splat's throughput and peak memory on a generated 400 MB console log
 #   make kernel / setup / clean / clean-cache
 #
 # KERNEL=7.3 (the default) or KERNEL=6.12 picks the guest kernel series (see scripts/env.sh).
@@ -32,7 +33,7 @@ endif
 CARGO := cargo --quiet
 HOST := --manifest-path scripts/Cargo.toml
 
-.PHONY: all module kernel setup run shell test check bench soak clean clean-cache host
+.PHONY: all module kernel setup run shell test check bench bench-splat soak clean clean-cache host
 
 all: module
 
@@ -84,6 +85,9 @@ bench: module host
 
 soak: host
 	@scripts/soak.sh
+
+bench-splat: setup
+	@scripts/splat/bench.sh 400
 
 clean:
 	@rm -f $(MODULE_PRODUCTS)

@@ -4,7 +4,8 @@
 #
 #   boot K          a guest of kernel K that boots and powers off at once (scripts/vm.sh -- true)
 #   warm run K      `make run KERNEL=K` with everything built
-#   test suite      `make test` (both kernels) with everything built
+#   test suite      `make test` (both kernels) with everything built, the kernels side by side
+#   test serial     the same, one kernel after the other (LAB_PARALLEL=0), for comparison
 #   cold run K      (--cold) `make run KERNEL=K` from an empty cache: fetching the source, bindgen,
 #                   the kernel build, then the demo (Debian packages already installed)
 set -euo pipefail
@@ -29,6 +30,7 @@ for k in "${KERNELS[@]}"; do
     measure "warm run $k" make -s run KERNEL="$k"
 done
 measure "test suite" make -s test
+measure "test serial" env LAB_PARALLEL=0 make -s test
 if [[ ${1:-} == --cold ]]; then
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT

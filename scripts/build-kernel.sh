@@ -9,12 +9,19 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
 key_of() {
-    { "$REPO_ROOT/scripts/kernel-source.sh" --version; cat "$fragment"; rustc --version
+    { "$REPO_ROOT/scripts/kernel-source.sh" --version; cat "${fragments[@]}"; rustc --version
       echo "bindgen $BINDGEN_VERSION libclang $LLVM_VERSION"; gcc --version | head -n1; } \
         | sha256sum | cut -c1-12
 }
-fragment=$REPO_ROOT/qemu/kernel.config
-build=$CACHE/kernel-$KERNEL-$(key_of)
+# LAB_VARIANT=NAME adds qemu/NAME.config on top (a separate, separately cached kernel).
+fragments=("$REPO_ROOT/qemu/kernel.config")
+name=kernel-$KERNEL
+if [[ -n ${LAB_VARIANT:-} ]]; then
+    [[ -f $REPO_ROOT/qemu/$LAB_VARIANT.config ]] || die "LAB_VARIANT=$LAB_VARIANT: no qemu/$LAB_VARIANT.config"
+    fragments+=("$REPO_ROOT/qemu/$LAB_VARIANT.config")
+    name=$name-$LAB_VARIANT
+fi
+build=$CACHE/$name-$(key_of)
 
 if [[ ${1:-} == --dir ]]; then echo "$build"; exit 0; fi
 if [[ -f $build/.lab-done ]]; then echo "$build"; exit 0; fi
@@ -22,14 +29,14 @@ if [[ -f $build/.lab-done ]]; then echo "$build"; exit 0; fi
 # Set-up may install or fetch the source package, which changes the key: compute it again.
 "$REPO_ROOT/scripts/setup-host.sh"
 src=$("$REPO_ROOT/scripts/kernel-source.sh")
-build=$CACHE/kernel-$KERNEL-$(key_of)
+build=$CACHE/$name-$(key_of)
 if [[ -f $build/.lab-done ]]; then echo "$build"; exit 0; fi
 
 log "configuring the kernel in $build"
 mkdir -p "$build"
 kmake() { make -s -C "$src" O="$build" "$@"; }
 kmake tinyconfig >/dev/null
-"$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$fragment" >/dev/null
+"$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "${fragments[@]}" >/dev/null
 kmake olddefconfig >/dev/null
 # merge_config's own check, reduced to what matters: every option we ask for must have stuck.
 # An option this kernel series does not have at all (a rename) is skipped, with a note.
@@ -43,8 +50,8 @@ while IFS= read -r line; do
         "# CONFIG_"*" is not set") opt=${line#\# }; opt=${opt%% *}
             grep -q "^$opt=" "$build/.config" && { echo "  still set: $opt" >&2; bad=1; } ;;
     esac
-done < "$fragment"
-((bad == 0)) || die "the kernel config did not take qemu/kernel.config (is Rust available? try: make -C $src O=$build rustavailable)"
+done < <(cat "${fragments[@]}")
+((bad == 0)) || die "the kernel config did not take ${fragments[*]#"$REPO_ROOT/"} (is Rust available? try: make -C $src O=$build rustavailable)"
 
 log "building bzImage and modules with $(nproc) jobs (about 3 minutes on 2 cores)"
 start=$SECONDS

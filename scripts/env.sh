@@ -37,5 +37,5 @@ HOST_PACKAGES=(
     "flex:flex" "bison:bison" "bc:bc" "cpio:cpio" "xz-utils:xz" "kmod:modinfo"
     "libelf-dev:/usr/include/libelf.h" "libclang-$LLVM_VERSION-dev:$LIBCLANG_PATH/libclang.so"
     "busybox-static:/bin/busybox" "qemu-system-x86:qemu-system-x86_64"
-    "gcc:gcc" "make:make" "perl:perl"
+    "gcc:gcc" "make:make" "perl:perl" "time:/usr/bin/time"
 )
