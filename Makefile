@@ -11,7 +11,8 @@
 #   make bench-splat splat's throughput and peak memory on a generated 400 MB console log
 #   make kernel / setup / clean / clean-cache
 #
-# KERNEL=7.3 (the default) or KERNEL=6.12 picks the guest kernel series (see scripts/env.sh).
+# KERNEL=7.3 (the default) or KERNEL=6.12 picks the guest kernel series (see scripts/env.sh);
+# LAB_VARIANT=kcsan a variant of it (qemu/kcsan.config on top, built when first asked for).
 # LAB_REFRESH=1 make setup looks for a newer package of the series than the one in the cache.
 #
 # The kernel, bindgen and guest logs live in the cache: $RUST_DEADLOCK_CACHE, by default
@@ -23,10 +24,10 @@ export PATH := $(PATH):$(HOME)/.cargo/bin
 # `make test` without KERNEL= tests every series; with it, that one.
 TEST_KERNELS := $(if $(filter undefined,$(origin KERNEL)),all,$(KERNEL))
 KERNEL ?= 7.3
-export KERNEL TEST_KERNELS
+export KERNEL TEST_KERNELS LAB_VARIANT
 
 ifeq ($(KDIR),)
-KDIR = $(shell KERNEL=$(KERNEL) scripts/build-kernel.sh --dir)
+KDIR = $(shell KERNEL=$(KERNEL) LAB_VARIANT=$(LAB_VARIANT) scripts/build-kernel.sh --dir)
 KERNEL_DEP := kernel
 endif
 

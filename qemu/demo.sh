@@ -25,7 +25,7 @@ param status
 
 step "dmesg   (the kernel log keeps every report; read it whole with dmesg | less)"
 echo "    $(dmesg | grep -c 'possible circular locking') circular-dependency report(s)," \
-    "$(dmesg | grep -c 'INFO: task .* blocked') hung-task report(s)"
+    "$(dmesg | grep -c 'INFO: task .* blocked for more than') hung-task report(s)"
 
 step "rmmod rust_deadlock   (unloading breaks the deadlock)"
 timed rmmod rust_deadlock || exit 1

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `make soak N=10`: proof that the VM tests do not flake. Runs the whole VM suite N times on each
-# kernel series (or the one KERNEL= names), then the statistical tests (`--ignored` in
+# `make soak N=10`: proof that the VM tests do not flake. Runs the VM and stress suites N times on
+# each kernel series (or the one KERNEL= names), then the statistical tests (`--ignored` in
 # scripts/lab/tests/soak.rs: the buggy AB-BA reported in every one of 20 fresh boots, the fixed
 # one in none of 20). Every failure is listed with its console log, kept under
-# scripts/target/soak/KERNEL/RUN/. The kernels run side by side. Ends with one line per kernel.
+# scripts/target/soak/KERNEL/RUN/. The kernels run side by side. Then the VM and stress suites
+# once on the KCSAN variant of the default kernel (LAB_KCSAN=0 skips it). Ends with one line per
+# kernel.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
@@ -21,7 +23,7 @@ bin() {
     cargo test --manifest-path scripts/Cargo.toml -p lab --test "$1" --no-run --message-format=json \
         2>/dev/null | sed -n 's/.*"executable":"\([^"]*\/deps\/[^"]*\)".*/\1/p'
 }
-vm_bin=$(bin vm) soak_bin=$(bin soak)
+vm_bin=$(bin vm) stress_bin=$(bin stress) soak_bin=$(bin soak)
 
 # run_suite KERNEL LABEL BINARY ARGS...: one run; on failure keep its console logs and say so.
 run_suite() {
@@ -46,6 +48,7 @@ soak_kernel() {
     local k=$1 failed=0 i
     for i in $(seq 1 "$n"); do
         run_suite "$k" "run-$i" "$vm_bin" --test-threads=1 || failed=$((failed + 1))
+        run_suite "$k" "stress-$i" "$stress_bin" --test-threads=1 || failed=$((failed + 1))
     done
     run_suite "$k" statistics "$soak_bin" --ignored --nocapture --test-threads=1 \
         || failed=$((failed + 1))
@@ -66,4 +69,28 @@ done
 status=0
 for p in "${pids[@]}"; do wait "$p" || status=1; done
 for k in "${kernels[@]}"; do cat "$out/$k.log"; done
+
+# Once more on the KCSAN variant of the default kernel (the data-race detector), when it is one
+# of the kernels soaked: built the first time (about 8 minutes), then the VM and stress tests.
+k=${KERNELS[0]}
+if [[ ${LAB_KCSAN:-1} == 1 && " ${kernels[*]} " == *" $k "* ]]; then
+    log "soak: the VM and stress tests on the KCSAN variant of $k"
+    export LAB_VARIANT=kcsan
+    make -s --no-print-directory module KERNEL="$k" || exit 1
+    mkdir -p "scripts/target/ko/$k-kcsan"; cp src/rust_deadlock.ko "scripts/target/ko/$k-kcsan/"
+    make -s --no-print-directory module KERNEL="$k" LAB_VARIANT= >/dev/null || exit 1
+    dir=$out/$k-kcsan
+    mkdir -p "$dir"
+    failed=0
+    for t in "$vm_bin" "$stress_bin"; do
+        env KERNEL="$k" LAB_MODULE="$REPO_ROOT/scripts/target/ko/$k-kcsan/rust_deadlock.ko" \
+            "$t" --test-threads=1 >> "$dir/test.out" 2>&1 || failed=1
+    done
+    races=$(cat "scripts/target/vm-logs/$k-kcsan/"*.log | grep -c 'BUG: KCSAN:')
+    echo "soak $k-kcsan: VM and stress tests $( ((failed)) && echo FAILED || echo ok), $races KCSAN report(s)"
+    if ((failed || races)); then
+        status=1; cp -r "scripts/target/vm-logs/$k-kcsan/." "$dir/"
+        echo "              output and console logs: scripts/target/soak/$k-kcsan/"
+    fi
+fi
 exit "$status"

@@ -38,9 +38,18 @@ pub fn kunit_suite() -> bool {
     kernel() != "6.12"
 }
 
-/// Where console logs are kept: `scripts/target/vm-logs/KERNEL/NAME.log`.
+/// The kernel variant the guests run (`$LAB_VARIANT`, e.g. `kcsan`), if any.
+pub fn variant() -> Option<String> {
+    std::env::var("LAB_VARIANT").ok().filter(|v| !v.is_empty())
+}
+
+/// Where console logs are kept: `scripts/target/vm-logs/KERNEL[-VARIANT]/NAME.log`.
 pub fn log_dir() -> PathBuf {
-    repo_root().join("scripts/target/vm-logs").join(kernel())
+    let dir = match variant() {
+        Some(v) => format!("{}-{v}", kernel()),
+        None => kernel(),
+    };
+    repo_root().join("scripts/target/vm-logs").join(dir)
 }
 
 /// One guest boot: what it printed and how it ended.
