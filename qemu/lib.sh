@@ -70,3 +70,19 @@ hung() { for _t in "$@"; do logged "INFO: task $_t:[0-9]* blocked for more than"
 
 # blocked THREAD...: each thread sleeps uninterruptibly (state D).
 blocked() { for _t in "$@"; do states | grep -q "^lab: state $_t D$" || return 1; done; }
+
+# leaks_forget: mount debugfs if needed, and forget every object kmemleak knows so far.
+leaks_forget() {
+    [ -d /sys/kernel/debug/kmemleak ] || [ -f /sys/kernel/debug/kmemleak ] \
+        || mount -t debugfs debugfs /sys/kernel/debug
+    echo clear > /sys/kernel/debug/kmemleak
+}
+
+# leaks: scan for leaks, print "lab: kmemleak: N" and kmemleak's report. kmemleak only reports
+# objects older than 5 s, so this waits 6 s first: here the passing of time is the point.
+leaks() {
+    sleep 6
+    echo scan > /sys/kernel/debug/kmemleak
+    echo "lab: kmemleak: $(grep -c 'unreferenced object' /sys/kernel/debug/kmemleak)"
+    cat /sys/kernel/debug/kmemleak
+}

@@ -178,7 +178,8 @@ struct Edge {
     cycle: bool,
 }
 
-fn quote(s: &str) -> String {
+/// `s` as a quoted DOT string.
+pub(crate) fn quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
     for c in s.chars() {

@@ -27,6 +27,7 @@
 
 use crate::explain::is_boring;
 use crate::model::{Frame, HungTask, Report, ReportKind, Task};
+use crate::output::quote;
 use crate::segment::{hung_header_task, LineClass};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -1061,22 +1062,6 @@ pub(crate) fn text_section(g: &WaitFor) -> String {
         let _ = writeln!(out, "    Cycle (real deadlock): {}", names.join(" -> "));
     }
     out
-}
-
-fn quote(s: &str) -> String {
-    let mut q = String::with_capacity(s.len() + 2);
-    q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\n' => q.push_str("\\n"),
-            '\r' => {}
-            c => q.push(c),
-        }
-    }
-    q.push('"');
-    q
 }
 
 /// The wait-for graph as a DOT cluster for `to_dot` (empty when there is no edge): task nodes,
