@@ -8,21 +8,26 @@
 //! holds, forever. Lockdep sees the two orders and reports the cycle as soon as the second one
 //! is attempted, before anything blocks.
 //!
-//! The fix is the rule lockdep enforces: every thread takes the two in one global order.
+//! The fix is the rule lockdep enforces: every thread takes the two in one global order. Here the
+//! compiler enforces it too: the fixed paths take the semaphores through their lock levels
+//! (`SemA` before `SemB`, see [`crate::order`]), so the opposite order would not build. The buggy
+//! path must build, so it takes the plain semaphores.
 
 use crate::new_semaphore;
+use crate::order::{Ordered, Token, Unlocked};
 use crate::scenario::{Ctx, Scenario};
-use crate::semaphore::Semaphore;
 use kernel::c_str;
 use kernel::prelude::*;
+
+crate::lock_order!(pub(crate) SemA, SemB);
 
 /// The two semaphores. They guard no data: the order of acquisition is the whole point.
 #[pin_data]
 pub(crate) struct AbBa {
     #[pin]
-    sem_a: Semaphore<()>,
+    sem_a: Ordered<(), SemA>,
     #[pin]
-    sem_b: Semaphore<()>,
+    sem_b: Ordered<(), SemB>,
 }
 
 impl Scenario for AbBa {
@@ -30,15 +35,15 @@ impl Scenario for AbBa {
 
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            sem_a <- new_semaphore!((), "sem_a"),
-            sem_b <- new_semaphore!((), "sem_b"),
+            sem_a <- Ordered::new(new_semaphore!((), "sem_a")),
+            sem_b <- Ordered::new(new_semaphore!((), "sem_b")),
         })
     }
 
-    fn step(&self, thread: usize, ctx: &Ctx) {
+    fn step(&self, thread: usize, ctx: &Ctx, held: &mut Token<'static, Unlocked>) {
         match thread {
-            0 => self.thread_a(ctx),
-            _ => self.thread_b(ctx),
+            0 => self.thread_a(ctx, held),
+            _ => self.thread_b(ctx, held),
         }
     }
 }
@@ -49,30 +54,38 @@ impl AbBa {
     /// Each thread has a function of its own (never inlined) so that lockdep's stack traces say
     /// which thread recorded which dependency.
     #[inline(never)]
-    fn thread_a(&self, ctx: &Ctx) {
-        lock_in_order(&self.sem_a, &self.sem_b, ctx);
+    fn thread_a(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
+        self.in_order(ctx, held);
     }
 
     /// `deadlock_b`: `sem_a`, then `sem_b` when fixed; the opposite order when buggy.
     #[inline(never)]
-    fn thread_b(&self, ctx: &Ctx) {
+    fn thread_b(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
         if ctx.buggy() {
-            lock_in_order(&self.sem_b, &self.sem_a, ctx); // The bug.
+            // The bug. The ordered API refuses this order at compile time (`self.sem_a.lock(&mut
+            // b)` with `b` the token of `sem_b`: `SemA: LockAfter<SemB>` is not satisfied), so it
+            // takes the plain semaphores.
+            let _b = self.sem_b.unordered().lock();
+            if !ctx.hold() {
+                return;
+            }
+            let _a = self.sem_a.unordered().lock();
         } else {
-            lock_in_order(&self.sem_a, &self.sem_b, ctx);
+            self.in_order(ctx, held);
         }
     }
-}
 
-/// Takes `first`, holds it for `hold_ms`, takes `second`, then releases both (second first).
-///
-/// Always inlined, so that the stack traces show `thread_a` or `thread_b`, not this helper.
-#[inline(always)]
-fn lock_in_order(first: &Semaphore<()>, second: &Semaphore<()>, ctx: &Ctx) {
-    let _first = first.lock();
-    if !ctx.hold() {
-        return;
+    /// The fixed path: takes `sem_a`, holds it for `hold_ms`, takes `sem_b` with `sem_a`'s token,
+    /// then releases both (`sem_b` first).
+    ///
+    /// Always inlined, so that the stack traces show `thread_a` or `thread_b`, not this helper.
+    #[inline(always)]
+    fn in_order(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
+        let (_a, mut a) = self.sem_a.lock(held);
+        if !ctx.hold() {
+            return;
+        }
+        let (_b, _) = self.sem_b.lock(&mut a);
+        // The critical section would be here.
     }
-    let _second = second.lock();
-    // The critical section would be here. The guards drop in reverse order: second, then first.
 }

@@ -15,6 +15,7 @@ mod compat;
 mod kthread;
 #[cfg(kernel_7)]
 mod kunit;
+mod order;
 mod param;
 mod scenario;
 mod semaphore;

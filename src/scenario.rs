@@ -8,6 +8,7 @@
 //! [`Running::drop`]).
 
 use crate::kthread::KThread;
+use crate::order::{Token, Unlocked};
 use crate::semaphore;
 use core::fmt::{self, Write};
 use core::marker::PhantomData;
@@ -28,8 +29,9 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// Initialises the scenario's locks.
     fn new() -> impl PinInit<Self, Error>;
 
-    /// One iteration of thread number `thread` (an index into [`Scenario::THREADS`]).
-    fn step(&self, thread: usize, ctx: &Ctx);
+    /// One iteration of thread number `thread` (an index into [`Scenario::THREADS`]). `held` is
+    /// the thread's lock-order token: it holds no ordered lock when a step starts.
+    fn step(&self, thread: usize, ctx: &Ctx, held: &mut Token<'static, Unlocked>);
 }
 
 /// What a scenario step may ask of the lab: the mode and the pacing.
@@ -121,8 +123,10 @@ impl<S: Scenario> Running<S> {
             STATS[i].running.store(true, Ordering::Release);
             let thread = KThread::spawn(name, move || {
                 let ctx = Ctx { _private: () };
+                // SAFETY: A new kthread holds no lock, and this is its only token.
+                let mut held = unsafe { Token::unlocked() };
                 while !stopping() {
-                    s.step(i, &ctx);
+                    s.step(i, &ctx, &mut held);
                     STATS[i].iterations.fetch_add(1, Ordering::Relaxed);
                     pause(PAUSE_MS);
                 }
