@@ -136,6 +136,11 @@ impl<S: Scenario> Running<S> {
                 Ok(thread) => thread,
                 Err(e) => {
                     STATS[i].running.store(false, Ordering::Release);
+                    pr_err!(
+                        "cannot start thread {}: error {}\n",
+                        name.to_str().unwrap_or("?"),
+                        e.to_errno()
+                    );
                     return Err(e);
                 }
             };

@@ -177,7 +177,7 @@ echo "lab: end"; states; lsmod"#,
 
 /// Allocations fail while the module loads (fault injection, failslab: every Nth slab allocation
 /// of the insmod process fails, N = 1, 2, ..., until five loads in a row succeed). Among them are
-/// the module's own allocations and the one that creates each kthread. A failed insmod must leave
+/// the module's own allocations and the one that creates each kthread (kthread creation fails). A failed insmod must leave
 /// nothing loaded, and kmemleak must find nothing at the end. (busybox's insmod retries a failed
 /// finit_module with init_module, so some loads fail once and then succeed.)
 #[test]
@@ -227,6 +227,13 @@ leaks"#,
             .contains("rust_deadlock: load failed: error -12, nothing left running"),
         "{}",
         run.failure("no failure inside the module's init")
+    );
+    // ... and some hit the creation of a kthread (its kmalloc runs in insmod's context).
+    assert!(
+        run.console
+            .contains("rust_deadlock: cannot start thread deadlock_"),
+        "{}",
+        run.failure("no kthread creation failed")
     );
     assert!(
         lab.contains(&"kmemleak: 0"),
