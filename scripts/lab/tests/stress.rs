@@ -176,10 +176,11 @@ echo "lab: end"; states; lsmod"#,
 }
 
 /// Allocations fail while the module loads (fault injection, failslab: every Nth slab allocation
-/// of the insmod process fails, N = 1, 2, ..., until five loads in a row succeed). Among them are
-/// the module's own allocations and the one that creates each kthread (kthread creation fails). A failed insmod must leave
-/// nothing loaded, and kmemleak must find nothing at the end. (busybox's insmod retries a failed
-/// finit_module with init_module, so some loads fail once and then succeed.)
+/// of the insmod processes fails, for N = 1 to 300 in turn, the count running on from one load to
+/// the next). The failures land in exec, in the module loader, and in the module's own init, the
+/// creation of its kthreads included. A failed insmod must leave nothing loaded, and kmemleak must
+/// find nothing at the end. (busybox's insmod retries a failed finit_module with init_module, so
+/// some loads fail once and then succeed.)
 #[test]
 fn failing_allocations_make_insmod_fail_cleanly() {
     let run = run(
@@ -188,13 +189,13 @@ fn failing_allocations_make_insmod_fail_cleanly() {
 F=/sys/kernel/debug/failslab
 echo N > $F/ignore-gfp-wait; echo 0 > $F/verbose; echo Y > $F/task-filter
 echo 100 > $F/probability; echo -1 > $F/times; echo 0 > $F/space
-n=1 ok=0 failed=0
-while [ $ok -lt 5 ] && [ $n -lt 400 ]; do
+n=1 failed=0
+while [ $n -le 300 ]; do
     echo $n > $F/interval
     if sh -c "echo 1 > /proc/self/make-it-fail && exec insmod $MOD" 2>/dev/null; then
-        ok=$((ok + 1)); rmmod rust_deadlock || echo "lab: rmmod after $n failed"
+        rmmod rust_deadlock || echo "lab: rmmod after $n failed"
     else
-        ok=0 failed=$((failed + 1))
+        failed=$((failed + 1))
         [ -d /sys/module/rust_deadlock ] && { echo "lab: loaded after failed insmod $n"; rmmod rust_deadlock; }
     fi
     n=$((n + 1))
@@ -211,15 +212,10 @@ leaks"#,
         "{}",
         run.failure("a failed insmod left the module loaded")
     );
-    let failed: u32 = lab
-        .iter()
-        .find_map(|l| l.strip_prefix("failslab: "))
-        .and_then(|l| l.split(' ').next()?.parse().ok())
-        .unwrap_or_else(|| panic!("{}", run.failure("no failslab summary")));
     assert!(
-        failed >= 10,
+        lab.iter().any(|l| l.starts_with("failslab: ")),
         "{}",
-        run.failure(&format!("only {failed} failures injected"))
+        run.failure("the failslab loop did not finish")
     );
     // Some of the failures hit the module's own allocations: its init said so and gave up.
     assert!(
@@ -228,12 +224,12 @@ leaks"#,
         "{}",
         run.failure("no failure inside the module's init")
     );
-    // ... and some hit the creation of a kthread (its kmalloc runs in insmod's context).
+    // ... among them the creation of a kthread (its kmalloc runs in insmod's context).
     assert!(
         run.console
             .contains("rust_deadlock: cannot start thread deadlock_"),
         "{}",
-        run.failure("no kthread creation failed")
+        run.failure("creating a kthread never failed")
     );
     assert!(
         lab.contains(&"kmemleak: 0"),
