@@ -4,6 +4,11 @@
 MOD=/lab/rust_deadlock.ko
 PARAMS=/sys/module/rust_deadlock/parameters
 
+# mark TEXT: put "lab: TEXT" into the kernel log now, in order with the kernel's own messages.
+# (What the guest command prints reaches the log through a pipe, a moment later: a kernel message
+# printed meanwhile would come first. Use mark where a test compares the two orders.)
+mark() { echo "lab: $*" > /dev/kmsg; }
+
 # step TEXT: announce a step of a demo or test.
 step() { echo; echo "==> $*"; }
 

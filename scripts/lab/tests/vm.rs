@@ -160,7 +160,7 @@ fn buggy_at_load_reports_the_cycle() {
 fn flipping_buggy_at_runtime_brings_the_report() {
     let run = run(
         "flip",
-        "load; progressed deadlock_a deadlock_b; param status; progressed deadlock_a deadlock_b; param status; echo 'lab: flipping'; setparam buggy 1; wait_for 30 logged 'possible circular locking'; timed rmmod rust_deadlock",
+        "load; progressed deadlock_a deadlock_b; param status; progressed deadlock_a deadlock_b; param status; mark flipping; setparam buggy 1; wait_for 30 logged 'possible circular locking'; timed rmmod rust_deadlock",
     );
     assert_progress(&run, 2);
     let flip = run.find("lab: flipping").expect("flip marker");
