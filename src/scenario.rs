@@ -176,7 +176,7 @@ impl<S: Scenario> Drop for Running<S> {
         }
         if broken > 0 {
             pr_info!(
-                "unload: released {} sleeping semaphore waiter(s) to end a deadlock\n",
+                "unload: released {} sleeping semaphore waiter(s), so that every thread can stop\n",
                 broken
             );
         }
