@@ -32,7 +32,7 @@ run_suite() {
     if env KERNEL="$k" LAB_MODULE="$REPO_ROOT/scripts/target/ko/$k/rust_deadlock.ko" "$@" \
         > "$dir/test.out" 2>&1; then
         printf '  %-5s %-10s ok\n' "$k" "$label"
-        grep -h '^soak: ' "$dir/test.out"
+        grep -o 'soak: kernel .*' "$dir/test.out"
         rm -rf "$dir"
     else
         cp -r "scripts/target/vm-logs/$k/." "$dir/"
