@@ -203,11 +203,19 @@ impl Run {
 
     /// How long the timed guest command `cmd` took, from `timed`'s "lab: CMD: exit N in M ms".
     pub fn timing(&self, cmd: &str) -> Option<(i32, u64)> {
+        self.timings(cmd).into_iter().next()
+    }
+
+    /// Every `timed` run of the guest command `cmd`, in order, as (exit status, milliseconds).
+    pub fn timings(&self, cmd: &str) -> Vec<(i32, u64)> {
         let prefix = format!("{cmd}: exit ");
-        self.lab_lines().iter().find_map(|l| {
-            let (rc, ms) = l.strip_prefix(&prefix)?.split_once(" in ")?;
-            Some((rc.parse().ok()?, ms.strip_suffix(" ms")?.parse().ok()?))
-        })
+        self.lab_lines()
+            .iter()
+            .filter_map(|l| {
+                let (rc, ms) = l.strip_prefix(&prefix)?.split_once(" in ")?;
+                Some((rc.parse().ok()?, ms.strip_suffix(" ms")?.parse().ok()?))
+            })
+            .collect()
     }
 }
 

@@ -141,29 +141,14 @@ echo "lab: state writing"; timed rmmod rust_deadlock
 kill $writer
 echo "lab: end"; states; lsmod"#,
     );
-    let lab = run.lab_lines();
-    let timings: Vec<&str> = lab
-        .iter()
-        .copied()
-        .filter(|l| l.starts_with("rmmod rust_deadlock: exit "))
-        .collect();
+    let timings = run.timings("rmmod rust_deadlock");
     assert_eq!(timings.len(), 4, "{}", run.failure("four timed unloads"));
-    for (state, line) in ["fresh", "holding", "deadlocked", "writing"]
+    for (state, (rc, ms)) in ["fresh", "holding", "deadlocked", "writing"]
         .iter()
-        .zip(&timings)
+        .zip(timings)
     {
-        let (rc, ms) = line
-            .strip_prefix("rmmod rust_deadlock: exit ")
-            .and_then(|r| r.split_once(" in "))
-            .map(|(rc, ms)| {
-                (
-                    rc.to_owned(),
-                    ms.trim_end_matches(" ms").parse::<u64>().unwrap(),
-                )
-            })
-            .unwrap();
         assert!(
-            rc == "0" && ms < 2000,
+            rc == 0 && ms < 2000,
             "{}",
             run.failure(&format!("unload when {state}: exit {rc} in {ms} ms"))
         );
