@@ -15,7 +15,7 @@
 
 use crate::new_semaphore;
 use crate::order::{Ordered, Token, Unlocked};
-use crate::scenario::{Ctx, Scenario};
+use crate::scenario::{ControlFlow, Ctx, Scenario};
 use kernel::c_str;
 use kernel::prelude::*;
 
@@ -33,6 +33,14 @@ pub(crate) struct AbBa {
 impl Scenario for AbBa {
     const THREADS: &'static [&'static CStr] = &[c_str!("deadlock_a"), c_str!("deadlock_b")];
 
+    fn mode(buggy: bool) -> &'static str {
+        if buggy {
+            "buggy (deadlock_b takes sem_b, then sem_a)"
+        } else {
+            "fixed (both threads take sem_a, then sem_b)"
+        }
+    }
+
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             sem_a <- Ordered::new(new_semaphore!((), "sem_a")),
@@ -40,11 +48,17 @@ impl Scenario for AbBa {
         })
     }
 
-    fn step(&self, thread: usize, ctx: &Ctx, held: &mut Token<'static, Unlocked>) {
+    fn step(
+        &self,
+        thread: usize,
+        ctx: &Ctx,
+        held: &mut Token<'static, Unlocked>,
+    ) -> ControlFlow<()> {
         match thread {
             0 => self.thread_a(ctx, held),
             _ => self.thread_b(ctx, held),
         }
+        ControlFlow::Continue(())
     }
 }
 

@@ -3,7 +3,7 @@
 //! Kernel threads with an owner: [`KThread`] starts a kthread running a closure and stops it
 //! when dropped.
 
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 use kernel::bindings;
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
@@ -29,11 +29,22 @@ unsafe impl Send for KThread {}
 unsafe impl Sync for KThread {}
 
 impl KThread {
-    /// Creates a kthread named `name` that runs `body` once, then wakes it up.
+    /// Creates a kthread named `name` that runs `body` once, bound to `cpu` if given, then wakes
+    /// it up.
     ///
     /// `body` should return when [`KThread::should_stop`] says so; dropping the [`KThread`] asks
-    /// for that and waits for it.
-    pub(crate) fn spawn<F: Fn() + Send + Sync + 'static>(name: &CStr, body: F) -> Result<Self> {
+    /// for that and waits for it. A `cpu` that is not online is refused with `EINVAL`.
+    pub(crate) fn spawn<F: Fn() + Send + Sync + 'static>(
+        name: &CStr,
+        cpu: Option<u32>,
+        body: F,
+    ) -> Result<Self> {
+        if let Some(cpu) = cpu {
+            if cpu >= online_cpus() {
+                pr_err!("cannot bind a thread to CPU {}: it is not online\n", cpu);
+                return Err(EINVAL);
+            }
+        }
         let body = Arc::new(body, GFP_KERNEL)?;
         let data: *const F = &*body;
         // SAFETY: `trampoline::<F>` matches `data`, which stays valid until the thread is stopped
@@ -50,9 +61,13 @@ impl KThread {
         let task = kernel::error::from_err_ptr(task)?;
         // `kthread_create_on_node` never returns NULL: it returns a task or an error pointer.
         let task = NonNull::new(task).ok_or(ENOMEM)?;
-        // SAFETY: `task` is a newly created kthread. The reference taken here keeps its
+        // SAFETY: `task` is a newly created kthread that has not run yet, so it may be bound to a
+        // CPU, which was checked to be online above. The reference taken here keeps its
         // `task_struct` alive even if the thread exits before `kthread_stop`.
         unsafe {
+            if let Some(cpu) = cpu {
+                bindings::kthread_bind(task.as_ptr(), cpu);
+            }
             bindings::get_task_struct(task.as_ptr());
             bindings::wake_up_process(task.as_ptr());
         }
@@ -82,6 +97,15 @@ impl Drop for KThread {
         // reference, so `body` is no longer borrowed once it returns.
         unsafe { bindings::kthread_stop_put(self.task.as_ptr()) };
     }
+}
+
+/// How many CPUs are online. CPUs are numbered from 0 and, in the lab's guests, never go
+/// offline, so a CPU number below this one is online.
+pub(crate) fn online_cpus() -> u32 {
+    // SAFETY: `__num_online_cpus` is an `atomic_t` the kernel keeps up to date; reading its counter
+    // once, volatile, is what C's `num_online_cpus()` does.
+    let n = unsafe { ptr::read_volatile(&raw const bindings::__num_online_cpus.counter) };
+    n.try_into().unwrap_or(0)
 }
 
 /// The C entry point of a [`KThread`]: runs the closure `data` points to.

@@ -13,7 +13,7 @@
 
 use crate::compat;
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_void};
 use kernel::prelude::*;
@@ -64,8 +64,8 @@ pub(crate) trait ParamType: Sized + Sync + 'static {
     const TYPE: &'static str;
     /// Whether `insmod module.ko NAME` without a value is allowed (it then passes `None`).
     const NOARG: bool = false;
-    /// Parses and stores `input`; on error, returns a message for the kernel log.
-    fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), fmt::Arguments<'static>>;
+    /// Parses and stores `input`; on error, says why, for the kernel log.
+    fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), Refusal>;
     /// Writes the current value, followed by a newline.
     fn get(&self, out: &mut PageWriter<'_>) -> fmt::Result;
 
@@ -80,6 +80,30 @@ pub(crate) trait ParamType: Sized + Sync + 'static {
         get: Some(get_callback::<Self>),
         free: None,
     };
+}
+
+/// Why a value was refused.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The reason, in a few words.
+    Because(&'static str),
+    /// The value is not one of these names.
+    NotOneOf(&'static [&'static str]),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Because(why) => f.write_str(why),
+            Refusal::NotOneOf(names) => {
+                f.write_str("unknown name (valid: ")?;
+                for (i, name) in names.iter().enumerate() {
+                    write!(f, "{}{name}", if i > 0 { ", " } else { "" })?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
 }
 
 /// The `set` callback: parses `val` into the parameter `kp` describes.
@@ -227,12 +251,12 @@ impl ParamType for BoolParam {
     const TYPE: &'static str = "bool";
     const NOARG: bool = true;
 
-    fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), fmt::Arguments<'static>> {
+    fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), Refusal> {
         // A bare `insmod module.ko NAME` means true, as for the kernel's own bool parameters.
         let value = match input {
             None => true,
-            Some(input) => parse_bool(input).ok_or(format_args!(
-                "not a boolean (use 1/0, y/n, yes/no, true/false, on/off)"
+            Some(input) => parse_bool(input).ok_or(Refusal::Because(
+                "not a boolean (use 1/0, y/n, yes/no, true/false, on/off)",
             ))?,
         };
         self.value.store(value, Ordering::Relaxed);
@@ -285,12 +309,12 @@ pub(crate) fn parse_u32(input: &[u8]) -> Option<u32> {
 impl ParamType for UintParam {
     const TYPE: &'static str = "uint";
 
-    fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), fmt::Arguments<'static>> {
+    fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), Refusal> {
         let value = input
             .and_then(parse_u32)
-            .ok_or(format_args!("not an unsigned decimal number"))?;
+            .ok_or(Refusal::Because("not an unsigned decimal number"))?;
         if value < self.min || value > self.max {
-            return Err(format_args!("out of range"));
+            return Err(Refusal::Because("out of range"));
         }
         self.value.store(value, Ordering::Relaxed);
         Ok(())
@@ -298,6 +322,53 @@ impl ParamType for UintParam {
 
     fn get(&self, out: &mut PageWriter<'_>) -> fmt::Result {
         writeln!(out, "{}", self.get())
+    }
+}
+
+/// A parameter whose value is one of a fixed list of names (`parmtype` `charp`, as C's string
+/// parameters). Reads back as the name.
+pub(crate) struct ChoiceParam {
+    names: &'static [&'static str],
+    chosen: AtomicUsize,
+}
+
+impl ChoiceParam {
+    /// A parameter that accepts one of `names`, initially `names[0]`.
+    pub(crate) const fn new(names: &'static [&'static str]) -> Self {
+        assert!(!names.is_empty());
+        Self {
+            names,
+            chosen: AtomicUsize::new(0),
+        }
+    }
+
+    /// The index of the chosen name in the list given to [`ChoiceParam::new`].
+    pub(crate) fn get(&self) -> usize {
+        self.chosen.load(Ordering::Relaxed)
+    }
+
+    /// The chosen name.
+    pub(crate) fn name(&self) -> &'static str {
+        self.names[self.get()]
+    }
+}
+
+impl ParamType for ChoiceParam {
+    const TYPE: &'static str = "charp";
+
+    fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), Refusal> {
+        let input = trimmed(input.unwrap_or_default());
+        let index = self
+            .names
+            .iter()
+            .position(|name| name.as_bytes() == input)
+            .ok_or(Refusal::NotOneOf(self.names))?;
+        self.chosen.store(index, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn get(&self, out: &mut PageWriter<'_>) -> fmt::Result {
+        writeln!(out, "{}", self.name())
     }
 }
 
@@ -316,9 +387,9 @@ impl ShowParam {
 impl ParamType for ShowParam {
     const TYPE: &'static str = "charp";
 
-    fn set(&self, _input: Option<&[u8]>) -> core::result::Result<(), fmt::Arguments<'static>> {
+    fn set(&self, _input: Option<&[u8]>) -> core::result::Result<(), Refusal> {
         // sysfs refuses writes to a 0444 file by itself; this is for `insmod module.ko NAME=...`.
-        Err(format_args!("read-only"))
+        Err(Refusal::Because("read-only"))
     }
 
     fn get(&self, out: &mut PageWriter<'_>) -> fmt::Result {

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! rust_deadlock: a textbook kernel deadlock, made on purpose, for lockdep to catch.
+//! rust_deadlock: textbook kernel deadlocks, made on purpose, for the kernel to catch.
 //!
-//! Two kthreads take two semaphores. With `buggy` set they take them in opposite orders (A then
-//! B, B then A): lockdep reports "possible circular locking dependency detected" and the threads
-//! really deadlock. With it unset both take A then B and nothing is ever reported. `buggy` can be
-//! flipped at any time through `/sys/module/rust_deadlock/parameters/buggy`.
+//! Each scenario (the `scenario` parameter, one file each) is one root cause of a kernel
+//! deadlock, with a buggy and a fixed variant; `buggy` picks the variant and can be flipped at any
+//! time through `/sys/module/rust_deadlock/parameters/buggy`. The default, `abba`: two kthreads
+//! take two semaphores; with `buggy` set in opposite orders (A then B, B then A): lockdep reports
+//! "possible circular locking dependency detected" and the threads really deadlock. With it unset
+//! both take A then B and nothing is ever reported.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
 
-mod abba;
 mod compat;
 mod kthread;
 #[cfg(kernel_7)]
@@ -20,13 +22,49 @@ mod param;
 mod scenario;
 mod semaphore;
 
-use param::{BoolParam, PageWriter, ShowParam, UintParam};
-use scenario::Running;
+// The scenarios.
+mod abba;
+mod abc;
+mod leak;
+mod plain;
+mod recursive;
+mod spin;
+
+use param::{BoolParam, ChoiceParam, PageWriter, ShowParam, UintParam};
+use scenario::{Running, Scenario};
+
+/// A scenario the `scenario` parameter can name.
+struct Entry {
+    name: &'static str,
+    start: fn() -> Result<Running>,
+    mode: fn(bool) -> &'static str,
+}
+
+/// Lists the scenarios: `NAME => Type`, the default first.
+macro_rules! scenarios {
+    ($($name:literal => $ty:ty),+ $(,)?) => {
+        const NAMES: &[&str] = &[$($name),+];
+        const SCENARIOS: &[Entry] = &[$(Entry {
+            name: $name,
+            start: Running::start::<$ty>,
+            mode: <$ty as Scenario>::mode,
+        }),+];
+    };
+}
+
+scenarios! {
+    "abba" => abba::AbBa,
+    "abc" => abc::Abc,
+    "recursive" => recursive::Recursive,
+    "leak" => leak::Leak,
+    "plain" => plain::Plain,
+    "spin" => spin::Spin,
+}
 
 module! {
     type: RustDeadlock,
     name: "rust_deadlock",
-    description: "Two kthreads, two semaphores: an AB-BA deadlock that lockdep reports",
+    description: "Kernel deadlocks on purpose (AB-BA and other root causes), for lockdep and the lockup detectors to report",
     license: "GPL",
 }
 
@@ -35,13 +73,22 @@ module! {
 #[used(compiler)]
 static AUTHOR: [u8; 32] = *b"author=rust-deadlock developers\0";
 
-/// Whether thread B takes the semaphores in the wrong order.
+/// Which scenario the module plays (load time only).
+static SCENARIO: ChoiceParam = ChoiceParam::new(NAMES);
+module_param!(
+    SCENARIO: ChoiceParam,
+    "scenario",
+    0o444,
+    "Load time only: the deadlock to make: abba (default), abc, recursive, leak, plain, spin"
+);
+
+/// Whether the threads run the buggy variant of the scenario.
 static BUGGY: BoolParam = BoolParam::new(false, announce_mode);
 module_param!(
     BUGGY: BoolParam,
     "buggy",
     0o644,
-    "Take the semaphores in opposite orders (deadlock) instead of one order (default: N)"
+    "Run the scenario's buggy variant (it deadlocks) instead of its fixed one (default: N)"
 );
 
 /// How long a thread holds its first semaphore before it takes the second.
@@ -50,7 +97,7 @@ module_param!(
     HOLD_MS: UintParam,
     "hold_ms",
     0o644,
-    "Milliseconds each thread holds its first semaphore, 0..10000; 0 leaves only lockdep's prediction (default: 100)"
+    "Milliseconds each thread holds its first lock, 0..10000; 0 leaves only lockdep's prediction (default: 100)"
 );
 
 /// The mode and what each thread is doing.
@@ -59,25 +106,28 @@ module_param!(
     STATUS: ShowParam,
     "status",
     0o444,
-    "Read-only: the mode, and per thread its iteration count and whether it waits for a semaphore"
+    "Read-only: the scenario and mode, and per thread its iteration count and the lock it waits on"
 );
 
-fn mode(buggy: bool) -> &'static str {
-    if buggy {
-        "buggy (deadlock_b takes sem_b, then sem_a)"
-    } else {
-        "fixed (both threads take sem_a, then sem_b)"
-    }
+/// The scenario chosen at load time.
+fn scenario() -> &'static Entry {
+    &SCENARIOS[SCENARIO.get()]
 }
 
+/// Set once the threads run: from then on a change of `buggy` is announced.
+static LIVE: AtomicBool = AtomicBool::new(false);
+
 fn announce_mode(buggy: bool) {
-    pr_info!("mode: {}\n", mode(buggy));
+    if LIVE.load(Ordering::Acquire) {
+        pr_info!("mode: {}\n", (scenario().mode)(buggy));
+    }
 }
 
 fn show_status(out: &mut PageWriter<'_>) -> fmt::Result {
     writeln!(
         out,
-        "mode={} hold_ms={}",
+        "scenario={} mode={} hold_ms={}",
+        scenario().name,
         if BUGGY.get() { "buggy" } else { "fixed" },
         HOLD_MS.get()
     )?;
@@ -85,22 +135,26 @@ fn show_status(out: &mut PageWriter<'_>) -> fmt::Result {
 }
 
 struct RustDeadlock {
-    _running: Running<abba::AbBa>,
+    _running: Running,
 }
 
 impl kernel::Module for RustDeadlock {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let running = Running::start().inspect_err(|e| {
+        let entry = scenario();
+        let running = (entry.start)().inspect_err(|e| {
             pr_err!(
                 "load failed: error {}, nothing left running\n",
                 e.to_errno()
             );
         })?;
+        LIVE.store(true, Ordering::Release);
         pr_info!(
-            "loaded (built for kernel {}): threads deadlock_a and deadlock_b started, hold_ms={}\n",
+            "loaded (built for kernel {}): scenario {}, hold_ms={}\n",
             compat::SERIES,
+            entry.name,
             HOLD_MS.get()
         );
+        announce_mode(BUGGY.get());
         Ok(Self { _running: running })
     }
 }

@@ -5,13 +5,13 @@
 //!
 //! A scenario only says which locks each thread takes, in which order; this file owns the
 //! threads, the pacing, the statistics and the teardown (which breaks a real deadlock, see
-//! [`Running::drop`]).
+//! [`Running::drop`]). Each scenario is one file beside this one; `rust_deadlock.rs` lists them.
 
 use crate::kthread::KThread;
 use crate::order::{Token, Unlocked};
 use crate::semaphore;
 use core::fmt::{self, Write};
-use core::marker::PhantomData;
+pub(crate) use core::ops::ControlFlow;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use kernel::bindings;
@@ -21,22 +21,37 @@ use kernel::sync::Arc;
 /// The most threads a scenario may have.
 pub(crate) const MAX_THREADS: usize = 4;
 
-/// A lock-ordering scenario: its locks, and what one iteration of each thread does.
+/// A locking scenario: its locks, and what one iteration of each thread does.
 pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// The names of the threads (task names, at most 15 bytes), one per thread.
     const THREADS: &'static [&'static CStr];
+
+    /// What the threads do in the given mode, in a few words (for the log).
+    fn mode(buggy: bool) -> &'static str;
+
+    /// The CPU thread number `thread` must run on, if it matters.
+    fn cpu(_thread: usize) -> Option<u32> {
+        None
+    }
 
     /// Initialises the scenario's locks.
     fn new() -> impl PinInit<Self, Error>;
 
     /// One iteration of thread number `thread` (an index into [`Scenario::THREADS`]). `held` is
-    /// the thread's lock-order token: it holds no ordered lock when a step starts.
-    fn step(&self, thread: usize, ctx: &Ctx, held: &mut Token<'static, Unlocked>);
+    /// the thread's lock-order token: it holds no ordered lock when a step starts. Returning
+    /// [`ControlFlow::Break`] ends the thread (its kthread exits; unloading still works).
+    fn step(
+        &self,
+        thread: usize,
+        ctx: &Ctx,
+        held: &mut Token<'static, Unlocked>,
+    ) -> ControlFlow<()>;
 }
 
-/// What a scenario step may ask of the lab: the mode and the pacing.
+/// What a scenario step may ask of the lab: the mode, the pacing, and a record of what the thread
+/// waits for.
 pub(crate) struct Ctx {
-    _private: (),
+    thread: usize,
 }
 
 impl Ctx {
@@ -57,6 +72,28 @@ impl Ctx {
         }
         !stopping()
     }
+
+    /// Busy-waits for `hold_ms` milliseconds, for holders of spinlocks, which must not sleep.
+    /// Returns `false` when the module is being unloaded, like [`Ctx::hold`].
+    pub(crate) fn hold_spinning(&self) -> bool {
+        let mut left = crate::HOLD_MS.get();
+        while left > 0 && !stopping() {
+            // SAFETY: `__udelay` busy-waits; it may be called in any context.
+            unsafe { bindings::__udelay(1000) };
+            left -= 1;
+        }
+        !stopping()
+    }
+
+    /// Runs `take` (which takes the lock named `lock`) with the thread shown in `status` as
+    /// waiting on `lock`. Semaphores record their sleepers themselves; this is for spinlocks.
+    pub(crate) fn waits_on<R>(&self, lock: &'static CStr, take: impl FnOnce() -> R) -> R {
+        let waiting = &STATS[self.thread].waiting;
+        waiting.store(lock.as_char_ptr().cast_mut(), Ordering::Release);
+        let r = take();
+        waiting.store(ptr::null_mut(), Ordering::Release);
+        r
+    }
 }
 
 /// What the `status` parameter reports about one thread.
@@ -66,6 +103,8 @@ struct ThreadStats {
     task: AtomicPtr<bindings::task_struct>,
     iterations: AtomicU64,
     running: AtomicBool,
+    /// The spinlock the thread spins on (a static C string), or null ([`Ctx::waits_on`]).
+    waiting: AtomicPtr<kernel::ffi::c_char>,
 }
 
 static STATS: [ThreadStats; MAX_THREADS] = [const {
@@ -74,6 +113,7 @@ static STATS: [ThreadStats; MAX_THREADS] = [const {
         task: AtomicPtr::new(ptr::null_mut()),
         iterations: AtomicU64::new(0),
         running: AtomicBool::new(false),
+        waiting: AtomicPtr::new(ptr::null_mut()),
     }
 }; MAX_THREADS];
 
@@ -100,20 +140,18 @@ const UNLOAD_TIMEOUT_MS: u32 = 1500;
 /// A scenario whose threads are running; dropping it stops them.
 ///
 /// The scenario itself is shared by the thread closures, so it lives until the last thread is gone.
-pub(crate) struct Running<S: Scenario> {
+pub(crate) struct Running {
     threads: KVec<KThread>,
-    _scenario: PhantomData<S>,
 }
 
-impl<S: Scenario> Running<S> {
-    /// Initialises the scenario and starts its threads.
-    pub(crate) fn start() -> Result<Self> {
+impl Running {
+    /// Initialises the scenario `S` and starts its threads.
+    pub(crate) fn start<S: Scenario>() -> Result<Self> {
         const { assert!(S::THREADS.len() <= MAX_THREADS) };
         let scenario = Arc::pin_init(S::new(), GFP_KERNEL)?;
         // Built first, so that on a failure below, dropping it stops the threads already started.
         let mut running = Self {
             threads: KVec::with_capacity(S::THREADS.len(), GFP_KERNEL)?,
-            _scenario: PhantomData,
         };
         for (i, name) in S::THREADS.iter().enumerate() {
             let s = scenario.clone();
@@ -121,13 +159,16 @@ impl<S: Scenario> Running<S> {
                 .name
                 .store(name.as_char_ptr().cast_mut(), Ordering::Relaxed);
             STATS[i].running.store(true, Ordering::Release);
-            let thread = KThread::spawn(name, move || {
-                let ctx = Ctx { _private: () };
+            let thread = KThread::spawn(name, S::cpu(i), move || {
+                let ctx = Ctx { thread: i };
                 // SAFETY: A new kthread holds no lock, and this is its only token.
                 let mut held = unsafe { Token::unlocked() };
                 while !stopping() {
-                    s.step(i, &ctx, &mut held);
+                    let flow = s.step(i, &ctx, &mut held);
                     STATS[i].iterations.fetch_add(1, Ordering::Relaxed);
+                    if flow.is_break() {
+                        break;
+                    }
                     pause(PAUSE_MS);
                 }
                 STATS[i].running.store(false, Ordering::Release);
@@ -153,7 +194,7 @@ impl<S: Scenario> Running<S> {
     }
 }
 
-impl<S: Scenario> Drop for Running<S> {
+impl Drop for Running {
     /// Stops the threads, even when they are deadlocked.
     ///
     /// Deadlocked threads sleep in `down()` and cannot see any stop request, so while any thread
@@ -190,6 +231,8 @@ impl<S: Scenario> Drop for Running<S> {
         drop(core::mem::take(&mut self.threads));
         for stats in &STATS {
             stats.task.store(ptr::null_mut(), Ordering::Relaxed);
+            stats.name.store(ptr::null_mut(), Ordering::Relaxed);
+            stats.iterations.store(0, Ordering::Relaxed);
         }
     }
 }
@@ -210,9 +253,12 @@ pub(crate) fn write_status(out: &mut impl Write) -> fmt::Result {
             "{} iterations={iterations} ",
             name.to_str().unwrap_or("?")
         )?;
-        match semaphore::sleeping_on(task) {
+        let spinning = stats.waiting.load(Ordering::Acquire);
+        // SAFETY: A non-null `waiting` is a static C string (see `Ctx::waits_on`).
+        let spinning = (!spinning.is_null()).then(|| unsafe { CStr::from_char_ptr(spinning) });
+        match semaphore::sleeping_on(task).or(spinning) {
             _ if !stats.running.load(Ordering::Acquire) => writeln!(out, "state=stopped")?,
-            Some(sem) => writeln!(out, "state=waiting on={}", sem.to_str().unwrap_or("?"))?,
+            Some(lock) => writeln!(out, "state=waiting on={}", lock.to_str().unwrap_or("?"))?,
             None => writeln!(out, "state=running")?,
         }
     }

@@ -27,6 +27,7 @@ use kernel::bindings;
 use kernel::ffi::c_char;
 use kernel::prelude::*;
 use kernel::sync::lock::{Backend, Lock};
+use kernel::types::Opaque;
 
 /// Creates a [`Semaphore`] initialiser with the given name and a new lockdep class.
 ///
@@ -76,26 +77,8 @@ unsafe impl Backend for SemaphoreBackend {
         // SAFETY: The caller guarantees that `ptr` is valid for writes. All-zero is a valid bit
         // pattern for these C structs; the fields that need more are set below.
         unsafe { ptr::write_bytes(ptr, 0, 1) };
-        // SAFETY: `ptr` is valid for writes (see above), so are the places derived from it.
-        let sem = unsafe { &raw mut (*ptr).sem };
-
-        // `sema_init()` is a static inline function, so it is rebuilt here: count 1, an empty
-        // wait list, and the internal raw spinlock initialised with a lock class of its own.
-        // SAFETY: `sem` is valid for writes and all-zero (see above).
-        unsafe { compat::sema_init_zeroed(sem) };
-        #[cfg(CONFIG_DEBUG_SPINLOCK)]
-        // SAFETY: The raw spinlock is valid for writes; the name is a static C string and the key
-        // a static lock class key, as lockdep requires. `LockClassKey` is `repr(transparent)` over
-        // `Opaque<lock_class_key>`, itself `repr(transparent)`, so the pointer cast is valid.
-        unsafe {
-            let key: *const kernel::sync::LockClassKey = &*kernel::static_lock_class!();
-            bindings::__raw_spin_lock_init(
-                &raw mut (*sem).lock,
-                kernel::c_str!("semaphore->lock").as_char_ptr(),
-                key.cast_mut().cast(),
-                c_enum(bindings::lockdep_wait_type_LD_WAIT_SPIN),
-            );
-        }
+        // SAFETY: `ptr` is valid for writes and all-zero (see above), so is its semaphore.
+        unsafe { init_zeroed(&raw mut (*ptr).sem) };
 
         #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
         // SAFETY: `dep_map` is valid for writes, and the caller guarantees that `name` and `key`
@@ -137,12 +120,9 @@ unsafe impl Backend for SemaphoreBackend {
         unsafe {
             bindings::lock_acquire(&raw mut (*ptr).dep_map, 0, 0, 0, 1, ptr::null_mut(), ip)
         };
-        let slot = Sleeper::enter(ptr);
-        // SAFETY: The caller guarantees that `init` ran, so the semaphore is initialised.
-        unsafe { bindings::down(&raw mut (*ptr).sem) };
-        if let Some(slot) = slot {
-            slot.leave();
-        }
+        // SAFETY: The caller guarantees that `init` ran, so the semaphore is initialised and
+        // `name` is null or a C string valid forever.
+        unsafe { down(&raw mut (*ptr).sem, (*ptr).name) };
     }
 
     #[cfg(kernel_7)]
@@ -222,6 +202,97 @@ impl SemaphoreBackend {
             let _ = ptr;
             true
         }
+    }
+}
+
+/// C's `sema_init(sem, 1)`, a static inline function, rebuilt: a count of 1, an empty wait
+/// list, and the internal raw spinlock initialised with a lock class of its own.
+///
+/// # Safety
+///
+/// `sem` must be valid for writes and all-zero.
+unsafe fn init_zeroed(sem: *mut bindings::semaphore) {
+    // SAFETY: The caller guarantees that `sem` is valid for writes and all-zero.
+    unsafe { compat::sema_init_zeroed(sem) };
+    #[cfg(CONFIG_DEBUG_SPINLOCK)]
+    // SAFETY: The raw spinlock is valid for writes; the name is a static C string and the key a
+    // static lock class key, as lockdep requires. `LockClassKey` is `repr(transparent)` over
+    // `Opaque<lock_class_key>`, itself `repr(transparent)`, so the pointer cast is valid.
+    unsafe {
+        let key: *const kernel::sync::LockClassKey = &*kernel::static_lock_class!();
+        bindings::__raw_spin_lock_init(
+            &raw mut (*sem).lock,
+            kernel::c_str!("semaphore->lock").as_char_ptr(),
+            key.cast_mut().cast(),
+            c_enum(bindings::lockdep_wait_type_LD_WAIT_SPIN),
+        );
+    }
+}
+
+/// Sleeps in `down()` on `sem`, recorded as a sleeper (see [`up_sleepers`]) under `name`.
+///
+/// # Safety
+///
+/// `sem` must be an initialised semaphore, and `name` null or a C string valid forever.
+#[inline(always)]
+unsafe fn down(sem: *mut bindings::semaphore, name: *const c_char) {
+    let slot = Sleeper::enter(sem, name);
+    // SAFETY: The caller guarantees that the semaphore is initialised.
+    unsafe { bindings::down(sem) };
+    if let Some(slot) = slot {
+        slot.leave();
+    }
+}
+
+/// A kernel semaphore used the way plain C code uses one: `down()` and `up()`, and nothing told
+/// to lockdep. Lockdep cannot see a deadlock on these (see the `plain` scenario); only the
+/// hung-task detector notices the sleepers.
+///
+/// # Invariants
+///
+/// `sem` is an initialised semaphore with an initial count of 1.
+#[pin_data]
+pub(crate) struct PlainSemaphore {
+    #[pin]
+    sem: Opaque<bindings::semaphore>,
+    name: &'static CStr,
+}
+
+// SAFETY: A kernel semaphore may be taken and released from any thread; `name` is immutable.
+unsafe impl Send for PlainSemaphore {}
+// SAFETY: As above: every operation on the semaphore is synchronised by the kernel.
+unsafe impl Sync for PlainSemaphore {}
+
+impl PlainSemaphore {
+    /// A free semaphore; `name` is what the module's `status` shows while a thread waits on it.
+    pub(crate) fn new(name: &'static CStr) -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `ffi_init` hands over memory valid for writes; it is zeroed first, as
+            // `init_zeroed` requires.
+            sem <- Opaque::ffi_init(|sem: *mut bindings::semaphore| unsafe {
+                ptr::write_bytes(sem, 0, 1);
+                init_zeroed(sem);
+            }),
+            name,
+        })
+    }
+
+    /// `down()`: waits until the semaphore is free and takes it; the guard calls `up()`.
+    #[inline(always)]
+    pub(crate) fn down(&self) -> PlainGuard<'_> {
+        // SAFETY: By the type invariant the semaphore is initialised; `name` is static.
+        unsafe { down(self.sem.get(), self.name.as_char_ptr()) };
+        PlainGuard(self)
+    }
+}
+
+/// A taken [`PlainSemaphore`]: `up()` when dropped.
+pub(crate) struct PlainGuard<'a>(&'a PlainSemaphore);
+
+impl Drop for PlainGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: The guard exists only after `down()` took the (initialised) semaphore.
+        unsafe { bindings::up(self.0.sem.get()) };
     }
 }
 
@@ -327,15 +398,16 @@ impl TryAttempt {
 /// How many threads may sleep in [`Semaphore`]s at once and still be found by [`up_sleepers`].
 const SLEEPER_SLOTS: usize = 16;
 
-/// A thread that is sleeping (or about to) in `down()` on a [`Semaphore`].
+/// A thread that is sleeping (or about to) in `down()` on a [`Semaphore`] or a
+/// [`PlainSemaphore`].
 ///
 /// # Invariants
 ///
-/// While `state` is not null, the thread in `task` is inside [`SemaphoreBackend::lock`] on that
-/// semaphore, which therefore is alive. `name` is null or a C string valid forever. `released`
-/// is false whenever `state` is null.
+/// While `state` is not null, the thread in `task` is inside [`down`] on that semaphore, which
+/// therefore is alive. `name` is null or a C string valid forever. `released` is false whenever
+/// `state` is null.
 struct Sleeper {
-    state: AtomicPtr<SemaphoreState>,
+    state: AtomicPtr<bindings::semaphore>,
     task: AtomicPtr<bindings::task_struct>,
     name: AtomicPtr<c_char>,
     /// Whether [`up_sleepers`] already released this sleeper's semaphore.
@@ -352,9 +424,9 @@ static SLEEPERS: [Sleeper; SLEEPER_SLOTS] = [const {
 }; SLEEPER_SLOTS];
 
 impl Sleeper {
-    /// Records that the current thread is about to sleep on `state`; `None` when all slots are
-    /// taken (the thread then sleeps unrecorded).
-    fn enter(state: *mut SemaphoreState) -> Option<&'static Sleeper> {
+    /// Records that the current thread is about to sleep on `state`, named `name` (null or a C
+    /// string valid forever); `None` when all slots are taken (the thread then sleeps unrecorded).
+    fn enter(state: *mut bindings::semaphore, name: *const c_char) -> Option<&'static Sleeper> {
         let slot = SLEEPERS.iter().find(|s| {
             s.state
                 .compare_exchange(ptr::null_mut(), state, Ordering::AcqRel, Ordering::Relaxed)
@@ -363,8 +435,6 @@ impl Sleeper {
         // SAFETY: `get_current` has no preconditions; the pointer is only compared, never used.
         slot.task
             .store(unsafe { bindings::get_current() }, Ordering::Release);
-        // SAFETY: The caller of `SemaphoreBackend::lock` guarantees that `init` ran.
-        let name = unsafe { (*state).name };
         slot.name.store(name.cast_mut(), Ordering::Release);
         Some(slot)
     }
@@ -392,7 +462,7 @@ pub(crate) fn sleeping_on(task: *const bindings::task_struct) -> Option<&'static
     })
 }
 
-/// Releases every [`Semaphore`] that a thread is sleeping on, once per sleep, and returns how many
+/// Releases every [`Semaphore`] and [`PlainSemaphore`] that a thread is sleeping on, once per sleep, and returns how many
 /// it released.
 ///
 /// This breaks a deadlock: each sleeper gets the semaphore it waits for although its holder never
@@ -412,7 +482,7 @@ pub(crate) unsafe fn up_sleepers() -> usize {
         if !state.is_null() && !slot.released.swap(true, Ordering::AcqRel) {
             // SAFETY: By the type invariant, the semaphore was alive when the slot was read, and
             // the caller keeps it alive until this function returns.
-            unsafe { bindings::up(&raw mut (*state).sem) };
+            unsafe { bindings::up(state) };
             n += 1;
         }
     }

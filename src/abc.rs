@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A three-lock cycle: three threads, three semaphores, each thread taking a different adjacent
+//! pair.
+//!
+//! `abc_a` takes `sem_a` then `sem_b`, `abc_b` takes `sem_b` then `sem_c`. No two threads take
+//! the same pair in opposite orders, so no AB-BA is in sight; but in buggy mode `abc_c` takes
+//! `sem_c`, then `sem_a`, and the three orders together form the cycle a → b → c → a. Lockdep
+//! reports it when the last of the three orders is attempted, a cycle of three locks; with each
+//! thread holding its first semaphore for `hold_ms`, the three really deadlock.
+//!
+//! The fix is one global order for all three: `abc_c` takes `sem_a`, then `sem_c`. The fixed
+//! paths take the semaphores through their lock levels (`lock_order!(AbcA, AbcB, AbcC)`), so the
+//! compiler checks that order too.
+
+use crate::new_semaphore;
+use crate::order::{Ordered, Token, Unlocked};
+use crate::scenario::{ControlFlow, Ctx, Scenario};
+use kernel::c_str;
+use kernel::prelude::*;
+
+crate::lock_order!(pub(crate) AbcA, AbcB, AbcC);
+
+/// The three semaphores.
+#[pin_data]
+pub(crate) struct Abc {
+    #[pin]
+    sem_a: Ordered<(), AbcA>,
+    #[pin]
+    sem_b: Ordered<(), AbcB>,
+    #[pin]
+    sem_c: Ordered<(), AbcC>,
+}
+
+impl Scenario for Abc {
+    const THREADS: &'static [&'static CStr] = &[c_str!("abc_a"), c_str!("abc_b"), c_str!("abc_c")];
+
+    fn mode(buggy: bool) -> &'static str {
+        if buggy {
+            "buggy (abc_a takes sem_a then sem_b, abc_b sem_b then sem_c, abc_c sem_c then sem_a)"
+        } else {
+            "fixed (abc_a takes sem_a then sem_b, abc_b sem_b then sem_c, abc_c sem_a then sem_c)"
+        }
+    }
+
+    fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            sem_a <- Ordered::new(new_semaphore!((), "sem_a")),
+            sem_b <- Ordered::new(new_semaphore!((), "sem_b")),
+            sem_c <- Ordered::new(new_semaphore!((), "sem_c")),
+        })
+    }
+
+    fn step(
+        &self,
+        thread: usize,
+        ctx: &Ctx,
+        held: &mut Token<'static, Unlocked>,
+    ) -> ControlFlow<()> {
+        match thread {
+            0 => self.thread_a(ctx, held),
+            1 => self.thread_b(ctx, held),
+            _ => self.thread_c(ctx, held),
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl Abc {
+    /// `abc_a`: `sem_a`, then `sem_b`, in both modes. (Each thread has a function of its own, never
+    /// inlined, so that lockdep's records name it.)
+    #[inline(never)]
+    fn thread_a(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
+        let (_a, mut a) = self.sem_a.lock(held);
+        if ctx.hold() {
+            let _b = self.sem_b.lock(&mut a);
+        }
+    }
+
+    /// `abc_b`: `sem_b`, then `sem_c`, in both modes.
+    #[inline(never)]
+    fn thread_b(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
+        let (_b, mut b) = self.sem_b.lock(held);
+        if ctx.hold() {
+            let _c = self.sem_c.lock(&mut b);
+        }
+    }
+
+    /// `abc_c`: `sem_c`, then `sem_a` when buggy (closing the cycle); `sem_a`, then `sem_c` when
+    /// fixed.
+    #[inline(never)]
+    fn thread_c(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
+        if ctx.buggy() {
+            // The bug: `sem_a` after `sem_c`. The ordered API would refuse it (`AbcA` does not come
+            // after `AbcC`), so this takes the plain semaphores.
+            let _c = self.sem_c.unordered().lock();
+            if ctx.hold() {
+                let _a = self.sem_a.unordered().lock();
+            }
+        } else {
+            let (_a, mut a) = self.sem_a.lock(held);
+            if ctx.hold() {
+                let _c = self.sem_c.lock(&mut a);
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A lock that is never released: an error path that forgets to unlock.
+//!
+//! `leak_a` takes `sem_l`, does a job, and releases it; its fifth job fails, and the thread gives
+//! up and exits. In buggy mode that error path returns without releasing `sem_l`, the way C code
+//! forgets an `up()` before an early `return`: lockdep reports at the thread's exit that it still
+//! holds a lock, and `leak_b`, which takes `sem_l` every iteration, waits for it forever (state D,
+//! reported by the hung-task detector, which on 7.x names the exited `leak_a` as the last holder).
+//!
+//! A guard releases its lock on every path, so in Rust this bug cannot happen by accident: the
+//! buggy variant forgets the guard on purpose (`core::mem::forget`). The fixed variant lets the
+//! guard go out of scope on the error path like on any other. In both modes `leak_a` exits after
+//! the failed job; `buggy` is read at that moment, so flipping it later changes nothing.
+
+use crate::new_semaphore;
+use crate::order::{Ordered, Token, Unlocked};
+use crate::scenario::{ControlFlow, Ctx, Scenario};
+use kernel::c_str;
+use kernel::prelude::*;
+
+crate::lock_order!(pub(crate) LeakL);
+
+/// Which job of `leak_a` fails.
+const FAILING_JOB: u64 = 5;
+
+/// The semaphore, guarding the number of jobs done.
+#[pin_data]
+pub(crate) struct Leak {
+    #[pin]
+    sem_l: Ordered<u64, LeakL>,
+}
+
+impl Scenario for Leak {
+    const THREADS: &'static [&'static CStr] = &[c_str!("leak_a"), c_str!("leak_b")];
+
+    fn mode(buggy: bool) -> &'static str {
+        if buggy {
+            "buggy (leak_a's failing job returns without releasing sem_l)"
+        } else {
+            "fixed (leak_a's failing job releases sem_l)"
+        }
+    }
+
+    fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            sem_l <- Ordered::new(new_semaphore!(0, "sem_l")),
+        })
+    }
+
+    fn step(
+        &self,
+        thread: usize,
+        ctx: &Ctx,
+        held: &mut Token<'static, Unlocked>,
+    ) -> ControlFlow<()> {
+        match thread {
+            0 => match self.job(ctx, held) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    pr_info!(
+                        "leak_a: job failed (error {}), thread exits\n",
+                        e.to_errno()
+                    );
+                    ControlFlow::Break(())
+                }
+            },
+            _ => {
+                self.wait(ctx, held);
+                ControlFlow::Continue(())
+            }
+        }
+    }
+}
+
+impl Leak {
+    /// `leak_a`: one job under `sem_l`; the fifth fails.
+    #[inline(never)]
+    fn job(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) -> Result {
+        let (mut done, _) = self.sem_l.lock(held);
+        if !ctx.hold() {
+            return Ok(());
+        }
+        if *done + 1 == FAILING_JOB {
+            if ctx.buggy() {
+                // The bug, on purpose: the guard is forgotten, so `sem_l` is never released.
+                core::mem::forget(done);
+            }
+            return Err(EIO);
+        }
+        *done += 1;
+        Ok(())
+    }
+
+    /// `leak_b`: takes `sem_l` and lets it go.
+    #[inline(never)]
+    fn wait(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
+        let (_done, _) = self.sem_l.lock(held);
+        ctx.hold();
+    }
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! AB-BA on two spinlocks: a deadlock that burns CPUs instead of sleeping.
+//!
+//! `spinner_a` takes `spin_a`, then `spin_b`; in buggy mode `spinner_b` takes `spin_b`, then
+//! `spin_a`. A spinlock's waiter does not sleep: it spins, with preemption off. Lockdep reports the
+//! cycle as soon as the second order is attempted, exactly as for `abba`; then both threads spin
+//! forever, each on the lock the other holds, and their CPUs never schedule again (the article's
+//! "high CPU utilization"). The soft-lockup detector reports each stuck CPU.
+//!
+//! Nothing can end this: a spinning CPU runs no other code, `rmmod` included. The lab's guest has
+//! two CPUs, so the whole guest freezes; the lab powers it off from the host.
+//!
+//! The fix is the one for `abba`: both threads take `spin_a`, then `spin_b`. Spinlock holders must
+//! not sleep, so the threads hold their first lock for `hold_ms` by busy-waiting.
+
+use crate::order::{Token, Unlocked};
+use crate::scenario::{ControlFlow, Ctx, Scenario};
+use kernel::c_str;
+use kernel::prelude::*;
+use kernel::sync::{new_spinlock, SpinLock};
+
+/// The two spinlocks.
+#[pin_data]
+pub(crate) struct Spin {
+    #[pin]
+    spin_a: SpinLock<()>,
+    #[pin]
+    spin_b: SpinLock<()>,
+}
+
+/// The spinlocks' names, for `status` (lockdep gets them from `new_spinlock!`).
+const NAME_A: &CStr = c_str!("spin_a");
+const NAME_B: &CStr = c_str!("spin_b");
+
+impl Scenario for Spin {
+    const THREADS: &'static [&'static CStr] = &[c_str!("spinner_a"), c_str!("spinner_b")];
+
+    fn mode(buggy: bool) -> &'static str {
+        if buggy {
+            "buggy (spinner_b takes spin_b, then spin_a: both CPUs will spin forever)"
+        } else {
+            "fixed (both threads take spin_a, then spin_b)"
+        }
+    }
+
+    fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            spin_a <- new_spinlock!((), "spin_a"),
+            spin_b <- new_spinlock!((), "spin_b"),
+        })
+    }
+
+    fn step(
+        &self,
+        thread: usize,
+        ctx: &Ctx,
+        _held: &mut Token<'static, Unlocked>,
+    ) -> ControlFlow<()> {
+        match thread {
+            0 => self.thread_a(ctx),
+            _ => self.thread_b(ctx),
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl Spin {
+    /// `spinner_a`: `spin_a`, then `spin_b`.
+    #[inline(never)]
+    fn thread_a(&self, ctx: &Ctx) {
+        Self::both((&self.spin_a, NAME_A), (&self.spin_b, NAME_B), ctx);
+    }
+
+    /// `spinner_b`: `spin_b`, then `spin_a` when buggy; `spin_a`, then `spin_b` when fixed.
+    #[inline(never)]
+    fn thread_b(&self, ctx: &Ctx) {
+        if ctx.buggy() {
+            Self::both((&self.spin_b, NAME_B), (&self.spin_a, NAME_A), ctx);
+        } else {
+            Self::both((&self.spin_a, NAME_A), (&self.spin_b, NAME_B), ctx);
+        }
+    }
+
+    /// Takes `first`, busy-waits `hold_ms` with it held, takes `second`, releases both.
+    #[inline(always)]
+    fn both(
+        first: (&SpinLock<()>, &'static CStr),
+        second: (&SpinLock<()>, &'static CStr),
+        ctx: &Ctx,
+    ) {
+        let _first = ctx.waits_on(first.1, || first.0.lock());
+        if ctx.hold_spinning() {
+            let _second = ctx.waits_on(second.1, || second.0.lock());
+        }
+    }
+}
