@@ -1,6 +1,7 @@
 # rust-deadlock: a Rust-for-Linux module that deadlocks on purpose, and the QEMU lab around it.
 #
 #   make run     set up what is missing, build, boot the guest and play the demo
+#                (SCENARIO=abba|abc|recursive|leak|plain|spin picks the deadlock; default abba)
 #   make test    set up what is missing, build, run the zero-warning checks and every test, on
 #                every kernel the lab supports (KERNEL=... narrows it to one)
 #   make shell   interactive shell in the guest; make shell CMD='...' runs CMD there instead
@@ -24,7 +25,8 @@ export PATH := $(PATH):$(HOME)/.cargo/bin
 # `make test` without KERNEL= tests every series; with it, that one.
 TEST_KERNELS := $(if $(filter undefined,$(origin KERNEL)),all,$(KERNEL))
 KERNEL ?= 7.3
-export KERNEL TEST_KERNELS LAB_VARIANT
+SCENARIO ?= abba
+export KERNEL TEST_KERNELS LAB_VARIANT SCENARIO
 
 ifeq ($(KDIR),)
 KDIR = $(shell KERNEL=$(KERNEL) LAB_VARIANT=$(LAB_VARIANT) scripts/build-kernel.sh --dir)

@@ -1,30 +1,60 @@
 # The demo `make run` plays in the guest (qemu/lib.sh is loaded). Kernel messages appear on the
 # console as they are printed; the host checks the console afterwards. Every step waits for what
 # it shows (progress, the report, the hung threads), never for a fixed time.
+#
+# The host says which scenario to play (scripts/lab/src/scenarios.rs): SCENARIO, PROGRESS (the
+# threads that keep iterating when fixed), REPORT (a line of lockdep's report of the buggy variant;
+# empty when lockdep cannot see the locks), HUNG (the threads that end up in state D), FLIP (1:
+# `buggy` can be flipped at run time) and SPINS (1: the buggy variant spins every CPU forever).
+: "${SCENARIO:=abba}" "${PROGRESS:=deadlock_a deadlock_b}" "${HUNG:=deadlock_a deadlock_b}"
+: "${REPORT=possible circular locking dependency detected}" "${FLIP:=1}" "${SPINS:=0}"
 
-step "insmod rust_deadlock.ko   (fixed mode: both threads take sem_a, then sem_b)"
-load || exit 1
-progressed deadlock_a deadlock_b || exit 1
-step "cat $PARAMS/status   (both threads make progress)"
+if [ "$SPINS" = 1 ]; then
+    step "echo 1 > /proc/sys/kernel/watchdog_thresh   (report a CPU stuck for 2 s as a soft lockup)"
+    echo 1 > /proc/sys/kernel/watchdog_thresh || exit 1
+fi
+
+step "insmod rust_deadlock.ko scenario=$SCENARIO   (the fixed variant)"
+load scenario="$SCENARIO" || exit 1
+progressed $PROGRESS || exit 1
+step "cat $PARAMS/status   (the threads make progress)"
 param status
-progressed deadlock_a deadlock_b || exit 1
+progressed $PROGRESS || exit 1
 param status
 
-step "echo 1 > $PARAMS/buggy   (deadlock_b now takes sem_b, then sem_a)"
-setparam buggy 1 || exit 1
-echo "    lockdep checks the order before the threads block: its report follows."
-wait_for 30 logged "possible circular locking dependency detected" || exit 1
-echo "    ... and the hung-task detector reports each thread once it has been stuck for 2 s:"
-wait_for 30 hung deadlock_a deadlock_b || exit 1
+if [ "$FLIP" = 1 ]; then
+    step "echo 1 > $PARAMS/buggy   (the buggy variant, from now on)"
+    setparam buggy 1 || exit 1
+else
+    step "rmmod; insmod rust_deadlock.ko scenario=$SCENARIO buggy=1   (a fresh start: lockdep forgets a module's lock orders when it is unloaded)"
+    timed rmmod rust_deadlock || exit 1
+    load scenario="$SCENARIO" buggy=1 || exit 1
+fi
+if [ -n "$REPORT" ]; then
+    echo "    lockdep checks every acquisition before it can block: its report follows."
+    wait_for 30 logged "$REPORT" || exit 1
+else
+    echo "    lockdep cannot see these semaphores: it prints nothing. Only the hung-task detector"
+    echo "    will notice, once the threads have been stuck for 2 s."
+fi
+if [ "$SPINS" = 1 ]; then
+    echo "    Both CPUs now spin forever with preemption off: nothing else runs in this guest again."
+    echo "    The soft-lockup detector reports each CPU; the lab then powers the guest off."
+    while :; do sleep 60; done
+fi
+if [ -n "$HUNG" ]; then
+    echo "    ... the hung-task detector reports each stuck thread:"
+    wait_for 30 hung $HUNG || exit 1
+fi
 
-step "ps   (both threads stuck in uninterruptible sleep: STAT D)"
-ps -o pid,stat,comm | grep -E 'PID|deadlock_'
+step "ps   (STAT D: uninterruptible sleep, stuck for good)"
+ps -o pid,stat,comm | grep -E "PID|$(threads | tr '\n' '|' | sed 's/|$//')"
 states
-step "cat $PARAMS/status   (iteration counts frozen, each waits for the other's semaphore)"
+step "cat $PARAMS/status   (the lock each thread waits on)"
 param status
 
 step "dmesg   (the kernel log keeps every report; read it whole with dmesg | less)"
-echo "    $(dmesg | grep -c 'possible circular locking') circular-dependency report(s)," \
+echo "    $(dmesg | grep -c 'WARNING: ') lockdep warning(s)," \
     "$(dmesg | grep -c 'INFO: task .* blocked for more than') hung-task report(s)"
 
 step "rmmod rust_deadlock   (unloading breaks the deadlock)"

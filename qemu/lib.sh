@@ -37,11 +37,19 @@ timed() {
     echo "lab: $*: exit $rc in $((t1 - t0)) ms"; return $rc
 }
 
+# threads: the names of the module's threads, one per line (from status while the module is
+# loaded; after that, as status last showed them).
+threads() {
+    [ -r "$PARAMS/status" ] && sed -n 's/^\([^ =]*\) iterations=.*/\1/p' "$PARAMS/status" > /tmp/lab-threads
+    cat /tmp/lab-threads 2>/dev/null
+}
+
 # states: the scheduler state of each of the module's threads, as "lab: state NAME STATE".
 states() {
+    _names=" $(threads | tr '\n' ' ') "
     for d in /proc/[0-9]*; do
         read -r comm < "$d/comm" 2>/dev/null || continue
-        case $comm in deadlock_*) echo "lab: state $comm $(sed -n 's/^State:\t\(.\).*/\1/p' "$d/status")" ;; esac
+        case $_names in *" $comm "*) echo "lab: state $comm $(sed -n 's/^State:\t\(.\).*/\1/p' "$d/status")" ;; esac
     done
 }
 

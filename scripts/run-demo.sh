@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: the demo (qemu/demo.sh in a fresh guest), explained by splat and checked.
+# `make run [SCENARIO=name]`: the demo of a scenario (qemu/demo.sh in a fresh guest), explained
+# by splat and checked.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
-exec "$REPO_ROOT/scripts/target/release/lab" demo
+exec "$REPO_ROOT/scripts/target/release/lab" demo "${SCENARIO:-abba}"

@@ -6,23 +6,29 @@
 #   scripts/vm.sh [OPTIONS] -- CMD      run CMD (guest shell code, qemu/lib.sh loaded), power off
 #
 # Options: --log FILE (keep the console, CRs removed), --timeout SECS (default 120; the guest is
-# killed after it), --quiet (do not echo the console). Exit status: CMD's, or 124 on timeout.
+# killed after it), --quiet (do not echo the console), --until PATTERN [--count N] (for a guest that
+# cannot recover, e.g. with every CPU spinning: power it off from here once N console lines, default
+# 1, match the extended regular expression PATTERN; the run then counts as finished, status 0).
+# Exit status: CMD's, or 124 on timeout.
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
 # KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-log_file="" timeout_s=120 quiet=0 cmd=""
+log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1
 while (($#)); do
     case $1 in
         --log) log_file=$2; shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --quiet) quiet=1; shift ;;
+        --until) until=$2; shift 2 ;;
+        --count) count=$2; shift 2 ;;
         --) shift; cmd="$*"; break ;;
         *) die "vm.sh: unknown argument '$1' (see the comment at the top of scripts/vm.sh)" ;;
     esac
 done
 [[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die "vm.sh: --timeout takes a positive number of seconds"
+[[ $count =~ ^[1-9][0-9]*$ ]] || die "vm.sh: --count takes a positive number"
 
 kdir=${LAB_KDIR:-$("$REPO_ROOT/scripts/build-kernel.sh" --dir)}
 kernel=$kdir/arch/x86/boot/bzImage
@@ -79,14 +85,26 @@ if [[ -z $cmd ]]; then
 fi
 
 out=${log_file:-$work/console.log}
+# watch: copies the console through; with --until, ends QEMU once enough lines matched.
+watch() {
+    if [[ -z $until ]]; then cat; return; fi
+    awk -v re="$until" -v want="$count" -v pidfile="$work/qemu.pid" -v flag="$work/until" '
+        { print; fflush() }
+        $0 ~ re && ++seen == want { system("touch " flag "; kill $(cat " pidfile ")") }'
+}
+qemu+=(-pidfile "$work/qemu.pid")
 set +e
 if ((quiet)); then
-    timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' > "$out"
+    timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' | watch > "$out"
 else
-    timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$out"
+    timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' | watch | tee "$out"
 fi
 status=${PIPESTATUS[0]}
 set -e
+if [[ -f $work/until ]]; then
+    echo "vm.sh: powered the guest off: $count console line(s) matched '$until'" >&2
+    exit 0
+fi
 if ((status == 124)); then
     echo "vm.sh: the guest did not power off within $timeout_s s" >&2
     exit 124

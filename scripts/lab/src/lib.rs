@@ -11,6 +11,9 @@ use std::process::{Command, Stdio};
 
 pub use splat::{Report, ReportKind};
 
+pub mod scenarios;
+pub use scenarios::{scenario, Scenario, SCENARIOS};
+
 /// The repository's top directory.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -72,6 +75,9 @@ pub struct Boot {
     pub timeout_s: u32,
     /// Copy the console to our standard output as it comes.
     pub echo: bool,
+    /// For a guest that cannot recover: power it off once this many console lines matched this
+    /// extended regular expression (`scripts/vm.sh --until`); the run then has status 0.
+    pub until: Option<(&'static str, u32)>,
 }
 
 impl Default for Boot {
@@ -79,9 +85,14 @@ impl Default for Boot {
         Self {
             timeout_s: 120,
             echo: false,
+            until: None,
         }
     }
 }
+
+/// What ends a guest whose every CPU spins (the `spin` scenario): the soft-lockup detector's
+/// third report. Each CPU is reported once, then again: by the third, the first two are complete.
+pub const SOFT_LOCKUPS: (&str, u32) = ("BUG: soft lockup - CPU#", 3);
 
 /// Boots a fresh guest, runs the guest shell command line `cmd` in it (with `qemu/lib.sh`
 /// loaded), and returns once the guest has powered off or timed out.
@@ -96,6 +107,12 @@ pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
         .arg(how.timeout_s.to_string());
     if !how.echo {
         vm.arg("--quiet").stdout(Stdio::null());
+    }
+    if let Some((pattern, count)) = how.until {
+        vm.arg("--until")
+            .arg(pattern)
+            .arg("--count")
+            .arg(count.to_string());
     }
     let status = vm.arg("--").arg(cmd).status().expect("run scripts/vm.sh");
     let console = std::fs::read(&log)
@@ -251,53 +268,136 @@ pub fn lock_names(report: &Report) -> Vec<&str> {
     locks
 }
 
-/// The guest command line of the demo `make run` plays.
-pub const DEMO: &str = ". /lab/demo.sh";
+/// The guest command line of the demo `make run SCENARIO=name` plays.
+pub fn demo(scenario: &Scenario) -> String {
+    format!("{} . /lab/demo.sh", scenario.demo_env())
+}
 
-/// Checks that a run of the demo showed everything it should: the threads in D state, exactly
-/// one circular-dependency report naming `sem_a` and `sem_b`, a hung-task report for each
-/// thread, and an `rmmod` that succeeded within 2 s. The error is a one-line reason.
-pub fn check_demo(run: &Run) -> Result<(), String> {
-    if run.status != 0 {
-        return Err(format!(
-            "the guest demo script failed (status {})",
-            run.status
-        ));
+/// How a guest that plays `scenario`'s buggy variant is booted: a guest whose CPUs all spin is
+/// powered off from the host after the soft-lockup reports.
+pub fn boot_for(scenario: &Scenario, echo: bool) -> Boot {
+    Boot {
+        echo,
+        until: scenario.spins.then_some(SOFT_LOCKUPS),
+        ..Boot::default()
     }
-    let lab = run.lab_lines();
-    if !lab.contains(&"state deadlock_a D") || !lab.contains(&"state deadlock_b D") {
-        return Err("the threads were not both in D state".into());
+}
+
+/// Checks that a guest that ran `scenario`'s buggy variant showed exactly what it should: the
+/// expected lockdep report and no other (none at all for a scenario lockdep cannot see), naming
+/// the scenario's locks, cycle and functions; a hung-task report and state D for each thread
+/// that sleeps forever; a soft-lockup report for each spinning thread; and an `rmmod` that
+/// succeeded within 2 s (except where the guest cannot recover). The error is a one-line reason.
+pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
+    if run.status != 0 {
+        return Err(format!("the guest command failed (status {})", run.status));
     }
     let reports = run.reports();
-    let circular: Vec<_> = reports
+    let lockdep: Vec<&Report> = reports
         .iter()
-        .filter(|r| r.kind == ReportKind::CircularDependency)
+        .filter(|r| !matches!(r.kind, ReportKind::HungTask | ReportKind::Generic))
         .collect();
-    let [report] = circular.as_slice() else {
-        return Err(format!(
-            "expected one circular locking report, found {}",
-            circular.len()
-        ));
-    };
-    let locks = lock_names(report);
-    if locks != ["sem_a", "sem_b"] {
-        return Err(format!(
-            "the report names locks {locks:?}, not sem_a and sem_b"
-        ));
+    match scenario.report {
+        None if lockdep.is_empty() => {}
+        None => return Err(format!("lockdep reported: {}", lockdep[0].title)),
+        Some(kind) => {
+            let [report] = lockdep.as_slice() else {
+                let titles: Vec<&str> = lockdep.iter().map(|r| r.title.as_str()).collect();
+                return Err(format!(
+                    "expected one {} report, found {titles:?}",
+                    kind.as_str()
+                ));
+            };
+            if report.kind != kind {
+                return Err(format!(
+                    "expected a {} report, found: {}",
+                    kind.as_str(),
+                    report.title
+                ));
+            }
+            check_report(report, scenario)?;
+        }
     }
-    for thread in ["deadlock_a", "deadlock_b"] {
+    let named: Vec<&str> = reports.iter().flat_map(functions).collect();
+    for f in scenario.functions {
+        if !named.iter().any(|n| n.ends_with(f)) {
+            return Err(format!("no report names {f}"));
+        }
+    }
+    let lab = run.lab_lines();
+    for thread in scenario.hung {
         let hung = |r: &&Report| {
-            r.kind == ReportKind::HungTask && r.tasks.iter().any(|t| t.comm == thread)
+            r.kind == ReportKind::HungTask && r.tasks.iter().any(|t| t.comm == *thread)
         };
         if !reports.iter().any(|r| hung(&r)) {
             return Err(format!("no hung-task report for {thread}"));
         }
+        if !lab.contains(&format!("state {thread} D").as_str()) {
+            return Err(format!("{thread} was not in state D"));
+        }
+    }
+    if scenario.spins {
+        for thread in scenario.threads {
+            let stuck = format!("[{thread}:");
+            let spun = run
+                .lines()
+                .any(|l| l.starts_with(SOFT_LOCKUPS.0) && l.contains(&stuck));
+            if !spun {
+                return Err(format!("no soft-lockup report for {thread}"));
+            }
+        }
+        return Ok(());
     }
     match run.timing("rmmod rust_deadlock") {
         Some((0, ms)) if ms < 2000 => Ok(()),
         Some((rc, ms)) => Err(format!("rmmod exited {rc} after {ms} ms")),
         None => Err("rmmod did not finish".into()),
     }
+}
+
+/// Checks one lockdep report against the scenario: its locks, its task, its cycle.
+fn check_report(report: &Report, scenario: &Scenario) -> Result<(), String> {
+    let mut want: Vec<&str> = scenario.locks.to_vec();
+    want.sort_unstable();
+    let locks = lock_names(report);
+    if locks != want {
+        return Err(format!("the report names locks {locks:?}, not {want:?}"));
+    }
+    let task = report.tasks.first().map(|t| t.comm.as_str()).unwrap_or("");
+    if !scenario.threads.contains(&task) {
+        return Err(format!(
+            "the report is by task '{task}', not a thread of the scenario"
+        ));
+    }
+    if !scenario.cycle.is_empty() {
+        // The cycle as printed: each lock once, the first repeated at the end.
+        let cycle = &report.cycle;
+        let mut inner: Vec<&str> = cycle.iter().skip(1).map(String::as_str).collect();
+        inner.sort_unstable();
+        let mut expected: Vec<&str> = scenario.cycle.to_vec();
+        expected.sort_unstable();
+        if cycle.first() != cycle.last() || inner != expected {
+            return Err(format!("the cycle is {cycle:?}, not one of {expected:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Every function a report names: its stack frames, and where its held and wanted locks were
+/// taken (`at:`).
+pub fn functions(report: &Report) -> Vec<&str> {
+    let frames = report.stacks.iter().flat_map(|s| s.frames.iter());
+    let at = report
+        .held_locks
+        .iter()
+        .filter_map(|h| h.at.as_deref())
+        .chain(report.acquiring.iter().filter_map(|a| a.at.as_deref()));
+    frames.map(|f| f.function.as_str()).chain(at).collect()
+}
+
+/// Checks a run of the demo of `scenario` (see [`check_buggy`]).
+pub fn check_demo(run: &Run, scenario: &Scenario) -> Result<(), String> {
+    check_buggy(run, scenario)
 }
 
 #[cfg(test)]
@@ -343,10 +443,15 @@ mod tests {
     fn an_empty_console_is_not_ok() {
         let r = run("");
         assert!(std::panic::catch_unwind(|| r.assert_ok()).is_err());
-        assert!(check_demo(&Run {
-            status: 0,
-            ..run("lab: exit 0\n")
-        })
-        .is_err());
+        for scenario in SCENARIOS {
+            assert!(check_demo(
+                &Run {
+                    status: 0,
+                    ..run("lab: exit 0\n")
+                },
+                scenario
+            )
+            .is_err());
+        }
     }
 }

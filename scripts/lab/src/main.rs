@@ -1,23 +1,37 @@
-//! `lab demo`: the demo `make run` plays. Boots a guest, runs qemu/demo.sh with the console on
-//! the terminal, explains the reports with splat, and checks that the demo behaved: exit status
-//! 0, or 1 with a one-line reason.
+//! `lab demo [SCENARIO]`: the demo `make run` plays. Boots a guest, runs qemu/demo.sh for the
+//! scenario (default `abba`) with the console on the terminal, explains the reports with splat,
+//! and checks that the demo behaved: exit status 0, or 1 with a one-line reason.
 
-use lab::{boot, check_demo, splat_binary, Boot, Run};
+use lab::{boot, boot_for, check_demo, splat_binary, Run, SCENARIOS};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args != ["demo"] {
-        eprintln!("usage: lab demo");
-        return ExitCode::from(2);
-    }
-    let run = boot(
-        "demo",
-        ". /lab/demo.sh",
-        Boot {
-            timeout_s: 120,
-            echo: true,
+    let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+    let scenario = match args.as_slice() {
+        [demo] if demo == "demo" => &SCENARIOS[0],
+        [demo, name] if demo == "demo" => match lab::scenario(name) {
+            Some(s) => s,
+            None => {
+                eprintln!(
+                    "lab demo: unknown scenario '{name}' (valid: {})",
+                    names.join(", ")
+                );
+                return ExitCode::from(2);
+            }
         },
+        _ => {
+            eprintln!(
+                "usage: lab demo [SCENARIO]   (SCENARIO: {})",
+                names.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let run = boot(
+        &format!("demo-{}", scenario.name),
+        &lab::demo(scenario),
+        boot_for(scenario, true),
     );
     println!(
         "\n==> splat {}   (what the kernel reported, explained)\n",
@@ -25,11 +39,13 @@ fn main() -> ExitCode {
     );
     let _ = Command::new(splat_binary()).arg(&run.log).status();
     lock_graph(&run);
-    match check_demo(&run) {
+    match check_demo(&run, scenario) {
         Ok(()) => {
             println!(
-                "\nmake run: OK (kernel {}): lockdep reported the sem_a/sem_b cycle, both threads hung, rmmod broke the deadlock.",
-                lab::kernel()
+                "\nmake run: OK (kernel {}, scenario {}): {}",
+                lab::kernel(),
+                scenario.name,
+                scenario.summary()
             );
             println!("console log: {}", run.log.display());
             ExitCode::SUCCESS

@@ -11,7 +11,7 @@ fn run(name: &str, cmd: &str) -> Run {
         cmd,
         Boot {
             timeout_s: 300,
-            echo: false,
+            ..Boot::default()
         },
     );
     run.assert_ok();

@@ -1,0 +1,165 @@
+//! What the host knows of each of the module's scenarios (`src/<name>.rs`): its threads and
+//! locks, and what the kernel prints for its buggy variant. The demo (`make run SCENARIO=`) and
+//! the VM tests (`tests/scenarios.rs`) are both driven by this table.
+
+use splat::ReportKind;
+
+/// One scenario of the module, as the lab sees it from outside.
+#[derive(Debug)]
+pub struct Scenario {
+    /// The value of the module's `scenario` parameter.
+    pub name: &'static str,
+    /// The module's threads, in order.
+    pub threads: &'static [&'static str],
+    /// The threads that keep iterating in the fixed variant (the others end by design).
+    pub progress: &'static [&'static str],
+    /// The lock classes lockdep names in its report of the buggy variant.
+    pub locks: &'static [&'static str],
+    /// The report lockdep prints for the buggy variant; `None`: lockdep cannot see the locks.
+    pub report: Option<ReportKind>,
+    /// A line of that report, for the guest to wait for.
+    pub report_line: &'static str,
+    /// The locks of the cycle lockdep prints (circular reports), starting anywhere.
+    pub cycle: &'static [&'static str],
+    /// Functions (demangled name endings) that the reports' stack traces or `at:` lines name.
+    pub functions: &'static [&'static str],
+    /// The threads that end up asleep in state D, reported by the hung-task detector.
+    pub hung: &'static [&'static str],
+    /// Whether the demo flips `buggy` at run time; otherwise it loads the module again with
+    /// `buggy=1` (unloading makes lockdep forget the module's lock classes and their orders).
+    pub flip: bool,
+    /// Whether the buggy variant spins every CPU forever: the guest cannot recover, the soft-lockup
+    /// detector reports the CPUs, and the lab powers the guest off from the host.
+    pub spins: bool,
+}
+
+const CIRCULAR: &str = "possible circular locking dependency detected";
+
+/// Every scenario; the first is the module's default.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "abba",
+        threads: &["deadlock_a", "deadlock_b"],
+        progress: &["deadlock_a", "deadlock_b"],
+        locks: &["sem_a", "sem_b"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["sem_a", "sem_b"],
+        functions: &["AbBa::thread_a", "AbBa::thread_b"],
+        hung: &["deadlock_a", "deadlock_b"],
+        flip: true,
+        spins: false,
+    },
+    Scenario {
+        name: "abc",
+        threads: &["abc_a", "abc_b", "abc_c"],
+        progress: &["abc_a", "abc_b", "abc_c"],
+        locks: &["sem_a", "sem_b", "sem_c"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["sem_a", "sem_b", "sem_c"],
+        functions: &["Abc::thread_a", "Abc::thread_b", "Abc::thread_c"],
+        hung: &["abc_a", "abc_b", "abc_c"],
+        // The fixed variant records sem_a -> sem_c: flipped after it, abc_c's sem_c -> sem_a
+        // closes a two-lock cycle with that order before the three-lock one.
+        flip: false,
+        spins: false,
+    },
+    Scenario {
+        name: "recursive",
+        threads: &["recursive"],
+        progress: &["recursive"],
+        locks: &["sem_r"],
+        report: Some(ReportKind::RecursiveLocking),
+        report_line: "possible recursive locking detected",
+        cycle: &[],
+        functions: &["Recursive::update", "Recursive::log_update"],
+        hung: &["recursive"],
+        flip: true,
+        spins: false,
+    },
+    Scenario {
+        name: "leak",
+        threads: &["leak_a", "leak_b"],
+        progress: &["leak_b"],
+        locks: &["sem_l"],
+        report: Some(ReportKind::LockHeldAtExit),
+        report_line: "still has locks held",
+        cycle: &[],
+        functions: &["Leak::job"],
+        hung: &["leak_b"],
+        flip: false,
+        spins: false,
+    },
+    Scenario {
+        name: "plain",
+        threads: &["plain_a", "plain_b"],
+        progress: &["plain_a", "plain_b"],
+        locks: &[],
+        report: None,
+        report_line: "",
+        cycle: &[],
+        functions: &["Plain::thread_a", "Plain::thread_b"],
+        hung: &["plain_a", "plain_b"],
+        flip: true,
+        spins: false,
+    },
+    Scenario {
+        name: "spin",
+        threads: &["spinner_a", "spinner_b"],
+        progress: &["spinner_a", "spinner_b"],
+        locks: &["spin_a", "spin_b"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["spin_a", "spin_b"],
+        functions: &["Spin::thread_a", "Spin::thread_b"],
+        hung: &[],
+        flip: true,
+        spins: true,
+    },
+];
+
+/// The scenario named `name`.
+pub fn scenario(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}
+
+impl Scenario {
+    /// What the buggy variant showed, in one sentence, once the lab has checked it.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        match self.report {
+            Some(kind) => parts.push(format!(
+                "lockdep reported {} ({})",
+                kind.as_str(),
+                self.locks.join(", ")
+            )),
+            None => parts.push("lockdep saw nothing".to_string()),
+        }
+        if !self.hung.is_empty() {
+            parts.push(format!(
+                "the hung-task detector reported {}",
+                self.hung.join(", ")
+            ));
+        }
+        if self.spins {
+            parts.push("the soft-lockup detector reported both CPUs, and the lab powered the frozen guest off".into());
+        } else {
+            parts.push("rmmod ended the threads within 2 s".into());
+        }
+        parts.join("; ") + "."
+    }
+
+    /// The shell assignments that tell `qemu/demo.sh` which scenario to play.
+    pub fn demo_env(&self) -> String {
+        format!(
+            "SCENARIO={} PROGRESS='{}' REPORT='{}' HUNG='{}' FLIP={} SPINS={}",
+            self.name,
+            self.progress.join(" "),
+            self.report_line,
+            self.hung.join(" "),
+            u8::from(self.flip),
+            u8::from(self.spins),
+        )
+    }
+}
