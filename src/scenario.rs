@@ -29,6 +29,9 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// What the threads do in the given mode, in a few words (for the log).
     fn mode(buggy: bool) -> &'static str;
 
+    /// How long a thread sleeps between two iterations, in milliseconds.
+    const PAUSE_MS: u32 = PAUSE_MS;
+
     /// The CPU thread number `thread` must run on, if it matters.
     fn cpu(_thread: usize) -> Option<u32> {
         None
@@ -64,13 +67,7 @@ impl Ctx {
     /// takes its first lock. Returns `false` when the module is being unloaded: the step should
     /// then release what it holds and return.
     pub(crate) fn hold(&self) -> bool {
-        let mut left = crate::HOLD_MS.get();
-        while left > 0 && !stopping() {
-            let slice = left.min(PAUSE_MS);
-            pause(slice);
-            left -= slice;
-        }
-        !stopping()
+        sleep_unless_stopping(crate::HOLD_MS.get())
     }
 
     /// Busy-waits for `hold_ms` milliseconds, for holders of spinlocks, which must not sleep.
@@ -124,14 +121,27 @@ fn stopping() -> bool {
     STOPPING.load(Ordering::Acquire) || KThread::should_stop()
 }
 
-/// The pause between two iterations, so that the other thread gets its turn; also the slice in
-/// which longer sleeps are cut, so that unloading never waits longer than this for a sleeper.
+/// The default pause between two iterations, so that the other thread gets its turn; also the
+/// slice in which longer sleeps are cut, so that unloading never waits longer than this for a
+/// sleeper.
 const PAUSE_MS: u32 = 10;
 
 /// Sleeps `ms` milliseconds in interruptible sleep (state S: only a blocked lock shows as D).
 fn pause(ms: u32) {
     // SAFETY: The module's threads and its unload path run in process context and may sleep.
     unsafe { bindings::msleep_interruptible(ms) };
+}
+
+/// Sleeps `ms` milliseconds in slices of [`PAUSE_MS`], and returns early, `false`, when the
+/// module is being unloaded.
+fn sleep_unless_stopping(ms: u32) -> bool {
+    let mut left = ms;
+    while left > 0 && !stopping() {
+        let slice = left.min(PAUSE_MS);
+        pause(slice);
+        left -= slice;
+    }
+    !stopping()
 }
 
 /// How long unloading waits for the threads before it gives up on a clean exit.
@@ -169,7 +179,7 @@ impl Running {
                     if flow.is_break() {
                         break;
                     }
-                    pause(PAUSE_MS);
+                    sleep_unless_stopping(S::PAUSE_MS);
                 }
                 STATS[i].running.store(false, Ordering::Release);
             });

@@ -12,7 +12,9 @@
 //! two CPUs, so the whole guest freezes; the lab powers it off from the host.
 //!
 //! The fix is the one for `abba`: both threads take `spin_a`, then `spin_b`. Spinlock holders must
-//! not sleep, so the threads hold their first lock for `hold_ms` by busy-waiting.
+//! not sleep, so the threads hold their first lock for `hold_ms` by busy-waiting; between two
+//! iterations they sleep longer than other scenarios' threads, so that even the fixed variant
+//! leaves the guest's CPUs mostly free for everything else (`rmmod` included).
 
 use crate::order::{Token, Unlocked};
 use crate::scenario::{ControlFlow, Ctx, Scenario};
@@ -43,6 +45,8 @@ impl Scenario for Spin {
             "fixed (both threads take spin_a, then spin_b)"
         }
     }
+
+    const PAUSE_MS: u32 = 200;
 
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {

@@ -341,7 +341,7 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             let stuck = format!("[{thread}:");
             let spun = run
                 .lines()
-                .any(|l| l.starts_with(SOFT_LOCKUPS.0) && l.contains(&stuck));
+                .any(|l| l.contains(SOFT_LOCKUPS.0) && l.contains(&stuck));
             if !spun {
                 return Err(format!("no soft-lockup report for {thread}"));
             }
