@@ -6,6 +6,7 @@
 #   warm run K      `make run KERNEL=K` with everything built
 #   test suite      `make test` (both kernels) with everything built, the kernels side by side
 #   test serial     the same, one kernel after the other (LAB_PARALLEL=0), for comparison
+#   report times K  per scenario, the guest time from insmod to the kernel's first report
 #   cold run K      (--cold) `make run KERNEL=K` from an empty cache: fetching the source, bindgen,
 #                   the kernel build, then the demo (Debian packages already installed)
 set -euo pipefail
@@ -28,6 +29,9 @@ for k in "${KERNELS[@]}"; do
     make -s module KERNEL="$k" >/dev/null
     measure "boot $k" env KERNEL="$k" scripts/vm.sh --quiet -- true
     measure "warm run $k" make -s run KERNEL="$k"
+    echo "  report times $k (guest clock, insmod to the first report):" >&2
+    env KERNEL="$k" LAB_MODULE="$REPO_ROOT/src/rust_deadlock.ko" scripts/target/release/lab report-times \
+        | sed 's/^/    /' >&2
 done
 measure "test suite" make -s test
 measure "test serial" env LAB_PARALLEL=0 make -s test

@@ -395,6 +395,55 @@ pub fn functions(report: &Report) -> Vec<&str> {
     frames.map(|f| f.function.as_str()).chain(at).collect()
 }
 
+/// The printk timestamp of a console line (`[   12.345678] ...`), in seconds.
+pub fn timestamp(line: &str) -> Option<f64> {
+    line.trim_start()
+        .strip_prefix('[')?
+        .split_once(']')?
+        .0
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The guest command line that makes `scenario`'s buggy variant report, for [`time_to_report`]:
+/// it marks the `insmod`, then waits for the first report.
+pub fn report_cmd(scenario: &Scenario) -> String {
+    let wait = if scenario.spins {
+        "while :; do sleep 60; done".to_string()
+    } else if scenario.report.is_some() {
+        format!("wait_for 60 logged '{}'", scenario.report_line)
+    } else {
+        format!("wait_for 60 hung {}", scenario.hung.join(" "))
+    };
+    let spin = if scenario.spins {
+        "echo 1 > /proc/sys/kernel/watchdog_thresh; "
+    } else {
+        ""
+    };
+    format!(
+        "{spin}mark insmod; load scenario={} buggy=1; {wait}",
+        scenario.name
+    )
+}
+
+/// Seconds from the `insmod` of a [`report_cmd`] run to the first line of the first report the
+/// kernel printed, by the guest's printk clock.
+pub fn time_to_report(run: &Run) -> Option<f64> {
+    let lines: Vec<&str> = run.console.lines().collect();
+    let start = lines
+        .iter()
+        .find(|l| l.ends_with("lab: insmod"))
+        .and_then(|l| timestamp(l))?;
+    let first = run.reports().into_iter().map(|r| r.start_line).min()?;
+    // splat numbers lines from 1; the nearest stamped line at or after the report's first one.
+    let at = lines
+        .iter()
+        .skip(first.saturating_sub(1))
+        .find_map(|l| timestamp(l))?;
+    Some(at - start)
+}
+
 /// Checks a run of the demo of `scenario` (see [`check_buggy`]).
 pub fn check_demo(run: &Run, scenario: &Scenario) -> Result<(), String> {
     check_buggy(run, scenario)

@@ -1,6 +1,9 @@
 //! `lab demo [SCENARIO]`: the demo `make run` plays. Boots a guest, runs qemu/demo.sh for the
 //! scenario (default `abba`) with the console on the terminal, explains the reports with splat,
 //! and checks that the demo behaved: exit status 0, or 1 with a one-line reason.
+//!
+//! `lab report-times`: for each scenario, a fresh guest that loads its buggy variant; prints the
+//! time from `insmod` to the kernel's first report (guest clock), for `make bench`.
 
 use lab::{boot, boot_for, check_demo, splat_binary, Run, SCENARIOS};
 use std::process::{Command, ExitCode};
@@ -8,6 +11,9 @@ use std::process::{Command, ExitCode};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+    if args == ["report-times"] {
+        return report_times();
+    }
     let scenario = match args.as_slice() {
         [demo] if demo == "demo" => &SCENARIOS[0],
         [demo, name] if demo == "demo" => match lab::scenario(name) {
@@ -57,6 +63,37 @@ fn main() -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints, per scenario, the time from `insmod` to the first report and what that report was.
+fn report_times() -> ExitCode {
+    let mut ok = true;
+    for scenario in SCENARIOS {
+        let run = boot(
+            &format!("report-time-{}", scenario.name),
+            &lab::report_cmd(scenario),
+            boot_for(scenario, false),
+        );
+        let first = run.reports().into_iter().min_by_key(|r| r.start_line);
+        match (lab::time_to_report(&run), first) {
+            (Some(secs), Some(report)) => {
+                println!("{:<10} {:6.2} s  {}", scenario.name, secs, report.title)
+            }
+            _ => {
+                ok = false;
+                println!(
+                    "{:<10} no report (log {})",
+                    scenario.name,
+                    run.log.display()
+                );
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
