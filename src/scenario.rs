@@ -247,6 +247,22 @@ impl Drop for Running {
     }
 }
 
+/// The name of the module's thread whose task is `task`, if it is one of them (it may have
+/// exited: the name is remembered).
+fn thread_name(task: *const bindings::task_struct) -> Option<&'static str> {
+    if task.is_null() {
+        return None;
+    }
+    STATS.iter().find_map(|s| {
+        let name = s.name.load(Ordering::Relaxed);
+        if !ptr::eq(s.task.load(Ordering::Relaxed), task) || name.is_null() {
+            return None;
+        }
+        // SAFETY: Non-null names are the static C strings of `Scenario::THREADS`.
+        unsafe { CStr::from_char_ptr(name) }.to_str().ok()
+    })
+}
+
 /// Writes the `status` report: one line per thread.
 pub(crate) fn write_status(out: &mut impl Write) -> fmt::Result {
     for stats in &STATS {
@@ -266,9 +282,16 @@ pub(crate) fn write_status(out: &mut impl Write) -> fmt::Result {
         let spinning = stats.waiting.load(Ordering::Acquire);
         // SAFETY: A non-null `waiting` is a static C string (see `Ctx::waits_on`).
         let spinning = (!spinning.is_null()).then(|| unsafe { CStr::from_char_ptr(spinning) });
-        match semaphore::sleeping_on(task).or(spinning) {
+        let waiting = semaphore::sleeping_on(task).or(spinning.map(|s| (s, ptr::null())));
+        match waiting {
             _ if !stats.running.load(Ordering::Acquire) => writeln!(out, "state=stopped")?,
-            Some(lock) => writeln!(out, "state=waiting on={}", lock.to_str().unwrap_or("?"))?,
+            Some((lock, holder)) => {
+                write!(out, "state=waiting on={}", lock.to_str().unwrap_or("?"))?;
+                match thread_name(holder) {
+                    Some(name) => writeln!(out, " holder={name}")?,
+                    None => writeln!(out)?,
+                }
+            }
             None => writeln!(out, "state=running")?,
         }
     }

@@ -60,6 +60,41 @@ pub(crate) struct SemaphoreState {
     dep_map: bindings::lockdep_map,
     /// The name given at initialisation (valid forever, see [`Backend::init`]).
     name: *const c_char,
+    /// The task that holds the semaphore.
+    holder: Holder,
+}
+
+/// The task that took a semaphore and has not released it yet, recorded by the module itself:
+/// lockdep's own records of held locks go stale once lockdep has reported a problem and turned
+/// itself off, and plain semaphores have no lockdep records at all. Diagnosis (`status`, and the
+/// host's tools reading guest memory) asks this instead.
+///
+/// The task is only compared with known tasks, never dereferenced here.
+#[repr(transparent)]
+pub(crate) struct Holder(AtomicPtr<bindings::task_struct>);
+
+impl Holder {
+    /// No holder.
+    const fn new() -> Self {
+        Self(AtomicPtr::new(ptr::null_mut()))
+    }
+
+    /// Records the current task as the holder.
+    fn set_current(&self) {
+        // SAFETY: `get_current` has no preconditions; the pointer is only stored.
+        self.0
+            .store(unsafe { bindings::get_current() }, Ordering::Release);
+    }
+
+    /// Records that nobody holds the semaphore.
+    fn clear(&self) {
+        self.0.store(ptr::null_mut(), Ordering::Release);
+    }
+
+    /// The holding task (null: none), for comparisons only.
+    pub(crate) fn get(&self) -> *const bindings::task_struct {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 /// A [`Backend`] for [`Lock`] made of a kernel `struct semaphore` plus a `lockdep_map`.
@@ -120,9 +155,20 @@ unsafe impl Backend for SemaphoreBackend {
         unsafe {
             bindings::lock_acquire(&raw mut (*ptr).dep_map, 0, 0, 0, 1, ptr::null_mut(), ip)
         };
-        // SAFETY: The caller guarantees that `init` ran, so the semaphore is initialised and
-        // `name` is null or a C string valid forever.
-        unsafe { down(&raw mut (*ptr).sem, (*ptr).name) };
+        // lock_stat counts contention and waiting time only when told, the way C's LOCK_CONTENDED
+        // does it: try first; a failed try is contention, then wait; then say it was acquired.
+        // SAFETY: The caller guarantees that `init` ran, so the semaphore is initialised, `name`
+        // is null or a C string valid forever, and `dep_map` is initialised.
+        unsafe {
+            if bindings::down_trylock(&raw mut (*ptr).sem) != 0 {
+                #[cfg(CONFIG_LOCK_STAT)]
+                bindings::lock_contended(&raw mut (*ptr).dep_map, ip);
+                down(&raw mut (*ptr).sem, (*ptr).name, &raw const (*ptr).holder);
+            }
+            #[cfg(CONFIG_LOCK_STAT)]
+            bindings::lock_acquired(&raw mut (*ptr).dep_map, ip);
+            (*ptr).holder.set_current();
+        }
     }
 
     #[cfg(kernel_7)]
@@ -134,6 +180,8 @@ unsafe impl Backend for SemaphoreBackend {
 
     #[inline(always)]
     unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
+        // SAFETY: The caller owns the lock, so `init` ran.
+        unsafe { (*ptr).holder.clear() };
         #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
         // SAFETY: The caller owns the lock, so `init` ran and lockdep saw the acquisition.
         unsafe {
@@ -165,6 +213,8 @@ impl SemaphoreBackend {
         if unsafe { bindings::down_trylock(&raw mut (*ptr).sem) } != 0 {
             return false;
         }
+        // SAFETY: `init` ran; the semaphore is now ours.
+        unsafe { (*ptr).holder.set_current() };
         #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
         // SAFETY: `init` ran, so `dep_map` is initialised. The arguments: subclass 0, a trylock,
         // exclusive, full validation, no nest lock.
@@ -229,14 +279,16 @@ unsafe fn init_zeroed(sem: *mut bindings::semaphore) {
     }
 }
 
-/// Sleeps in `down()` on `sem`, recorded as a sleeper (see [`up_sleepers`]) under `name`.
+/// Sleeps in `down()` on `sem`, recorded as a sleeper (see [`up_sleepers`]) under `name`, with
+/// the semaphore's `holder` record.
 ///
 /// # Safety
 ///
-/// `sem` must be an initialised semaphore, and `name` null or a C string valid forever.
+/// `sem` must be an initialised semaphore, `name` null or a C string valid forever, and `holder`
+/// valid as long as the semaphore.
 #[inline(always)]
-unsafe fn down(sem: *mut bindings::semaphore, name: *const c_char) {
-    let slot = Sleeper::enter(sem, name);
+unsafe fn down(sem: *mut bindings::semaphore, name: *const c_char, holder: *const Holder) {
+    let slot = Sleeper::enter(sem, name, holder);
     // SAFETY: The caller guarantees that the semaphore is initialised.
     unsafe { bindings::down(sem) };
     if let Some(slot) = slot {
@@ -256,6 +308,7 @@ pub(crate) struct PlainSemaphore {
     #[pin]
     sem: Opaque<bindings::semaphore>,
     name: &'static CStr,
+    holder: Holder,
 }
 
 // SAFETY: A kernel semaphore may be taken and released from any thread; `name` is immutable.
@@ -274,14 +327,17 @@ impl PlainSemaphore {
                 init_zeroed(sem);
             }),
             name,
+            holder: Holder::new(),
         })
     }
 
     /// `down()`: waits until the semaphore is free and takes it; the guard calls `up()`.
     #[inline(always)]
     pub(crate) fn down(&self) -> PlainGuard<'_> {
-        // SAFETY: By the type invariant the semaphore is initialised; `name` is static.
-        unsafe { down(self.sem.get(), self.name.as_char_ptr()) };
+        // SAFETY: By the type invariant the semaphore is initialised; `name` is static, and
+        // `holder` lives as long as the semaphore.
+        unsafe { down(self.sem.get(), self.name.as_char_ptr(), &self.holder) };
+        self.holder.set_current();
         PlainGuard(self)
     }
 }
@@ -291,6 +347,7 @@ pub(crate) struct PlainGuard<'a>(&'a PlainSemaphore);
 
 impl Drop for PlainGuard<'_> {
     fn drop(&mut self) {
+        self.0.holder.clear();
         // SAFETY: The guard exists only after `down()` took the (initialised) semaphore.
         unsafe { bindings::up(self.0.sem.get()) };
     }
@@ -410,6 +467,8 @@ struct Sleeper {
     state: AtomicPtr<bindings::semaphore>,
     task: AtomicPtr<bindings::task_struct>,
     name: AtomicPtr<c_char>,
+    /// The semaphore's holder record.
+    holder: AtomicPtr<Holder>,
     /// Whether [`up_sleepers`] already released this sleeper's semaphore.
     released: AtomicBool,
 }
@@ -419,14 +478,20 @@ static SLEEPERS: [Sleeper; SLEEPER_SLOTS] = [const {
         state: AtomicPtr::new(ptr::null_mut()),
         task: AtomicPtr::new(ptr::null_mut()),
         name: AtomicPtr::new(ptr::null_mut()),
+        holder: AtomicPtr::new(ptr::null_mut()),
         released: AtomicBool::new(false),
     }
 }; SLEEPER_SLOTS];
 
 impl Sleeper {
     /// Records that the current thread is about to sleep on `state`, named `name` (null or a C
-    /// string valid forever); `None` when all slots are taken (the thread then sleeps unrecorded).
-    fn enter(state: *mut bindings::semaphore, name: *const c_char) -> Option<&'static Sleeper> {
+    /// string valid forever) and with the holder record `holder` (valid as long as the
+    /// semaphore); `None` when all slots are taken (the thread then sleeps unrecorded).
+    fn enter(
+        state: *mut bindings::semaphore,
+        name: *const c_char,
+        holder: *const Holder,
+    ) -> Option<&'static Sleeper> {
         let slot = SLEEPERS.iter().find(|s| {
             s.state
                 .compare_exchange(ptr::null_mut(), state, Ordering::AcqRel, Ordering::Relaxed)
@@ -436,29 +501,45 @@ impl Sleeper {
         slot.task
             .store(unsafe { bindings::get_current() }, Ordering::Release);
         slot.name.store(name.cast_mut(), Ordering::Release);
+        slot.holder.store(holder.cast_mut(), Ordering::Release);
         Some(slot)
     }
 
     /// Clears the record made by [`Sleeper::enter`].
     fn leave(&self) {
         self.name.store(ptr::null_mut(), Ordering::Release);
+        self.holder.store(ptr::null_mut(), Ordering::Release);
         self.task.store(ptr::null_mut(), Ordering::Release);
         self.released.store(false, Ordering::Release);
         self.state.store(ptr::null_mut(), Ordering::Release);
     }
 }
 
-/// The name of the [`Semaphore`] that `task` sleeps on, if any.
+/// The name of the semaphore that `task` sleeps on, if any, and the task that holds it (null if
+/// none is recorded).
 ///
 /// `task` is only compared, so it may be stale. The answer is a snapshot that may change at once.
-pub(crate) fn sleeping_on(task: *const bindings::task_struct) -> Option<&'static CStr> {
+/// It must be asked while the module's semaphores are alive (as they are while a `status` read
+/// keeps the module from being unloaded).
+pub(crate) fn sleeping_on(
+    task: *const bindings::task_struct,
+) -> Option<(&'static CStr, *const bindings::task_struct)> {
     SLEEPERS.iter().find_map(|s| {
         if !ptr::eq(s.task.load(Ordering::Acquire), task) {
             return None;
         }
         let name = s.name.load(Ordering::Acquire);
-        // SAFETY: By the type invariant, a non-null `name` is a C string valid forever.
-        (!name.is_null()).then(|| unsafe { CStr::from_char_ptr(name) })
+        let holder = s.holder.load(Ordering::Acquire);
+        // SAFETY: By the type invariant, a non-null `name` is a C string valid forever; a
+        // non-null `holder` belongs to a semaphore that the caller guarantees to be alive.
+        (!name.is_null()).then(|| unsafe {
+            let holder = if holder.is_null() {
+                ptr::null()
+            } else {
+                (*holder).get()
+            };
+            (CStr::from_char_ptr(name), holder)
+        })
     })
 }
 
