@@ -29,7 +29,8 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// What the threads do in the given mode, in a few words (for the log).
     fn mode(buggy: bool) -> &'static str;
 
-    /// The CPU thread number `thread` must run on, if it matters.
+    /// The CPU thread number `thread` must run on, if it matters. The scenario does not start
+    /// (`EINVAL`) when that CPU is not online.
     fn cpu(_thread: usize) -> Option<u32> {
         None
     }
@@ -148,6 +149,20 @@ impl Running {
     /// Initialises the scenario `S` and starts its threads.
     pub(crate) fn start<S: Scenario>() -> Result<Self> {
         const { assert!(S::THREADS.len() <= MAX_THREADS) };
+        let needed = (0..S::THREADS.len())
+            .filter_map(S::cpu)
+            .max()
+            .map_or(0, |cpu| cpu + 1);
+        let online = crate::kthread::online_cpus();
+        if needed > online {
+            pr_err!(
+                "this scenario needs {} online CPUs (a thread of it runs on CPU {}), {} online\n",
+                needed,
+                needed - 1,
+                online
+            );
+            return Err(EINVAL);
+        }
         let scenario = Arc::pin_init(S::new(), GFP_KERNEL)?;
         // Built first, so that on a failure below, dropping it stops the threads already started.
         let mut running = Self {
