@@ -65,7 +65,13 @@ impl Ctx {
     /// takes its first lock. Returns `false` when the module is being unloaded: the step should
     /// then release what it holds and return.
     pub(crate) fn hold(&self) -> bool {
-        let mut left = crate::HOLD_MS.get();
+        self.sleep(crate::HOLD_MS.get())
+    }
+
+    /// Sleeps for `ms` milliseconds, or less when the module is being unloaded. Returns `false`
+    /// when the module is being unloaded, like [`Ctx::hold`].
+    pub(crate) fn sleep(&self, ms: u32) -> bool {
+        let mut left = ms;
         while left > 0 && !stopping() {
             let slice = left.min(PAUSE_MS);
             pause(slice);
