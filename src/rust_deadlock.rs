@@ -25,6 +25,7 @@ mod semaphore;
 // The scenarios.
 mod abba;
 mod abc;
+mod irq;
 mod leak;
 mod plain;
 mod recursive;
@@ -56,6 +57,7 @@ scenarios! {
     "abba" => abba::AbBa,
     "abc" => abc::Abc,
     "recursive" => recursive::Recursive,
+    "irq" => irq::Irq,
     "leak" => leak::Leak,
     "plain" => plain::Plain,
     "spin" => spin::Spin,
@@ -79,7 +81,7 @@ module_param!(
     SCENARIO: ChoiceParam,
     "scenario",
     0o444,
-    "Load time only: the deadlock to make: abba (default), abc, recursive, leak, plain, spin"
+    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin"
 );
 
 /// Whether the threads run the buggy variant of the scenario.

@@ -32,7 +32,8 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// How long a thread sleeps between two iterations, in milliseconds.
     const PAUSE_MS: u32 = PAUSE_MS;
 
-    /// The CPU thread number `thread` must run on, if it matters.
+    /// The CPU thread number `thread` must run on, if it matters. The scenario does not start
+    /// (`EINVAL`) when that CPU is not online.
     fn cpu(_thread: usize) -> Option<u32> {
         None
     }
@@ -68,6 +69,12 @@ impl Ctx {
     /// then release what it holds and return.
     pub(crate) fn hold(&self) -> bool {
         sleep_unless_stopping(crate::HOLD_MS.get())
+    }
+
+    /// Sleeps for `ms` milliseconds, or less when the module is being unloaded. Returns `false`
+    /// when the module is being unloaded, like [`Ctx::hold`].
+    pub(crate) fn sleep(&self, ms: u32) -> bool {
+        sleep_unless_stopping(ms)
     }
 
     /// Busy-waits for `hold_ms` milliseconds, for holders of spinlocks, which must not sleep.
@@ -158,6 +165,20 @@ impl Running {
     /// Initialises the scenario `S` and starts its threads.
     pub(crate) fn start<S: Scenario>() -> Result<Self> {
         const { assert!(S::THREADS.len() <= MAX_THREADS) };
+        let needed = (0..S::THREADS.len())
+            .filter_map(S::cpu)
+            .max()
+            .map_or(0, |cpu| cpu + 1);
+        let online = crate::kthread::online_cpus();
+        if needed > online {
+            pr_err!(
+                "this scenario needs {} online CPUs (a thread of it runs on CPU {}), {} online\n",
+                needed,
+                needed - 1,
+                online
+            );
+            return Err(EINVAL);
+        }
         let scenario = Arc::pin_init(S::new(), GFP_KERNEL)?;
         // Built first, so that on a failure below, dropping it stops the threads already started.
         let mut running = Self {
