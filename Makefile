@@ -1,7 +1,7 @@
 # rust-deadlock: a Rust-for-Linux module that deadlocks on purpose, and the QEMU lab around it.
 #
 #   make run     set up what is missing, build, boot the guest and play the demo
-#                (SCENARIO=abba|abc|recursive|leak|plain|spin picks the deadlock; default abba)
+#                (SCENARIO=abba|abc|recursive|irq|leak|plain|spin picks the deadlock; default abba)
 #   make test    set up what is missing, build, run the zero-warning checks and every test, on
 #                every kernel the lab supports (KERNEL=... narrows it to one)
 #   make shell   interactive shell in the guest; make shell CMD='...' runs CMD there instead

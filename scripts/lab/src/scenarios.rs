@@ -28,6 +28,9 @@ pub struct Scenario {
     /// Whether the demo flips `buggy` at run time; otherwise it loads the module again with
     /// `buggy=1` (unloading makes lockdep forget the module's lock classes and their orders).
     pub flip: bool,
+    /// Whether lockdep reports from an interrupt: the report is then printed by whatever task the
+    /// interrupt came in on, and may list that task's own held locks besides the scenario's.
+    pub in_interrupt: bool,
     /// Whether the buggy variant spins every CPU forever: the guest cannot recover, the soft-lockup
     /// detector reports the CPUs, and the lab powers the guest off from the host.
     pub spins: bool,
@@ -48,6 +51,7 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["AbBa::thread_a", "AbBa::thread_b"],
         hung: &["deadlock_a", "deadlock_b"],
         flip: true,
+        in_interrupt: false,
         spins: false,
     },
     Scenario {
@@ -63,6 +67,7 @@ pub const SCENARIOS: &[Scenario] = &[
         // The fixed variant records sem_a -> sem_c: flipped after it, abc_c's sem_c -> sem_a
         // closes a two-lock cycle with that order before the three-lock one.
         flip: false,
+        in_interrupt: false,
         spins: false,
     },
     Scenario {
@@ -76,6 +81,21 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["Recursive::update", "Recursive::log_update"],
         hung: &["recursive"],
         flip: true,
+        in_interrupt: false,
+        spins: false,
+    },
+    Scenario {
+        name: "irq",
+        threads: &["irq_thread", "irq_timer"],
+        progress: &["irq_thread", "irq_timer"],
+        locks: &["irq_lock"],
+        report: Some(ReportKind::InconsistentLockState),
+        report_line: "inconsistent lock state",
+        cycle: &[],
+        functions: &["Irq::thread", "Irq::fire"],
+        hung: &[],
+        flip: true,
+        in_interrupt: true,
         spins: false,
     },
     Scenario {
@@ -89,6 +109,7 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["Leak::job"],
         hung: &["leak_b"],
         flip: false,
+        in_interrupt: false,
         spins: false,
     },
     Scenario {
@@ -102,6 +123,7 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["Plain::thread_a", "Plain::thread_b"],
         hung: &["plain_a", "plain_b"],
         flip: true,
+        in_interrupt: false,
         spins: false,
     },
     Scenario {
@@ -115,6 +137,7 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["Spin::thread_a", "Spin::thread_b"],
         hung: &[],
         flip: true,
+        in_interrupt: false,
         spins: true,
     },
 ];

@@ -85,7 +85,7 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(abba, abc, recursive, leak, plain, spin);
+scenarios!(abba, abc, recursive, irq, leak, plain, spin);
 
 /// An unknown scenario is refused at load time: insmod fails with EINVAL, the kernel log lists the
 /// valid names, and nothing stays loaded.
