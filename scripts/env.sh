@@ -39,3 +39,12 @@ HOST_PACKAGES=(
     "busybox-static:/bin/busybox" "qemu-system-x86:qemu-system-x86_64"
     "gcc:gcc" "make:make" "perl:perl" "time:/usr/bin/time"
 )
+
+# lab_test_bins [TEST...]: the executables of the lab's test targets (all of them, or the named
+# ones, e.g. vm), one per line, built if needed. Scripts run them directly: two `cargo test` at
+# once would wait for each other's lock on the target directory.
+lab_test_bins() {
+    cargo test --manifest-path "$REPO_ROOT/scripts/Cargo.toml" -p lab --no-run \
+        --message-format=json "${@/#/--test=}" 2>/dev/null \
+        | sed -n 's/.*"executable":"\([^"]*\/deps\/[^"]*\)".*/\1/p'
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make soak N=10`: proof that the VM tests do not flake. Runs the VM and stress suites N times on
+# `make soak N=10`: proof that the VM tests do not flake. Runs the VM, scenario and stress suites N times on
 # each kernel series (or the one KERNEL= names), then the statistical tests (`--ignored` in
 # scripts/lab/tests/soak.rs: the buggy AB-BA reported in every one of 20 fresh boots, the fixed
 # one in none of 20). Every failure is listed with its console log, kept under
@@ -18,12 +18,8 @@ out=$REPO_ROOT/scripts/target/soak
 rm -rf "$out"; mkdir -p "$out"
 (cd scripts && cargo build --quiet --workspace --tests) || exit 1
 export SPLAT=$REPO_ROOT/scripts/target/debug/splat
-# The test binaries run directly (two `cargo test` would wait for each other's lock).
-bin() {
-    cargo test --manifest-path scripts/Cargo.toml -p lab --test "$1" --no-run --message-format=json \
-        2>/dev/null | sed -n 's/.*"executable":"\([^"]*\/deps\/[^"]*\)".*/\1/p'
-}
-vm_bin=$(bin vm) stress_bin=$(bin stress) soak_bin=$(bin soak)
+vm_bin=$(lab_test_bins vm) scenarios_bin=$(lab_test_bins scenarios)
+stress_bin=$(lab_test_bins stress) soak_bin=$(lab_test_bins soak)
 
 # run_suite KERNEL LABEL BINARY ARGS...: one run; on failure keep its console logs and say so.
 run_suite() {
@@ -48,6 +44,7 @@ soak_kernel() {
     local k=$1 failed=0 i
     for i in $(seq 1 "$n"); do
         run_suite "$k" "run-$i" "$vm_bin" --test-threads=1 || failed=$((failed + 1))
+        run_suite "$k" "scenarios-$i" "$scenarios_bin" --test-threads=1 || failed=$((failed + 1))
         run_suite "$k" "stress-$i" "$stress_bin" --test-threads=1 || failed=$((failed + 1))
     done
     run_suite "$k" statistics "$soak_bin" --ignored --nocapture --test-threads=1 \
@@ -82,7 +79,7 @@ if [[ ${LAB_KCSAN:-1} == 1 && " ${kernels[*]} " == *" $k "* ]]; then
     dir=$out/$k-kcsan
     mkdir -p "$dir"
     failed=0
-    for t in "$vm_bin" "$stress_bin"; do
+    for t in "$vm_bin" "$scenarios_bin" "$stress_bin"; do
         env KERNEL="$k" LAB_MODULE="$REPO_ROOT/scripts/target/ko/$k-kcsan/rust_deadlock.ko" \
             "$t" --test-threads=1 >> "$dir/test.out" 2>&1 || failed=1
     done

@@ -39,10 +39,8 @@ for k in "${kernels[@]}"; do
     ready+=("$k")
 done
 # The lab's tests: one guest at a time per kernel (the guests are timed by the hung-task detector
-# and rmmod), the kernels side by side (LAB_PARALLEL=0: one after the other). The test binaries
-# run directly: two `cargo test` would wait for each other's lock on the target directory.
-mapfile -t lab_bins < <(cargo test --manifest-path scripts/Cargo.toml -p lab --no-run \
-    --message-format=json 2>/dev/null | sed -n 's/.*"executable":"\([^"]*\/deps\/[^"]*\)".*/\1/p')
+# and rmmod), the kernels side by side (LAB_PARALLEL=0: one after the other).
+mapfile -t lab_bins < <(lab_test_bins)
 lab_tests() {
     local k=$1 rc=0 bin
     for bin in "${lab_bins[@]}"; do
