@@ -53,6 +53,39 @@ states() {
     done
 }
 
+# locks: the names of the module's lock classes, one per line (from status; empty when unloaded).
+locks() { sed -n 's/^scenario=.* locks=//p' "$PARAMS/status" 2>/dev/null | tr ',' '\n'; }
+
+# pid_of THREAD: the pid of the module's thread THREAD (kthreads have no command line for pidof).
+pid_of() {
+    for d in /proc/[0-9]*; do
+        read -r comm < "$d/comm" 2>/dev/null && [ "$comm" = "$1" ] && { echo "${d#/proc/}"; return 0; }
+    done
+    return 1
+}
+
+# diag: what the guest itself can tell about a (deadlocked) module: each thread's state and kernel
+# stack (/proc/PID/stack), the module's status (the lock each thread waits on, and its holder),
+# SysRq w (blocked tasks) and d (held locks: once lockdep has reported, it says it is off),
+# /proc/lockdep and /proc/lock_stat for the module's lock classes, and /proc/interrupts.
+diag() {
+    _locks=$(locks | tr '\n' '|'); _locks=${_locks%|}
+    echo "lab: diag: status"; param status
+    for _t in $(threads); do
+        _p=$(pid_of "$_t") || { echo "lab: diag: thread $_t: gone"; continue; }
+        echo "lab: diag: thread $_t pid $_p state $(sed -n 's/^State:\t\(.\).*/\1/p' "/proc/$_p/status")"
+        cat "/proc/$_p/stack"
+    done
+    echo "lab: diag: sysrq w (blocked tasks, in the kernel log)"; echo w > /proc/sysrq-trigger
+    echo "lab: diag: sysrq d (held locks, in the kernel log)"; echo d > /proc/sysrq-trigger
+    echo "lab: diag: /proc/lockdep (the module's classes)"
+    grep -E ": ($_locks)\$" /proc/lockdep
+    echo "lab: diag: /proc/lock_stat (the module's classes: contentions, waits in us, acquisitions)"
+    grep -E "^ *($_locks):" /proc/lock_stat
+    echo "lab: diag: /proc/interrupts"; cat /proc/interrupts
+    echo "lab: diag: end"
+}
+
 # Waiting for conditions, never for fixed times: a test that sleeps "long enough" fails whenever
 # the emulated guest is slower than usual.
 #

@@ -32,6 +32,7 @@ pub(crate) struct AbBa {
 
 impl Scenario for AbBa {
     const THREADS: &'static [&'static CStr] = &[c_str!("deadlock_a"), c_str!("deadlock_b")];
+    const LOCKS: &'static [&'static str] = &["sem_a", "sem_b"];
 
     fn mode(buggy: bool) -> &'static str {
         if buggy {

@@ -34,6 +34,7 @@ pub(crate) struct Abc {
 
 impl Scenario for Abc {
     const THREADS: &'static [&'static CStr] = &[c_str!("abc_a"), c_str!("abc_b"), c_str!("abc_c")];
+    const LOCKS: &'static [&'static str] = &["sem_a", "sem_b", "sem_c"];
 
     fn mode(buggy: bool) -> &'static str {
         if buggy {

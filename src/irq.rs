@@ -49,6 +49,7 @@ const ARMED_MS: u32 = 20;
 
 impl Scenario for Irq {
     const THREADS: &'static [&'static CStr] = &[c_str!("irq_thread"), c_str!("irq_timer")];
+    const LOCKS: &'static [&'static str] = &["irq_lock"];
 
     fn mode(buggy: bool) -> &'static str {
         if buggy {

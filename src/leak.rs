@@ -33,6 +33,7 @@ pub(crate) struct Leak {
 
 impl Scenario for Leak {
     const THREADS: &'static [&'static CStr] = &[c_str!("leak_a"), c_str!("leak_b")];
+    const LOCKS: &'static [&'static str] = &["sem_l"];
 
     fn mode(buggy: bool) -> &'static str {
         if buggy {

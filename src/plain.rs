@@ -27,6 +27,7 @@ pub(crate) struct Plain {
 
 impl Scenario for Plain {
     const THREADS: &'static [&'static CStr] = &[c_str!("plain_a"), c_str!("plain_b")];
+    const LOCKS: &'static [&'static str] = &["sem1", "sem2"];
 
     fn mode(buggy: bool) -> &'static str {
         if buggy {

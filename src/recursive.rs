@@ -31,6 +31,7 @@ pub(crate) struct Recursive {
 
 impl Scenario for Recursive {
     const THREADS: &'static [&'static CStr] = &[c_str!("recursive")];
+    const LOCKS: &'static [&'static str] = &["sem_r"];
 
     fn mode(buggy: bool) -> &'static str {
         if buggy {

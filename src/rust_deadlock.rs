@@ -39,6 +39,7 @@ struct Entry {
     name: &'static str,
     start: fn() -> Result<Running>,
     mode: fn(bool) -> &'static str,
+    locks: &'static [&'static str],
 }
 
 /// Lists the scenarios: `NAME => Type`, the default first.
@@ -49,6 +50,7 @@ macro_rules! scenarios {
             name: $name,
             start: Running::start::<$ty>,
             mode: <$ty as Scenario>::mode,
+            locks: <$ty as Scenario>::LOCKS,
         }),+];
     };
 }
@@ -126,13 +128,17 @@ fn announce_mode(buggy: bool) {
 }
 
 fn show_status(out: &mut PageWriter<'_>) -> fmt::Result {
-    writeln!(
+    write!(
         out,
-        "scenario={} mode={} hold_ms={}",
+        "scenario={} mode={} hold_ms={} locks=",
         scenario().name,
         if BUGGY.get() { "buggy" } else { "fixed" },
         HOLD_MS.get()
     )?;
+    for (i, lock) in scenario().locks.iter().enumerate() {
+        write!(out, "{}{lock}", if i > 0 { "," } else { "" })?;
+    }
+    writeln!(out)?;
     scenario::write_status(out)
 }
 

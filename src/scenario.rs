@@ -26,6 +26,10 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// The names of the threads (task names, at most 15 bytes), one per thread.
     const THREADS: &'static [&'static CStr];
 
+    /// The names of the locks, as lockdep shows them (for `status`, and for diagnosis tools that
+    /// look for the module's lock classes).
+    const LOCKS: &'static [&'static str];
+
     /// What the threads do in the given mode, in a few words (for the log).
     fn mode(buggy: bool) -> &'static str;
 

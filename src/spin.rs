@@ -37,6 +37,7 @@ const NAME_B: &CStr = c_str!("spin_b");
 
 impl Scenario for Spin {
     const THREADS: &'static [&'static CStr] = &[c_str!("spinner_a"), c_str!("spinner_b")];
+    const LOCKS: &'static [&'static str] = &["spin_a", "spin_b"];
 
     fn mode(buggy: bool) -> &'static str {
         if buggy {

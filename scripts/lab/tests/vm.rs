@@ -490,3 +490,105 @@ fn kunit_suite_passes() {
         run.failure("KUnit totals")
     );
 }
+
+/// `diag` (qemu/lib.sh) on a really deadlocked `abba`: status names the lock each thread waits
+/// on and its holder (the module's own record); each thread is in state D with its kernel stack
+/// in its thread function; SysRq w lists both in `down()`; SysRq d says that lockdep is off
+/// (after its report, held-lock records are no longer kept); /proc/lockdep lists both classes and
+/// /proc/lock_stat counts the contention of the fixed phase before the flip.
+#[test]
+fn diag_shows_a_live_deadlock_from_inside() {
+    let run = run(
+        "diag",
+        "load; progressed deadlock_a deadlock_b; progressed deadlock_a deadlock_b; setparam buggy 1; \
+         wait_for 30 blocked deadlock_a deadlock_b; diag; timed rmmod rust_deadlock",
+    );
+    let lines: Vec<&str> = run.lines().collect();
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    for (me, lock, other) in [
+        ("deadlock_a", "sem_b", "deadlock_b"),
+        ("deadlock_b", "sem_a", "deadlock_a"),
+    ] {
+        let waiting = format!("state=waiting on={lock} holder={other}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{me} iterations=")) && l.ends_with(&waiting)),
+            "{}",
+            run.failure(&format!("status: {me} {waiting}"))
+        );
+        let header = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("lab: diag: thread {me} pid ")))
+            .unwrap_or_else(|| panic!("{}", run.failure(&format!("no stack of {me}"))));
+        assert!(
+            lines[header].ends_with(" state D"),
+            "{}",
+            run.failure(&format!("{me} not in D: {}", lines[header]))
+        );
+        let function = if me == "deadlock_a" {
+            "AbBa8thread_a"
+        } else {
+            "AbBa8thread_b"
+        };
+        assert!(
+            lines[header + 1..]
+                .iter()
+                .take_while(|l| l.starts_with("[<"))
+                .any(|l| l.contains(function)),
+            "{}",
+            run.failure(&format!("{me}'s stack lacks {function}"))
+        );
+        assert!(
+            has(&format!("task:{me} ")),
+            "{}",
+            run.failure(&format!("SysRq w did not list {me}"))
+        );
+    }
+    assert!(
+        has("sysrq: Show Blocked State") && has(" down+0x"),
+        "{}",
+        run.failure("SysRq w")
+    );
+    let held = lines
+        .iter()
+        .position(|l| l.contains("sysrq: Show Locks Held"))
+        .unwrap_or_else(|| panic!("{}", run.failure("no SysRq d")));
+    assert!(
+        lines[held + 1..]
+            .iter()
+            .take(3)
+            .any(|l| l.contains("INFO: lockdep is turned off.")),
+        "{}",
+        run.failure("SysRq d after the report")
+    );
+    for class in ["sem_a", "sem_b"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(" FD: ") && l.ends_with(&format!(": {class}"))),
+            "{}",
+            run.failure(&format!("/proc/lockdep lacks {class}"))
+        );
+    }
+    // lock_stat's columns: class name, con-bounces, contentions, ...
+    let contentions: u64 = lines
+        .iter()
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace();
+            let class = cols.next()?;
+            ["sem_a:", "sem_b:"].contains(&class).then_some(())?;
+            cols.nth(1)?.parse::<u64>().ok()
+        })
+        .sum();
+    assert!(
+        contentions > 0,
+        "{}",
+        run.failure("lock_stat counted no contention")
+    );
+    assert!(
+        has("lab: diag: /proc/interrupts") && has("CPU0"),
+        "{}",
+        run.failure("/proc/interrupts")
+    );
+}
