@@ -147,28 +147,8 @@ unsafe impl Backend for SemaphoreBackend {
             attempt.finish(unsafe { Self::try_acquire(ptr, ip) });
             return;
         }
-        // Tell lockdep first: if this acquisition closes a cycle, the report is printed now, while
-        // the thread still runs; asleep in `down()`, it never could. The arguments: subclass 0,
-        // not a trylock, exclusive (not a read lock), full validation (check 1), no nest lock.
-        #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-        // SAFETY: The caller guarantees that `init` ran, so `dep_map` is initialised.
-        unsafe {
-            bindings::lock_acquire(&raw mut (*ptr).dep_map, 0, 0, 0, 1, ptr::null_mut(), ip)
-        };
-        // lock_stat counts contention and waiting time only when told, the way C's LOCK_CONTENDED
-        // does it: try first; a failed try is contention, then wait; then say it was acquired.
-        // SAFETY: The caller guarantees that `init` ran, so the semaphore is initialised, `name`
-        // is null or a C string valid forever, and `dep_map` is initialised.
-        unsafe {
-            if bindings::down_trylock(&raw mut (*ptr).sem) != 0 {
-                #[cfg(CONFIG_LOCK_STAT)]
-                bindings::lock_contended(&raw mut (*ptr).dep_map, ip);
-                down(&raw mut (*ptr).sem, (*ptr).name, &raw const (*ptr).holder);
-            }
-            #[cfg(CONFIG_LOCK_STAT)]
-            bindings::lock_acquired(&raw mut (*ptr).dep_map, ip);
-            (*ptr).holder.set_current();
-        }
+        // SAFETY: The caller guarantees that `init` ran.
+        unsafe { Self::acquire(ptr, ip) }
     }
 
     #[cfg(kernel_7)]
@@ -201,6 +181,43 @@ unsafe impl Backend for SemaphoreBackend {
 }
 
 impl SemaphoreBackend {
+    /// Takes the semaphore, waiting as long as it takes, for the code at `ip`.
+    ///
+    /// Out of line on purpose: `lock` only finds the caller's address and calls this, so it stays
+    /// small enough for 7.x to inline `Lock::lock` into its caller, which is what
+    /// [`compat::caller_ip`] relies on.
+    ///
+    /// # Safety
+    ///
+    /// `init` must have run on `ptr`.
+    #[inline(never)]
+    unsafe fn acquire(ptr: *mut SemaphoreState, ip: kernel::ffi::c_ulong) {
+        // Tell lockdep first: if this acquisition closes a cycle, the report is printed now, while
+        // the thread still runs; asleep in `down()`, it never could. The arguments: subclass 0,
+        // not a trylock, exclusive (not a read lock), full validation (check 1), no nest lock.
+        #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+        // SAFETY: The caller guarantees that `init` ran, so `dep_map` is initialised.
+        unsafe {
+            bindings::lock_acquire(&raw mut (*ptr).dep_map, 0, 0, 0, 1, ptr::null_mut(), ip)
+        };
+        // lock_stat counts contention and waiting time only when told, the way C's LOCK_CONTENDED
+        // does it: try first; a failed try is contention, then wait; then say it was acquired.
+        // SAFETY: The caller guarantees that `init` ran, so the semaphore is initialised, `name`
+        // is null or a C string valid forever, and `dep_map` is initialised.
+        unsafe {
+            if bindings::down_trylock(&raw mut (*ptr).sem) != 0 {
+                #[cfg(CONFIG_LOCK_STAT)]
+                bindings::lock_contended(&raw mut (*ptr).dep_map, ip);
+                down(&raw mut (*ptr).sem, (*ptr).name, &raw const (*ptr).holder);
+            }
+            #[cfg(CONFIG_LOCK_STAT)]
+            bindings::lock_acquired(&raw mut (*ptr).dep_map, ip);
+            (*ptr).holder.set_current();
+        }
+        #[cfg(not(CONFIG_DEBUG_LOCK_ALLOC))]
+        let _ = ip;
+    }
+
     /// Takes the semaphore if it is free (`down_trylock`), and tells lockdep about a success as a
     /// trylock (a trylock never waits, so lockdep records the lock as held but no new order).
     ///
