@@ -4,7 +4,7 @@
 //! the `blocker-*.log` fixtures were written from the formats of `debug_show_blocker()`
 //! (kernel/hung_task.c) and `sched_show_task()`.
 
-use splat::{Blocker, Report, ReportKind, Task, WaitCycle, WaitEdge, WaitFor};
+use splat::{Blocker, HeldLock, Report, ReportKind, Task, WaitCycle, WaitEdge, WaitFor};
 use std::path::PathBuf;
 
 fn load(name: &str) -> Vec<Report> {
@@ -155,6 +155,19 @@ fn abba_73_demo_blockers() {
         assert_eq!(contexts, ["hung task"]);
         assert_eq!(h.blocked_in.as_deref(), Some("down()"));
     }
+    // The 7.x held-lock heading: "locks held by deadlock_b/49: 1, last CPU#1:".
+    assert_eq!(
+        reports[0].held_locks,
+        [HeldLock {
+            task: "deadlock_b".to_string(),
+            pid: Some(49),
+            index: 0,
+            lock: "sem_b".to_string(),
+            address: Some("ff11000000c420e8".to_string()),
+            at: Some("rust_deadlock::kthread::trampoline".to_string()),
+        }]
+    );
+    assert_eq!(reports[0].details["held_lock_count"], "1");
     // The last report of each batch keeps "INFO: lockdep is turned off." after the blocker.
     assert_eq!(
         reports[2].lines.last().unwrap(),
