@@ -676,9 +676,15 @@ fn explain_circular(r: &Report) -> String {
     lines.join("\n")
 }
 
+/// The fix for a task that takes a lock it already holds (the same instance).
+pub(crate) const RECURSIVE_FIX: &str = "Fix: do not take a lock the task already holds: pass the \
+     held lock (its guard) down to the code that needs it instead of taking it again, or \
+     release it before the call.";
+
 fn explain_recursive(r: &Report) -> String {
     let who = who(r);
     let mut lines = Vec::new();
+    let mut same_lock = false;
     if let (Some(h), Some(a)) = (&r.holding, &r.acquiring) {
         lines.push(format!(
             "{who} already holds {}{} and is trying to take {} again{}.",
@@ -688,9 +694,12 @@ fn explain_recursive(r: &Report) -> String {
             culprit(r).map(|f| format!(" in {f}")).unwrap_or_default()
         ));
         match (&h.address, &a.address) {
-            (Some(x), Some(y)) if x == y => lines.push(format!(
-                "It is the same lock (address {x}): the task would wait for itself forever."
-            )),
+            (Some(x), Some(y)) if x == y => {
+                same_lock = true;
+                lines.push(format!(
+                    "It is the same lock (address {x}): the task would wait for itself forever."
+                ));
+            }
             (Some(x), Some(y)) => lines.push(format!(
                 "These are two locks of the same class (addresses {x} and {y}); lockdep cannot \
                  order them, and two tasks nesting them in opposite orders would deadlock."
@@ -698,12 +707,14 @@ fn explain_recursive(r: &Report) -> String {
             _ => {}
         }
     }
-    lines.push(
+    lines.push(if same_lock {
+        RECURSIVE_FIX.to_string()
+    } else {
         "Fix: do not take a lock the task already holds; if two objects of one lock class \
          must nest, take them in a fixed order and annotate the inner one with a lockdep \
          subclass (e.g. mutex_lock_nested(.., SINGLE_DEPTH_NESTING))."
-            .to_string(),
-    );
+            .to_string()
+    });
     lines.join("\n")
 }
 

@@ -908,6 +908,11 @@ fn blocker_lines(cx: &Ctx, r: &Report) -> (Vec<String>, Option<String>) {
         }
     }
     let steps: Vec<&WaitEdge> = path.iter().map(|&j| &graph.edges[j]).collect();
+    if let [only] = steps[..] {
+        if closed {
+            return self_wait(only);
+        }
+    }
     let mut sentence = format!("{} {}", name(&steps[0].waiter), waits_for(steps[0]));
     for e in &steps[1..] {
         let _ = write!(sentence, ", which {}", waits_for(e));
@@ -960,6 +965,25 @@ fn blocker_lines(cx: &Ctx, r: &Report) -> (Vec<String>, Option<String>) {
     lines.push(format!("Wait-for chain (no cycle): {sentence}."));
     lines.extend(locks_line(&steps, false));
     (lines, None)
+}
+
+/// The lines and the fix for a task that waits for a lock it holds itself: a cycle of one
+/// task, recursive locking (the kernel names the waiter as the lock's holder).
+fn self_wait(e: &WaitEdge) -> (Vec<String>, Option<String>) {
+    let me = name(&e.waiter);
+    let article = if e.kind == "rw-semaphore" { "an" } else { "a" };
+    let mut lines = vec![format!(
+        "Real deadlock (it happened, lockdep did not have to predict it): {me} waits for \
+         {article} {} it holds itself (recursive locking): it waits for itself forever.",
+        e.kind
+    )];
+    lines.extend(locks_line(&[e], false));
+    let lock = e.lock.as_deref().unwrap_or("a lock the task already holds");
+    let fix = format!(
+        "Fix: do not take {lock} again while holding it: pass the held lock (its guard) down \
+         to the code that needs it instead of taking it again, or release it before the call."
+    );
+    (lines, Some(fix))
 }
 
 fn item_list(items: &[&str]) -> String {
