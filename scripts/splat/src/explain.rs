@@ -6,7 +6,7 @@
 //! that is the thread function (`rust_deadlock::abba::AbBa::thread_b`), not `down()` or
 //! `kernel::sync::lock::Lock::lock`.
 
-use crate::model::{Frame, HungTask, Report, ReportKind, Stack, Task};
+use crate::model::{Frame, HeldLock, HungTask, Report, ReportKind, Stack, Task};
 
 /// Exact function names that are never "interesting": lockdep, stack dumping, scheduler,
 /// locking primitives and entry code.
@@ -519,6 +519,35 @@ pub(crate) struct History {
     lockdep_off: bool,
     /// The last lock-order report: (1-based number, title, tasks, cycle).
     cause: Option<(usize, String, Vec<Task>, Vec<String>)>,
+    /// The last [`MAX_LEAKS`] reports of a task that exited (or returned to user space) with
+    /// locks held, oldest first.
+    leaks: Vec<Leak>,
+}
+
+/// Lock-held-at-exit reports remembered for the hung-task reports after them.
+const MAX_LEAKS: usize = 8;
+
+/// A task that exited (or returned to user space) holding locks: a lock-held-at-exit report.
+#[derive(Debug, Clone)]
+struct Leak {
+    /// The report's 1-based number.
+    number: usize,
+    title: String,
+    /// The task that left the locks held.
+    task: Task,
+    /// "exited" or "returned to user space".
+    how: &'static str,
+    /// The locks it left held, "L (taken at F), ...", when the report listed them.
+    held: Option<String>,
+    /// How many locks it left held (0 when not listed).
+    count: usize,
+}
+
+impl Leak {
+    /// True when `t` (a blocker's holder) is this leak's task.
+    fn is_task(&self, t: &Task) -> bool {
+        self.task.comm == t.comm && self.task.pid.is_some() && self.task.pid == t.pid
+    }
 }
 
 impl History {
@@ -537,7 +566,48 @@ impl History {
                 r.cycle.clone(),
             ));
         }
+        if let (ReportKind::LockHeldAtExit, Some(task)) = (r.kind, r.tasks.first()) {
+            if self.leaks.len() >= MAX_LEAKS {
+                self.leaks.remove(0);
+            }
+            self.leaks.push(Leak {
+                number: self.count,
+                title: r.title.clone(),
+                task: task.clone(),
+                how: exit_how(r),
+                held: held_summary(r),
+                count: own_held(r).count(),
+            });
+        }
     }
+
+    /// The lock-held-at-exit report that likely explains what hung task `h` waits for: the one
+    /// of the holder its blocker line names; without a blocker line naming a holder (the kernel
+    /// cannot name a holder that has exited), the last one of another task, when `h` waits for
+    /// a lock and no lock-order report came after it.
+    fn leak_for(&self, h: &HungTask) -> Option<&Leak> {
+        let me = Task {
+            comm: h.comm.clone(),
+            pid: Some(h.pid),
+        };
+        let others = self.leaks.iter().rev().filter(|l| !l.is_task(&me));
+        match h.blocker.as_ref().and_then(|b| b.holder.as_ref()) {
+            Some(holder) => others.into_iter().find(|l| l.is_task(holder)),
+            None if h.waiting_on.as_deref().is_some_and(is_lock_wait) => {
+                let order_after = |l: &&Leak| self.cause.as_ref().is_some_and(|c| c.0 > l.number);
+                others.into_iter().next().filter(|l| !order_after(l))
+            }
+            None => None,
+        }
+    }
+}
+
+/// True for what a task waits on when a lock left held can block it: a sleeping lock (a
+/// semaphore, a mutex), or an SRCU grace period (the end of an SRCU read-side section).
+fn is_lock_wait(waiting_on: &str) -> bool {
+    waiting_on.contains("semaphore")
+        || waiting_on.contains("mutex")
+        || waiting_on == "SRCU grace period"
 }
 
 /// True when the report turns lockdep off (every lockdep report does), or says it is off.
@@ -574,13 +644,17 @@ fn at(f: &Option<String>) -> String {
     }
 }
 
+/// The held locks of the report's first task.
+fn own_held(r: &Report) -> impl Iterator<Item = &HeldLock> {
+    let task = r.tasks.first();
+    r.held_locks.iter().filter(move |h| {
+        task.is_some_and(|t| h.task == t.comm && (t.pid.is_none() || h.pid == t.pid))
+    })
+}
+
 /// Held locks of the report's first task, "L (taken at F), ...".
 fn held_summary(r: &Report) -> Option<String> {
-    let task = r.tasks.first()?;
-    let held: Vec<String> = r
-        .held_locks
-        .iter()
-        .filter(|h| h.task == task.comm && (task.pid.is_none() || h.pid == task.pid))
+    let held: Vec<String> = own_held(r)
         .map(|h| format!("{}{}", h.lock, at(&h.at)))
         .collect();
     if held.is_empty() {
@@ -892,18 +966,61 @@ fn explain_freed(r: &Report) -> String {
     .join("\n")
 }
 
-fn explain_exit(r: &Report) -> String {
-    let how = if r.header.contains("returning to user space") {
+/// How the task of a lock-held-at-exit report left its locks: "exited" or "returned to user
+/// space".
+fn exit_how(r: &Report) -> &'static str {
+    if r.header.contains("returning to user space") {
         "returned to user space"
     } else {
         "exited"
-    };
+    }
+}
+
+fn explain_exit(r: &Report) -> String {
     let held = held_summary(r).unwrap_or_else(|| "locks".to_string());
     [
-        format!("{} {how} while still holding {held}.", who(r)),
+        format!("{} {} while still holding {held}.", who(r), exit_how(r)),
+        if own_held(r).count() == 1 {
+            "Nothing will release it now: whoever waits for it waits forever."
+        } else {
+            "Nothing will release them now: whoever waits for one of them waits forever."
+        }
+        .to_string(),
         "Fix: release every lock on every return path, including error paths.".to_string(),
     ]
     .join("\n")
+}
+
+/// The "Likely cause" line and the fix of a hung task that waits for a lock `leak` left held.
+fn leak_lines(h: &HungTask, leak: &Leak) -> [String; 2] {
+    let holder = match leak.task.pid {
+        Some(pid) => format!("{}/{pid}", leak.task.comm),
+        None => leak.task.comm.clone(),
+    };
+    let held = leak.held.as_deref().unwrap_or("its locks");
+    let named = h.blocker.as_ref().is_some_and(|b| b.holder.is_some());
+    let how = leak.how;
+    let why = if named {
+        format!("{holder}, the last holder of what this task waits for, {how} while holding {held}")
+    } else if how == "exited" {
+        format!(
+            "{holder} {how} while holding {held}, and the kernel names no holder of what this \
+             task waits for (it cannot name a holder that has exited)"
+        )
+    } else {
+        format!("{holder} {how} while holding {held}")
+    };
+    let released = if leak.count == 1 { "it" } else { "them" };
+    [
+        format!(
+            "Likely cause: report #{} \"{}\": {why}; nobody will release {released}.",
+            leak.number, leak.title
+        ),
+        format!(
+            "Fix: {holder} {how} without releasing {held}, so this task waits forever: release \
+             every lock on every return path, including error paths."
+        ),
+    ]
 }
 
 fn explain_rcu(r: &Report) -> String {
@@ -1064,11 +1181,14 @@ fn explain_hung(r: &Report, earlier: &History) -> String {
             }
         ));
     }
-    lines.push(
-        "Fix: find who holds what this task waits for (a lock-order report above, or \
-         SysRq-d \"show all locks\") and fix the ordering or the missing release."
-            .to_string(),
-    );
+    match earlier.leak_for(h) {
+        Some(leak) => lines.extend(leak_lines(h, leak)),
+        None => lines.push(
+            "Fix: find who holds what this task waits for (a lock-order report above, or \
+             SysRq-d \"show all locks\") and fix the ordering or the missing release."
+                .to_string(),
+        ),
+    }
     lines.join("\n")
 }
 

@@ -130,3 +130,113 @@ fn recursive_is_a_self_wait_not_an_order_problem() {
     assert!(out.contains("    Cycle (real deadlock): recursive/49 -> recursive/49\n"));
     assert!(!out.contains("in different orders"), "{out}");
 }
+
+const LEAK_CAUSE: &str = "Likely cause: report #1 \"WARNING: still has locks held in \
+     rust_deadlock::leak::Leak::job\": leak_a/80 exited while holding sem_l (taken at \
+     rust_deadlock::leak::Leak::job), and the kernel names no holder of what this task waits \
+     for (it cannot name a holder that has exited); nobody will release it.";
+
+const LEAK_FIX: &str = "Fix: leak_a/80 exited without releasing sem_l (taken at \
+     rust_deadlock::leak::Leak::job), so this task waits forever: release every lock on every \
+     return path, including error paths.";
+
+/// `leak_a` returns from a failed job without releasing `sem_l` and exits: lockdep reports the
+/// lock held at exit, then `leak_b` hangs on it. 7.3 prints no blocker line (the last holder is
+/// no longer a task); the hung task is explained by the exit report.
+#[test]
+fn leak_is_a_lock_held_at_exit() {
+    let reports = load("scenario-leak-7.3.log");
+    use ReportKind::*;
+    assert_eq!(kinds(&reports), [LockHeldAtExit, HungTask, HungTask]);
+
+    let r = &reports[0];
+    assert_eq!(r.header, "WARNING: leak_a/80 still has locks held!");
+    assert_eq!(r.tasks, [task("leak_a", 80)]);
+    assert_eq!(locks(r), ["sem_l"]);
+    let held: Vec<(&str, Option<u32>, &str, Option<&str>)> = r
+        .held_locks
+        .iter()
+        .map(|h| (h.task.as_str(), h.pid, h.lock.as_str(), h.at.as_deref()))
+        .collect();
+    assert_eq!(
+        held,
+        [(
+            "leak_a",
+            Some(80),
+            "sem_l",
+            Some("rust_deadlock::leak::Leak::job")
+        )]
+    );
+    assert_eq!(
+        r.explanation,
+        "leak_a/80 exited while still holding sem_l (taken at rust_deadlock::leak::Leak::job).\n\
+         Nothing will release it now: whoever waits for it waits forever.\n\
+         Fix: release every lock on every return path, including error paths."
+    );
+
+    for (r, seconds) in reports[1..].iter().zip([2, 3]) {
+        let h = r.hung_task.as_ref().expect("hung task");
+        assert_eq!((h.comm.as_str(), h.pid, h.seconds), ("leak_b", 81, seconds));
+        assert_eq!(r.tasks, [task("leak_b", 81)]);
+        assert!(locks(r).is_empty(), "lockdep is off: no lock list");
+        assert_eq!(h.waiting_on.as_deref(), Some("semaphore"));
+        assert_eq!(h.blocker, None, "7.3 cannot name an exited holder");
+        assert_eq!(line(r, "Likely cause"), LEAK_CAUSE);
+        assert_eq!(fix(r), LEAK_FIX);
+    }
+    assert_eq!(splat::wait_for(&reports), splat::WaitFor::default());
+}
+
+/// The leak log with a blocker line after each hung report, as a kernel prints it when the
+/// holder is still a task (it returned with the lock held instead of exiting).
+fn leak_with_blocker(holder: &str) -> String {
+    let log = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenario-leak-7.3.log"),
+    )
+    .expect("fixture exists");
+    let blocker =
+        format!("INFO: task leak_b:81 blocked on a semaphore likely last held by task {holder}");
+    let mut out = String::new();
+    for l in log.lines() {
+        out.push_str(l);
+        out.push('\n');
+        if l.ends_with("</TASK>") && !l.starts_with("[   25.") {
+            out.push_str(&format!("[   29.000000] {blocker}\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn leak_named_by_a_blocker_line() {
+    let reports = splat::parse(&leak_with_blocker("leak_a:80"));
+    use ReportKind::*;
+    assert_eq!(kinds(&reports), [LockHeldAtExit, HungTask, HungTask]);
+    for r in &reports[1..] {
+        let b = r.hung_task.as_ref().and_then(|h| h.blocker.as_ref());
+        assert_eq!(b.and_then(|b| b.holder.clone()), Some(task("leak_a", 80)));
+        assert_eq!(
+            line(r, "Likely cause"),
+            "Likely cause: report #1 \"WARNING: still has locks held in \
+             rust_deadlock::leak::Leak::job\": leak_a/80, the last holder of what this task \
+             waits for, exited while holding sem_l (taken at rust_deadlock::leak::Leak::job); \
+             nobody will release it."
+        );
+        assert_eq!(
+            line(r, "Wait-for chain"),
+            "Wait-for chain (no cycle): leak_b/81 waits for a semaphore last held by leak_a/80, \
+             which is not reported hung."
+        );
+        assert_eq!(fix(r), LEAK_FIX);
+    }
+    // Another holder: the exit report is not the cause.
+    let reports = splat::parse(&leak_with_blocker("other:90"));
+    for r in &reports[1..] {
+        assert!(!r.explanation.contains("Likely cause"), "{}", r.explanation);
+        assert_eq!(
+            fix(r),
+            "Fix: find who holds what this task waits for (a lock-order report above, or \
+             SysRq-d \"show all locks\") and fix the ordering or the missing release."
+        );
+    }
+}
