@@ -80,6 +80,8 @@ const BORING_EXACT: &[&str] = &[
     "rcu_lock_release",
     "ret_from_fork",
     "ret_from_fork_asm",
+    // The lab module's wrapper that records the lock a thread waits on while it takes it.
+    "rust_deadlock::scenario::Ctx::waits_on",
     "kfree",
     "kvfree",
     "vfree",
@@ -145,6 +147,8 @@ const BORING_PREFIXES: &[&str] = &[
     "stack_trace_",
     "arch_stack_walk",
     "kernel::sync::",
+    // C helpers that Rust calls for inline functions and macros (rust_helper_spin_lock).
+    "rust_helper_",
     "context_switch",
     "__schedule_loop",
     "bit_wait",
@@ -1214,6 +1218,8 @@ mod tests {
         assert!(is_boring("_raw_spin_lock_irqsave"));
         assert!(is_boring("down"));
         assert!(is_boring("__lock_acquire.constprop.0"));
+        assert!(is_boring("rust_helper_spin_lock"));
+        assert!(is_boring("rust_deadlock::scenario::Ctx::waits_on"));
         assert!(!is_boring("rust_deadlock::abba::AbBa::thread_b"));
         assert!(!is_boring("download_firmware"));
         assert!(!is_boring("kthread_worker_fn"));
