@@ -436,6 +436,7 @@ pub fn title(r: &Report) -> String {
             with_in("BUG: sleeping function called from invalid context", f)
         }
         ReportKind::HungTask => with_in("INFO: task hung", f),
+        ReportKind::SoftLockup => with_in("BUG: soft lockup", f),
         ReportKind::Generic => generic_title(r, f),
     }
 }
@@ -521,11 +522,69 @@ pub(crate) struct History {
     count: usize,
     /// An earlier report turned lockdep off.
     lockdep_off: bool,
-    /// The last lock-order report: (1-based number, title, tasks, cycle).
-    cause: Option<(usize, String, Vec<Task>, Vec<String>)>,
+    /// The last lock-order report.
+    cause: Option<Cause>,
     /// The last [`MAX_LEAKS`] reports of a task that exited (or returned to user space) with
     /// locks held, oldest first.
     leaks: Vec<Leak>,
+}
+
+/// A lock-order report (circular or recursive), remembered for the hung-task and soft-lockup
+/// reports after it.
+#[derive(Debug, Clone)]
+struct Cause {
+    /// The report's 1-based number.
+    number: usize,
+    title: String,
+    tasks: Vec<Task>,
+    cycle: Vec<String>,
+    /// Its stacks take a spinlock (`_raw_spin_lock`, ...): its locks include spinlocks.
+    spinlocks: bool,
+}
+
+impl Cause {
+    fn new(number: usize, r: &Report) -> Self {
+        let chains = r.chain.iter().map(|c| c.stack.as_slice());
+        let stacks = r.stacks.iter().map(|s| s.frames.as_slice());
+        Cause {
+            number,
+            title: r.title.clone(),
+            tasks: r.tasks.clone(),
+            cycle: r.cycle.clone(),
+            spinlocks: chains
+                .chain(stacks)
+                .flatten()
+                .any(|f| f.reliable && is_spin_wait(&f.function)),
+        }
+    }
+
+    /// `report #N "TITLE" (A -> B -> A), which this task triggered` for the task `comm`/`pid`.
+    fn mention(&self, comm: &str, pid: u32) -> String {
+        let involved = self
+            .tasks
+            .iter()
+            .any(|t| t.comm == comm && t.pid.is_none_or(|p| p == pid));
+        let cycle = if self.cycle.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.cycle.join(" -> "))
+        };
+        format!(
+            "report #{} \"{}\"{cycle}{}",
+            self.number,
+            self.title,
+            if involved {
+                ", which this task triggered"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// A recursive-locking cycle: one lock taken while held.
+    fn is_recursive(&self) -> bool {
+        matches!(&self.cycle[..], [a, b] if a == b)
+    }
 }
 
 /// Lock-held-at-exit reports remembered for the hung-task reports after them.
@@ -563,12 +622,7 @@ impl History {
             r.kind,
             ReportKind::CircularDependency | ReportKind::RecursiveLocking
         ) {
-            self.cause = Some((
-                self.count,
-                r.title.clone(),
-                r.tasks.clone(),
-                r.cycle.clone(),
-            ));
+            self.cause = Some(Cause::new(self.count, r));
         }
         if let (ReportKind::LockHeldAtExit, Some(task)) = (r.kind, r.tasks.first()) {
             if self.leaks.len() >= MAX_LEAKS {
@@ -598,7 +652,8 @@ impl History {
         match h.blocker.as_ref().and_then(|b| b.holder.as_ref()) {
             Some(holder) => others.into_iter().find(|l| l.is_task(holder)),
             None if h.waiting_on.as_deref().is_some_and(is_lock_wait) => {
-                let order_after = |l: &&Leak| self.cause.as_ref().is_some_and(|c| c.0 > l.number);
+                let order_after =
+                    |l: &&Leak| self.cause.as_ref().is_some_and(|c| c.number > l.number);
                 others.into_iter().next().filter(|l| !order_after(l))
             }
             None => None,
@@ -681,6 +736,7 @@ pub(crate) fn explain(r: &Report, earlier: &History) -> String {
         ReportKind::SuspiciousRcuUsage => explain_rcu(r),
         ReportKind::SleepInAtomic => explain_sleep(r),
         ReportKind::HungTask => explain_hung(r, earlier),
+        ReportKind::SoftLockup => explain_soft_lockup(r, earlier),
         ReportKind::Generic => explain_generic(r),
     };
     if r.truncated {
@@ -730,14 +786,7 @@ fn explain_circular(r: &Report) -> String {
              a deadlock."
                 .to_string(),
         );
-        // The established order is #0, #1, ..., #N: the new acquisition goes against it.
-        let order: Vec<String> = r.cycle[1..].to_vec();
-        let mut unique: Vec<String> = Vec::new();
-        for l in order {
-            if !unique.contains(&l) {
-                unique.push(l);
-            }
-        }
+        let unique = global_order(&r.cycle);
         let against = match (&where_now, held, acq) {
             (Some(f), Some(h), Some(a)) => format!(
                 "; {f} ({who}) must not take {} while holding {}",
@@ -758,6 +807,18 @@ fn explain_circular(r: &Report) -> String {
 pub(crate) const RECURSIVE_FIX: &str = "Fix: do not take a lock the task already holds: pass the \
      held lock (its guard) down to the code that needs it instead of taking it again, or \
      release it before the call.";
+
+/// The order a lock-order cycle establishes: its locks from the requested one on (`#0, #1,
+/// ..., #N`: the new acquisition goes against it), without repeats.
+fn global_order(cycle: &[String]) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::new();
+    for l in cycle.iter().skip(1) {
+        if !unique.contains(l) {
+            unique.push(l.clone());
+        }
+    }
+    unique
+}
 
 fn explain_recursive(r: &Report) -> String {
     let who = who(r);
@@ -1167,29 +1228,121 @@ fn explain_hung(r: &Report, earlier: &History) -> String {
             "Held locks are not known: lockdep was turned off by an earlier report.".to_string(),
         );
     }
-    if let Some((number, title, tasks, cycle)) = &earlier.cause {
-        let involved = tasks
-            .iter()
-            .any(|t| t.comm == *comm && t.pid.is_none_or(|p| p == *pid));
-        let cycle = if cycle.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", cycle.join(" -> "))
-        };
-        lines.push(format!(
-            "Likely cause: report #{number} \"{title}\"{cycle}{}.",
-            if involved {
-                ", which this task triggered"
-            } else {
-                ""
-            }
-        ));
+    if let Some(cause) = &earlier.cause {
+        lines.push(format!("Likely cause: {}.", cause.mention(comm, *pid)));
     }
     match earlier.leak_for(h) {
         Some(leak) => lines.extend(leak_lines(h, leak)),
         None => lines.push(
             "Fix: find who holds what this task waits for (a lock-order report above, or \
              SysRq-d \"show all locks\") and fix the ordering or the missing release."
+                .to_string(),
+        ),
+    }
+    lines.join("\n")
+}
+
+/// Spinning on a spinlock (or rwlock): the slow paths and the raw lock functions.
+const SPIN_WAITS: &[&str] = &[
+    "queued_spin_lock_slowpath",
+    "native_queued_spin_lock_slowpath",
+    "__pv_queued_spin_lock_slowpath",
+    "queued_read_lock_slowpath",
+    "queued_write_lock_slowpath",
+    "do_raw_spin_lock",
+    "do_raw_read_lock",
+    "do_raw_write_lock",
+    "_raw_spin_lock",
+    "_raw_read_lock",
+    "_raw_write_lock",
+    "__raw_spin_lock",
+    "arch_spin_lock",
+    "rust_helper_spin_lock",
+];
+
+/// True for a function that takes a spinlock (or spins for one).
+fn is_spin_wait(function: &str) -> bool {
+    let f = base(function);
+    SPIN_WAITS.iter().any(|p| f.starts_with(p))
+}
+
+/// Where a soft-locked CPU spins for a spinlock: the `RIP:` function, or one of the innermost
+/// reliable frames of its stack, when it is a spinlock's slow path.
+fn spin_site(r: &Report) -> Option<&str> {
+    let rip = stack(r, "rip").and_then(|s| s.frames.first());
+    let frames = main_frames(r).iter().filter(|f| f.reliable).take(3);
+    rip.into_iter()
+        .chain(frames)
+        .map(|f| f.function.as_str())
+        .find(|f| is_spin_wait(f))
+}
+
+fn explain_soft_lockup(r: &Report, earlier: &History) -> String {
+    let cpu = r
+        .details
+        .get("cpu")
+        .map_or_else(|| "A CPU".to_string(), |c| format!("CPU#{c}"));
+    let seconds = r
+        .details
+        .get("seconds")
+        .map_or_else(String::new, |s| format!(" for {s} seconds"));
+    let f = culprit(r);
+    let place = f.as_ref().map(|f| format!(", in {f}")).unwrap_or_default();
+    let mut lines = vec![format!(
+        "{cpu} has spun in kernel code without scheduling{seconds} (task {}{place}).",
+        who(r)
+    )];
+    match spin_site(r) {
+        Some(spin) => lines.push(format!(
+            "It spins for a spinlock (in {spin}) that its holder does not release."
+        )),
+        // A report cut off before its stack may spin for a lock too.
+        None if stack(r, "rip").is_none() && main_frames(r).is_empty() => {}
+        None => {
+            lines.push(format!(
+                "Fix: find why {} loops without end or waits for something that never \
+                 happens; a long loop in kernel code must call cond_resched().",
+                f.as_deref().unwrap_or("the code")
+            ));
+            return lines.join("\n");
+        }
+    }
+    let task = r.tasks.first();
+    let cause = earlier.cause.as_ref().filter(|c| c.spinlocks);
+    match (cause, task.and_then(|t| Some((t.comm.as_str(), t.pid?)))) {
+        (Some(c), Some((comm, pid))) if c.is_recursive() => {
+            lines.push(format!(
+                "Likely cause: {}: the task spins on a spinlock it already holds, and a \
+                 spinning CPU never schedules: nothing will ever release it.",
+                c.mention(comm, pid)
+            ));
+            lines.push(RECURSIVE_FIX.to_string());
+        }
+        (Some(c), Some((comm, pid))) => {
+            lines.push(format!(
+                "Likely cause: {}: the CPUs spin on each other's spinlocks (an AB-BA deadlock on \
+                 spinlocks), and a spinning CPU never schedules: no lock of the cycle is ever \
+                 released.",
+                c.mention(comm, pid)
+            ));
+            let order = global_order(&c.cycle);
+            lines.push(if order.len() >= 2 {
+                format!(
+                    "Fix: take {} in one global order everywhere (always {}).",
+                    lock_list(&order),
+                    order.join(" before ")
+                )
+            } else {
+                format!(
+                    "Fix: take the locks of report #{} in one global order everywhere.",
+                    c.number
+                )
+            });
+        }
+        _ => lines.push(
+            "Fix: find the spinlock's holder (another CPU's soft-lockup report or backtrace) \
+             and why it does not release it: it spins itself for a lock this CPU holds (take \
+             the locks in one global order), or it returned without unlocking."
                 .to_string(),
         ),
     }

@@ -240,3 +240,147 @@ fn leak_named_by_a_blocker_line() {
         );
     }
 }
+
+const SPIN_CAUSE: &str = "the CPUs spin on each other's spinlocks (an AB-BA deadlock on \
+     spinlocks), and a spinning CPU never schedules: no lock of the cycle is ever released.";
+
+const SPIN_FIX: &str =
+    "Fix: take spin_a and spin_b in one global order everywhere (always spin_a before spin_b).";
+
+/// AB-BA on two spinlocks: lockdep's lock-order report, then the soft-lockup detector reports
+/// each CPU, spinning in queued_spin_lock_slowpath for the lock the other one holds, until the
+/// lab powers the guest off (the last report is cut off).
+#[test]
+fn spin_soft_lockups_are_an_ab_ba_on_spinlocks() {
+    let reports = load("scenario-spin-7.3.log");
+    use ReportKind::*;
+    assert_eq!(
+        kinds(&reports),
+        [
+            CircularDependency,
+            SoftLockup,
+            SoftLockup,
+            SoftLockup,
+            SoftLockup
+        ]
+    );
+
+    let r = &reports[0];
+    assert_eq!(
+        r.title,
+        "possible deadlock in rust_deadlock::spin::Spin::thread_b"
+    );
+    assert_eq!(r.tasks, [task("spinner_b", 49)]);
+    assert_eq!(locks(r), ["spin_a", "spin_b"]);
+    assert_eq!(r.cycle, ["spin_b", "spin_a", "spin_b"]);
+    assert_eq!(
+        fix(r),
+        "Fix: take spin_a and spin_b in one global order everywhere (always spin_a before \
+         spin_b); rust_deadlock::spin::Spin::thread_b (spinner_b/49) must not take spin_a while \
+         holding spin_b."
+    );
+
+    let expected = [
+        (
+            ("spinner_b", 49),
+            "1",
+            "3",
+            Some("thread_b"),
+            (126, 161, false),
+        ),
+        (
+            ("spinner_a", 48),
+            "0",
+            "3",
+            Some("thread_a"),
+            (162, 197, false),
+        ),
+        (
+            ("spinner_b", 49),
+            "1",
+            "6",
+            Some("thread_b"),
+            (198, 233, false),
+        ),
+        (("spinner_a", 48), "0", "6", None, (234, 240, true)),
+    ];
+    for (r, (who, cpu, seconds, thread, span)) in reports[1..].iter().zip(expected) {
+        assert_eq!(
+            r.header,
+            format!(
+                "watchdog: BUG: soft lockup - CPU#{cpu} stuck for {seconds}s! [{}:{}]",
+                who.0, who.1
+            )
+        );
+        assert_eq!(r.tasks, [task(who.0, who.1)]);
+        assert!(locks(r).is_empty(), "the report names no lock");
+        assert_eq!(
+            (r.details["cpu"].as_str(), r.details["seconds"].as_str()),
+            (cpu, seconds)
+        );
+        assert_eq!((r.start_line, r.end_line, r.truncated), span);
+        let function = thread.map(|t| format!("rust_deadlock::spin::Spin::{t}"));
+        match &function {
+            Some(f) => {
+                assert_eq!(r.title, format!("BUG: soft lockup in {f}"));
+                assert_eq!(r.details["rip"], "queued_spin_lock_slowpath");
+                assert_eq!(
+                    r.explanation.lines().next(),
+                    Some(
+                        format!(
+                            "CPU#{cpu} has spun in kernel code without scheduling for {seconds} \
+                             seconds (task {}/{}, in {f}).",
+                            who.0, who.1
+                        )
+                        .as_str()
+                    )
+                );
+                assert_eq!(
+                    line(r, "It spins"),
+                    "It spins for a spinlock (in queued_spin_lock_slowpath) that its holder does \
+                     not release."
+                );
+            }
+            // Cut off before its registers and stack.
+            None => assert_eq!(r.title, "BUG: soft lockup"),
+        }
+        let triggered = if who.0 == "spinner_b" {
+            ", which this task triggered"
+        } else {
+            ""
+        };
+        assert_eq!(
+            line(r, "Likely cause"),
+            format!(
+                "Likely cause: report #1 \"possible deadlock in \
+                 rust_deadlock::spin::Spin::thread_b\" (spin_b -> spin_a -> spin_b){triggered}: \
+                 {SPIN_CAUSE}"
+            )
+        );
+        assert_eq!(fix(r), SPIN_FIX);
+    }
+
+    // The JSON kind.
+    let json = splat::to_json(&reports[1..2]);
+    assert!(json.contains("\"kind\": \"soft_lockup\""), "{json}");
+}
+
+/// The soft lockups without the lock-order report before them: a CPU spinning for a spinlock,
+/// with no known cause.
+#[test]
+fn a_soft_lockup_without_a_lock_order_report() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenario-spin-7.3.log");
+    let log = std::fs::read_to_string(path).expect("fixture exists");
+    let tail: String = log.lines().skip(124).map(|l| format!("{l}\n")).collect();
+    let reports = splat::parse(&tail);
+    assert_eq!(kinds(&reports), [ReportKind::SoftLockup; 4]);
+    let r = &reports[0];
+    assert!(!r.explanation.contains("Likely cause"), "{}", r.explanation);
+    assert_eq!(
+        fix(r),
+        "Fix: find the spinlock's holder (another CPU's soft-lockup report or backtrace) and \
+         why it does not release it: it spins itself for a lock this CPU holds (take the locks \
+         in one global order), or it returned without unlocking."
+    );
+}
