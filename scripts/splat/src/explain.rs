@@ -670,7 +670,7 @@ fn is_lock_wait(waiting_on: &str) -> bool {
 }
 
 /// True when the report turns lockdep off (every lockdep report does), or says it is off.
-fn lockdep_off(e: &Report) -> bool {
+pub(crate) fn lockdep_off(e: &Report) -> bool {
     e.details.get("lockdep").map(String::as_str) == Some("off")
         || matches!(
             e.kind,

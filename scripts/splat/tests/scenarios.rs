@@ -384,3 +384,92 @@ fn a_soft_lockup_without_a_lock_order_report() {
          in one global order), or it returned without unlocking."
     );
 }
+
+const CYCLE_FIX: &str = "Fix: the tasks of this cycle take their locks in different orders: \
+     take them in one global order everywhere (or release what a task holds before it waits).";
+
+const PLAIN_UNSEEN: &str = "Lockdep printed nothing about these semaphores although it is on \
+     (its list of all held locks shows none of them): they carry no lockdep annotation (plain \
+     semaphores are invisible to lockdep), so only the hung-task detector saw them.";
+
+/// AB-BA on two plain semaphores (no lockdep class): lockdep prints nothing, the hung-task
+/// detector reports both threads, and its blocker lines form the cycle.
+#[test]
+fn plain_semaphores_are_invisible_to_lockdep() {
+    let reports = load("scenario-plain-7.3.log");
+    assert_eq!(kinds(&reports), [ReportKind::HungTask; 6]);
+    let (a, b) = (task("plain_a", 49), task("plain_b", 50));
+    for (i, r) in reports.iter().enumerate() {
+        let (me, other) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        assert_eq!(r.tasks, std::slice::from_ref(me));
+        let h = r.hung_task.as_ref().expect("hung task");
+        assert_eq!(h.seconds, [2, 3, 4][i / 2]);
+        assert_eq!(
+            h.blocker.as_ref().and_then(|b| b.holder.as_ref()),
+            Some(other)
+        );
+        // Lockdep is on: the kernel listed every held lock, and none is a plain semaphore.
+        assert!(r
+            .held_locks
+            .iter()
+            .all(|l| l.task != "plain_a" && l.task != "plain_b"));
+        assert!(locks(r).contains(&"rcu_read_lock"), "{:?}", locks(r));
+        assert!(!locks(r).iter().any(|l| l.starts_with("sem")));
+        assert_eq!(
+            line(r, "Real deadlock"),
+            format!(
+                "Real deadlock (it happened, lockdep did not have to predict it): {}/{} waits \
+                 for a semaphore last held by {}/{}, which waits for a semaphore last held by \
+                 {}/{}.",
+                me.comm,
+                me.pid.unwrap(),
+                other.comm,
+                other.pid.unwrap(),
+                me.comm,
+                me.pid.unwrap()
+            )
+        );
+        assert_eq!(
+            line(r, "Locks involved"),
+            "Locks involved: 2 semaphores (no lockdep report in this log names them)."
+        );
+        assert_eq!(line(r, "Lockdep printed nothing"), PLAIN_UNSEEN);
+        assert_eq!(fix(r), CYCLE_FIX);
+    }
+    let graph = splat::wait_for(&reports);
+    assert_eq!(
+        graph.cycles,
+        [WaitCycle {
+            tasks: vec![a, b],
+            edges: vec![0, 1],
+            locks: vec![],
+        }]
+    );
+}
+
+/// The same hung tasks after a lockdep report that turned lockdep off: lockdep printed nothing
+/// about them because it was off.
+#[test]
+fn plain_semaphores_after_lockdep_was_turned_off() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("fixture exists");
+    // The leak scenario's "still has locks held" report, then the plain scenario.
+    let exit_report: String = read("scenario-leak-7.3.log")
+        .lines()
+        .skip(69)
+        .take(24)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let reports = splat::parse(&(exit_report + &read("scenario-plain-7.3.log")));
+    assert_eq!(reports[0].kind, ReportKind::LockHeldAtExit);
+    for r in &reports[1..] {
+        assert_eq!(
+            line(r, "Lockdep printed nothing"),
+            "Lockdep printed nothing about these locks: an earlier report had turned it off, \
+             so only the hung-task detector saw them."
+        );
+        // The blocker lines name the holders: the exit report is not their cause.
+        assert!(!r.explanation.contains("Likely cause"), "{}", r.explanation);
+        assert_eq!(fix(r), CYCLE_FIX);
+    }
+}
