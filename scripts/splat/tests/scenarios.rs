@@ -473,3 +473,68 @@ fn plain_semaphores_after_lockdep_was_turned_off() {
         assert_eq!(fix(r), CYCLE_FIX);
     }
 }
+
+/// Three threads, three semaphores, each thread takes its own then the next one's: lockdep's
+/// three-lock cycle, then a wait-for cycle of the three hung threads.
+#[test]
+fn abc_is_a_three_lock_cycle() {
+    let reports = load("scenario-abc-7.3.log");
+    use ReportKind::*;
+    assert_eq!(
+        kinds(&reports),
+        [
+            CircularDependency,
+            HungTask,
+            HungTask,
+            HungTask,
+            HungTask,
+            HungTask,
+            HungTask
+        ]
+    );
+    let r = &reports[0];
+    assert_eq!(
+        r.title,
+        "possible deadlock in rust_deadlock::abc::Abc::thread_c"
+    );
+    assert_eq!(r.tasks, [task("abc_c", 105)]);
+    assert_eq!(locks(r), ["sem_a", "sem_c", "sem_b"]);
+    assert_eq!(r.cycle, ["sem_c", "sem_a", "sem_b", "sem_c"]);
+    assert_eq!(
+        fix(r),
+        "Fix: take sem_a, sem_b, and sem_c in one global order everywhere (always sem_a before \
+         sem_b before sem_c); rust_deadlock::abc::Abc::thread_c (abc_c/105) must not take sem_a \
+         while holding sem_c."
+    );
+
+    let threads = [("abc_a", 103), ("abc_b", 104), ("abc_c", 105)];
+    for (i, r) in reports[1..].iter().enumerate() {
+        let (me, next) = (threads[i % 3], threads[(i + 1) % 3]);
+        assert_eq!(r.tasks, [task(me.0, me.1)]);
+        let h = r.hung_task.as_ref().expect("hung task");
+        assert_eq!(h.seconds, [2, 3][i / 3]);
+        assert_eq!(
+            h.blocker.as_ref().and_then(|b| b.holder.clone()),
+            Some(task(next.0, next.1))
+        );
+        assert!(locks(r).is_empty(), "lockdep is off: no lock list");
+        assert!(line(r, "Real deadlock").contains("which waits for a semaphore last held by"));
+        assert!(!r.explanation.contains("Lockdep printed nothing"));
+        assert_eq!(fix(r), CYCLE_FIX);
+    }
+    assert_eq!(
+        line(&reports[1], "Locks involved"),
+        "Locks involved (per lockdep, report #1): abc_a/103 waits for a semaphore not named by \
+         lockdep, held by abc_b/104; abc_b/104 waits for sem_c, held by abc_c/105; abc_c/105 \
+         waits for sem_a, held by abc_a/103."
+    );
+    let graph = splat::wait_for(&reports);
+    assert_eq!(
+        graph.cycles,
+        [WaitCycle {
+            tasks: threads.iter().map(|t| task(t.0, t.1)).collect(),
+            edges: vec![0, 1, 2],
+            locks: vec!["sem_c".to_string(), "sem_a".to_string()],
+        }]
+    );
+}
