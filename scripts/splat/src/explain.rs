@@ -6,7 +6,7 @@
 //! that is the thread function (`rust_deadlock::abba::AbBa::thread_b`), not `down()` or
 //! `kernel::sync::lock::Lock::lock`.
 
-use crate::model::{Frame, HungTask, Report, ReportKind, Stack, Task};
+use crate::model::{Frame, HeldLock, HungTask, Report, ReportKind, Stack, Task};
 
 /// Exact function names that are never "interesting": lockdep, stack dumping, scheduler,
 /// locking primitives and entry code.
@@ -80,6 +80,8 @@ const BORING_EXACT: &[&str] = &[
     "rcu_lock_release",
     "ret_from_fork",
     "ret_from_fork_asm",
+    // The lab module's wrapper that records the lock a thread waits on while it takes it.
+    "rust_deadlock::scenario::Ctx::waits_on",
     "kfree",
     "kvfree",
     "vfree",
@@ -145,6 +147,8 @@ const BORING_PREFIXES: &[&str] = &[
     "stack_trace_",
     "arch_stack_walk",
     "kernel::sync::",
+    // C helpers that Rust calls for inline functions and macros (rust_helper_spin_lock).
+    "rust_helper_",
     "context_switch",
     "__schedule_loop",
     "bit_wait",
@@ -432,6 +436,7 @@ pub fn title(r: &Report) -> String {
             with_in("BUG: sleeping function called from invalid context", f)
         }
         ReportKind::HungTask => with_in("INFO: task hung", f),
+        ReportKind::SoftLockup => with_in("BUG: soft lockup", f),
         ReportKind::Generic => generic_title(r, f),
     }
 }
@@ -517,8 +522,95 @@ pub(crate) struct History {
     count: usize,
     /// An earlier report turned lockdep off.
     lockdep_off: bool,
-    /// The last lock-order report: (1-based number, title, tasks, cycle).
-    cause: Option<(usize, String, Vec<Task>, Vec<String>)>,
+    /// The last lock-order report.
+    cause: Option<Cause>,
+    /// The last [`MAX_LEAKS`] reports of a task that exited (or returned to user space) with
+    /// locks held, oldest first.
+    leaks: Vec<Leak>,
+}
+
+/// A lock-order report (circular or recursive), remembered for the hung-task and soft-lockup
+/// reports after it.
+#[derive(Debug, Clone)]
+struct Cause {
+    /// The report's 1-based number.
+    number: usize,
+    title: String,
+    tasks: Vec<Task>,
+    cycle: Vec<String>,
+    /// Its stacks take a spinlock (`_raw_spin_lock`, ...): its locks include spinlocks.
+    spinlocks: bool,
+}
+
+impl Cause {
+    fn new(number: usize, r: &Report) -> Self {
+        let chains = r.chain.iter().map(|c| c.stack.as_slice());
+        let stacks = r.stacks.iter().map(|s| s.frames.as_slice());
+        Cause {
+            number,
+            title: r.title.clone(),
+            tasks: r.tasks.clone(),
+            cycle: r.cycle.clone(),
+            spinlocks: chains
+                .chain(stacks)
+                .flatten()
+                .any(|f| f.reliable && is_spin_wait(&f.function)),
+        }
+    }
+
+    /// `report #N "TITLE" (A -> B -> A), which this task triggered` for the task `comm`/`pid`.
+    fn mention(&self, comm: &str, pid: u32) -> String {
+        let involved = self
+            .tasks
+            .iter()
+            .any(|t| t.comm == comm && t.pid.is_none_or(|p| p == pid));
+        let cycle = if self.cycle.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.cycle.join(" -> "))
+        };
+        format!(
+            "report #{} \"{}\"{cycle}{}",
+            self.number,
+            self.title,
+            if involved {
+                ", which this task triggered"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// A recursive-locking cycle: one lock taken while held.
+    fn is_recursive(&self) -> bool {
+        matches!(&self.cycle[..], [a, b] if a == b)
+    }
+}
+
+/// Lock-held-at-exit reports remembered for the hung-task reports after them.
+const MAX_LEAKS: usize = 8;
+
+/// A task that exited (or returned to user space) holding locks: a lock-held-at-exit report.
+#[derive(Debug, Clone)]
+struct Leak {
+    /// The report's 1-based number.
+    number: usize,
+    title: String,
+    /// The task that left the locks held.
+    task: Task,
+    /// "exited" or "returned to user space".
+    how: &'static str,
+    /// The locks it left held, "L (taken at F), ...", when the report listed them.
+    held: Option<String>,
+    /// How many locks it left held (0 when not listed).
+    count: usize,
+}
+
+impl Leak {
+    /// True when `t` (a blocker's holder) is this leak's task.
+    fn is_task(&self, t: &Task) -> bool {
+        self.task.comm == t.comm && self.task.pid.is_some() && self.task.pid == t.pid
+    }
 }
 
 impl History {
@@ -530,18 +622,55 @@ impl History {
             r.kind,
             ReportKind::CircularDependency | ReportKind::RecursiveLocking
         ) {
-            self.cause = Some((
-                self.count,
-                r.title.clone(),
-                r.tasks.clone(),
-                r.cycle.clone(),
-            ));
+            self.cause = Some(Cause::new(self.count, r));
+        }
+        if let (ReportKind::LockHeldAtExit, Some(task)) = (r.kind, r.tasks.first()) {
+            if self.leaks.len() >= MAX_LEAKS {
+                self.leaks.remove(0);
+            }
+            self.leaks.push(Leak {
+                number: self.count,
+                title: r.title.clone(),
+                task: task.clone(),
+                how: exit_how(r),
+                held: held_summary(r),
+                count: own_held(r).count(),
+            });
+        }
+    }
+
+    /// The lock-held-at-exit report that likely explains what hung task `h` waits for: the one
+    /// of the holder its blocker line names; without a blocker line naming a holder (the kernel
+    /// cannot name a holder that has exited), the last one of another task, when `h` waits for
+    /// a lock and no lock-order report came after it.
+    fn leak_for(&self, h: &HungTask) -> Option<&Leak> {
+        let me = Task {
+            comm: h.comm.clone(),
+            pid: Some(h.pid),
+        };
+        let others = self.leaks.iter().rev().filter(|l| !l.is_task(&me));
+        match h.blocker.as_ref().and_then(|b| b.holder.as_ref()) {
+            Some(holder) => others.into_iter().find(|l| l.is_task(holder)),
+            None if h.waiting_on.as_deref().is_some_and(is_lock_wait) => {
+                let order_after =
+                    |l: &&Leak| self.cause.as_ref().is_some_and(|c| c.number > l.number);
+                others.into_iter().next().filter(|l| !order_after(l))
+            }
+            None => None,
         }
     }
 }
 
+/// True for what a task waits on when a lock left held can block it: a sleeping lock (a
+/// semaphore, a mutex), or an SRCU grace period (the end of an SRCU read-side section).
+fn is_lock_wait(waiting_on: &str) -> bool {
+    waiting_on.contains("semaphore")
+        || waiting_on.contains("mutex")
+        || waiting_on == "SRCU grace period"
+}
+
 /// True when the report turns lockdep off (every lockdep report does), or says it is off.
-fn lockdep_off(e: &Report) -> bool {
+pub(crate) fn lockdep_off(e: &Report) -> bool {
     e.details.get("lockdep").map(String::as_str) == Some("off")
         || matches!(
             e.kind,
@@ -574,13 +703,17 @@ fn at(f: &Option<String>) -> String {
     }
 }
 
+/// The held locks of the report's first task.
+fn own_held(r: &Report) -> impl Iterator<Item = &HeldLock> {
+    let task = r.tasks.first();
+    r.held_locks.iter().filter(move |h| {
+        task.is_some_and(|t| h.task == t.comm && (t.pid.is_none() || h.pid == t.pid))
+    })
+}
+
 /// Held locks of the report's first task, "L (taken at F), ...".
 fn held_summary(r: &Report) -> Option<String> {
-    let task = r.tasks.first()?;
-    let held: Vec<String> = r
-        .held_locks
-        .iter()
-        .filter(|h| h.task == task.comm && (task.pid.is_none() || h.pid == task.pid))
+    let held: Vec<String> = own_held(r)
         .map(|h| format!("{}{}", h.lock, at(&h.at)))
         .collect();
     if held.is_empty() {
@@ -603,6 +736,7 @@ pub(crate) fn explain(r: &Report, earlier: &History) -> String {
         ReportKind::SuspiciousRcuUsage => explain_rcu(r),
         ReportKind::SleepInAtomic => explain_sleep(r),
         ReportKind::HungTask => explain_hung(r, earlier),
+        ReportKind::SoftLockup => explain_soft_lockup(r, earlier),
         ReportKind::Generic => explain_generic(r),
     };
     if r.truncated {
@@ -652,14 +786,7 @@ fn explain_circular(r: &Report) -> String {
              a deadlock."
                 .to_string(),
         );
-        // The established order is #0, #1, ..., #N: the new acquisition goes against it.
-        let order: Vec<String> = r.cycle[1..].to_vec();
-        let mut unique: Vec<String> = Vec::new();
-        for l in order {
-            if !unique.contains(&l) {
-                unique.push(l);
-            }
-        }
+        let unique = global_order(&r.cycle);
         let against = match (&where_now, held, acq) {
             (Some(f), Some(h), Some(a)) => format!(
                 "; {f} ({who}) must not take {} while holding {}",
@@ -676,9 +803,27 @@ fn explain_circular(r: &Report) -> String {
     lines.join("\n")
 }
 
+/// The fix for a task that takes a lock it already holds (the same instance).
+pub(crate) const RECURSIVE_FIX: &str = "Fix: do not take a lock the task already holds: pass the \
+     held lock (its guard) down to the code that needs it instead of taking it again, or \
+     release it before the call.";
+
+/// The order a lock-order cycle establishes: its locks from the requested one on (`#0, #1,
+/// ..., #N`: the new acquisition goes against it), without repeats.
+fn global_order(cycle: &[String]) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::new();
+    for l in cycle.iter().skip(1) {
+        if !unique.contains(l) {
+            unique.push(l.clone());
+        }
+    }
+    unique
+}
+
 fn explain_recursive(r: &Report) -> String {
     let who = who(r);
     let mut lines = Vec::new();
+    let mut same_lock = false;
     if let (Some(h), Some(a)) = (&r.holding, &r.acquiring) {
         lines.push(format!(
             "{who} already holds {}{} and is trying to take {} again{}.",
@@ -688,9 +833,12 @@ fn explain_recursive(r: &Report) -> String {
             culprit(r).map(|f| format!(" in {f}")).unwrap_or_default()
         ));
         match (&h.address, &a.address) {
-            (Some(x), Some(y)) if x == y => lines.push(format!(
-                "It is the same lock (address {x}): the task would wait for itself forever."
-            )),
+            (Some(x), Some(y)) if x == y => {
+                same_lock = true;
+                lines.push(format!(
+                    "It is the same lock (address {x}): the task would wait for itself forever."
+                ));
+            }
             (Some(x), Some(y)) => lines.push(format!(
                 "These are two locks of the same class (addresses {x} and {y}); lockdep cannot \
                  order them, and two tasks nesting them in opposite orders would deadlock."
@@ -698,12 +846,14 @@ fn explain_recursive(r: &Report) -> String {
             _ => {}
         }
     }
-    lines.push(
+    lines.push(if same_lock {
+        RECURSIVE_FIX.to_string()
+    } else {
         "Fix: do not take a lock the task already holds; if two objects of one lock class \
          must nest, take them in a fixed order and annotate the inner one with a lockdep \
          subclass (e.g. mutex_lock_nested(.., SINGLE_DEPTH_NESTING))."
-            .to_string(),
-    );
+            .to_string()
+    });
     lines.join("\n")
 }
 
@@ -881,18 +1031,61 @@ fn explain_freed(r: &Report) -> String {
     .join("\n")
 }
 
-fn explain_exit(r: &Report) -> String {
-    let how = if r.header.contains("returning to user space") {
+/// How the task of a lock-held-at-exit report left its locks: "exited" or "returned to user
+/// space".
+fn exit_how(r: &Report) -> &'static str {
+    if r.header.contains("returning to user space") {
         "returned to user space"
     } else {
         "exited"
-    };
+    }
+}
+
+fn explain_exit(r: &Report) -> String {
     let held = held_summary(r).unwrap_or_else(|| "locks".to_string());
     [
-        format!("{} {how} while still holding {held}.", who(r)),
+        format!("{} {} while still holding {held}.", who(r), exit_how(r)),
+        if own_held(r).count() == 1 {
+            "Nothing will release it now: whoever waits for it waits forever."
+        } else {
+            "Nothing will release them now: whoever waits for one of them waits forever."
+        }
+        .to_string(),
         "Fix: release every lock on every return path, including error paths.".to_string(),
     ]
     .join("\n")
+}
+
+/// The "Likely cause" line and the fix of a hung task that waits for a lock `leak` left held.
+fn leak_lines(h: &HungTask, leak: &Leak) -> [String; 2] {
+    let holder = match leak.task.pid {
+        Some(pid) => format!("{}/{pid}", leak.task.comm),
+        None => leak.task.comm.clone(),
+    };
+    let held = leak.held.as_deref().unwrap_or("its locks");
+    let named = h.blocker.as_ref().is_some_and(|b| b.holder.is_some());
+    let how = leak.how;
+    let why = if named {
+        format!("{holder}, the last holder of what this task waits for, {how} while holding {held}")
+    } else if how == "exited" {
+        format!(
+            "{holder} {how} while holding {held}, and the kernel names no holder of what this \
+             task waits for (it cannot name a holder that has exited)"
+        )
+    } else {
+        format!("{holder} {how} while holding {held}")
+    };
+    let released = if leak.count == 1 { "it" } else { "them" };
+    [
+        format!(
+            "Likely cause: report #{} \"{}\": {why}; nobody will release {released}.",
+            leak.number, leak.title
+        ),
+        format!(
+            "Fix: {holder} {how} without releasing {held}, so this task waits forever: release \
+             every lock on every return path, including error paths."
+        ),
+    ]
 }
 
 fn explain_rcu(r: &Report) -> String {
@@ -1035,29 +1228,124 @@ fn explain_hung(r: &Report, earlier: &History) -> String {
             "Held locks are not known: lockdep was turned off by an earlier report.".to_string(),
         );
     }
-    if let Some((number, title, tasks, cycle)) = &earlier.cause {
-        let involved = tasks
-            .iter()
-            .any(|t| t.comm == *comm && t.pid.is_none_or(|p| p == *pid));
-        let cycle = if cycle.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", cycle.join(" -> "))
-        };
-        lines.push(format!(
-            "Likely cause: report #{number} \"{title}\"{cycle}{}.",
-            if involved {
-                ", which this task triggered"
-            } else {
-                ""
-            }
-        ));
+    if let Some(cause) = &earlier.cause {
+        lines.push(format!("Likely cause: {}.", cause.mention(comm, *pid)));
     }
-    lines.push(
-        "Fix: find who holds what this task waits for (a lock-order report above, or \
-         SysRq-d \"show all locks\") and fix the ordering or the missing release."
-            .to_string(),
-    );
+    match earlier.leak_for(h) {
+        Some(leak) => lines.extend(leak_lines(h, leak)),
+        None => lines.push(
+            "Fix: find who holds what this task waits for (a lock-order report above, or \
+             SysRq-d \"show all locks\") and fix the ordering or the missing release."
+                .to_string(),
+        ),
+    }
+    lines.join("\n")
+}
+
+/// Spinning on a spinlock (or rwlock): the slow paths and the raw lock functions.
+const SPIN_WAITS: &[&str] = &[
+    "queued_spin_lock_slowpath",
+    "native_queued_spin_lock_slowpath",
+    "__pv_queued_spin_lock_slowpath",
+    "queued_read_lock_slowpath",
+    "queued_write_lock_slowpath",
+    "do_raw_spin_lock",
+    "do_raw_read_lock",
+    "do_raw_write_lock",
+    "_raw_spin_lock",
+    "_raw_read_lock",
+    "_raw_write_lock",
+    "__raw_spin_lock",
+    "arch_spin_lock",
+    "rust_helper_spin_lock",
+];
+
+/// True for a function that takes a spinlock (or spins for one).
+fn is_spin_wait(function: &str) -> bool {
+    let f = base(function);
+    SPIN_WAITS.iter().any(|p| f.starts_with(p))
+}
+
+/// Where a soft-locked CPU spins for a spinlock: the `RIP:` function, or one of the innermost
+/// reliable frames of its stack, when it is a spinlock's slow path.
+fn spin_site(r: &Report) -> Option<&str> {
+    let rip = stack(r, "rip").and_then(|s| s.frames.first());
+    let frames = main_frames(r).iter().filter(|f| f.reliable).take(3);
+    rip.into_iter()
+        .chain(frames)
+        .map(|f| f.function.as_str())
+        .find(|f| is_spin_wait(f))
+}
+
+fn explain_soft_lockup(r: &Report, earlier: &History) -> String {
+    let cpu = r
+        .details
+        .get("cpu")
+        .map_or_else(|| "A CPU".to_string(), |c| format!("CPU#{c}"));
+    let seconds = r
+        .details
+        .get("seconds")
+        .map_or_else(String::new, |s| format!(" for {s} seconds"));
+    let f = culprit(r);
+    let place = f.as_ref().map(|f| format!(", in {f}")).unwrap_or_default();
+    let mut lines = vec![format!(
+        "{cpu} has spun in kernel code without scheduling{seconds} (task {}{place}).",
+        who(r)
+    )];
+    match spin_site(r) {
+        Some(spin) => lines.push(format!(
+            "It spins for a spinlock (in {spin}) that its holder does not release."
+        )),
+        // A report cut off before its stack may spin for a lock too.
+        None if stack(r, "rip").is_none() && main_frames(r).is_empty() => {}
+        None => {
+            lines.push(format!(
+                "Fix: find why {} loops without end or waits for something that never \
+                 happens; a long loop in kernel code must call cond_resched().",
+                f.as_deref().unwrap_or("the code")
+            ));
+            return lines.join("\n");
+        }
+    }
+    let task = r.tasks.first();
+    let cause = earlier.cause.as_ref().filter(|c| c.spinlocks);
+    match (cause, task.and_then(|t| Some((t.comm.as_str(), t.pid?)))) {
+        (Some(c), Some((comm, pid))) if c.is_recursive() => {
+            lines.push(format!(
+                "Likely cause: {}: the task spins on a spinlock it already holds, and a \
+                 spinning CPU never schedules: nothing will ever release it.",
+                c.mention(comm, pid)
+            ));
+            lines.push(RECURSIVE_FIX.to_string());
+        }
+        (Some(c), Some((comm, pid))) => {
+            lines.push(format!(
+                "Likely cause: {}: the CPUs spin on each other's spinlocks (an AB-BA deadlock on \
+                 spinlocks), and a spinning CPU never schedules: no lock of the cycle is ever \
+                 released.",
+                c.mention(comm, pid)
+            ));
+            let order = global_order(&c.cycle);
+            lines.push(if order.len() >= 2 {
+                format!(
+                    "Fix: take {} in one global order everywhere (always {}).",
+                    lock_list(&order),
+                    order.join(" before ")
+                )
+            } else {
+                format!(
+                    "Fix: take the locks of report #{} in one global order everywhere.",
+                    c.number
+                )
+            });
+        }
+        _ => lines.push(
+            "Fix: find the spinlock's holder (another CPU's soft-lockup report or backtrace) \
+             and why it does not release it: it spins itself for a lock this CPU holds (take \
+             the locks in one global order), or it returned without unlocking."
+                .to_string(),
+        ),
+    }
     lines.join("\n")
 }
 
@@ -1083,6 +1371,8 @@ mod tests {
         assert!(is_boring("_raw_spin_lock_irqsave"));
         assert!(is_boring("down"));
         assert!(is_boring("__lock_acquire.constprop.0"));
+        assert!(is_boring("rust_helper_spin_lock"));
+        assert!(is_boring("rust_deadlock::scenario::Ctx::waits_on"));
         assert!(!is_boring("rust_deadlock::abba::AbBa::thread_b"));
         assert!(!is_boring("download_firmware"));
         assert!(!is_boring("kthread_worker_fn"));

@@ -16,7 +16,8 @@ use crate::model::{
     Stack, Task,
 };
 use crate::segment::{
-    hung_header_task, is_old_task_line, is_rcu_message, unbracket, Family, Segment,
+    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup, unbracket, Family,
+    Segment,
 };
 use std::collections::BTreeMap;
 
@@ -231,6 +232,14 @@ impl Builder {
                 {
                     let (comm, pid) = split_comm_pid(task);
                     self.add_task(&comm, pid);
+                }
+            }
+            ReportKind::SoftLockup => {
+                let body = t.split_once("BUG: ").map_or(t, |(_, b)| b);
+                if let Some((cpu, seconds, comm, pid)) = parse_soft_lockup(body) {
+                    self.detail("cpu", cpu.to_string());
+                    self.detail("seconds", seconds.to_string());
+                    self.add_task(&comm, Some(pid));
                 }
             }
             ReportKind::Generic => self.scan_generic_header(t),

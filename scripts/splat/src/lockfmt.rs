@@ -3,7 +3,8 @@
 //! * `print_lock_name()`: ` (NAME){USAGE}-{OUTER:INNER}` (older kernels: no `-{..}` part);
 //! * `print_lock()`: `ADDRESS (NAME){USAGE}-{O:I}, at: SYMBOL+0xOFF/0xLEN [module]`
 //!   (older kernels: no address, and `at: [<ADDR>] SYMBOL...`), or `<RELEASED>`;
-//! * `lockdep_print_held_locks()`: `N lock(s) held by COMM/PID:` then ` #I: ` + `print_lock()`;
+//! * `lockdep_print_held_locks()`: `N lock(s) held by COMM/PID:` (7.x: `locks held by
+//!   COMM/PID: N, last CPU#C:`) then ` #I: ` + `print_lock()`;
 //! * the scenario tables: `lock(NAME);`, `rlock(NAME);`, `sync(NAME);`.
 //!
 //! Lock names may contain parentheses, spaces and arrows (`&(&dev->lock)->rlock`,
@@ -107,13 +108,17 @@ pub fn parse_lock_line(s: &str) -> Option<LockLine> {
 /// Parses the heading of a held-locks list.
 ///
 /// `2 locks held by deadlock_a/42:` -> `(2, "deadlock_a", Some(42))`;
-/// `no locks held by swapper/0/1.` -> `(0, "swapper/0", Some(1))`.
+/// `no locks held by swapper/0/1.` -> `(0, "swapper/0", Some(1))`;
+/// `locks held by deadlock_b/49: 1, last CPU#1:` (7.x) -> `(1, "deadlock_b", Some(49))`.
 pub fn parse_held_heading(s: &str) -> Option<(u32, String, Option<u32>)> {
     let t = s.trim();
     if let Some(rest) = t.strip_prefix("no locks held by ") {
         let task = rest.strip_suffix('.').unwrap_or(rest);
         let (comm, pid) = split_comm_pid(task);
         return Some((0, comm, pid));
+    }
+    if let Some(rest) = t.strip_prefix("locks held by ") {
+        return parse_held_heading_cpu(rest);
     }
     let (count, rest) = t.split_once(' ')?;
     let count: u32 = count.parse().ok()?;
@@ -123,6 +128,22 @@ pub fn parse_held_heading(s: &str) -> Option<(u32, String, Option<u32>)> {
     let task = rest.strip_suffix(':')?;
     let (comm, pid) = split_comm_pid(task);
     Some((count, comm, pid))
+}
+
+/// The 7.x heading after `locks held by `: `COMM/PID: N, last CPU#C:`, or `, on CPU#C` (the
+/// task is running) and without the final `:` when N is 0.
+fn parse_held_heading_cpu(rest: &str) -> Option<(u32, String, Option<u32>)> {
+    let (task, tail) = rest.rsplit_once(": ")?;
+    let (count, cpu) = tail.split_once(", ")?;
+    let cpu = cpu.strip_suffix(':').unwrap_or(cpu);
+    let cpu = cpu
+        .strip_prefix("last CPU#")
+        .or_else(|| cpu.strip_prefix("on CPU#"))?;
+    if cpu.is_empty() || !cpu.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (comm, pid) = split_comm_pid(task);
+    Some((count.parse().ok()?, comm, pid))
 }
 
 /// Parses a held-lock entry ` #I: ADDR (NAME){..}-{..}, at: FRAME`.
@@ -212,6 +233,15 @@ mod tests {
             Some((0, "deadlock_a".to_string(), Some(42)))
         );
         assert_eq!(parse_held_heading("1 lock held by x"), None);
+        assert_eq!(
+            parse_held_heading("locks held by deadlock_b/49: 1, last CPU#1:"),
+            Some((1, "deadlock_b".to_string(), Some(49)))
+        );
+        assert_eq!(
+            parse_held_heading("locks held by kworker/0:1/23: 0, on CPU#0"),
+            Some((0, "kworker/0:1".to_string(), Some(23)))
+        );
+        assert_eq!(parse_held_heading("locks held by x/1: 1, CPU#1:"), None);
         let (i, l) =
             parse_held_entry(" #1: ffffffff8e1bc380 (rcu_read_lock){....}-{1:3}, at: f+0x1/0x2")
                 .unwrap();

@@ -40,6 +40,9 @@ pub enum ReportKind {
     SleepInAtomic,
     /// `INFO: task COMM:PID blocked for more than N seconds.` from the hung-task detector.
     HungTask,
+    /// `BUG: soft lockup - CPU#N stuck for Ns! [COMM:PID]` from the soft-lockup detector (a CPU
+    /// that ran kernel code without scheduling).
+    SoftLockup,
     /// Any other `BUG:` / `WARNING:` / `Oops` / `kernel BUG at` / `general protection fault` /
     /// `Kernel panic` report, and lockdep reports without a kind of their own.
     Generic,
@@ -59,6 +62,7 @@ impl ReportKind {
             ReportKind::SuspiciousRcuUsage => "suspicious_rcu_usage",
             ReportKind::SleepInAtomic => "sleep_in_atomic",
             ReportKind::HungTask => "hung_task",
+            ReportKind::SoftLockup => "soft_lockup",
             ReportKind::Generic => "generic",
         }
     }

@@ -116,7 +116,9 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
     if t == "Showing all locks held in the system:" {
         return strong(ReportKind::Generic, Family::LockDump);
     }
-    // "watchdog: BUG: soft lockup", "rcu: INFO: rcu_preempt self-detected stall".
+    // "watchdog: BUG: soft lockup", "rcu: INFO: rcu_preempt self-detected stall", and the
+    // soft-lockup detector of older kernels, "NMI watchdog: BUG: soft lockup".
+    let t = t.strip_prefix("NMI watchdog: ").unwrap_or(t);
     let t = match t.split_once(": ") {
         Some((word, rest))
             if !word.is_empty()
@@ -149,6 +151,10 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         }
         if body.starts_with("sleeping function called from invalid context") {
             return strong(ReportKind::SleepInAtomic, Family::Sleep);
+        }
+        if t.starts_with("BUG: ") && parse_soft_lockup(body).is_some() {
+            // Registers and a stack dump follow, like an Oops.
+            return strong(ReportKind::SoftLockup, Family::Generic);
         }
         // "blocked for more" alone: the header of a report wrapped by a mail client.
         if t.starts_with("INFO: task ")
@@ -195,6 +201,24 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         });
     }
     None
+}
+
+/// What the soft-lockup detector's header says after `BUG: ` (kernel/watchdog.c):
+/// `soft lockup - CPU#%d stuck for %us! [%s:%d]` -> (CPU, seconds, comm, pid).
+pub(crate) fn parse_soft_lockup(body: &str) -> Option<(u32, u64, String, u32)> {
+    let rest = body.strip_prefix("soft lockup - CPU#")?;
+    let (cpu, rest) = rest.split_once(" stuck for ")?;
+    let (seconds, task) = rest.split_once("s! [")?;
+    let (comm, pid) = task.trim_end().strip_suffix(']')?.rsplit_once(':')?;
+    if comm.is_empty() {
+        return None;
+    }
+    Some((
+        cpu.parse().ok()?,
+        seconds.parse().ok()?,
+        comm.to_string(),
+        pid.parse().ok()?,
+    ))
 }
 
 /// `HARDIRQ-safe -> HARDIRQ-unsafe lock order detected` (print_bad_irq_dependency).
@@ -1221,9 +1245,33 @@ mod tests {
         let h = classify_header("BUG: kernel NULL pointer dereference, address: 0").unwrap();
         assert_eq!((h.kind, h.strong), (ReportKind::Generic, false));
         let h = classify_header("watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [a:1]").unwrap();
-        assert_eq!(h.kind, ReportKind::Generic);
+        assert_eq!((h.kind, h.strong), (ReportKind::SoftLockup, true));
+        let h = classify_header("NMI watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [a:1]");
+        assert_eq!(h.map(|h| h.kind), Some(ReportKind::SoftLockup));
+        let h = classify_header("BUG: soft lockup - CPU#0 stuck for 22s!").unwrap();
+        assert_eq!((h.kind, h.strong), (ReportKind::Generic, false));
         assert!(classify_header("INFO: lockdep is turned off.").is_none());
         assert!(classify_header("lab: exit 0").is_none());
+    }
+
+    #[test]
+    fn soft_lockup_header() {
+        assert_eq!(
+            parse_soft_lockup("soft lockup - CPU#1 stuck for 3s! [spinner_b:51]"),
+            Some((1, 3, "spinner_b".to_string(), 51))
+        );
+        assert_eq!(
+            parse_soft_lockup("soft lockup - CPU#1 stuck for 34s! [kworker/1:3:3315742]"),
+            Some((1, 34, "kworker/1:3".to_string(), 3315742))
+        );
+        assert_eq!(
+            parse_soft_lockup("soft lockup - CPU#1 stuck for 3s! [:51]"),
+            None
+        );
+        assert_eq!(
+            parse_soft_lockup("soft lockup - CPU#x stuck for 3s! [a:1]"),
+            None
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! `dot_section` render the graph at the end of the text and DOT outputs.
 
 use crate::explain::is_boring;
-use crate::model::{Frame, HungTask, Report, ReportKind, Task};
+use crate::model::{Frame, HeldLock, HungTask, Report, ReportKind, Task};
 use crate::output::quote;
 use crate::segment::{hung_header_task, LineClass};
 use serde::{Deserialize, Serialize};
@@ -510,6 +510,8 @@ pub struct WaitForBuilder {
     last_hung: BTreeMap<Key, HungEnd>,
     /// Where the latest printed stack of a holder shows it.
     place: BTreeMap<Key, String>,
+    /// The index of the first report that turned lockdep off (or said it was off).
+    lockdep_off_at: Option<usize>,
 }
 
 impl WaitForBuilder {
@@ -534,6 +536,9 @@ impl WaitForBuilder {
         let i = self.count;
         self.count += 1;
         self.locks.add(i, r);
+        if self.lockdep_off_at.is_none() && crate::explain::lockdep_off(r) {
+            self.lockdep_off_at = Some(i);
+        }
         let Some(h) = &r.hung_task else {
             return;
         };
@@ -908,6 +913,11 @@ fn blocker_lines(cx: &Ctx, r: &Report) -> (Vec<String>, Option<String>) {
         }
     }
     let steps: Vec<&WaitEdge> = path.iter().map(|&j| &graph.edges[j]).collect();
+    if let [only] = steps[..] {
+        if closed {
+            return self_wait(only);
+        }
+    }
     let mut sentence = format!("{} {}", name(&steps[0].waiter), waits_for(steps[0]));
     for e in &steps[1..] {
         let _ = write!(sentence, ", which {}", waits_for(e));
@@ -931,6 +941,9 @@ fn blocker_lines(cx: &Ctx, r: &Report) -> (Vec<String>, Option<String>) {
             "Real deadlock (it happened, lockdep did not have to predict it): {sentence}."
         ));
         lines.extend(locks_line(&steps, true));
+        if steps.iter().all(|e| e.lock.is_none()) {
+            lines.push(unseen_by_lockdep(cx, r, &steps));
+        }
         let locks: Vec<&str> = steps.iter().filter_map(|e| e.lock.as_deref()).collect();
         let fix = if locks.len() == steps.len() {
             let mut distinct = locks.clone();
@@ -960,6 +973,74 @@ fn blocker_lines(cx: &Ctx, r: &Report) -> (Vec<String>, Option<String>) {
     lines.push(format!("Wait-for chain (no cycle): {sentence}."));
     lines.extend(locks_line(&steps, false));
     (lines, None)
+}
+
+/// Why lockdep printed no report about the locks of a cycle that no lockdep report names: it
+/// was off, or the locks carry no lockdep annotation (plain semaphores); `r`'s list of all
+/// held locks, when the kernel printed one, shows that lockdep is on.
+fn unseen_by_lockdep(cx: &Ctx, r: &Report, steps: &[&WaitEdge]) -> String {
+    let first = steps.iter().filter_map(|e| e.reports.first()).max();
+    if let (Some(off), Some(&first)) = (cx.b.lockdep_off_at, first) {
+        if off <= first {
+            return "Lockdep printed nothing about these locks: an earlier report had turned \
+                    it off, so only the hung-task detector saw them."
+                .to_string();
+        }
+    }
+    let in_cycle = |h: &HeldLock| {
+        steps
+            .iter()
+            .any(|e| e.waiter.comm == h.task && e.waiter.pid == h.pid)
+    };
+    let listed = !r.held_locks.is_empty() && !r.held_locks.iter().any(in_cycle);
+    let on = if listed {
+        " although it is on (its list of all held locks shows none of them)"
+    } else {
+        ""
+    };
+    let semaphores = steps.iter().filter(|e| e.kind == "semaphore").count();
+    if semaphores == steps.len() {
+        format!(
+            "Lockdep printed nothing about these semaphores{on}: they carry no lockdep \
+             annotation (plain semaphores are invisible to lockdep), so only the hung-task \
+             detector saw them."
+        )
+    } else if semaphores > 0 {
+        let its = if semaphores == 1 {
+            "its semaphore carries"
+        } else {
+            "its semaphores carry"
+        };
+        format!(
+            "Lockdep printed nothing about this cycle{on}: {its} no lockdep annotation (plain \
+             semaphores are invisible to lockdep), so lockdep cannot see the cycle close, and \
+             only the hung-task detector saw it."
+        )
+    } else {
+        format!(
+            "Lockdep printed nothing about these locks{on}: they carry no lockdep annotation, \
+             or the kernel runs without lockdep, so only the hung-task detector saw them."
+        )
+    }
+}
+
+/// The lines and the fix for a task that waits for a lock it holds itself: a cycle of one
+/// task, recursive locking (the kernel names the waiter as the lock's holder).
+fn self_wait(e: &WaitEdge) -> (Vec<String>, Option<String>) {
+    let me = name(&e.waiter);
+    let article = if e.kind == "rw-semaphore" { "an" } else { "a" };
+    let mut lines = vec![format!(
+        "Real deadlock (it happened, lockdep did not have to predict it): {me} waits for \
+         {article} {} it holds itself (recursive locking): it waits for itself forever.",
+        e.kind
+    )];
+    lines.extend(locks_line(&[e], false));
+    let lock = e.lock.as_deref().unwrap_or("a lock the task already holds");
+    let fix = format!(
+        "Fix: do not take {lock} again while holding it: pass the held lock (its guard) down \
+         to the code that needs it instead of taking it again, or release it before the call."
+    );
+    (lines, Some(fix))
 }
 
 fn item_list(items: &[&str]) -> String {

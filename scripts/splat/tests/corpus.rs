@@ -881,3 +881,24 @@ const EXPECTED: &[Expect] = &[
         truncated: false,
     },
 ];
+
+/// A lock left held by a task that returned to user space (an SRCU read-side section, never
+/// ended), then a task that waits for that SRCU's grace period: the hung task is explained by
+/// the lock left held.
+#[test]
+fn a_lock_left_held_explains_the_hung_task_after_it() {
+    let reports = parse("return-to-user-5.9-dm-commit-indented-then-hung.log");
+    let hung = &reports[1];
+    let lines: Vec<&str> = hung.explanation.lines().collect();
+    assert_eq!(
+        lines[lines.len() - 2..],
+        [
+            "Likely cause: report #1 \"WARNING: lock held when returning to user space in \
+             dm_get_live_table\": lvm/1318 returned to user space while holding \
+             &md->io_barrier (taken at dm_get_live_table); nobody will release it.",
+            "Fix: lvm/1318 returned to user space without releasing &md->io_barrier (taken at \
+             dm_get_live_table), so this task waits forever: release every lock on every return \
+             path, including error paths.",
+        ]
+    );
+}

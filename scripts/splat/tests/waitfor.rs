@@ -4,7 +4,7 @@
 //! the `blocker-*.log` fixtures were written from the formats of `debug_show_blocker()`
 //! (kernel/hung_task.c) and `sched_show_task()`.
 
-use splat::{Blocker, Report, ReportKind, Task, WaitCycle, WaitEdge, WaitFor};
+use splat::{Blocker, HeldLock, Report, ReportKind, Task, WaitCycle, WaitEdge, WaitFor};
 use std::path::PathBuf;
 
 fn load(name: &str) -> Vec<Report> {
@@ -155,6 +155,19 @@ fn abba_73_demo_blockers() {
         assert_eq!(contexts, ["hung task"]);
         assert_eq!(h.blocked_in.as_deref(), Some("down()"));
     }
+    // The 7.x held-lock heading: "locks held by deadlock_b/49: 1, last CPU#1:".
+    assert_eq!(
+        reports[0].held_locks,
+        [HeldLock {
+            task: "deadlock_b".to_string(),
+            pid: Some(49),
+            index: 0,
+            lock: "sem_b".to_string(),
+            address: Some("ff11000000c420e8".to_string()),
+            at: Some("rust_deadlock::kthread::trampoline".to_string()),
+        }]
+    );
+    assert_eq!(reports[0].details["held_lock_count"], "1");
     // The last report of each batch keeps "INFO: lockdep is turned off." after the blocker.
     assert_eq!(
         reports[2].lines.last().unwrap(),
@@ -499,6 +512,9 @@ fn three_task_cycle_of_three_lock_kinds() {
              cache_fill/502 (as a reader).",
             "Locks involved: a mutex, an rw-semaphore and a semaphore (no lockdep report in \
              this log names them).",
+            "Lockdep printed nothing about this cycle: its semaphore carries no lockdep \
+             annotation (plain semaphores are invisible to lockdep), so lockdep cannot see the \
+             cycle close, and only the hung-task detector saw it.",
             "Fix: the tasks of this cycle take their locks in different orders: take them in \
              one global order everywhere (or release what a task holds before it waits).",
         ]
@@ -933,7 +949,7 @@ fn streamed_reports_and_json_match_the_whole_log_on_every_fixture() {
         assert_eq!(back, doc, "{name}");
         with_graph += usize::from(!doc.wait_for.edges.is_empty());
     }
-    assert_eq!(with_graph, 5, "the 7.3 and blocker fixtures");
+    assert_eq!(with_graph, 8, "the 7.3, blocker and scenario fixtures");
 }
 
 #[test]
