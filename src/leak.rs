@@ -6,7 +6,8 @@
 //! up and exits. In buggy mode that error path returns without releasing `sem_l`, the way C code
 //! forgets an `up()` before an early `return`: lockdep reports at the thread's exit that it still
 //! holds a lock, and `leak_b`, which takes `sem_l` every iteration, waits for it forever (state D,
-//! reported by the hung-task detector, which on 7.x names the exited `leak_a` as the last holder).
+//! reported by the hung-task detector; 7.x names a semaphore's last holder only while that task
+//! exists, so here it names none).
 //!
 //! A guard releases its lock on every path, so in Rust this bug cannot happen by accident: the
 //! buggy variant forgets the guard on purpose (`core::mem::forget`). The fixed variant lets the

@@ -295,7 +295,12 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
     let reports = run.reports();
     let lockdep: Vec<&Report> = reports
         .iter()
-        .filter(|r| !matches!(r.kind, ReportKind::HungTask | ReportKind::Generic))
+        .filter(|r| {
+            !matches!(
+                r.kind,
+                ReportKind::HungTask | ReportKind::SoftLockup | ReportKind::Generic
+            )
+        })
         .collect();
     match scenario.report {
         None if lockdep.is_empty() => {}
@@ -338,11 +343,10 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
     }
     if scenario.spins {
         for thread in scenario.threads {
-            let stuck = format!("[{thread}:");
-            let spun = run
-                .lines()
-                .any(|l| l.contains(SOFT_LOCKUPS.0) && l.contains(&stuck));
-            if !spun {
+            let spun = |r: &&Report| {
+                r.kind == ReportKind::SoftLockup && r.tasks.iter().any(|t| t.comm == *thread)
+            };
+            if !reports.iter().any(|r| spun(&r)) {
                 return Err(format!("no soft-lockup report for {thread}"));
             }
         }
