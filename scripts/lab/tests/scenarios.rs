@@ -5,7 +5,7 @@
 //!   functions (through `splat --json`), hang or spin the expected threads, and unload within 2 s
 //!   (see `lab::check_buggy`);
 //! - `fixed`: the fixed variant alone prints no report at all while its threads make progress, and
-//!   unloads within 2 s.
+//!   unloads within 2 s, both right after `insmod` and while the threads run.
 //!
 //! A new scenario is a row in the table and a name in the list at the bottom.
 
@@ -29,7 +29,8 @@ fn fixed(name: &str) {
     let run = boot(
         &format!("{name}-fixed"),
         &format!(
-            "load scenario={name}; progressed {threads}; param status; progressed {threads}; \
+            "load scenario={name}; timed rmmod rust_deadlock; \
+             load scenario={name}; progressed {threads}; param status; progressed {threads}; \
              param status; timed rmmod rust_deadlock"
         ),
         Boot::default(),
@@ -43,10 +44,13 @@ fn fixed(name: &str) {
         run.failure(&format!("reports: {titles:?}"))
     );
     assert_progress(&run, scenario.progress);
-    match run.timing("rmmod rust_deadlock") {
-        Some((0, ms)) if ms < 2000 => {}
-        other => panic!("{}", run.failure(&format!("rmmod: {other:?}"))),
-    }
+    // Right after insmod, and while the threads run.
+    let rmmods = run.timings("rmmod rust_deadlock");
+    assert!(
+        rmmods.len() == 2 && rmmods.iter().all(|&(rc, ms)| rc == 0 && ms < 2000),
+        "{}",
+        run.failure(&format!("rmmod (exit, ms): {rmmods:?}"))
+    );
 }
 
 /// Each thread's iteration count was read twice and grew.
