@@ -68,23 +68,28 @@ pid_of() {
 # stack (/proc/PID/stack), the module's status (the lock each thread waits on, and its holder),
 # SysRq w (blocked tasks) and d (held locks: once lockdep has reported, it says it is off),
 # /proc/lockdep and /proc/lock_stat for the module's lock classes, and /proc/interrupts.
+# Everything goes straight into the kernel log (kmsg), so that it stays in order with what SysRq
+# makes the kernel print.
 diag() {
     _locks=$(locks | tr '\n' '|'); _locks=${_locks%|}
-    echo "lab: diag: status"; param status
+    mark "diag: status"; kmsg < "$PARAMS/status"
     for _t in $(threads); do
-        _p=$(pid_of "$_t") || { echo "lab: diag: thread $_t: gone"; continue; }
-        echo "lab: diag: thread $_t pid $_p state $(sed -n 's/^State:\t\(.\).*/\1/p' "/proc/$_p/status")"
-        cat "/proc/$_p/stack"
+        _p=$(pid_of "$_t") || { mark "diag: thread $_t: gone"; continue; }
+        mark "diag: thread $_t pid $_p state $(sed -n 's/^State:\t\(.\).*/\1/p' "/proc/$_p/status")"
+        kmsg < "/proc/$_p/stack"
     done
-    echo "lab: diag: sysrq w (blocked tasks, in the kernel log)"; echo w > /proc/sysrq-trigger
-    echo "lab: diag: sysrq d (held locks, in the kernel log)"; echo d > /proc/sysrq-trigger
-    echo "lab: diag: /proc/lockdep (the module's classes)"
-    grep -E ": ($_locks)\$" /proc/lockdep
-    echo "lab: diag: /proc/lock_stat (the module's classes: contentions, waits in us, acquisitions)"
-    grep -E "^ *($_locks):" /proc/lock_stat
-    echo "lab: diag: /proc/interrupts"; cat /proc/interrupts
-    echo "lab: diag: end"
+    mark "diag: sysrq w (blocked tasks)"; echo w > /proc/sysrq-trigger
+    mark "diag: sysrq d (held locks)"; echo d > /proc/sysrq-trigger
+    mark "diag: /proc/lockdep (the module's classes)"
+    grep -E ": ($_locks)\$" /proc/lockdep | kmsg
+    mark "diag: /proc/lock_stat (the module's classes: contentions, waits in us, acquisitions)"
+    grep -E "^ *($_locks):" /proc/lock_stat | kmsg
+    mark "diag: /proc/interrupts"; kmsg < /proc/interrupts
+    mark "diag: end"
 }
+
+# kmsg: copy standard input into the kernel log, a record per line, now.
+kmsg() { while IFS= read -r _l; do printf '%s\n' "$_l" > /dev/kmsg; done; }
 
 # Waiting for conditions, never for fixed times: a test that sleeps "long enough" fails whenever
 # the emulated guest is slower than usual.

@@ -20,19 +20,27 @@ fn modinfo_describes_every_parameter() {
     let out = String::from_utf8(modinfo.stdout).unwrap();
     let mut parms: Vec<&str> = out.lines().collect();
     parms.sort_unstable();
-    assert_eq!(parms.len(), 3, "{out}");
+    assert_eq!(parms.len(), 4, "{out}");
+    let described = |name: &str, text: &str, ty: &str| {
+        parms.iter().any(|p| {
+            p.strip_prefix(name)
+                .and_then(|p| p.strip_prefix(':'))
+                .is_some_and(|p| p.starts_with(text) && p.ends_with(ty))
+        })
+    };
     assert!(
-        parms[0].starts_with("buggy:Take the semaphores in opposite orders")
-            && parms[0].ends_with("(bool)"),
+        described("buggy", "Run the scenario's buggy variant", "(bool)"),
         "{out}"
     );
     assert!(
-        parms[1].starts_with("hold_ms:Milliseconds each thread holds")
-            && parms[1].ends_with("(uint)"),
+        described("hold_ms", "Milliseconds each thread holds", "(uint)"),
         "{out}"
     );
-    assert!(
-        parms[2].starts_with("status:Read-only") && parms[2].ends_with("(charp)"),
-        "{out}"
-    );
+    assert!(described("status", "Read-only", "(charp)"), "{out}");
+    // Every scenario is named in the description.
+    assert!(described("scenario", "Load time only", "(charp)"), "{out}");
+    let scenario = parms.iter().find(|p| p.starts_with("scenario:")).unwrap();
+    for s in lab::SCENARIOS {
+        assert!(scenario.contains(s.name), "{} not in: {scenario}", s.name);
+    }
 }
