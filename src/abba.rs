@@ -34,13 +34,8 @@ impl Scenario for AbBa {
     const THREADS: &'static [&'static CStr] = &[c_str!("deadlock_a"), c_str!("deadlock_b")];
     const LOCKS: &'static [&'static str] = &["sem_a", "sem_b"];
 
-    fn mode(buggy: bool) -> &'static str {
-        if buggy {
-            "buggy (deadlock_b takes sem_b, then sem_a)"
-        } else {
-            "fixed (both threads take sem_a, then sem_b)"
-        }
-    }
+    const BUGGY: &'static str = "buggy (deadlock_b takes sem_b, then sem_a)";
+    const FIXED: &'static str = "fixed (both threads take sem_a, then sem_b)";
 
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {

@@ -36,13 +36,10 @@ impl Scenario for Abc {
     const THREADS: &'static [&'static CStr] = &[c_str!("abc_a"), c_str!("abc_b"), c_str!("abc_c")];
     const LOCKS: &'static [&'static str] = &["sem_a", "sem_b", "sem_c"];
 
-    fn mode(buggy: bool) -> &'static str {
-        if buggy {
-            "buggy (abc_a takes sem_a then sem_b, abc_b sem_b then sem_c, abc_c sem_c then sem_a)"
-        } else {
-            "fixed (abc_a takes sem_a then sem_b, abc_b sem_b then sem_c, abc_c sem_a then sem_c)"
-        }
-    }
+    const BUGGY: &'static str =
+        "buggy (abc_a takes sem_a then sem_b, abc_b sem_b then sem_c, abc_c sem_c then sem_a)";
+    const FIXED: &'static str =
+        "fixed (abc_a takes sem_a then sem_b, abc_b sem_b then sem_c, abc_c sem_a then sem_c)";
 
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {

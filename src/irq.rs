@@ -51,13 +51,9 @@ impl Scenario for Irq {
     const THREADS: &'static [&'static CStr] = &[c_str!("irq_thread"), c_str!("irq_timer")];
     const LOCKS: &'static [&'static str] = &["irq_lock"];
 
-    fn mode(buggy: bool) -> &'static str {
-        if buggy {
-            "buggy (irq_thread takes irq_lock with interrupts on; a timer interrupt takes it too)"
-        } else {
-            "fixed (irq_thread turns interrupts off while it holds irq_lock)"
-        }
-    }
+    const BUGGY: &'static str =
+        "buggy (irq_thread takes irq_lock with interrupts on; a timer interrupt takes it too)";
+    const FIXED: &'static str = "fixed (irq_thread turns interrupts off while it holds irq_lock)";
 
     /// `irq_thread` on CPU 0, `irq_timer` (and so the timer) on CPU 1.
     fn cpu(thread: usize) -> Option<u32> {

@@ -36,13 +36,8 @@ impl Scenario for Leak {
     const THREADS: &'static [&'static CStr] = &[c_str!("leak_a"), c_str!("leak_b")];
     const LOCKS: &'static [&'static str] = &["sem_l"];
 
-    fn mode(buggy: bool) -> &'static str {
-        if buggy {
-            "buggy (leak_a's failing job returns without releasing sem_l)"
-        } else {
-            "fixed (leak_a's failing job releases sem_l)"
-        }
-    }
+    const BUGGY: &'static str = "buggy (leak_a's failing job returns without releasing sem_l)";
+    const FIXED: &'static str = "fixed (leak_a's failing job releases sem_l)";
 
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {

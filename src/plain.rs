@@ -29,13 +29,8 @@ impl Scenario for Plain {
     const THREADS: &'static [&'static CStr] = &[c_str!("plain_a"), c_str!("plain_b")];
     const LOCKS: &'static [&'static str] = &["sem1", "sem2"];
 
-    fn mode(buggy: bool) -> &'static str {
-        if buggy {
-            "buggy (plain_b takes sem2, then sem1; lockdep cannot see them)"
-        } else {
-            "fixed (both threads take sem1, then sem2)"
-        }
-    }
+    const BUGGY: &'static str = "buggy (plain_b takes sem2, then sem1; lockdep cannot see them)";
+    const FIXED: &'static str = "fixed (both threads take sem1, then sem2)";
 
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {

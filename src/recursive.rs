@@ -33,13 +33,9 @@ impl Scenario for Recursive {
     const THREADS: &'static [&'static CStr] = &[c_str!("recursive")];
     const LOCKS: &'static [&'static str] = &["sem_r"];
 
-    fn mode(buggy: bool) -> &'static str {
-        if buggy {
-            "buggy (recursive holds sem_r and calls a helper that takes sem_r again)"
-        } else {
-            "fixed (the helper uses the caller's hold on sem_r)"
-        }
-    }
+    const BUGGY: &'static str =
+        "buggy (recursive holds sem_r and calls a helper that takes sem_r again)";
+    const FIXED: &'static str = "fixed (the helper uses the caller's hold on sem_r)";
 
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {

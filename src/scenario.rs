@@ -30,8 +30,20 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// look for the module's lock classes).
     const LOCKS: &'static [&'static str];
 
-    /// What the threads do in the given mode, in a few words (for the log).
-    fn mode(buggy: bool) -> &'static str;
+    /// What the threads do in buggy mode, in a few words (for the log).
+    const BUGGY: &'static str;
+
+    /// What the threads do in fixed mode, in a few words (for the log).
+    const FIXED: &'static str;
+
+    /// What the threads do in the given mode.
+    fn mode(buggy: bool) -> &'static str {
+        if buggy {
+            Self::BUGGY
+        } else {
+            Self::FIXED
+        }
+    }
 
     /// How long a thread sleeps between two iterations, in milliseconds.
     const PAUSE_MS: u32 = PAUSE_MS;

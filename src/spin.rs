@@ -39,13 +39,9 @@ impl Scenario for Spin {
     const THREADS: &'static [&'static CStr] = &[c_str!("spinner_a"), c_str!("spinner_b")];
     const LOCKS: &'static [&'static str] = &["spin_a", "spin_b"];
 
-    fn mode(buggy: bool) -> &'static str {
-        if buggy {
-            "buggy (spinner_b takes spin_b, then spin_a: both CPUs will spin forever)"
-        } else {
-            "fixed (both threads take spin_a, then spin_b)"
-        }
-    }
+    const BUGGY: &'static str =
+        "buggy (spinner_b takes spin_b, then spin_a: both CPUs will spin forever)";
+    const FIXED: &'static str = "fixed (both threads take spin_a, then spin_b)";
 
     const PAUSE_MS: u32 = 200;
 

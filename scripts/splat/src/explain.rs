@@ -147,6 +147,8 @@ const BORING_PREFIXES: &[&str] = &[
     "stack_trace_",
     "arch_stack_walk",
     "kernel::sync::",
+    // The lab module's own lock implementation (its lockdep-annotated and plain semaphores).
+    "rust_deadlock::semaphore::",
     // C helpers that Rust calls for inline functions and macros (rust_helper_spin_lock).
     "rust_helper_",
     "context_switch",
@@ -1373,6 +1375,9 @@ mod tests {
         assert!(is_boring("__lock_acquire.constprop.0"));
         assert!(is_boring("rust_helper_spin_lock"));
         assert!(is_boring("rust_deadlock::scenario::Ctx::waits_on"));
+        assert!(is_boring(
+            "rust_deadlock::semaphore::SemaphoreBackend::acquire"
+        ));
         assert!(!is_boring("rust_deadlock::abba::AbBa::thread_b"));
         assert!(!is_boring("download_firmware"));
         assert!(!is_boring("kthread_worker_fn"));
