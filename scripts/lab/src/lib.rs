@@ -321,6 +321,17 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
                 ));
             }
             check_report(report, scenario)?;
+            explains(report, scenario)?;
+        }
+    }
+    for r in &reports {
+        // Plain semaphores: only 7.3's blocker lines let splat see that lockdep missed a cycle.
+        let plain_hung =
+            scenario.report.is_none() && r.kind == ReportKind::HungTask && blocker_lines();
+        if plain_hung
+            || (scenario.spins && r.kind == ReportKind::SoftLockup && !r.stacks.is_empty())
+        {
+            explains(r, scenario)?;
         }
     }
     let named: Vec<&str> = reports.iter().flat_map(functions).collect();
@@ -356,6 +367,18 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
         Some((0, ms)) if ms < 2000 => Ok(()),
         Some((rc, ms)) => Err(format!("rmmod exited {rc} after {ms} ms")),
         None => Err("rmmod did not finish".into()),
+    }
+}
+
+/// Checks that splat's explanation of `report` gives the scenario's fix.
+fn explains(report: &Report, scenario: &Scenario) -> Result<(), String> {
+    if report.explanation.contains(scenario.fix) {
+        Ok(())
+    } else {
+        Err(format!(
+            "splat's explanation of '{}' does not say '{}': {}",
+            report.title, scenario.fix, report.explanation
+        ))
     }
 }
 

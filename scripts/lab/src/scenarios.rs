@@ -23,6 +23,10 @@ pub struct Scenario {
     pub cycle: &'static [&'static str],
     /// Functions (demangled name endings) that the reports' stack traces or `at:` lines name.
     pub functions: &'static [&'static str],
+    /// Words of the fix that splat's explanation of the scenario's report must give (for `plain`,
+    /// of the hung-task reports, where the kernel names the blockers; for `spin`, of the
+    /// soft-lockup reports too).
+    pub fix: &'static str,
     /// The threads that end up asleep in state D, reported by the hung-task detector.
     pub hung: &'static [&'static str],
     /// Whether the demo flips `buggy` at run time; otherwise it loads the module again with
@@ -49,6 +53,7 @@ pub const SCENARIOS: &[Scenario] = &[
         report_line: CIRCULAR,
         cycle: &["sem_a", "sem_b"],
         functions: &["AbBa::thread_a", "AbBa::thread_b"],
+        fix: "in one global order",
         hung: &["deadlock_a", "deadlock_b"],
         flip: true,
         in_interrupt: false,
@@ -63,6 +68,7 @@ pub const SCENARIOS: &[Scenario] = &[
         report_line: CIRCULAR,
         cycle: &["sem_a", "sem_b", "sem_c"],
         functions: &["Abc::thread_a", "Abc::thread_b", "Abc::thread_c"],
+        fix: "in one global order",
         hung: &["abc_a", "abc_b", "abc_c"],
         // The fixed variant records sem_a -> sem_c: flipped after it, abc_c's sem_c -> sem_a
         // closes a two-lock cycle with that order before the three-lock one.
@@ -79,6 +85,7 @@ pub const SCENARIOS: &[Scenario] = &[
         report_line: "possible recursive locking detected",
         cycle: &[],
         functions: &["Recursive::update", "Recursive::log_update"],
+        fix: "do not take a lock the task already holds",
         hung: &["recursive"],
         flip: true,
         in_interrupt: false,
@@ -93,6 +100,7 @@ pub const SCENARIOS: &[Scenario] = &[
         report_line: "inconsistent lock state",
         cycle: &[],
         functions: &["Irq::thread", "Irq::fire"],
+        fix: "with interrupts disabled",
         hung: &[],
         flip: true,
         in_interrupt: true,
@@ -107,6 +115,7 @@ pub const SCENARIOS: &[Scenario] = &[
         report_line: "still has locks held",
         cycle: &[],
         functions: &["Leak::job"],
+        fix: "release every lock on every return path",
         hung: &["leak_b"],
         flip: false,
         in_interrupt: false,
@@ -121,6 +130,7 @@ pub const SCENARIOS: &[Scenario] = &[
         report_line: "",
         cycle: &[],
         functions: &["Plain::thread_a", "Plain::thread_b"],
+        fix: "no lockdep annotation",
         hung: &["plain_a", "plain_b"],
         flip: true,
         in_interrupt: false,
@@ -135,6 +145,7 @@ pub const SCENARIOS: &[Scenario] = &[
         report_line: CIRCULAR,
         cycle: &["spin_a", "spin_b"],
         functions: &["Spin::thread_a", "Spin::thread_b"],
+        fix: "in one global order",
         hung: &[],
         flip: true,
         in_interrupt: false,
