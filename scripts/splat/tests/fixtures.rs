@@ -3,19 +3,9 @@
 //! `abba-buggy-hung.log` is a real log from the lab guest; the others were written by hand
 //! from the kernel's print formats (lockdep.c, hung_task.c, sched/core.c, dumpstack.c).
 
-use splat::{Frame, HeldLock, LockClass, LockSite, Report, ReportKind, ScenarioRow, Task};
-use std::path::PathBuf;
-
-fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn load(name: &str) -> Vec<Report> {
-    let bytes = std::fs::read(fixture_path(name)).expect("fixture exists");
-    splat::parse_bytes(&bytes)
-}
+use splat::{Frame, HeldLock, LockClass, LockSite, Report, ReportKind, ScenarioRow};
+mod common;
+use common::{fixture_path, kinds, load, task};
 
 /// The one report of fixture `name`, which must be of kind `kind`.
 fn only(name: &str, kind: ReportKind) -> Report {
@@ -27,13 +17,6 @@ fn only(name: &str, kind: ReportKind) -> Report {
 }
 
 const LOCK_FN: &str = "kernel::sync::lock::Lock::lock";
-
-fn task(comm: &str, pid: u32) -> Task {
-    Task {
-        comm: comm.to_string(),
-        pid: Some(pid),
-    }
-}
 
 fn class(name: &str, usage: &str, wait: Option<&str>, address: Option<&str>) -> LockClass {
     LockClass {
@@ -86,10 +69,6 @@ fn stack<'a>(r: &'a Report, context: &str) -> &'a [Frame] {
     &r.stack(context)
         .unwrap_or_else(|| panic!("no stack {context:?} in {:?}", r.stacks))
         .frames
-}
-
-fn kinds(reports: &[Report]) -> Vec<ReportKind> {
-    reports.iter().map(|r| r.kind).collect()
 }
 
 fn detail<'a>(r: &'a Report, key: &str) -> &'a str {

@@ -2,26 +2,9 @@
 //! fits it. Exact kinds, tasks, locks and fixes on the lab's real consoles
 //! (`scenario-*-7.3.log`).
 
-use splat::{Report, ReportKind, Task, WaitCycle};
-use std::path::PathBuf;
-
-fn load(name: &str) -> Vec<Report> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    splat::parse_bytes(&std::fs::read(path).expect("fixture exists"))
-}
-
-fn task(comm: &str, pid: u32) -> Task {
-    Task {
-        comm: comm.to_string(),
-        pid: Some(pid),
-    }
-}
-
-fn kinds(reports: &[Report]) -> Vec<ReportKind> {
-    reports.iter().map(|r| r.kind).collect()
-}
+use splat::{Report, ReportKind, WaitCycle};
+mod common;
+use common::{fixture_path, kinds, load, task};
 
 /// The names of the report's lock classes.
 fn locks(r: &Report) -> Vec<&str> {
@@ -190,10 +173,8 @@ fn leak_is_a_lock_held_at_exit() {
 /// The leak log with a blocker line after each hung report, as a kernel prints it when the
 /// holder is still a task (it returned with the lock held instead of exiting).
 fn leak_with_blocker(holder: &str) -> String {
-    let log = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenario-leak-7.3.log"),
-    )
-    .expect("fixture exists");
+    let log =
+        std::fs::read_to_string(fixture_path("scenario-leak-7.3.log")).expect("fixture exists");
     let blocker =
         format!("INFO: task leak_b:81 blocked on a semaphore likely last held by task {holder}");
     let mut out = String::new();
@@ -369,8 +350,7 @@ fn spin_soft_lockups_are_an_ab_ba_on_spinlocks() {
 /// with no known cause.
 #[test]
 fn a_soft_lockup_without_a_lock_order_report() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenario-spin-7.3.log");
+    let path = fixture_path("scenario-spin-7.3.log");
     let log = std::fs::read_to_string(path).expect("fixture exists");
     let tail: String = log.lines().skip(124).map(|l| format!("{l}\n")).collect();
     let reports = splat::parse(&tail);
@@ -451,7 +431,7 @@ fn plain_semaphores_are_invisible_to_lockdep() {
 /// about them because it was off.
 #[test]
 fn plain_semaphores_after_lockdep_was_turned_off() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = fixture_path("");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("fixture exists");
     // The leak scenario's "still has locks held" report, then the plain scenario.
     let exit_report: String = read("scenario-leak-7.3.log")

@@ -4,26 +4,9 @@
 //! the `blocker-*.log` fixtures were written from the formats of `debug_show_blocker()`
 //! (kernel/hung_task.c) and `sched_show_task()`.
 
-use splat::{Blocker, HeldLock, Report, ReportKind, Task, WaitCycle, WaitEdge, WaitFor};
-use std::path::PathBuf;
-
-fn load(name: &str) -> Vec<Report> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    splat::parse_bytes(&std::fs::read(path).expect("fixture exists"))
-}
-
-fn task(comm: &str, pid: u32) -> Task {
-    Task {
-        comm: comm.to_string(),
-        pid: Some(pid),
-    }
-}
-
-fn kinds(reports: &[Report]) -> Vec<ReportKind> {
-    reports.iter().map(|r| r.kind).collect()
-}
+use splat::{Blocker, HeldLock, Report, ReportKind, WaitCycle, WaitEdge, WaitFor};
+mod common;
+use common::{fixture_path, kinds, load, task};
 
 fn blocker(r: &Report) -> &Blocker {
     r.hung_task
@@ -871,7 +854,7 @@ mod fuzz {
 
 #[test]
 fn cli_dot_and_json_on_the_73_console() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/abba-7.3-demo.log");
+    let path = fixture_path("abba-7.3-demo.log");
     let run = |flag: &str| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_splat"))
             .arg(flag)
@@ -925,7 +908,7 @@ fn streamed(log: &str) -> (Vec<Report>, String) {
 
 #[test]
 fn streamed_reports_and_json_match_the_whole_log_on_every_fixture() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = fixture_path("");
     let mut with_graph = 0;
     for entry in std::fs::read_dir(&dir).expect("fixtures") {
         let path = entry.expect("entry").path();
@@ -1047,7 +1030,7 @@ fn repeated_blockers_keep_the_graph_bounded() {
 
 #[test]
 fn cli_text_tells_the_real_deadlock_and_the_graph_before_the_count() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/abba-7.3-demo.log");
+    let path = fixture_path("abba-7.3-demo.log");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_splat"))
         .arg(&path)
         .output()
@@ -1069,7 +1052,7 @@ fn cli_text_tells_the_real_deadlock_and_the_graph_before_the_count() {
 
 #[test]
 fn summary_has_no_rows_for_blocker_lines() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = fixture_path("");
     let mut args = vec!["--summary".to_string(), "--json".to_string()];
     let mut reports = 0;
     for name in [
