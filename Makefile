@@ -13,7 +13,8 @@
 #   make kernel / setup / clean / clean-cache
 #
 # KERNEL=7.3 (the default) or KERNEL=6.12 picks the guest kernel series (see scripts/env.sh);
-# LAB_VARIANT=kcsan a variant of it (qemu/kcsan.config on top, built when first asked for).
+# LAB_VARIANT=kcsan or debug a variant of it (qemu/kcsan.config or qemu/debug.config on top,
+# built when first asked for).
 # LAB_REFRESH=1 make setup looks for a newer package of the series than the one in the cache.
 #
 # The kernel, bindgen and guest logs live in the cache: $RUST_DEADLOCK_CACHE, by default
