@@ -101,7 +101,7 @@ impl Drop for KThread {
 
 /// How many CPUs are online. CPUs are numbered from 0 and, in the lab's guests, never go
 /// offline, so a CPU number below this one is online.
-pub(crate) fn online_cpus() -> u32 {
+fn online_cpus() -> u32 {
     // SAFETY: `__num_online_cpus` is an `atomic_t` the kernel keeps up to date; reading its counter
     // once, volatile, is what C's `num_online_cpus()` does.
     let n = unsafe { ptr::read_volatile(&raw const bindings::__num_online_cpus.counter) };

@@ -127,6 +127,15 @@ struct ThreadStats {
     waiting: AtomicPtr<kernel::ffi::c_char>,
 }
 
+impl ThreadStats {
+    /// The thread's name, once it has been started.
+    fn name(&self) -> Option<&'static CStr> {
+        let name = self.name.load(Ordering::Relaxed);
+        // SAFETY: Non-null names are the static C strings of `Scenario::THREADS`.
+        (!name.is_null()).then(|| unsafe { CStr::from_char_ptr(name) })
+    }
+}
+
 static STATS: [ThreadStats; MAX_THREADS] = [const {
     ThreadStats {
         name: AtomicPtr::new(ptr::null_mut()),
@@ -181,20 +190,6 @@ impl Running {
     /// Initialises the scenario `S` and starts its threads.
     pub(crate) fn start<S: Scenario>() -> Result<Self> {
         const { assert!(S::THREADS.len() <= MAX_THREADS) };
-        let needed = (0..S::THREADS.len())
-            .filter_map(S::cpu)
-            .max()
-            .map_or(0, |cpu| cpu + 1);
-        let online = crate::kthread::online_cpus();
-        if needed > online {
-            pr_err!(
-                "this scenario needs {} online CPUs (a thread of it runs on CPU {}), {} online\n",
-                needed,
-                needed - 1,
-                online
-            );
-            return Err(EINVAL);
-        }
         let scenario = Arc::pin_init(S::new(), GFP_KERNEL)?;
         // Built first, so that on a failure below, dropping it stops the threads already started.
         let mut running = Self {
@@ -278,8 +273,6 @@ impl Drop for Running {
         drop(core::mem::take(&mut self.threads));
         for stats in &STATS {
             stats.task.store(ptr::null_mut(), Ordering::Relaxed);
-            stats.name.store(ptr::null_mut(), Ordering::Relaxed);
-            stats.iterations.store(0, Ordering::Relaxed);
         }
     }
 }
@@ -290,25 +283,20 @@ fn thread_name(task: *const bindings::task_struct) -> Option<&'static str> {
     if task.is_null() {
         return None;
     }
-    STATS.iter().find_map(|s| {
-        let name = s.name.load(Ordering::Relaxed);
-        if !ptr::eq(s.task.load(Ordering::Relaxed), task) || name.is_null() {
-            return None;
-        }
-        // SAFETY: Non-null names are the static C strings of `Scenario::THREADS`.
-        unsafe { CStr::from_char_ptr(name) }.to_str().ok()
-    })
+    STATS
+        .iter()
+        .find(|s| ptr::eq(s.task.load(Ordering::Relaxed), task))?
+        .name()?
+        .to_str()
+        .ok()
 }
 
 /// Writes the `status` report: one line per thread.
 pub(crate) fn write_status(out: &mut impl Write) -> fmt::Result {
     for stats in &STATS {
-        let name = stats.name.load(Ordering::Relaxed);
-        if name.is_null() {
+        let Some(name) = stats.name() else {
             continue;
-        }
-        // SAFETY: Non-null names are the static C strings of `Scenario::THREADS`.
-        let name = unsafe { CStr::from_char_ptr(name) };
+        };
         let task = stats.task.load(Ordering::Relaxed);
         let iterations = stats.iterations.load(Ordering::Relaxed);
         write!(
