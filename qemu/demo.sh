@@ -11,7 +11,7 @@
 
 if [ "$SPINS" = 1 ]; then
     step "echo 1 > /proc/sys/kernel/watchdog_thresh   (report a CPU stuck for 2 s as a soft lockup)"
-    echo 1 > /proc/sys/kernel/watchdog_thresh || exit 1
+    soft_lockup_after_2s || exit 1
 fi
 
 step "insmod rust_deadlock.ko scenario=$SCENARIO   (the fixed variant)"

@@ -44,14 +44,21 @@ threads() {
     cat /tmp/lab-threads 2>/dev/null
 }
 
+# state_of PID: the scheduler state letter of process PID (R, S, D, ...).
+state_of() { sed -n 's/^State:\t\(.\).*/\1/p' "/proc/$1/status"; }
+
 # states: the scheduler state of each of the module's threads, as "lab: state NAME STATE".
 states() {
     _names=" $(threads | tr '\n' ' ') "
     for d in /proc/[0-9]*; do
         read -r comm < "$d/comm" 2>/dev/null || continue
-        case $_names in *" $comm "*) echo "lab: state $comm $(sed -n 's/^State:\t\(.\).*/\1/p' "$d/status")" ;; esac
+        case $_names in *" $comm "*) echo "lab: state $comm $(state_of "${d#/proc/}")" ;; esac
     done
 }
+
+# soft_lockup_after_2s: make the soft-lockup detector report a CPU stuck for 2 s (the threshold
+# is twice watchdog_thresh; the default reports after 20 s).
+soft_lockup_after_2s() { echo 1 > /proc/sys/kernel/watchdog_thresh; }
 
 # locks: the names of the module's lock classes, one per line (from status; empty when unloaded).
 locks() { sed -n 's/^scenario=.* locks=//p' "$PARAMS/status" 2>/dev/null | tr ',' '\n'; }
@@ -75,7 +82,7 @@ diag() {
     mark "diag: status"; kmsg < "$PARAMS/status"
     for _t in $(threads); do
         _p=$(pid_of "$_t") || { mark "diag: thread $_t: gone"; continue; }
-        mark "diag: thread $_t pid $_p state $(sed -n 's/^State:\t\(.\).*/\1/p' "/proc/$_p/status")"
+        mark "diag: thread $_t pid $_p state $(state_of "$_p")"
         kmsg < "/proc/$_p/stack"
     done
     mark "diag: sysrq w (blocked tasks)"; echo w > /proc/sysrq-trigger

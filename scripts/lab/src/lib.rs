@@ -218,6 +218,30 @@ impl Run {
             .collect()
     }
 
+    /// Panics, with the log, unless each of `threads` had its iteration count read `reads`
+    /// times from `status`, and it was above zero and grew from each read to the next.
+    pub fn assert_progress(&self, threads: &[&str], reads: usize) {
+        for thread in threads {
+            let seen = self.iterations(thread);
+            assert_eq!(
+                seen.len(),
+                reads,
+                "{}",
+                self.failure(&format!("{thread}: status reads"))
+            );
+            assert!(
+                seen[0] > 0,
+                "{}",
+                self.failure(&format!("{thread} never iterated"))
+            );
+            assert!(
+                seen.windows(2).all(|w| w[1] > w[0]),
+                "{}",
+                self.failure(&format!("{thread} stalled: {seen:?}"))
+            );
+        }
+    }
+
     /// How long the timed guest command `cmd` took, from `timed`'s "lab: CMD: exit N in M ms".
     pub fn timing(&self, cmd: &str) -> Option<(i32, u64)> {
         self.timings(cmd).into_iter().next()
@@ -243,12 +267,7 @@ pub fn ktap(run: &Run) -> Vec<&str> {
     let lines: Vec<&str> = run
         .console
         .lines()
-        .map(
-            |l| match l.strip_prefix('[').and_then(|r| r.split_once("] ")) {
-                Some((stamp, rest)) if stamp.trim().parse::<f64>().is_ok() => rest,
-                _ => l,
-            },
-        )
+        .map(|l| stamped(l).map_or(l, |(_, rest)| rest))
         .collect();
     let Some(start) = lines.iter().position(|l| *l == "KTAP version 1") else {
         return Vec::new();
@@ -426,15 +445,10 @@ pub fn functions(report: &Report) -> Vec<&str> {
     frames.map(|f| f.function.as_str()).chain(at).collect()
 }
 
-/// The printk timestamp of a console line (`[   12.345678] ...`), in seconds.
-pub fn timestamp(line: &str) -> Option<f64> {
-    line.trim_start()
-        .strip_prefix('[')?
-        .split_once(']')?
-        .0
-        .trim()
-        .parse()
-        .ok()
+/// A console line's printk timestamp (`[   12.345678] ...`), in seconds, and the rest of it.
+pub fn stamped(line: &str) -> Option<(f64, &str)> {
+    let (stamp, rest) = line.strip_prefix('[')?.split_once("] ")?;
+    Some((stamp.trim().parse().ok()?, rest))
 }
 
 /// The guest command line that makes `scenario`'s buggy variant report, for [`time_to_report`]:
@@ -448,7 +462,7 @@ pub fn report_cmd(scenario: &Scenario) -> String {
         format!("wait_for 60 hung {}", scenario.hung.join(" "))
     };
     let spin = if scenario.spins {
-        "echo 1 > /proc/sys/kernel/watchdog_thresh; "
+        "soft_lockup_after_2s; "
     } else {
         ""
     };
@@ -458,26 +472,23 @@ pub fn report_cmd(scenario: &Scenario) -> String {
     )
 }
 
-/// Seconds from the `insmod` of a [`report_cmd`] run to the first line of the first report the
-/// kernel printed, by the guest's printk clock.
-pub fn time_to_report(run: &Run) -> Option<f64> {
+/// The first report the kernel printed in a [`report_cmd`] run, and the seconds from the
+/// `insmod` to its first line, by the guest's printk clock.
+pub fn time_to_report(run: &Run) -> Option<(f64, Report)> {
     let lines: Vec<&str> = run.console.lines().collect();
     let start = lines
         .iter()
         .find(|l| l.ends_with("lab: insmod"))
-        .and_then(|l| timestamp(l))?;
-    let first = run.reports().into_iter().map(|r| r.start_line).min()?;
+        .and_then(|l| stamped(l))?
+        .0;
+    let first = run.reports().into_iter().min_by_key(|r| r.start_line)?;
     // splat numbers lines from 1; the nearest stamped line at or after the report's first one.
     let at = lines
         .iter()
-        .skip(first.saturating_sub(1))
-        .find_map(|l| timestamp(l))?;
-    Some(at - start)
-}
-
-/// Checks a run of the demo of `scenario` (see [`check_buggy`]).
-pub fn check_demo(run: &Run, scenario: &Scenario) -> Result<(), String> {
-    check_buggy(run, scenario)
+        .skip(first.start_line.saturating_sub(1))
+        .find_map(|l| stamped(l))?
+        .0;
+    Some((at - start, first))
 }
 
 #[cfg(test)]
@@ -520,11 +531,25 @@ mod tests {
     }
 
     #[test]
+    fn splits_printk_timestamps() {
+        assert_eq!(
+            stamped("[   12.345678] lab: insmod"),
+            Some((12.345678, "lab: insmod"))
+        );
+        assert_eq!(
+            stamped("[    9.100000]     ok 1 x"),
+            Some((9.1, "    ok 1 x"))
+        );
+        assert_eq!(stamped("lab: insmod"), None);
+        assert_eq!(stamped("[abc] x"), None);
+    }
+
+    #[test]
     fn an_empty_console_is_not_ok() {
         let r = run("");
         assert!(std::panic::catch_unwind(|| r.assert_ok()).is_err());
         for scenario in SCENARIOS {
-            assert!(check_demo(
+            assert!(check_buggy(
                 &Run {
                     status: 0,
                     ..run("lab: exit 0\n")

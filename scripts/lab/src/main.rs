@@ -5,7 +5,7 @@
 //! `lab report-times`: for each scenario, a fresh guest that loads its buggy variant; prints the
 //! time from `insmod` to the kernel's first report (guest clock), for `make bench`.
 
-use lab::{boot, boot_for, check_demo, splat_binary, Run, SCENARIOS};
+use lab::{boot, boot_for, check_buggy, splat_binary, Run, SCENARIOS};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     );
     let _ = Command::new(splat_binary()).arg(&run.log).status();
     lock_graph(&run);
-    match check_demo(&run, scenario) {
+    match check_buggy(&run, scenario) {
         Ok(()) => {
             println!(
                 "\nmake run: OK (kernel {}, scenario {}): {}",
@@ -75,12 +75,11 @@ fn report_times() -> ExitCode {
             &lab::report_cmd(scenario),
             boot_for(scenario, false),
         );
-        let first = run.reports().into_iter().min_by_key(|r| r.start_line);
-        match (lab::time_to_report(&run), first) {
-            (Some(secs), Some(report)) => {
+        match lab::time_to_report(&run) {
+            Some((secs, report)) => {
                 println!("{:<10} {:6.2} s  {}", scenario.name, secs, report.title)
             }
-            _ => {
+            None => {
                 ok = false;
                 println!(
                     "{:<10} no report (log {})",

@@ -36,29 +36,6 @@ fn functions(report: &Report) -> Vec<&str> {
         .collect()
 }
 
-/// Asserts that the run's iteration counts for both threads were read `reads` times and grew.
-fn assert_progress(run: &Run, reads: usize) {
-    for thread in ["deadlock_a", "deadlock_b"] {
-        let seen = run.iterations(thread);
-        assert_eq!(
-            seen.len(),
-            reads,
-            "{}",
-            run.failure(&format!("{thread}: status reads"))
-        );
-        assert!(
-            seen[0] > 0,
-            "{}",
-            run.failure(&format!("{thread} never iterated"))
-        );
-        assert!(
-            seen.windows(2).all(|w| w[1] > w[0]),
-            "{}",
-            run.failure(&format!("{thread} stalled: {seen:?}"))
-        );
-    }
-}
-
 /// Asserts that the circular report is the AB-BA of our two threads and semaphores.
 fn assert_abba(run: &Run, report: &Report) {
     let task = &report.tasks[0];
@@ -128,7 +105,7 @@ fn fixed_mode_reports_nothing_and_progresses() {
         run.failure("no load message")
     );
     assert_no_reports(&run);
-    assert_progress(&run, 2);
+    run.assert_progress(&["deadlock_a", "deadlock_b"], 2);
     assert_eq!(run.timing("rmmod rust_deadlock").map(|t| t.0), Some(0));
     // Lockdep is still on: it turns itself off after its first report.
     assert!(
@@ -162,7 +139,7 @@ fn flipping_buggy_at_runtime_brings_the_report() {
         "flip",
         "load; progressed deadlock_a deadlock_b; param status; progressed deadlock_a deadlock_b; param status; mark flipping; setparam buggy 1; wait_for 30 logged 'possible circular locking'; timed rmmod rust_deadlock",
     );
-    assert_progress(&run, 2);
+    run.assert_progress(&["deadlock_a", "deadlock_b"], 2);
     let flip = run.find("lab: flipping").expect("flip marker");
     assert!(
         run.find("mode: buggy").is_some_and(|l| l > flip),
@@ -341,7 +318,7 @@ true"#,
     assert!(run
         .console
         .contains("rust_deadlock: buggy: refused 'banana': not a boolean"));
-    assert_progress(&run, 2);
+    run.assert_progress(&["deadlock_a", "deadlock_b"], 2);
     for p in ["buggy=banana", "hold_ms=10001", "status=1", "buggy=2"] {
         assert!(
             lab.iter()
