@@ -7,6 +7,10 @@
 #   make shell   interactive shell in the guest; make shell CMD='...' runs CMD there instead
 #   make         build the module (against the lab kernel, or KDIR=/path/to/your/kernel/build)
 #   make check   zero-warning checks: module with CLIPPY=1, rustfmt, cargo clippy and fmt
+#   make diagnose   boot the debug guest, let SCENARIO deadlock, print each thread's state, stack,
+#                the lock it waits on and its holder, the cycle, lock_stat (drgn from the host);
+#                CORE=file also saves the guest's memory, FROM=file reads such a dump instead
+#   make gdb     the same deadlocked guest under gdb, with the kernel's gdb scripts (lx-ps, ...)
 #   make bench   measure boot, warm run and test-suite times
 #   make soak N=10   the VM suite N times per kernel, then 20 fresh boots buggy and fixed
 #   make bench-splat splat's throughput and peak memory on a generated 400 MB console log
@@ -37,7 +41,8 @@ endif
 CARGO := cargo --quiet
 HOST := --manifest-path scripts/Cargo.toml
 
-.PHONY: all module kernel setup run shell test check bench bench-splat soak clean clean-cache host
+.PHONY: all module kernel setup run shell test check bench bench-splat soak clean clean-cache host \
+	diagnose gdb
 
 all: module
 
@@ -83,6 +88,14 @@ check: $(KERNEL_DEP)
 	@rustfmt --check --edition 2021 src/rust_deadlock.rs
 	@$(CARGO) fmt $(HOST) --all --check
 	@$(CARGO) clippy --quiet $(HOST) --all-targets -- -D warnings
+
+# The debug variant of the kernel (qemu/debug.config), built when first asked for, and the module
+# built against it.
+diagnose gdb: LAB_VARIANT = debug
+diagnose: module host
+	@scripts/diagnose.sh diagnose
+gdb: module host
+	@scripts/diagnose.sh gdb
 
 bench: module host
 	@scripts/bench.sh

@@ -58,6 +58,10 @@ start=$SECONDS
 make -C "$src" O="$build" -j"$(nproc)" bzImage modules 2>&1 \
     | awk '/^  [A-Z]+/ { n++; if (n % 300 == 0) printf "    ... %d steps\n", n > "/dev/stderr"; next } /^make(\[[0-9]+\])?: (Entering|Leaving) directory/ { next } { print }'
 [[ -f $build/arch/x86/boot/bzImage && -f $build/Module.symvers ]] || die "kernel build failed"
+# The debug variant: the kernel's gdb scripts (vmlinux-gdb.py) for `make gdb`.
+if grep -qx CONFIG_GDB_SCRIPTS=y "$build/.config"; then
+    make -s -C "$src" O="$build" scripts_gdb >/dev/null || die "make scripts_gdb failed"
+fi
 log "kernel built in $((SECONDS - start)) s"
 touch "$build/.lab-done"
 echo "$build"

@@ -25,10 +25,15 @@ BINDGEN_VERSION=0.72.1
 LLVM_VERSION=19
 export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 
+# drgn, the debugger `make diagnose` reads the guest with: this release from PyPI, in a virtual
+# environment under the cache (Debian's python3-drgn is too old for 6.14+ kernels).
+DRGN_VERSION=0.3.0
+
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 CACHE=${RUST_DEADLOCK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-deadlock}
 TOOLS=$CACHE/tools
+DRGN=$TOOLS/drgn-$DRGN_VERSION/bin/drgn
 # bindgen from the cache; rustup's cargo and rustc even when the caller's PATH lacks them.
 export PATH="$TOOLS/bin:$PATH${HOME:+:$HOME/.cargo/bin}"
 
@@ -38,6 +43,7 @@ HOST_PACKAGES=(
     "libelf-dev:/usr/include/libelf.h" "libclang-$LLVM_VERSION-dev:$LIBCLANG_PATH/libclang.so"
     "busybox-static:/bin/busybox" "qemu-system-x86:qemu-system-x86_64"
     "gcc:gcc" "make:make" "perl:perl" "time:/usr/bin/time"
+    "python3-venv:/usr/lib/python3.11/ensurepip" "gdb:gdb"
 )
 
 # lab_test_bins [TEST...]: the executables of the lab's test targets (all of them, or the named

@@ -37,3 +37,13 @@ if [[ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]]; then
     log "installing bindgen-cli $BINDGEN_VERSION (libclang $LLVM_VERSION) under $TOOLS (about a minute)"
     cargo install --quiet --locked bindgen-cli --version "$BINDGEN_VERSION" --root "$TOOLS"
 fi
+
+# drgn, for `make diagnose`: only when asked for (--drgn), into a virtual environment of its own.
+if [[ ${1:-} == --drgn && ! -x $DRGN ]]; then
+    log "installing drgn $DRGN_VERSION from PyPI under $TOOLS"
+    venv=$(dirname "$(dirname "$DRGN")")
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "drgn==$DRGN_VERSION"
+    "$DRGN" --version >/dev/null || die "drgn $DRGN_VERSION does not run"
+fi

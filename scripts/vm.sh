@@ -8,14 +8,16 @@
 # Options: --log FILE (keep the console, CRs removed), --timeout SECS (default 120; the guest is
 # killed after it), --quiet (do not echo the console), --until PATTERN [--count N] (for a guest that
 # cannot recover, e.g. with every CPU spinning: power it off from here once N console lines, default
-# 1, match the extended regular expression PATTERN; the run then counts as finished, status 0).
+# 1, match the extended regular expression PATTERN; the run then counts as finished, status 0),
+# --qmp SOCK (a QMP socket for the host's debuggers, with QEMU's vmcoreinfo device; see
+# scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket).
 # Exit status: CMD's, or 124 on timeout.
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
 # KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1
+log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 qmp="" gdb=""
 while (($#)); do
     case $1 in
         --log) log_file=$2; shift 2 ;;
@@ -23,6 +25,8 @@ while (($#)); do
         --quiet) quiet=1; shift ;;
         --until) until=$2; shift 2 ;;
         --count) count=$2; shift 2 ;;
+        --qmp) qmp=$2; shift 2 ;;
+        --gdb) gdb=$2; shift 2 ;;
         --) shift; cmd="$*"; break ;;
         *) die "vm.sh: unknown argument '$1' (see the comment at the top of scripts/vm.sh)" ;;
     esac
@@ -80,6 +84,8 @@ esac
 qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 512 -bios qboot.rom -nodefaults
       -display none -serial mon:stdio -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio"
       -append "console=ttyS0 quiet panic=-1 hung_task_panic=0")
+[[ -z $qmp ]] || qemu+=(-qmp "unix:$qmp,server=on,wait=off" -device vmcoreinfo)
+[[ -z $gdb ]] || qemu+=(-gdb "unix:$gdb,server=on,wait=off")
 if [[ -z $cmd ]]; then
     exec "${qemu[@]}"
 fi

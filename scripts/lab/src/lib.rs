@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 
 pub use splat::{Report, ReportKind};
 
+pub mod diagnose;
 pub mod scenarios;
 pub use scenarios::{scenario, Scenario, SCENARIOS};
 

@@ -2,9 +2,18 @@
 //! scenario (default `abba`) with the console on the terminal, explains the reports with splat,
 //! and checks that the demo behaved: exit status 0, or 1 with a one-line reason.
 //!
+//! `lab diagnose [SCENARIO] [--core FILE | --from FILE]`: `make diagnose`. Boots the debug guest,
+//! lets the scenario (default `abba`) deadlock and prints what drgn reads in it (see
+//! `lab::diagnose`); `--core` also saves the guest's memory to FILE, `--from` reads such a dump
+//! instead of booting.
+//!
+//! `lab gdb [SCENARIO] [-- GDB-ARGS]`: `make gdb`. The same deadlocked guest, and gdb attached to
+//! QEMU's gdb stub with the kernel's and the module's symbols and the kernel's gdb scripts.
+//!
 //! `lab report-times`: for each scenario, a fresh guest that loads its buggy variant; prints the
 //! time from `insmod` to the kernel's first report (guest clock), for `make bench`.
 
+use lab::diagnose::{DebugBuild, Live, Snapshot, Source};
 use lab::{boot, boot_for, check_buggy, splat_binary, Run, SCENARIOS};
 use std::process::{Command, ExitCode};
 
@@ -13,6 +22,11 @@ fn main() -> ExitCode {
     let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
     if args == ["report-times"] {
         return report_times();
+    }
+    match args.first().map(String::as_str) {
+        Some("diagnose") => return exit(diagnose(&args[1..])),
+        Some("gdb") => return exit(gdb(&args[1..])),
+        _ => {}
     }
     let scenario = match args.as_slice() {
         [demo] if demo == "demo" => &SCENARIOS[0],
@@ -93,6 +107,111 @@ fn report_times() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Exits 0, or 1 with the error on standard error.
+fn exit(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("error: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The scenario named by `name` (default `abba`), or a clear error.
+fn pick(name: Option<&String>) -> Result<&'static lab::Scenario, String> {
+    let Some(name) = name else {
+        return Ok(&SCENARIOS[0]);
+    };
+    lab::scenario(name).ok_or_else(|| {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+        format!("unknown scenario '{name}' (valid: {})", names.join(", "))
+    })
+}
+
+/// `lab diagnose [SCENARIO] [--core FILE | --from FILE]`.
+fn diagnose(args: &[String]) -> Result<(), String> {
+    let usage = "usage: lab diagnose [SCENARIO] [--core FILE | --from FILE]";
+    let (mut scenario, mut core, mut from) = (None, None, None);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--core" => core = Some(args.next().ok_or(usage)?),
+            "--from" => from = Some(args.next().ok_or(usage)?),
+            a if a.starts_with('-') || scenario.is_some() => return Err(usage.into()),
+            _ => scenario = Some(arg),
+        }
+    }
+    if core.is_some() && from.is_some() {
+        return Err("--core saves a dump of a live guest, --from reads one: not both".into());
+    }
+    let scenario = pick(scenario)?;
+    let build = DebugBuild::find()?;
+    lab::diagnose::drgn()?;
+    if let Some(file) = from {
+        let file = std::path::Path::new(file);
+        if !file.is_file() {
+            return Err(format!("--from {}: no such file", file.display()));
+        }
+        println!("==> drgn on the memory dump {}\n", file.display());
+        print!("{}", Snapshot::read(Source::Dump(file), &build)?.render());
+        return Ok(());
+    }
+    println!(
+        "==> booting the debug guest (kernel {}); scenario {}: fixed, then buggy, until it deadlocks",
+        lab::kernel(),
+        scenario.name
+    );
+    let live = Live::deadlock(
+        scenario,
+        &build,
+        &format!("diagnose-{}", scenario.name),
+        false,
+    )?;
+    println!(
+        "==> drgn on the live guest, over QMP (console: {})\n",
+        live.log.display()
+    );
+    let snapshot = Snapshot::read(Source::Live(&live), &build)?;
+    print!("{}", snapshot.render());
+    if let Some(file) = core {
+        live.dump(std::path::Path::new(file))?;
+        println!("\n==> the guest's memory is in {file}: make diagnose FROM={file} reads it again");
+    }
+    live.finish("diagnose");
+    Ok(())
+}
+
+/// `lab gdb [SCENARIO] [-- GDB-ARGS]`: gdb on the deadlocked guest; extra arguments go to gdb
+/// (for example `--batch -ex lx-ps`).
+fn gdb(args: &[String]) -> Result<(), String> {
+    let (ours, gdb_args) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &[][..]),
+    };
+    if ours.len() > 1 || ours.first().is_some_and(|a| a.starts_with('-')) {
+        return Err("usage: lab gdb [SCENARIO] [-- GDB-ARGS]".into());
+    }
+    let scenario = pick(ours.first())?;
+    let build = DebugBuild::find()?;
+    eprintln!(
+        "==> booting the debug guest (kernel {}); scenario {}: fixed, then buggy, until it deadlocks",
+        lab::kernel(),
+        scenario.name
+    );
+    let live = Live::deadlock(scenario, &build, &format!("gdb-{}", scenario.name), false)?;
+    let status = lab::diagnose::gdb_command(&build, &live)
+        .args(gdb_args)
+        .status()
+        .map_err(|e| format!("gdb: {e}"))?;
+    live.finish("gdb");
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("gdb: {status}"))
     }
 }
 

@@ -1,0 +1,23 @@
+# The deadlock `make diagnose` and `make gdb` look at from the host (qemu/lib.sh is loaded): the
+# scenario's fixed variant first, so that lock_stat sees its locks contended (lockdep, and with it
+# lock_stat, stops at its first report), then the buggy variant until every thread that hangs is
+# in state D. Then "lab: deadlocked", and the guest waits to be looked at and powered off.
+#
+# The host sets SCENARIO, PROGRESS, HUNG, FLIP and SPINS as for qemu/demo.sh.
+: "${SCENARIO:=abba}" "${PROGRESS:=deadlock_a deadlock_b}" "${HUNG=deadlock_a deadlock_b}"
+: "${FLIP:=1}" "${SPINS:=0}"
+
+[ "$SPINS" = 1 ] && { soft_lockup_after_2s || exit 1; }
+load scenario="$SCENARIO" || exit 1
+# Two more iterations of each thread: time for the threads to contend.
+progressed $PROGRESS && progressed $PROGRESS || exit 1
+if [ "$FLIP" = 1 ]; then
+    setparam buggy 1 || exit 1
+else
+    rmmod rust_deadlock && load scenario="$SCENARIO" buggy=1 || exit 1
+fi
+# Every CPU spinning: nothing runs here again; the host waits for the soft-lockup reports.
+[ "$SPINS" = 1 ] && while :; do sleep 60; done
+wait_for 60 blocked $HUNG || exit 1
+mark "deadlocked"
+while :; do sleep 60; done
