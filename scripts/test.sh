@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: splat's host tests once; then, for each kernel series (all of scripts/env.sh's
-# KERNELS, or the one TEST_KERNELS names): the zero-warning checks, the module build, and the lab's
+# KERNELS, or the one TEST_KERNELS names): the zero-warning checks, the module build (also against
+# the debug variant of the kernel, for make diagnose's tests), and the lab's
 # tests (the module file, then the VM tests in scripts/lab/tests/, one fresh guest each, including
 # the module's KUnit suite), the kernels side by side. Ends with one summary line, the failures by
 # kernel, and one KTAP file of every result.
@@ -37,7 +38,15 @@ for k in "${kernels[@]}"; do
     mkdir -p "scripts/target/ko/$k"
     cp src/rust_deadlock.ko "scripts/target/ko/$k/"
     ready+=("$k")
+    # The debug variant of the kernel (built the first time) and the module built against it, for
+    # the tests of make diagnose and make gdb.
+    suite "$k-debug-module" make -s --no-print-directory module KERNEL="$k" LAB_VARIANT=debug
+    [[ $(cat "$results/$k-debug-module.rc") == 0 ]] || continue
+    mkdir -p "scripts/target/ko/$k-debug"
+    cp src/rust_deadlock.ko "scripts/target/ko/$k-debug/"
 done
+suite drgn scripts/setup-host.sh --drgn
+export DRGN
 # The lab's tests: one guest at a time per kernel (the guests are timed by the hung-task detector
 # and rmmod), the kernels side by side (LAB_PARALLEL=0: one after the other).
 mapfile -t lab_bins < <(lab_test_bins)
@@ -46,6 +55,7 @@ lab_tests() {
     for bin in "${lab_bins[@]}"; do
         echo "     Running $(basename "$bin")"
         env KERNEL="$k" LAB_MODULE="$REPO_ROOT/scripts/target/ko/$k/rust_deadlock.ko" \
+            LAB_DEBUG_MODULE="$REPO_ROOT/scripts/target/ko/$k-debug/rust_deadlock.ko" \
             "$bin" --test-threads=1 || rc=1
     done
     return "$rc"

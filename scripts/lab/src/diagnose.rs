@@ -359,16 +359,18 @@ impl Frame {
         name
     }
 
-    /// `file:line`, the kernel's files relative to its source tree.
+    /// `file:line`, the kernel's files relative to its source tree, the module's to the
+    /// repository (6.12 records them with the whole path, 7.x relative).
     pub fn location(&self) -> String {
         let Some(file) = &self.file else {
             return String::new();
         };
+        let repo = format!("{}/", repo_root().display());
         let file = match file.find("/linux-source-") {
             Some(at) => file[at + 1..]
                 .split_once('/')
                 .map_or(file.as_str(), |(_, f)| f),
-            None => file,
+            None => file.strip_prefix(&repo).unwrap_or(file),
         };
         match self.line {
             Some(line) => format!("{file}:{line}"),

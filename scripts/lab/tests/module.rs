@@ -6,7 +6,10 @@ use std::process::Command;
 /// `modinfo` shows every parameter with its type and description.
 #[test]
 fn modinfo_describes_every_parameter() {
-    let ko = repo_root().join("src/rust_deadlock.ko");
+    // The module of the kernel under test (make test keeps one per kernel), else src/'s.
+    let ko = std::env::var_os("LAB_MODULE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("src/rust_deadlock.ko"));
     assert!(ko.exists(), "build the module first: make module");
     let modinfo = ["modinfo", "/sbin/modinfo", "/usr/sbin/modinfo"]
         .iter()
