@@ -18,6 +18,9 @@ series the lab supports:
 - the lock's name and holder: semaphores have no owner, and lockdep's records of held locks go
   stale once it has reported, so the module records both itself (`rust_deadlock::semaphore::
   SLEEPERS`: for each sleeping thread, its semaphore, the semaphore's name and holder record);
+- the spinlock a running task spins on: the `lock` argument of `do_raw_spin_lock` on its stack (a
+  live guest has no stack of a running task; a memory dump has, from each CPU's registers), and
+  its owner as CONFIG_DEBUG_SPINLOCK records it;
 - lock_stat: `lock_classes[]`, and the per-CPU `cpu_lock_stats[]` summed as /proc/lock_stat does.
 
 Function names stay as the symbols have them (Rust's are mangled): the report demangles them.
@@ -31,7 +34,7 @@ from drgn.helpers.linux.list import list_for_each_entry
 from drgn.helpers.linux.module import find_module
 from drgn.helpers.linux.percpu import per_cpu
 from drgn.helpers.linux.pid import for_each_task
-from drgn.helpers.linux.sched import task_state_to_char
+from drgn.helpers.linux.sched import task_cpu, task_state_to_char
 
 MODULE = "rust_deadlock"
 BLOCKER_TYPE_MASK = 0x3
@@ -127,6 +130,41 @@ def semaphore_waiters(addr):
     ]
 
 
+def waited_spinlock(trace):
+    """The raw spinlock a running task spins on (the `lock` argument of `do_raw_spin_lock`), its
+    lockdep name and its owner as CONFIG_DEBUG_SPINLOCK records it (task and CPU), or None."""
+    for frame in trace or []:
+        if frame.name != "do_raw_spin_lock":
+            continue
+        try:
+            lock = frame["lock"]
+        except (KeyError, LookupError):
+            return None
+        if lock.absent_:
+            return None
+        name = None
+        if hasattr(lock, "dep_map") and lock.dep_map.name:
+            name = lock.dep_map.name.string_().decode()
+        owner = lock.owner.value_() if hasattr(lock, "owner") else 0
+        owner_cpu = lock.owner_cpu.value_() if hasattr(lock, "owner_cpu") else None
+        # DEBUG_SPINLOCK marks "no owner" as -1 (SPINLOCK_OWNER_INIT).
+        if owner == (1 << 64) - 1:
+            owner = 0
+        return lock.value_(), name, owner, owner_cpu
+    return None
+
+
+def module_thread(task, ranges, frames):
+    """Whether `task` is one of the module's kthreads: its thread function lies in the module
+    (a running task may have no stack to show it), or its stack runs the module's code."""
+    PF_KTHREAD = 0x00200000
+    if task.flags.value_() & PF_KTHREAD and task.worker_private:
+        kthread = cast("struct kthread *", task.worker_private)
+        if inside(kthread.threadfn.value_(), ranges):
+            return True
+    return any(inside(f["pc"], ranges) for f in frames)
+
+
 def read_ptr(obj):
     """The pointer an atomic (or any pointer-sized field) holds, read as raw memory."""
     return prog.read_u64(obj.address_)
@@ -195,8 +233,7 @@ def main():
     threads = []
     for addr, task in tasks.items():
         trace, frames, error = frames_of(task)
-        # The module's threads: kthreads running the module's code.
-        if not any(inside(f["pc"], ranges) for f in frames):
+        if not module_thread(task, ranges, frames):
             continue
         thread = {
             "name": task.comm.string_().decode(),
@@ -210,6 +247,7 @@ def main():
             record = records.get(sem, {})
             holder = record.get("holder", 0)
             wait = {
+                "kind": "semaphore",
                 "lock": record.get("name"),
                 "address": hex(sem),
                 "on_wait_list": addr in semaphore_waiters(sem),
@@ -222,6 +260,18 @@ def main():
             elif holder:
                 wait["holder"] = {"gone": hex(holder)}
             thread["waits_on"] = wait
+        spin = None if sem else waited_spinlock(trace)
+        if spin:
+            lock, name, holder, cpu = spin
+            wait = {"kind": "spinlock", "lock": name, "address": hex(lock), "owner_cpu": cpu}
+            if holder in tasks:
+                wait["holder"] = {
+                    "name": tasks[holder].comm.string_().decode(),
+                    "pid": tasks[holder].pid.value_(),
+                }
+            thread["waits_on"] = wait
+        thread["cpu"] = task_cpu(task)
+        thread["on_cpu"] = bool(task.on_cpu.value_())
         threads.append(thread)
     threads.sort(key=lambda t: t["pid"])
     release = prog["init_uts_ns"].name.release.string_().decode()

@@ -281,8 +281,13 @@ pub struct Thread {
     pub frames: Vec<Frame>,
     /// Why there is no stack, if there is none.
     pub stack_error: Option<String>,
-    /// The semaphore the thread sleeps on.
+    /// The lock the thread sleeps on or spins on.
     pub waits_on: Option<Wait>,
+    /// The CPU it last ran on.
+    pub cpu: Option<u32>,
+    /// Whether it is running on that CPU now.
+    #[serde(default)]
+    pub on_cpu: bool,
 }
 
 /// A stack frame.
@@ -298,14 +303,18 @@ pub struct Frame {
 /// The lock a thread waits on.
 #[derive(Debug, Deserialize)]
 pub struct Wait {
-    /// Its name, from the module's record (`None`: no record).
+    /// `semaphore` (the thread sleeps) or `spinlock` (it spins).
+    pub kind: String,
+    /// Its name: a semaphore's from the module's record, a spinlock's from lockdep's map.
     pub lock: Option<String>,
-    /// The address of its `struct semaphore`.
+    /// The address of its `struct semaphore` or `raw_spinlock_t`.
     pub address: String,
     /// Whether the semaphore's own wait list holds the thread.
-    pub on_wait_list: bool,
-    /// Who holds it, from the module's record.
+    pub on_wait_list: Option<bool>,
+    /// Who holds it: a semaphore's from the module's record, a spinlock's from its `owner`.
     pub holder: Option<Holder>,
+    /// The CPU a spinlock's owner took it on.
+    pub owner_cpu: Option<i64>,
 }
 
 /// The holder of a lock.
@@ -407,6 +416,25 @@ impl Snapshot {
         serde_json::from_slice(&out.stdout).map_err(|e| format!("drgn's output: {e}"))
     }
 
+    /// Reads the live guest; where a thread is running (a live guest's running task has no saved
+    /// stack: its registers are in the CPU), reads a memory dump of the guest instead, which has
+    /// every CPU's registers. The flag says whether it did.
+    pub fn read_live(live: &Live, build: &DebugBuild) -> Result<(Self, bool), String> {
+        let snapshot = Self::read(Source::Live(live), build)?;
+        if !snapshot
+            .threads
+            .iter()
+            .any(|t| t.on_cpu && t.frames.is_empty())
+        {
+            return Ok((snapshot, false));
+        }
+        let dump = live.dir.join("running.core");
+        live.dump(&dump)?;
+        let snapshot = Self::read(Source::Dump(&dump), build);
+        let _ = std::fs::remove_file(&dump);
+        Ok((snapshot?, true))
+    }
+
     /// The thread called `name`.
     pub fn thread(&self, name: &str) -> Option<&Thread> {
         self.threads.iter().find(|t| t.name == name)
@@ -467,9 +495,13 @@ impl Snapshot {
             out.push_str("the module is not loaded\n");
         }
         for t in &self.threads {
+            let on = match (t.on_cpu, t.cpu) {
+                (true, Some(cpu)) => format!(" on CPU {cpu}"),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "\n{} (pid {}): state {}",
+                "\n{} (pid {}): state {}{on}",
                 t.name,
                 t.pid,
                 state(&t.state)
@@ -478,24 +510,25 @@ impl Snapshot {
                 let lock = w
                     .lock
                     .as_deref()
-                    .unwrap_or("a semaphore the module did not record");
-                let listed = if w.on_wait_list {
-                    "on its wait list"
-                } else {
-                    "NOT on its wait list"
+                    .unwrap_or("a lock the module did not record");
+                let (verb, how) = match w.on_wait_list {
+                    _ if w.kind == "spinlock" => ("spins on", "spinning"),
+                    Some(true) => ("waits on", "on its wait list"),
+                    _ => ("waits on", "NOT on its wait list"),
                 };
                 let _ = writeln!(
                     out,
-                    "  waits on  {lock} (semaphore at {}, {listed})",
-                    w.address
+                    "  {verb:<9} {lock} ({} at {}, {how})",
+                    w.kind, w.address
                 );
                 let _ = match &w.holder {
                     Some(Holder::Task { name, pid }) if *pid == t.pid => {
                         writeln!(out, "  held by   {name} (pid {pid}) itself")
                     }
-                    Some(Holder::Task { name, pid }) => {
-                        writeln!(out, "  held by   {name} (pid {pid})")
-                    }
+                    Some(Holder::Task { name, pid }) => match w.owner_cpu {
+                        Some(cpu) => writeln!(out, "  held by   {name} (pid {pid}), taken on CPU {cpu}"),
+                        None => writeln!(out, "  held by   {name} (pid {pid})"),
+                    },
                     Some(Holder::Gone { gone }) => writeln!(
                         out,
                         "  held by   a task that has exited (task_struct {gone}): it never released it"

@@ -175,7 +175,12 @@ fn diagnose(args: &[String]) -> Result<(), String> {
         "==> drgn on the live guest, over QMP (console: {})\n",
         live.log.display()
     );
-    let snapshot = Snapshot::read(Source::Live(&live), &build)?;
+    let (snapshot, dumped) = Snapshot::read_live(&live, &build)?;
+    if dumped {
+        println!(
+            "(threads are running: read from a memory dump, which has each CPU's registers)\n"
+        );
+    }
     print!("{}", snapshot.render());
     if let Some(file) = core {
         live.dump(std::path::Path::new(file))?;
