@@ -428,11 +428,24 @@ impl Snapshot {
         {
             return Ok((snapshot, false));
         }
+        // A CPU caught inside an interrupt (the soft-lockup detector printing its report, which
+        // takes long on a serial console) shows the interrupt, not the spin: dump again.
         let dump = live.dir.join("running.core");
-        live.dump(&dump)?;
-        let snapshot = Self::read(Source::Dump(&dump), build);
-        let _ = std::fs::remove_file(&dump);
-        Ok((snapshot?, true))
+        let mut tries = 0;
+        loop {
+            live.dump(&dump)?;
+            let snapshot = Self::read(Source::Dump(&dump), build);
+            let _ = std::fs::remove_file(&dump);
+            let snapshot = snapshot?;
+            tries += 1;
+            let caught = snapshot
+                .threads
+                .iter()
+                .all(|t| !t.on_cpu || t.waits_on.is_some());
+            if caught || tries == 5 {
+                return Ok((snapshot, true));
+            }
+        }
     }
 
     /// The thread called `name`.

@@ -90,6 +90,9 @@ fn check_waits(snapshot: &Snapshot, scenario: &Scenario) -> Result<(), String> {
         let t = snapshot
             .thread(thread)
             .ok_or_else(|| format!("no thread {thread}"))?;
+        if t.waits_on.is_none() {
+            return Err(format!("{thread} waits on nothing"));
+        }
         let seen = wait_of(t);
         if seen != (lock.to_string(), holder.to_string()) {
             return Err(format!(
