@@ -96,8 +96,14 @@ impl Ctx {
     /// Busy-waits for `hold_ms` milliseconds, for holders of spinlocks, which must not sleep.
     /// Returns `false` when the module is being unloaded, like [`Ctx::hold`].
     pub(crate) fn hold_spinning(&self) -> bool {
-        let mut left = crate::HOLD_MS.get();
-        while left > 0 && !stopping() {
+        self.spin_until(crate::HOLD_MS.get(), || false)
+    }
+
+    /// Busy-waits until `done` returns `true`, for at most `ms` milliseconds (checked every
+    /// millisecond). Returns `false` when the module is being unloaded, like [`Ctx::hold`].
+    pub(crate) fn spin_until(&self, ms: u32, done: impl Fn() -> bool) -> bool {
+        let mut left = ms;
+        while left > 0 && !stopping() && !done() {
             // SAFETY: `__udelay` busy-waits; it may be called in any context.
             unsafe { bindings::__udelay(1000) };
             left -= 1;

@@ -15,9 +15,16 @@
 //! not sleep, so the threads hold their first lock for `hold_ms` by busy-waiting; between two
 //! iterations they sleep longer than other scenarios' threads, so that even the fixed variant
 //! leaves the guest's CPUs mostly free for everything else (`rmmod` included).
+//!
+//! That pause is longer than the hold, and both threads keep the same rhythm: left alone, their
+//! hold windows could miss each other for minutes. So in buggy mode each thread, once it holds its
+//! first lock, waits (spinning, for at most one of the other thread's iterations) until the other
+//! holds its own: the deadlock then comes in the first buggy iteration, every time.
 
 use crate::order::{Token, Unlocked};
 use crate::scenario::{ControlFlow, Ctx, Scenario};
+use crate::HOLD_MS;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::{new_spinlock, SpinLock};
@@ -29,6 +36,8 @@ pub(crate) struct Spin {
     spin_a: SpinLock<()>,
     #[pin]
     spin_b: SpinLock<()>,
+    /// Whether each thread holds its first lock (the rendezvous of buggy mode).
+    holding: [AtomicBool; 2],
 }
 
 /// The spinlocks' names, for `status` (lockdep gets them from `new_spinlock!`).
@@ -49,6 +58,7 @@ impl Scenario for Spin {
         try_pin_init!(Self {
             spin_a <- new_spinlock!((), "spin_a"),
             spin_b <- new_spinlock!((), "spin_b"),
+            holding: [const { AtomicBool::new(false) }; 2],
         })
     }
 
@@ -70,29 +80,44 @@ impl Spin {
     /// `spinner_a`: `spin_a`, then `spin_b`.
     #[inline(never)]
     fn thread_a(&self, ctx: &Ctx) {
-        Self::both((&self.spin_a, NAME_A), (&self.spin_b, NAME_B), ctx);
+        self.both(0, (&self.spin_a, NAME_A), (&self.spin_b, NAME_B), ctx);
     }
 
     /// `spinner_b`: `spin_b`, then `spin_a` when buggy; `spin_a`, then `spin_b` when fixed.
     #[inline(never)]
     fn thread_b(&self, ctx: &Ctx) {
         if ctx.buggy() {
-            Self::both((&self.spin_b, NAME_B), (&self.spin_a, NAME_A), ctx);
+            self.both(1, (&self.spin_b, NAME_B), (&self.spin_a, NAME_A), ctx);
         } else {
-            Self::both((&self.spin_a, NAME_A), (&self.spin_b, NAME_B), ctx);
+            self.both(1, (&self.spin_a, NAME_A), (&self.spin_b, NAME_B), ctx);
         }
     }
 
-    /// Takes `first`, busy-waits `hold_ms` with it held, takes `second`, releases both.
+    /// Thread number `me` takes `first`, busy-waits with it held, takes `second`, releases both.
+    /// The wait is `hold_ms`, or in buggy mode until the other thread holds its first lock too.
     #[inline(always)]
     fn both(
+        &self,
+        me: usize,
         first: (&SpinLock<()>, &'static CStr),
         second: (&SpinLock<()>, &'static CStr),
         ctx: &Ctx,
     ) {
         let _first = ctx.waits_on(first.1, || first.0.lock());
-        if ctx.hold_spinning() {
+        self.holding[me].store(true, Ordering::Release);
+        let held = if ctx.buggy() {
+            // At most one iteration of the other thread: it may be asleep, or (just after the
+            // switch to buggy mode) still in a fixed iteration that waits for our lock.
+            let other = &self.holding[1 - me];
+            ctx.spin_until(HOLD_MS.get() + Self::PAUSE_MS, || {
+                other.load(Ordering::Acquire)
+            })
+        } else {
+            ctx.hold_spinning()
+        };
+        if held {
             let _second = ctx.waits_on(second.1, || second.0.lock());
         }
+        self.holding[me].store(false, Ordering::Release);
     }
 }
