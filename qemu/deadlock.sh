@@ -1,7 +1,9 @@
 # The deadlock `make diagnose` and `make gdb` look at from the host (qemu/lib.sh is loaded): the
 # scenario's fixed variant first, so that lock_stat sees its locks contended (lockdep, and with it
-# lock_stat, stops at its first report), then the buggy variant until every thread that hangs is
-# in state D. Then "lab: deadlocked", and the guest waits to be looked at and powered off.
+# lock_stat, stops at its first report), then the buggy variant until the hung-task detector has
+# reported every thread that hangs (2 s in state D: a thread that merely waits its turn, e.g.
+# leak_b while leak_a does a job, is in D too) and they are still in D. Then "lab: deadlocked",
+# and the guest waits to be looked at and powered off.
 #
 # The host sets SCENARIO, PROGRESS, HUNG, FLIP and SPINS as for qemu/demo.sh.
 : "${SCENARIO:=abba}" "${PROGRESS:=deadlock_a deadlock_b}" "${HUNG=deadlock_a deadlock_b}"
@@ -18,6 +20,6 @@ else
 fi
 # Every CPU spinning: nothing runs here again; the host waits for the soft-lockup reports.
 [ "$SPINS" = 1 ] && while :; do sleep 60; done
-wait_for 60 blocked $HUNG || exit 1
+wait_for 60 hung $HUNG && wait_for 60 blocked $HUNG || exit 1
 mark "deadlocked"
 while :; do sleep 60; done

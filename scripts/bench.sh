@@ -4,8 +4,9 @@
 #
 #   boot K          a guest of kernel K that boots and powers off at once (scripts/vm.sh -- true)
 #   warm run K      `make run KERNEL=K` with everything built
-#   test suite      `make test` (both kernels) with everything built, the kernels side by side
-#   test serial     the same, one kernel after the other (LAB_PARALLEL=0), for comparison
+#   test suite      `make test` (both kernels) with everything built, several guests at once
+#                   (scripts/lab-tests.sh: LAB_JOBS, by default twice the CPUs)
+#   test serial     the same, one guest at a time (LAB_JOBS=1), for comparison
 #   report times K  per scenario, the guest time from insmod to the kernel's first report
 #   cold run K      (--cold) `make run KERNEL=K` from an empty cache: fetching the source, bindgen,
 #                   the kernel build, then the demo (Debian packages already installed)
@@ -35,7 +36,7 @@ for k in "${KERNELS[@]}"; do
 done
 # Without the KERNEL that `make bench` exports, `make test` tests every kernel.
 measure "test suite" env -u KERNEL -u TEST_KERNELS make -s test
-measure "test serial" env -u KERNEL -u TEST_KERNELS LAB_PARALLEL=0 make -s test
+measure "test serial" env -u KERNEL -u TEST_KERNELS LAB_JOBS=1 make -s test
 if [[ ${1:-} == --cold ]]; then
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT

@@ -46,6 +46,17 @@ HOST_PACKAGES=(
     "python3-venv:/usr/lib/python3.11/ensurepip" "gdb:gdb"
 )
 
+# keep_module TARGET: builds the module against TARGET, a kernel series or SERIES-VARIANT
+# (7.3-debug), and keeps it as scripts/target/ko/TARGET/rust_deadlock.ko for the lab's tests.
+keep_module() {
+    local series=${1%%-*} variant=""
+    [[ $1 == *-* ]] && variant=${1#*-}
+    make -s --no-print-directory -C "$REPO_ROOT" module KERNEL="$series" LAB_VARIANT="$variant" \
+        || return
+    mkdir -p "$REPO_ROOT/scripts/target/ko/$1"
+    cp "$REPO_ROOT/src/rust_deadlock.ko" "$REPO_ROOT/scripts/target/ko/$1/"
+}
+
 # lab_test_bins [TEST...]: the executables of the lab's test targets (all of them, or the named
 # ones, e.g. vm), one per line, built if needed. Scripts run them directly: two `cargo test` at
 # once would wait for each other's lock on the target directory.

@@ -3,8 +3,8 @@
 # KERNELS, or the one TEST_KERNELS names): the zero-warning checks, the module build (also against
 # the debug variant of the kernel, for make diagnose's tests), and the lab's
 # tests (the module file, then the VM tests in scripts/lab/tests/, one fresh guest each, including
-# the module's KUnit suite), the kernels side by side. Ends with one summary line, the failures by
-# kernel, and one KTAP file of every result.
+# the module's KUnit suite), several guests at once from both kernels. Ends with one summary line,
+# the failures by kernel, and one KTAP file of every result.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
@@ -33,47 +33,21 @@ suite host cargo test --manifest-path scripts/Cargo.toml -p splat --no-fail-fast
 ready=()
 for k in "${kernels[@]}"; do
     suite "$k-check" make -s --no-print-directory check KERNEL="$k"
-    suite "$k-module" make -s --no-print-directory module KERNEL="$k"
+    suite "$k-module" keep_module "$k"
     [[ $(cat "$results/$k-module.rc") == 0 ]] || continue
-    mkdir -p "scripts/target/ko/$k"
-    cp src/rust_deadlock.ko "scripts/target/ko/$k/"
     ready+=("$k")
     # The debug variant of the kernel (built the first time) and the module built against it, for
     # the tests of make diagnose and make gdb.
-    suite "$k-debug-module" make -s --no-print-directory module KERNEL="$k" LAB_VARIANT=debug
-    [[ $(cat "$results/$k-debug-module.rc") == 0 ]] || continue
-    mkdir -p "scripts/target/ko/$k-debug"
-    cp src/rust_deadlock.ko "scripts/target/ko/$k-debug/"
+    suite "$k-debug-module" keep_module "$k-debug"
 done
 suite drgn scripts/setup-host.sh --drgn
 export DRGN
-# The lab's tests: one guest at a time per kernel (the guests are timed by the hung-task detector
-# and rmmod), the kernels side by side (LAB_PARALLEL=0: one after the other).
-mapfile -t lab_bins < <(lab_test_bins)
-lab_tests() {
-    local k=$1 rc=0 bin
-    for bin in "${lab_bins[@]}"; do
-        echo "     Running $(basename "$bin")"
-        env KERNEL="$k" LAB_MODULE="$REPO_ROOT/scripts/target/ko/$k/rust_deadlock.ko" \
-            LAB_DEBUG_MODULE="$REPO_ROOT/scripts/target/ko/$k-debug/rust_deadlock.ko" \
-            "$bin" --test-threads=1 || rc=1
-    done
-    return "$rc"
-}
-if [[ ${LAB_PARALLEL:-1} == 1 && ${#ready[@]} -gt 1 ]]; then
-    printf '\n\033[1m==> VM tests on %s, side by side\033[0m\n' "${ready[*]}"
-    pids=()
-    for k in "${ready[@]}"; do
-        ( lab_tests "$k" > "$results/$k.out" 2>&1; echo $? > "$results/$k.rc" ) &
-        pids+=($!)
-    done
-    wait "${pids[@]}"
-    for k in "${ready[@]}"; do
-        printf '\n\033[1m==> %s\033[0m\n' "$k"; cat "$results/$k.out"
-        [[ $(cat "$results/$k.rc") == 0 ]] || status=1
-    done
-else
-    for k in "${ready[@]}"; do suite "$k" lab_tests "$k"; done
+# The lab's tests on every kernel that built, every test a job of its own, several guests at once
+# (scripts/lab-tests.sh; LAB_JOBS=1: one at a time).
+if ((${#ready[@]})); then
+    printf '\n\033[1m==> lab tests on %s, %s jobs at once\033[0m\n' "${ready[*]}" "${LAB_JOBS:-$((2 * $(nproc)))}"
+    scripts/lab-tests.sh "$results" "${ready[@]}" || status=1
+    for k in "${ready[@]}"; do printf '\n\033[1m==> %s\033[0m\n' "$k"; cat "$results/$k.out"; done
 fi
 
 echo

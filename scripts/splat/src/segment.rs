@@ -35,6 +35,8 @@ const BODY_TOLERANCE: usize = 200;
 const MAX_OPEN: usize = 16;
 /// Lines in one report; further lines close it (protects against pathological input).
 const MAX_LINES: usize = 20_000;
+/// Foreign lines that may come between a lock line cut in the middle of its name and its rest.
+const CUT_TOLERANCE: usize = 8;
 
 /// Which print code produced a report, which decides what its body may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,7 +486,7 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
     {
         return LineClass::IrqTrace;
     }
-    if is_lockdep_body(t) {
+    if is_lockdep_body(t) || cut_lock_desc(t) {
         return LineClass::LockdepBody;
     }
     if starts_with_any(t, GENERIC_PREFIXES) {
@@ -889,6 +891,8 @@ pub(crate) struct Segmenter {
     /// The previous line and the index (in `open`) of the report that took it, for joining a
     /// line that a mail client wrapped.
     prev: Option<(String, Option<usize>)>,
+    /// Foreign lines seen since `prev`, a lock line cut in the middle ([`cut_lock_desc`]).
+    cut_skipped: usize,
     /// `finish` was called: everything in `done` is ready.
     finished: bool,
 }
@@ -905,6 +909,13 @@ impl Segmenter {
         // Only a line that a report took can be continued.
         if let Some(taker) = self.push_line(line) {
             self.prev = Some((line.text.to_string(), Some(taker)));
+            self.cut_skipped = 0;
+        } else if let Some((text, Some(idx))) = prev {
+            // A lock line cut by another CPU's message: its rest may still come.
+            if cut_lock_desc(&text) && self.cut_skipped < CUT_TOLERANCE {
+                self.cut_skipped += 1;
+                self.prev = Some((text, Some(idx)));
+            }
         }
     }
 
@@ -1092,6 +1103,11 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
         return Some(joined);
     }
     let p = prev.trim_end();
+    if n.starts_with("){") && cut_lock_desc(p) {
+        // `ADDR (sem_a` + `){+.+.}-{4:4}, at: ...`: one `KERN_CONT` line that a message from
+        // another CPU split; the pieces carry their own spacing.
+        return Some(format!("{p}{n}"));
+    }
     let joined = format!("{p} {n}");
     if is_bare_address(p) {
         // `[<c013ca52>]` + `generic_file_buffered_write+0x15a/0x53d`
@@ -1183,6 +1199,18 @@ fn lock_site_missing(t: &str) -> bool {
         None => parse_lock_line(t),
     };
     line.is_some_and(|l| l.at.is_none())
+}
+
+/// `ADDR (NAME`, alone or as a held lock (` #0: ADDR (NAME`): a lock that lockdep prints in
+/// `KERN_CONT` pieces, cut after its name because another CPU's message came in between; the rest,
+/// `){USAGE}-{..}, at: ...`, follows on a later line.
+fn cut_lock_desc(t: &str) -> bool {
+    let t = t.trim();
+    let Some((before, name)) = t.rsplit_once(" (") else {
+        return false;
+    };
+    let address = before.rsplit(' ').next().unwrap_or("");
+    is_address(address) && !name.is_empty() && !name.contains("){")
 }
 
 /// `kernel/foo.c:12` or `kernel/foo.c:12 [inline]`: the tail of a wrapped frame line (which

@@ -1157,3 +1157,30 @@ fn shell_output_inside_kernel_lines() {
     assert_eq!(last.tasks, [task("deadlock_a", 43)]);
     assert_eq!(last.hung_task.as_ref().unwrap().seconds, 4);
 }
+
+/// 7.3 runs the module's KUnit suite at `insmod`, beside the module's threads: a KUnit line from
+/// the other CPU came between the two `KERN_CONT` pieces of lockdep's line for the lock being
+/// acquired, `ADDR (sem_a` and `){+.+.}-{4:4}, at: ...` (a real lab console).
+#[test]
+fn lock_line_cut_by_another_cpu() {
+    let reports = load("abba-7.3-kunit-cut-lock-line.log");
+    assert_eq!(reports[0].kind, ReportKind::CircularDependency);
+    let r = &reports[0];
+    let thread_b = "rust_deadlock::abba::AbBa::thread_b";
+    assert_eq!(
+        r.acquiring,
+        site("sem_a", Some("ff11000000894468"), thread_b)
+    );
+    assert_eq!(r.holding, site("sem_b", Some("ff11000000894508"), thread_b));
+    assert_eq!(r.cycle, ["sem_b", "sem_a", "sem_b"]);
+    // The KUnit lines stay out of the report.
+    assert!(r.lines.iter().all(|l| !l.contains("# ")), "{:?}", r.lines);
+    // With the acquired lock known, the blocker lines close the cycle over both semaphores.
+    let graph = splat::wait_for(&reports);
+    let [cycle] = graph.cycles.as_slice() else {
+        panic!("{:?}", graph.cycles);
+    };
+    let mut locks = cycle.locks.clone();
+    locks.sort_unstable();
+    assert_eq!(locks, ["sem_a", "sem_b"]);
+}
