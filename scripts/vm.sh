@@ -119,7 +119,7 @@ fi
 status=${PIPESTATUS[0]}
 set -e
 if [[ -f $work/until ]]; then
-    echo "vm.sh: powered the guest off: $count console line(s) matched '$until'" >&2
+    ((quiet)) || echo "vm.sh: powered the guest off: $count console line(s) matched '$until'" >&2
     exit 0
 fi
 if ((status == 124)); then

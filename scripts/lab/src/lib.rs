@@ -72,7 +72,8 @@ pub struct Run {
 /// How a guest is booted.
 #[derive(Clone, Copy, Debug)]
 pub struct Boot {
-    /// Kill the guest after this many seconds.
+    /// Kill the guest after this many seconds (a deadline for a guest that went wrong, not a
+    /// measure: with several guests on two cores, a test takes up to twice its time alone).
     pub timeout_s: u32,
     /// Copy the console to our standard output as it comes.
     pub echo: bool,
@@ -84,7 +85,7 @@ pub struct Boot {
 impl Default for Boot {
     fn default() -> Self {
         Self {
-            timeout_s: 120,
+            timeout_s: 300,
             echo: false,
             until: None,
         }
