@@ -486,7 +486,7 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
     {
         return LineClass::IrqTrace;
     }
-    if is_lockdep_body(t) || cut_lock_desc(t) {
+    if is_lockdep_body(t) || cut_lock_line(t) {
         return LineClass::LockdepBody;
     }
     if starts_with_any(t, GENERIC_PREFIXES) {
@@ -891,7 +891,7 @@ pub(crate) struct Segmenter {
     /// The previous line and the index (in `open`) of the report that took it, for joining a
     /// line that a mail client wrapped.
     prev: Option<(String, Option<usize>)>,
-    /// Foreign lines seen since `prev`, a lock line cut in the middle ([`cut_lock_desc`]).
+    /// Foreign lines seen since `prev`, a lock line cut in the middle ([`cut_lock_line`]).
     cut_skipped: usize,
     /// `finish` was called: everything in `done` is ready.
     finished: bool,
@@ -903,6 +903,7 @@ impl Segmenter {
         let prev = self.prev.take();
         if let Some((prev_text, Some(idx))) = &prev {
             if self.try_join(prev_text, *idx, line) {
+                self.cut_skipped = 0;
                 return;
             }
         }
@@ -912,7 +913,7 @@ impl Segmenter {
             self.cut_skipped = 0;
         } else if let Some((text, Some(idx))) = prev {
             // A lock line cut by another CPU's message: its rest may still come.
-            if cut_lock_desc(&text) && self.cut_skipped < CUT_TOLERANCE {
+            if cut_lock_line(&text) && self.cut_skipped < CUT_TOLERANCE {
                 self.cut_skipped += 1;
                 self.prev = Some((text, Some(idx)));
             }
@@ -1103,9 +1104,10 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
         return Some(joined);
     }
     let p = prev.trim_end();
-    if n.starts_with("){") && cut_lock_desc(p) {
-        // `ADDR (sem_a` + `){+.+.}-{4:4}, at: ...`: one `KERN_CONT` line that a message from
-        // another CPU split; the pieces carry their own spacing.
+    if (n.starts_with("){") || n.starts_with(", at:")) && cut_lock_line(p) {
+        // `ADDR (sem_a` + `){+.+.}-{4:4}, at: ...`, or `ADDR (sem_a){+.+.}-{4:4}` + `, at: ...`:
+        // one `KERN_CONT` line that a message from another CPU split; the pieces carry their own
+        // spacing.
         return Some(format!("{p}{n}"));
     }
     let joined = format!("{p} {n}");
@@ -1201,16 +1203,21 @@ fn lock_site_missing(t: &str) -> bool {
     line.is_some_and(|l| l.at.is_none())
 }
 
-/// `ADDR (NAME`, alone or as a held lock (` #0: ADDR (NAME`): a lock that lockdep prints in
-/// `KERN_CONT` pieces, cut after its name because another CPU's message came in between; the rest,
-/// `){USAGE}-{..}, at: ...`, follows on a later line.
-fn cut_lock_desc(t: &str) -> bool {
+/// A lock line that lockdep prints in `KERN_CONT` pieces, cut because another CPU's message came
+/// in between: `ADDR (NAME` (its rest, `){USAGE}-{..}, at: ...`, follows on a later line) or
+/// `ADDR (NAME){USAGE}-{..}` (its `, at: ...` follows), alone or as a held lock (` #0: ADDR ...`).
+fn cut_lock_line(t: &str) -> bool {
     let t = t.trim();
-    let Some((before, name)) = t.rsplit_once(" (") else {
+    let Some((before, name)) = t.split_once(" (") else {
         return false;
     };
-    let address = before.rsplit(' ').next().unwrap_or("");
-    is_address(address) && !name.is_empty() && !name.contains("){")
+    if !is_address(before.rsplit(' ').next().unwrap_or("")) {
+        return false;
+    }
+    match parse_lock_desc(&t[before.len()..]) {
+        None => !name.is_empty() && !name.contains("){"),
+        Some((_, after)) => after.trim().is_empty(),
+    }
 }
 
 /// `kernel/foo.c:12` or `kernel/foo.c:12 [inline]`: the tail of a wrapped frame line (which

@@ -1184,3 +1184,19 @@ fn lock_line_cut_by_another_cpu() {
     locks.sort_unstable();
     assert_eq!(locks, ["sem_a", "sem_b"]);
 }
+
+/// The same race, cut at the other place lockdep's line is made of pieces: after the lock's
+/// usage, before `, at: ...` (two KUnit lines in between; a real lab console).
+#[test]
+fn lock_line_cut_before_its_site() {
+    let reports = load("abba-7.3-kunit-cut-before-at.log");
+    assert_eq!(reports[0].kind, ReportKind::CircularDependency);
+    let r = &reports[0];
+    let thread_a = "rust_deadlock::abba::AbBa::thread_a";
+    assert_eq!(
+        r.acquiring,
+        site("sem_b", Some("ff11000000784508"), thread_a)
+    );
+    assert_eq!(r.holding, site("sem_a", Some("ff11000000784468"), thread_a));
+    assert!(r.lines.iter().all(|l| !l.contains("# ")), "{:?}", r.lines);
+}
