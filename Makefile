@@ -12,7 +12,7 @@
 #                CORE=file also saves the guest's memory, FROM=file reads such a dump instead
 #   make gdb     the same deadlocked guest under gdb, with the kernel's gdb scripts (lx-ps, ...)
 #   make bench   measure boot, warm run and test-suite times
-#   make soak N=10   the VM suite N times per kernel, then 20 fresh boots buggy and fixed
+#   make soak N=10   every lab test N times on both kernels, then 20 fresh boots buggy and fixed
 #   make bench-splat splat's throughput and peak memory on a generated 400 MB console log
 #   make kernel / setup / clean / clean-cache
 #
