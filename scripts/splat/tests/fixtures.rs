@@ -1158,45 +1158,51 @@ fn shell_output_inside_kernel_lines() {
     assert_eq!(last.hung_task.as_ref().unwrap().seconds, 4);
 }
 
-/// 7.3 runs the module's KUnit suite at `insmod`, beside the module's threads: a KUnit line from
-/// the other CPU came between the two `KERN_CONT` pieces of lockdep's line for the lock being
-/// acquired, `ADDR (sem_a` and `){+.+.}-{4:4}, at: ...` (a real lab console).
+/// 7.3 runs the module's KUnit suite at `insmod`, beside the module's threads: KUnit lines from
+/// the other CPU came between the `KERN_CONT` pieces of lockdep's line for the lock being
+/// acquired (real lab consoles): after the lock's name (`ADDR (sem_a` / KUnit /
+/// `){+.+.}-{4:4}, at: ...`), and after its usage (`ADDR (sem_b){+.+.}-{4:4}` / KUnit /
+/// `, at: ...`). Each line is put back together, and the KUnit lines stay out of the report.
 #[test]
-fn lock_line_cut_by_another_cpu() {
-    let reports = load("abba-7.3-kunit-cut-lock-line.log");
-    assert_eq!(reports[0].kind, ReportKind::CircularDependency);
-    let r = &reports[0];
-    let thread_b = "rust_deadlock::abba::AbBa::thread_b";
-    assert_eq!(
-        r.acquiring,
-        site("sem_a", Some("ff11000000894468"), thread_b)
-    );
-    assert_eq!(r.holding, site("sem_b", Some("ff11000000894508"), thread_b));
-    assert_eq!(r.cycle, ["sem_b", "sem_a", "sem_b"]);
-    // The KUnit lines stay out of the report.
-    assert!(r.lines.iter().all(|l| !l.contains("# ")), "{:?}", r.lines);
-    // With the acquired lock known, the blocker lines close the cycle over both semaphores.
-    let graph = splat::wait_for(&reports);
-    let [cycle] = graph.cycles.as_slice() else {
-        panic!("{:?}", graph.cycles);
-    };
-    let mut locks = cycle.locks.clone();
-    locks.sort_unstable();
-    assert_eq!(locks, ["sem_a", "sem_b"]);
-}
-
-/// The same race, cut at the other place lockdep's line is made of pieces: after the lock's
-/// usage, before `, at: ...` (two KUnit lines in between; a real lab console).
-#[test]
-fn lock_line_cut_before_its_site() {
-    let reports = load("abba-7.3-kunit-cut-before-at.log");
-    assert_eq!(reports[0].kind, ReportKind::CircularDependency);
-    let r = &reports[0];
-    let thread_a = "rust_deadlock::abba::AbBa::thread_a";
-    assert_eq!(
-        r.acquiring,
-        site("sem_b", Some("ff11000000784508"), thread_a)
-    );
-    assert_eq!(r.holding, site("sem_a", Some("ff11000000784468"), thread_a));
-    assert!(r.lines.iter().all(|l| !l.contains("# ")), "{:?}", r.lines);
+fn lock_lines_cut_by_another_cpu() {
+    for (name, thread, acquiring, holding) in [
+        (
+            "abba-7.3-kunit-cut-lock-line.log",
+            "thread_b",
+            ("sem_a", "ff11000000894468"),
+            ("sem_b", "ff11000000894508"),
+        ),
+        (
+            "abba-7.3-kunit-cut-before-at.log",
+            "thread_a",
+            ("sem_b", "ff11000000784508"),
+            ("sem_a", "ff11000000784468"),
+        ),
+    ] {
+        let reports = load(name);
+        let r = &reports[0];
+        assert_eq!(r.kind, ReportKind::CircularDependency, "{name}");
+        let at = format!("rust_deadlock::abba::AbBa::{thread}");
+        assert_eq!(
+            r.acquiring,
+            site(acquiring.0, Some(acquiring.1), &at),
+            "{name}"
+        );
+        assert_eq!(r.holding, site(holding.0, Some(holding.1), &at), "{name}");
+        assert!(
+            r.lines.iter().all(|l| !l.contains("# ")),
+            "{name}: {:?}",
+            r.lines
+        );
+        if name.contains("cut-lock-line") {
+            // With the acquired lock known, the blocker lines close the cycle over both.
+            let graph = splat::wait_for(&reports);
+            let [cycle] = graph.cycles.as_slice() else {
+                panic!("{:?}", graph.cycles);
+            };
+            let mut locks = cycle.locks.clone();
+            locks.sort_unstable();
+            assert_eq!(locks, ["sem_a", "sem_b"]);
+        }
+    }
 }
