@@ -83,8 +83,8 @@ esac
 # qboot and no default devices: nothing but the kernel writes to the serial console.
 # The 256 legacy PTYs cost 3 s of boot under emulation; the guest uses none. ACPI costs 2 s more
 # but stays. Without it the guest has no HPET or PM timer: the TSC's frequency is calibrated
-# against the PIT alone, at boot, and on a loaded host that went wrong by a factor of 4 (with
-# tsc=reliable, guest time ran 4 times faster than the host's, and every timing in guest time
+# against the PIT alone, at boot, and on a loaded host that went wrong by a factor of 3 (with
+# tsc=reliable, guest time ran 3 times faster than the host's, and every timing in guest time
 # with it); without tsc=reliable, a guest whose CPUs all spin falls back to jiffies and stops
 # reporting soft lockups.
 append="console=ttyS0 quiet panic=-1 hung_task_panic=0 pty.legacy_count=0"
