@@ -127,7 +127,9 @@ fn boot_once(name: &str, cmd: &str, how: &Boot) -> Run {
         .arg(&log)
         .arg("--timeout")
         .arg(how.timeout_s.to_string());
-    if !how.echo {
+    if how.echo {
+        vm.stdout(Stdio::inherit());
+    } else {
         vm.arg("--quiet").stdout(Stdio::null());
     }
     if let Some((pattern, count)) = how.until {
@@ -136,7 +138,16 @@ fn boot_once(name: &str, cmd: &str, how: &Boot) -> Run {
             .arg("--count")
             .arg(count.to_string());
     }
-    let status = vm.arg("--").arg(cmd).status().expect("run scripts/vm.sh");
+    // vm.sh's own remarks (a missed deadline) pass through here: printed by this thread, a test
+    // harness shows them with the test's failure, not in the middle of its result line.
+    let out = vm
+        .arg("--")
+        .arg(cmd)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run scripts/vm.sh");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let status = out.status;
     let console = std::fs::read(&log)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
