@@ -28,8 +28,8 @@ touch "$times"
 # shellcheck disable=SC2086 # LAB_TESTS is a list of names
 mapfile -t bins < <(lab_test_bins ${LAB_TESTS:-})
 ((${#bins[@]})) || die "no lab test binaries (LAB_TESTS='${LAB_TESTS:-}')"
-select=() run_args=()
-[[ ${LAB_IGNORED:-0} == 1 ]] && select=(--ignored) run_args=(--ignored --nocapture)
+run_args=()
+[[ ${LAB_IGNORED:-0} == 1 ]] && run_args=(--ignored --nocapture)
 
 # tests BIN: the names of the tests BIN runs (without LAB_IGNORED, not the ignored ones).
 tests() {
@@ -54,6 +54,9 @@ job() {
     awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f\n", b - a }' > "$base.secs"
 }
 
+# Each binary's tests, listed once: $out/jobs/BIN.tests.
+for bin in "${bins[@]}"; do tests "$bin" > "$out/jobs/$(basename "$bin").tests"; done
+
 # The jobs, "SECONDS TARGET BIN TEST", longest first (unknown ones first of all).
 list=$out/jobs/list
 for t in "${targets[@]}"; do
@@ -64,7 +67,7 @@ for t in "${targets[@]}"; do
                 '{ key = $2 " " $3 " " $4 } key == k { s = $1 } END { print s + 0 }' "$times")
             [[ $secs == 0 ]] && secs=100000
             echo "$secs $t $bin $test"
-        done < <(tests "$bin")
+        done < "$out/jobs/$(basename "$bin").tests"
     done
 done | sort -k1,1 -rn > "$list"
 
@@ -97,7 +100,7 @@ for t in "${targets[@]}"; do
             [[ $(cat "$base.rc") == 0 ]] || rc=1
             secs=$(awk -v a="$secs" -v b="$(cat "$base.secs")" 'BEGIN { print a + b }')
             echo "$(cat "$base.secs") $t ${name%-*} $test" >> "$new_times"
-        done < <(tests "$bin")
+        done < "$out/jobs/$name.tests"
         printf '\ntest result: %s. %d passed; %d failed; %d ignored; 0 measured; 0 filtered out; finished in %ss (one job per test)\n\n' \
             "$( ((failed)) && echo FAILED || echo ok)" "$passed" "$failed" "$ignored" "$secs"
     done > "$out/$t.out"
