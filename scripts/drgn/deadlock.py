@@ -130,18 +130,34 @@ def semaphore_waiters(addr):
     ]
 
 
+def interrupt_entry(name):
+    """Whether a function is where x86 enters an interrupt or exception from the code it stops."""
+    return name.startswith("asm_") and any(
+        word in name for word in ("sysvec", "interrupt", "nmi", "exc_")
+    )
+
+
 def waited_spinlock(trace):
     """The raw spinlock a running task spins on (the `lock` argument of `do_raw_spin_lock`), its
-    lockdep name and its owner as CONFIG_DEBUG_SPINLOCK records it (task and CPU), or None."""
-    for frame in trace or []:
-        if frame.name != "do_raw_spin_lock":
-            continue
+    lockdep name and its owner as CONFIG_DEBUG_SPINLOCK records it (task and CPU), or None.
+
+    A stack can hold more than one such frame: an interrupt that came while the task spun can
+    spin too, for a moment, on a lock such as a runqueue's, and a memory dump may catch that
+    moment. The wait that was there before the interrupt came is the one that lasts, so a spin in
+    the task's own context (below its outermost interrupt entry) comes first; a spin only inside
+    an interrupt is taken when there is no other."""
+    names = [frame.name for frame in trace or []]
+    entries = [i for i, name in enumerate(names) if name and interrupt_entry(name)]
+    task_from = entries[-1] + 1 if entries else 0
+    spins = [i for i, name in enumerate(names) if name == "do_raw_spin_lock"]
+    ordered = [i for i in spins if i >= task_from] + [i for i in spins if i < task_from]
+    for i in ordered:
         try:
-            lock = frame["lock"]
+            lock = trace[i]["lock"]
         except (KeyError, LookupError):
-            return None
+            continue
         if lock.absent_:
-            return None
+            continue
         name = None
         if hasattr(lock, "dep_map") and lock.dep_map.name:
             name = lock.dep_map.name.string_().decode()
