@@ -27,7 +27,7 @@ suite() {
 
 (cd scripts && cargo build --quiet --workspace --tests) || exit 1
 export SPLAT=$REPO_ROOT/scripts/target/debug/splat
-suite host cargo test --manifest-path scripts/Cargo.toml -p splat --no-fail-fast
+suite host cargo test --manifest-path scripts/Cargo.toml -p splat -p tsc-khz --no-fail-fast
 # Each kernel's checks and module build, one after the other (they share src/); each module is
 # kept under scripts/target/ko/KERNEL/ for its VM tests.
 ready=()

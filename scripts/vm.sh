@@ -59,6 +59,26 @@ printf 'root:x:0:\nnogroup:x:65534:\n' > "$stage/etc/group"
 [[ -n $cmd ]] && printf '%s\n' "$cmd" > "$stage/lab/cmd"
 (cd "$stage" && find . | cpio -o -H newc --quiet -R 0:0) > "$work/initramfs.cpio"
 
+# host_tsc_khz: the host's TSC rate in kHz, measured by scripts/tsc-khz the first time after the
+# host booted, kept in the cache; fails (with tsc-khz's reason) when the rate cannot be trusted.
+host_tsc_khz() {
+    local file=$CACHE/host-tsc-khz boot
+    boot=$(cat /proc/sys/kernel/random/boot_id)
+    mkdir -p "$CACHE"
+    (
+        flock 9
+        seen="" khz=""
+        [[ -f $file ]] && read -r seen khz < "$file" || true
+        if [[ $seen != "$boot" || ! $khz =~ ^[1-9][0-9]*$ ]]; then
+            cargo build --release --quiet --manifest-path "$REPO_ROOT/scripts/Cargo.toml" -p tsc-khz &&
+                khz=$("$REPO_ROOT/scripts/target/release/tsc-khz") || exit 1
+            [[ $khz =~ ^[1-9][0-9]*$ ]] || exit 1
+            echo "$boot $khz" > "$file"
+        fi
+        echo "$khz"
+    ) 9> "$file.lock"
+}
+
 # KVM is used only when a previous probe on this machine saw it boot the guest.
 accel=${LAB_ACCEL:-auto}
 if [[ $accel == auto ]]; then
@@ -88,6 +108,14 @@ esac
 # with it); without tsc=reliable, a guest whose CPUs all spin falls back to jiffies and stops
 # reporting soft lockups.
 append="console=ttyS0 quiet panic=-1 hung_task_panic=0 pty.legacy_count=0"
+# Under emulation the guest's TSC is the host's, but the guest measures its rate at boot, and on
+# a loaded host the PIT it measures against answered 87 MHz for 2445 MHz: the kernel believes the
+# PIT over the HPET, and the guest's clock, every timeout and detector with it, ran 28 times fast
+# (soft lockups reported in a guest that only booted). So the guest is told the rate, measured on
+# the host once per host boot (scripts/tsc-khz). It still refines it by up to 1 % itself.
+if [[ $accel == tcg ]] && khz=$(host_tsc_khz); then
+    append+=" tsc_early_khz=$khz"
+fi
 qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 512 -bios qboot.rom -nodefaults
       -display none -serial mon:stdio -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio"
       -append "$append")
