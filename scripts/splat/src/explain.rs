@@ -438,7 +438,7 @@ pub fn title(r: &Report) -> String {
             with_in("BUG: sleeping function called from invalid context", f)
         }
         ReportKind::HungTask => with_in("INFO: task hung", f),
-        ReportKind::SoftLockup => with_in("BUG: soft lockup", f),
+        ReportKind::SoftLockup => with_in("BUG: soft lockup", soft_lockup_place(r)),
         ReportKind::Generic => generic_title(r, f),
     }
 }
@@ -1268,15 +1268,57 @@ fn is_spin_wait(function: &str) -> bool {
     SPIN_WAITS.iter().any(|p| f.starts_with(p))
 }
 
-/// Where a soft-locked CPU spins for a spinlock: the `RIP:` function, or one of the innermost
-/// reliable frames of its stack, when it is a spinlock's slow path.
-fn spin_site(r: &Report) -> Option<&str> {
+/// Whether a function is where x86 enters an interrupt or exception from the code it stops
+/// (`asm_sysvec_apic_timer_interrupt`, `asm_common_interrupt`, `asm_exc_page_fault`, ...).
+fn is_interrupt_entry(function: &str) -> bool {
+    let f = base(function);
+    f.starts_with("asm_")
+        && ["sysvec", "interrupt", "nmi", "exc_"]
+            .iter()
+            .any(|w| f.contains(w))
+}
+
+/// The reliable frames of the code a report's CPU was running itself, below the outermost
+/// interrupt entry, when an interrupt came on top of it (the soft-lockup detector's own timer
+/// interrupt may find the CPU inside another interrupt's softirqs); `None` when none did.
+fn own_frames(r: &Report) -> Option<Vec<&Frame>> {
+    let reliable: Vec<&Frame> = main_frames(r).iter().filter(|f| f.reliable).collect();
+    let entry = reliable
+        .iter()
+        .rposition(|f| is_interrupt_entry(&f.function))?;
+    Some(reliable[entry + 1..].to_vec())
+}
+
+/// Where a soft-locked CPU spins for a spinlock, when it does: a spinlock's slow path among the
+/// innermost reliable frames of the code the CPU was running itself, below an interrupt that
+/// came on top of it (then also those frames); else the `RIP:` function or one of the innermost
+/// reliable frames of the whole stack (an interrupt that spins for a lock its own CPU holds).
+fn spin_site(r: &Report) -> Option<(&str, Option<Vec<&Frame>>)> {
+    if let Some(own) = own_frames(r) {
+        let spin = own.iter().take(3).find(|f| is_spin_wait(&f.function));
+        if let Some(spin) = spin {
+            return Some((spin.function.as_str(), Some(own)));
+        }
+    }
     let rip = stack(r, "rip").and_then(|s| s.frames.first());
     let frames = main_frames(r).iter().filter(|f| f.reliable).take(3);
     rip.into_iter()
         .chain(frames)
         .map(|f| f.function.as_str())
         .find(|f| is_spin_wait(f))
+        .map(|spin| (spin, None))
+}
+
+/// The function a soft-locked CPU is reported in: where its task spins when an interrupt came on
+/// top of the spin, else the report's culprit.
+fn soft_lockup_place(r: &Report) -> Option<String> {
+    if let Some((_, Some(own))) = spin_site(r) {
+        let own: Vec<Frame> = own.into_iter().cloned().collect();
+        if let Some(f) = first_interesting(&own) {
+            return Some(f.to_string());
+        }
+    }
+    culprit(r)
 }
 
 fn explain_soft_lockup(r: &Report, earlier: &History) -> String {
@@ -1288,13 +1330,13 @@ fn explain_soft_lockup(r: &Report, earlier: &History) -> String {
         .details
         .get("seconds")
         .map_or_else(String::new, |s| format!(" for {s} seconds"));
-    let f = culprit(r);
+    let f = soft_lockup_place(r);
     let place = f.as_ref().map(|f| format!(", in {f}")).unwrap_or_default();
     let mut lines = vec![format!(
         "{cpu} has spun in kernel code without scheduling{seconds} (task {}{place}).",
         who(r)
     )];
-    match spin_site(r) {
+    match spin_site(r).map(|(site, _)| site) {
         Some(spin) => lines.push(format!(
             "It spins for a spinlock (in {spin}) that its holder does not release."
         )),

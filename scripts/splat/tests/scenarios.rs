@@ -1,6 +1,6 @@
 //! The module's deadlock scenarios on a Linux 7.3 guest: one root cause each, and a `Fix:` that
 //! fits it. Exact kinds, tasks, locks and fixes on the lab's real consoles
-//! (`scenario-*-7.3.log`).
+//! (`scenario-*-7.3.log`, and one of 6.12's).
 
 use splat::{Report, ReportKind, WaitCycle};
 mod common;
@@ -344,6 +344,47 @@ fn spin_soft_lockups_are_an_ab_ba_on_spinlocks() {
     // The JSON kind.
     let json = splat::to_json(&reports[1..2]);
     assert!(json.contains("\"kind\": \"soft_lockup\""), "{json}");
+}
+
+/// The same AB-BA on spinlocks on 6.12, where the detector's third report found CPU#1 running
+/// softirqs at the end of a timer interrupt that came on top of the spin: the report's `RIP:` and
+/// first frames are the interrupt's (`handle_softirqs`, `__do_softirq`), the spin is below
+/// `asm_sysvec_apic_timer_interrupt`. It is still the task's spin, with the same cause and fix.
+#[test]
+fn a_soft_lockup_caught_in_a_softirq_is_still_the_tasks_spin() {
+    let reports = load("scenario-spin-softirq-6.12.log");
+    let lockups: Vec<&Report> = reports
+        .iter()
+        .filter(|r| r.kind == ReportKind::SoftLockup)
+        .collect();
+    assert_eq!(lockups.len(), 3);
+    let r = lockups[2];
+    assert_eq!(
+        r.header,
+        "watchdog: BUG: soft lockup - CPU#1 stuck for 6s! [spinner_a:47]"
+    );
+    assert_eq!(r.details["rip"], "handle_softirqs");
+    assert_eq!(
+        r.title,
+        "BUG: soft lockup in rust_deadlock::spin::Spin::thread_a"
+    );
+    assert_eq!(
+        r.explanation.lines().next(),
+        Some(
+            "CPU#1 has spun in kernel code without scheduling for 6 seconds (task spinner_a/47, \
+             in rust_deadlock::spin::Spin::thread_a)."
+        )
+    );
+    assert_eq!(
+        line(r, "It spins"),
+        "It spins for a spinlock (in do_raw_spin_lock) that its holder does not release."
+    );
+    assert!(
+        line(r, "Likely cause").ends_with(SPIN_CAUSE),
+        "{}",
+        r.explanation
+    );
+    assert_eq!(fix(r), SPIN_FIX);
 }
 
 /// The soft lockups without the lock-order report before them: a CPU spinning for a spinlock,
