@@ -70,7 +70,44 @@ pub struct Live {
 impl Live {
     /// Boots the debug guest, runs `scenario` until it deadlocks and returns the running guest.
     /// `echo` copies the console to standard output.
+    ///
+    /// A guest that printed nothing before the deadline never reached init (as in [`crate::boot`];
+    /// seen here once in some 1,500 boots, after the guest clock was fixed): this keeps that
+    /// console as `NAME.silent-boot.log` and what its vCPUs were running (QEMU's `info registers
+    /// -a`, each `RIP` with its function) as `NAME.silent-boot.regs`, says so on standard error,
+    /// and boots once more.
     pub fn deadlock(
+        scenario: &Scenario,
+        build: &DebugBuild,
+        name: &str,
+        echo: bool,
+    ) -> Result<Self, String> {
+        let mut live = Self::start(scenario, build, name, echo)?;
+        let Err(why) = live.wait_deadlocked(scenario) else {
+            return Ok(live);
+        };
+        if live.console().lines().any(|l| l.starts_with('[')) {
+            return Err(why);
+        }
+        let (regs, rips) = live.registers(build);
+        live.stop();
+        let kept = live.log.with_extension("silent-boot.log");
+        let _ = std::fs::rename(&live.log, &kept);
+        let _ = std::fs::write(kept.with_extension("regs"), &regs);
+        eprintln!(
+            "lab: {name}: the guest printed nothing in 300 s, it hung before init (console kept \
+             as {}, its vCPUs were at: {}); booting it once more",
+            kept.display(),
+            rips.join("; ")
+        );
+        drop(live);
+        let mut live = Self::start(scenario, build, name, echo)?;
+        live.wait_deadlocked(scenario)?;
+        Ok(live)
+    }
+
+    /// Boots the guest that `deadlock` waits on.
+    fn start(
         scenario: &Scenario,
         build: &DebugBuild,
         name: &str,
@@ -108,15 +145,48 @@ impl Live {
             .arg(format!("{} . /lab/deadlock.sh", scenario.demo_env()))
             .spawn()
             .map_err(|e| format!("scripts/vm.sh: {e}"))?;
-        let mut live = Self {
+        Ok(Self {
             child,
             dir,
             log,
             qmp,
             gdb,
+        })
+    }
+
+    /// QEMU's `info registers -a` for every vCPU (the error instead when QEMU does not answer),
+    /// and each vCPU's `RIP` with the function it is in (`addr2line` on the debug `vmlinux`).
+    fn registers(&self, build: &DebugBuild) -> (String, Vec<String>) {
+        let command = r#"{"execute": "human-monitor-command", "arguments": {"command-line": "info registers -a"}}"#;
+        let answer = match self.qmp(command) {
+            Ok(answer) => answer,
+            Err(e) => return (e, Vec::new()),
         };
-        live.wait_deadlocked(scenario)?;
-        Ok(live)
+        let text = serde_json::from_str::<serde_json::Value>(&answer)
+            .ok()
+            .and_then(|v| Some(v.get("return")?.as_str()?.replace('\r', "")))
+            .unwrap_or(answer);
+        let mut rips = Vec::new();
+        for line in text.lines() {
+            let Some(rip) = line
+                .strip_prefix("RIP=")
+                .and_then(|r| r.split_whitespace().next())
+            else {
+                continue;
+            };
+            let function = Command::new("addr2line")
+                .arg("-f")
+                .arg("-e")
+                .arg(build.vmlinux())
+                .arg(format!("0x{rip}"))
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .and_then(|o| o.lines().next().map(str::to_owned))
+                .unwrap_or_default();
+            rips.push(format!("{rip} ({function})"));
+        }
+        (text, rips)
     }
 
     /// Waits until the guest says it deadlocked (or, where every CPU spins and nothing can say
