@@ -86,13 +86,12 @@ impl Live {
         let Err(why) = live.wait_deadlocked(scenario) else {
             return Ok(live);
         };
-        if live.console().lines().any(|l| l.starts_with('[')) {
+        if !crate::silent(&live.console()) {
             return Err(why);
         }
         let (regs, rips) = live.registers(build);
         live.stop();
-        let kept = live.log.with_extension("silent-boot.log");
-        let _ = std::fs::rename(&live.log, &kept);
+        let kept = crate::keep_silent_boot(&live.log);
         let _ = std::fs::write(kept.with_extension("regs"), &regs);
         eprintln!(
             "lab: {name}: the guest printed nothing in 300 s, it hung before init (console kept \

@@ -104,18 +104,30 @@ pub const SOFT_LOCKUPS: (&str, u32) = ("BUG: soft lockup - CPU#", 3);
 /// that console as `NAME.silent-boot.log`, and boots once more.
 pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
     let run = boot_once(name, cmd, &how);
-    let silent = !run.console.lines().any(|l| l.starts_with('['));
-    if run.status != 124 || !silent {
+    if run.status != 124 || !silent(&run.console) {
         return run;
     }
-    let kept = run.log.with_extension("silent-boot.log");
-    let _ = std::fs::rename(&run.log, &kept);
+    let kept = keep_silent_boot(&run.log);
     eprintln!(
         "lab: {name}: the guest printed nothing in {} s, it hung before init (console kept as {}); booting it once more",
         how.timeout_s,
         kept.display()
     );
     boot_once(name, cmd, &how)
+}
+
+/// Whether a guest's console has no kernel line at all: the guest never reached init (the boot
+/// is quiet, so nothing is printed before it).
+pub(crate) fn silent(console: &str) -> bool {
+    !console.lines().any(|l| l.starts_with('['))
+}
+
+/// Keeps the console `log` of a guest that hung before init as `NAME.silent-boot.log`, out of the
+/// way of the next boot's log, and returns that path.
+pub(crate) fn keep_silent_boot(log: &Path) -> PathBuf {
+    let kept = log.with_extension("silent-boot.log");
+    let _ = std::fs::rename(log, &kept);
+    kept
 }
 
 fn boot_once(name: &str, cmd: &str, how: &Boot) -> Run {
