@@ -902,7 +902,7 @@ impl Segmenter {
     pub fn push(&mut self, line: &Line) {
         let prev = self.prev.take();
         if let Some((prev_text, Some(idx))) = &prev {
-            if self.try_join(prev_text, *idx, line) {
+            if self.try_join(prev_text, *idx, line, self.cut_skipped > 0) {
                 self.cut_skipped = 0;
                 return;
             }
@@ -922,15 +922,21 @@ impl Segmenter {
 
     /// A line that continues the previous one (a mail client wrapped a long kernel line):
     /// appended to it when the report took the previous line and the joined line reads as a
-    /// kernel line where the second half alone does not.
-    fn try_join(&mut self, prev: &str, idx: usize, line: &Line) -> bool {
+    /// kernel line where the second half alone does not. After other lines came in between
+    /// (`after_foreign`), only the rest of a cut lock line is joined.
+    fn try_join(&mut self, prev: &str, idx: usize, line: &Line, after_foreign: bool) -> bool {
         let Some(seg) = self.open.get_mut(idx) else {
             return false;
         };
         if seg.terminated || !seg.compatible(line.caller) {
             return false;
         }
-        let Some(joined) = wrapped_join(prev, line.text) else {
+        let joined = if after_foreign {
+            rejoin_cut_lock_line(prev, line.text)
+        } else {
+            wrapped_join(prev, line.text)
+        };
+        let Some(joined) = joined else {
             return false;
         };
         let first = seg.lines.len() == 1;
@@ -1103,13 +1109,10 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     if let Some(joined) = join_held_fragments(prev, next) {
         return Some(joined);
     }
-    let p = prev.trim_end();
-    if (n.starts_with("){") || n.starts_with(", at:")) && cut_lock_line(p) {
-        // `ADDR (sem_a` + `){+.+.}-{4:4}, at: ...`, or `ADDR (sem_a){+.+.}-{4:4}` + `, at: ...`:
-        // one `KERN_CONT` line that a message from another CPU split; the pieces carry their own
-        // spacing.
-        return Some(format!("{p}{n}"));
+    if let Some(joined) = rejoin_cut_lock_line(prev, next) {
+        return Some(joined);
     }
+    let p = prev.trim_end();
     let joined = format!("{p} {n}");
     if is_bare_address(p) {
         // `[<c013ca52>]` + `generic_file_buffered_write+0x15a/0x53d`
@@ -1203,21 +1206,76 @@ fn lock_site_missing(t: &str) -> bool {
     line.is_some_and(|l| l.at.is_none())
 }
 
-/// A lock line that lockdep prints in `KERN_CONT` pieces, cut because another CPU's message came
-/// in between: `ADDR (NAME` (its rest, `){USAGE}-{..}, at: ...`, follows on a later line) or
-/// `ADDR (NAME){USAGE}-{..}` (its `, at: ...` follows), alone or as a held lock (` #0: ADDR ...`).
-fn cut_lock_line(t: &str) -> bool {
+/// How far a `print_lock()` line got. Lockdep prints it in `KERN_CONT` pieces (`ADDR`, ` (`,
+/// the name, `){USAGE}-{O:I}`, `, at: SITE`; a held lock has ` #I: ` first), and a message from
+/// another CPU can cut it after any of them: the rest then comes on a later line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum LockLineStage {
+    /// `ADDR` alone.
+    Address,
+    /// `ADDR (`, `ADDR (NAME`: the name may still go on.
+    Name,
+    /// `ADDR (NAME){USAGE}-{O:I}`: the `at:` site is missing.
+    Usage,
+    /// The whole line.
+    Site,
+}
+
+/// The [`LockLineStage`] of a line that starts like a `print_lock()` line with an address (as
+/// every kernel since 4.15 prints it), or `None` for any other line.
+fn lock_line_stage(t: &str) -> Option<LockLineStage> {
     let t = t.trim();
-    let Some((before, name)) = t.split_once(" (") else {
-        return false;
+    let t = match t.split_once(": ") {
+        Some((index, rest))
+            if index.len() > 1
+                && index.starts_with('#')
+                && index[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => t,
     };
-    if !is_address(before.rsplit(' ').next().unwrap_or("")) {
-        return false;
+    let (address, rest) = t.split_once(' ').unwrap_or((t, ""));
+    if !is_address(address) {
+        return None;
     }
-    match parse_lock_desc(&t[before.len()..]) {
-        None => !name.is_empty() && !name.contains("){"),
-        Some((_, after)) => after.trim().is_empty(),
+    let rest = rest.trim_start();
+    if rest.is_empty() {
+        return Some(LockLineStage::Address);
     }
+    let name = rest.strip_prefix('(')?;
+    match parse_lock_desc(rest) {
+        None => (!name.contains("){")).then_some(LockLineStage::Name),
+        Some((_, after)) => match after.trim() {
+            "" | ", at:" => Some(LockLineStage::Usage),
+            a if a.starts_with(", at: ") => Some(LockLineStage::Site),
+            _ => None,
+        },
+    }
+}
+
+/// A lock line cut in the middle ([`LockLineStage`]): its rest may come on a later line.
+fn cut_lock_line(t: &str) -> bool {
+    lock_line_stage(t).is_some_and(|s| s < LockLineStage::Site)
+}
+
+/// `prev`, a lock line cut in the middle, and `next`, a piece that takes it further: `ADDR (` +
+/// `sem_b){+.+.}-{4:4}, at: ...`, `ADDR (sem_a` + `){+.+.}-{4:4}, at: ...`, `ADDR
+/// (sem_a){+.+.}-{4:4}` + `, at: ...`, `ADDR` + `(sem_a){...`. The pieces carry their own spacing
+/// but for the one between the address and `(`, which the console's line start took. The joined
+/// line must reach the usage at least, so that another CPU's message is never glued to it.
+fn rejoin_cut_lock_line(prev: &str, next: &str) -> Option<String> {
+    let p = prev.trim_end();
+    let n = next.trim();
+    let before = lock_line_stage(p).filter(|s| *s < LockLineStage::Site)?;
+    let sep = if before == LockLineStage::Address && n.starts_with('(') {
+        " "
+    } else {
+        ""
+    };
+    let joined = format!("{p}{sep}{n}");
+    let after = lock_line_stage(&joined)?;
+    (after > before && after >= LockLineStage::Usage).then_some(joined)
 }
 
 /// `kernel/foo.c:12` or `kernel/foo.c:12 [inline]`: the tail of a wrapped frame line (which
@@ -1333,5 +1391,62 @@ mod tests {
             LineClass::LockdepBody
         );
         assert_eq!(classify_line("IN-SOFTIRQ-W at:"), LineClass::LockdepBody);
+    }
+
+    #[test]
+    fn lock_lines_cut_after_any_piece_are_joined() {
+        let whole = "ff11000000804b08 (sem_b){+.+.}-{4:4}, at: thread_a+0x50/0xdd [rust_deadlock]";
+        // Every place where one `KERN_CONT` piece ends and the next begins.
+        for cut in [
+            "ff11000000804b08",
+            "ff11000000804b08 (",
+            "ff11000000804b08 (sem_b",
+        ] {
+            let rest = whole[cut.len()..].trim();
+            assert!(cut_lock_line(cut), "{cut}");
+            assert_eq!(
+                rejoin_cut_lock_line(cut, rest).as_deref(),
+                Some(whole),
+                "{cut}"
+            );
+            assert_eq!(wrapped_join(cut, rest).as_deref(), Some(whole), "{cut}");
+        }
+        let usage = "ff11000000804b08 (sem_b){+.+.}-{4:4}";
+        assert!(cut_lock_line(usage));
+        assert_eq!(
+            rejoin_cut_lock_line(usage, &whole[usage.len()..]).as_deref(),
+            Some(whole)
+        );
+        assert!(!cut_lock_line(whole));
+        assert_eq!(lock_line_stage(whole), Some(LockLineStage::Site));
+        // A held lock, cut after its name's version.
+        assert_eq!(
+            rejoin_cut_lock_line(
+                " #0: ffffffff8e333e60 (&of->mutex#2",
+                "){+.+.}-{4:4}, at: f+0x1/0x2"
+            )
+            .as_deref(),
+            Some(" #0: ffffffff8e333e60 (&of->mutex#2){+.+.}-{4:4}, at: f+0x1/0x2")
+        );
+        // Another CPU's message is not glued on, wherever the lock line was cut.
+        for cut in [
+            "ff11000000804b08",
+            "ff11000000804b08 (",
+            "ff11000000804b08 (sem_b",
+            usage,
+        ] {
+            for other in [
+                "# hold_ms_accepts_decimal_numbers_in_range.speed: normal",
+                "ok 6 buggy",
+                "(x) y",
+            ] {
+                assert_eq!(rejoin_cut_lock_line(cut, other), None, "{cut} + {other}");
+            }
+        }
+        // Lines that only end in an address are not lock lines.
+        assert!(!cut_lock_line(
+            "RBP: ffffc90000003e58 R08: 0000000000000001"
+        ));
+        assert!(!cut_lock_line("ok 6 buggy"));
     }
 }

@@ -1161,8 +1161,9 @@ fn shell_output_inside_kernel_lines() {
 /// 7.3 runs the module's KUnit suite at `insmod`, beside the module's threads: KUnit lines from
 /// the other CPU came between the `KERN_CONT` pieces of lockdep's line for the lock being
 /// acquired (real lab consoles): after the lock's name (`ADDR (sem_a` / KUnit /
-/// `){+.+.}-{4:4}, at: ...`), and after its usage (`ADDR (sem_b){+.+.}-{4:4}` / KUnit /
-/// `, at: ...`). Each line is put back together, and the KUnit lines stay out of the report.
+/// `){+.+.}-{4:4}, at: ...`), after its usage (`ADDR (sem_b){+.+.}-{4:4}` / KUnit /
+/// `, at: ...`), and before its name (`ADDR (` / KUnit / `sem_b){+.+.}-{4:4}, at: ...`, caught
+/// by the soak). Each line is put back together, and the KUnit lines stay out of the report.
 #[test]
 fn lock_lines_cut_by_another_cpu() {
     for (name, thread, acquiring, holding) in [
@@ -1177,6 +1178,12 @@ fn lock_lines_cut_by_another_cpu() {
             "thread_a",
             ("sem_b", "ff11000000784508"),
             ("sem_a", "ff11000000784468"),
+        ),
+        (
+            "abba-7.3-kunit-cut-after-paren.log",
+            "thread_a",
+            ("sem_b", "ff11000000804b08"),
+            ("sem_a", "ff11000000804a68"),
         ),
     ] {
         let reports = load(name);
