@@ -1275,7 +1275,12 @@ fn rejoin_cut_lock_line(prev: &str, next: &str) -> Option<String> {
     };
     let joined = format!("{p}{sep}{n}");
     let after = lock_line_stage(&joined)?;
-    (after > before && after >= LockLineStage::Usage).then_some(joined)
+    // The name alone (`ADDR (` + `sem_b`, its usage still to come): one word, as class names are.
+    let name_piece = p.ends_with('(')
+        && after == LockLineStage::Name
+        && !n.contains(char::is_whitespace)
+        && !n.starts_with('#');
+    ((after > before && after >= LockLineStage::Usage) || name_piece).then_some(joined)
 }
 
 /// `kernel/foo.c:12` or `kernel/foo.c:12 [inline]`: the tail of a wrapped frame line (which
@@ -1427,6 +1432,13 @@ mod tests {
             )
             .as_deref(),
             Some(" #0: ffffffff8e333e60 (&of->mutex#2){+.+.}-{4:4}, at: f+0x1/0x2")
+        );
+        // Cut twice: the name alone, then its usage and site.
+        let name = rejoin_cut_lock_line("ff11000000804b08 (", "sem_b").unwrap();
+        assert_eq!(name, "ff11000000804b08 (sem_b");
+        assert_eq!(
+            rejoin_cut_lock_line(&name, &whole[name.len()..]).as_deref(),
+            Some(whole)
         );
         // Another CPU's message is not glued on, wherever the lock line was cut.
         for cut in [

@@ -1163,7 +1163,8 @@ fn shell_output_inside_kernel_lines() {
 /// acquired (real lab consoles): after the lock's name (`ADDR (sem_a` / KUnit /
 /// `){+.+.}-{4:4}, at: ...`), after its usage (`ADDR (sem_b){+.+.}-{4:4}` / KUnit /
 /// `, at: ...`), and before its name (`ADDR (` / KUnit / `sem_b){+.+.}-{4:4}, at: ...`, caught
-/// by the soak). Each line is put back together, and the KUnit lines stay out of the report.
+/// by the soak), and twice (`ADDR (` / KUnit / `sem_b` / KUnit / `){+.+.}-{4:4}, at: ...`).
+/// Each line is put back together, and the KUnit lines stay out of the report.
 #[test]
 fn lock_lines_cut_by_another_cpu() {
     for (name, thread, acquiring, holding) in [
@@ -1184,6 +1185,12 @@ fn lock_lines_cut_by_another_cpu() {
             "thread_a",
             ("sem_b", "ff11000000804b08"),
             ("sem_a", "ff11000000804a68"),
+        ),
+        (
+            "abba-7.3-kunit-cut-twice.log",
+            "thread_a",
+            ("sem_b", "ff11000000828908"),
+            ("sem_a", "ff11000000828868"),
         ),
     ] {
         let reports = load(name);
