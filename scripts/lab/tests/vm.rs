@@ -504,6 +504,15 @@ fn kunit_suite_passes() {
     );
 }
 
+/// The console lines after `lines[start]`, a line of one of `diag`'s steps, up to its next step
+/// (`lab: diag: ...`). A kernel report may come in between: it is read as part of the step.
+fn diag_step<'a>(lines: &'a [&'a str], start: usize) -> impl Iterator<Item = &'a str> + 'a {
+    lines[start + 1..]
+        .iter()
+        .copied()
+        .take_while(|l| !l.starts_with("lab: diag:"))
+}
+
 /// `diag` (qemu/lib.sh) on a really deadlocked `abba`: status names the lock each thread waits
 /// on and its holder (the module's own record); each thread is in state D with its kernel stack
 /// in its thread function; SysRq w lists both in `down()`; SysRq d says that lockdep is off
@@ -544,11 +553,8 @@ fn diag_shows_a_live_deadlock_from_inside() {
         } else {
             "AbBa8thread_b"
         };
-        // The stack's lines, up to diag's next step (a kernel report may come in between).
         assert!(
-            lines[header + 1..]
-                .iter()
-                .take_while(|l| !l.starts_with("lab: diag:"))
+            diag_step(&lines, header)
                 .filter(|l| l.starts_with("[<"))
                 .any(|l| l.contains(function)),
             "{}",
@@ -569,12 +575,8 @@ fn diag_shows_a_live_deadlock_from_inside() {
         .iter()
         .position(|l| l.contains("sysrq: Show Locks Held"))
         .unwrap_or_else(|| panic!("{}", run.failure("no SysRq d")));
-    // Up to diag's next step: the hung-task detector may print in between.
     assert!(
-        lines[held + 1..]
-            .iter()
-            .take_while(|l| !l.starts_with("lab: diag:"))
-            .any(|l| l.contains("INFO: lockdep is turned off.")),
+        diag_step(&lines, held).any(|l| l.contains("INFO: lockdep is turned off.")),
         "{}",
         run.failure("SysRq d after the report")
     );

@@ -150,11 +150,15 @@ fn parse_held_heading_cpu(rest: &str) -> Option<(u32, String, Option<u32>)> {
 ///
 /// Returns the index and the lock line (`None` for `<RELEASED>` or a missing lock).
 pub fn parse_held_entry(s: &str) -> Option<(u32, Option<LockLine>)> {
-    let t = s.trim();
-    let rest = t.strip_prefix('#')?;
-    let (idx, rest) = rest.split_once(':')?;
-    let idx: u32 = idx.parse().ok()?;
+    let (idx, rest) = split_held_index(s)?;
     Some((idx, parse_lock_line(rest)))
+}
+
+/// Splits a held-lock entry `#N: REST` into its index and `REST` (untrimmed); `None` when the
+/// (trimmed) text does not start with `#`, digits and `:`.
+pub fn split_held_index(s: &str) -> Option<(u32, &str)> {
+    let (idx, rest) = s.trim().strip_prefix('#')?.split_once(':')?;
+    Some((idx.parse().ok()?, rest))
 }
 
 /// Splits `COMM/PID` at the last `/`; the pid is `None` when the tail is not a number.

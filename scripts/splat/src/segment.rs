@@ -24,6 +24,7 @@ use crate::frame::parse_frame;
 use crate::input::Line;
 use crate::lockfmt::{
     is_address, parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line,
+    split_held_index,
 };
 use crate::model::ReportKind;
 
@@ -1224,17 +1225,7 @@ enum LockLineStage {
 /// The [`LockLineStage`] of a line that starts like a `print_lock()` line with an address (as
 /// every kernel since 4.15 prints it), or `None` for any other line.
 fn lock_line_stage(t: &str) -> Option<LockLineStage> {
-    let t = t.trim();
-    let t = match t.split_once(": ") {
-        Some((index, rest))
-            if index.len() > 1
-                && index.starts_with('#')
-                && index[1..].bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            rest
-        }
-        _ => t,
-    };
+    let t = split_held_index(t).map_or(t, |(_, rest)| rest).trim();
     let (address, rest) = t.split_once(' ').unwrap_or((t, ""));
     if !is_address(address) {
         return None;
