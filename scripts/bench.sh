@@ -5,7 +5,7 @@
 #   boot K          a guest of kernel K that boots and powers off at once (scripts/vm.sh -- true)
 #   warm run K      `make run KERNEL=K` with everything built
 #   test suite      `make test` (both kernels) with everything built, several guests at once
-#                   (scripts/lab-tests.sh: LAB_JOBS, by default twice the CPUs)
+#                   (scripts/lab-tests.sh: LAB_JOBS, by default one per CPU)
 #   test serial     the same, one guest at a time (LAB_JOBS=1), for comparison; the ratio of the
 #                   two, and the floor that ratio has on this machine (the serial CPU time over
 #                   all the cores, against the serial wall time)
@@ -41,7 +41,9 @@ measure() {
 }
 value() { # value NAME FIELD: a field (2 wall, 3 CPU) of NAME's result
     local r
-    for r in "${results[@]}"; do [[ ${r%%|*} == "$1" ]] && cut -d'|' -f"$2" <<< "$r"; done
+    for r in "${results[@]}"; do
+        if [[ ${r%%|*} == "$1" ]]; then cut -d'|' -f"$2" <<< "$r"; fi
+    done
 }
 
 log "measuring (this boots many guests)"

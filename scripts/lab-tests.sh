@@ -2,9 +2,8 @@
 # scripts/lab-tests.sh OUT TARGET...: the lab's tests (scripts/lab/tests/) on each TARGET, a kernel
 # series of scripts/env.sh (7.3) or a variant of one (7.3-kcsan). Every test is a job of its own
 # (its own process, and for a VM test its own fresh guest); LAB_JOBS jobs run at once, from every
-# TARGET together (default: twice the host's CPUs, as a guest mostly waits for its own
-# clock; LAB_JOBS=1 runs one guest at a time). Jobs start longest first, by their durations in
-# the previous run (scripts/target/test-times).
+# TARGET together (default: one per CPU, scripts/env.sh; LAB_JOBS=1 runs one guest at a time).
+# Jobs start longest first, by their durations in the previous run (scripts/target/test-times).
 #
 # LAB_TESTS="vm stress" narrows the run to those test files; LAB_IGNORED=1 runs only the tests
 # marked #[ignore] (the soak's statistics), with their output.
@@ -19,7 +18,7 @@ cd "$REPO_ROOT"
 (($# >= 2)) || die "usage: scripts/lab-tests.sh OUT TARGET..."
 out=$1; shift
 targets=("$@")
-jobs=${LAB_JOBS:-$((2 * $(nproc)))}
+jobs=$LAB_JOBS
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "LAB_JOBS must be a positive number, not '$jobs'"
 times=$REPO_ROOT/scripts/target/test-times
 mkdir -p "$out/jobs"

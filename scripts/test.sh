@@ -45,7 +45,7 @@ export DRGN
 # The lab's tests on every kernel that built, every test a job of its own, several guests at once
 # (scripts/lab-tests.sh; LAB_JOBS=1: one at a time).
 if ((${#ready[@]})); then
-    printf '\n\033[1m==> lab tests on %s, %s jobs at once\033[0m\n' "${ready[*]}" "${LAB_JOBS:-$((2 * $(nproc)))}"
+    printf '\n\033[1m==> lab tests on %s, %s jobs at once\033[0m\n' "${ready[*]}" "$LAB_JOBS"
     scripts/lab-tests.sh "$results" "${ready[@]}" || status=1
     for k in "${ready[@]}"; do printf '\n\033[1m==> %s\033[0m\n' "$k"; cat "$results/$k.out"; done
 fi
