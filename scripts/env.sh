@@ -26,9 +26,8 @@ LLVM_VERSION=19
 export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 
 # How many lab test jobs (each its own guest) run at once: one per CPU. A guest under software
-# emulation computes more than it waits, and runs two vCPU threads: with twice as many guests
-# as CPUs (the old default) the same tests took 26 % more CPU time and 14 % longer on the wall,
-# measured with `make bench` on 2 cores (1189 against 940 CPU-s, 616 against 542 s).
+# emulation computes more than it waits, and runs two vCPU threads: twice as many guests as CPUs
+# took more CPU time for the same tests and longer on the wall (README, "Where the time goes").
 LAB_JOBS=${LAB_JOBS:-$(nproc)}
 
 # drgn, the debugger `make diagnose` reads the guest with: this release from PyPI, in a virtual
