@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # `make bench`: where the time goes, measured in one run (compare them as ratios: machines are
-# noisy), for every kernel series of scripts/env.sh.
+# noisy), for every kernel series of scripts/env.sh, with guests restored from the saved guest
+# (the lab's default) and booted (LAB_SNAPSHOT=0) side by side.
 #
-#   boot K          a guest of kernel K that boots and powers off at once (scripts/vm.sh -- true)
-#   warm run K      `make run KERNEL=K` with everything built
-#   test suite      `make test` (both kernels) with everything built, several guests at once
-#                   (scripts/lab-tests.sh: LAB_JOBS, by default one per CPU)
-#   test serial     the same, one guest at a time (LAB_JOBS=1), for comparison; the ratio of the
-#                   two, and the floor that ratio has on this machine (the serial CPU time over
-#                   all the cores, against the serial wall time)
+#   save+run K      making the saved guest of kernel K (a boot to init, then QEMU's migration)
+#                   and one run restored from it; and its size
+#   boot K          a booted guest of kernel K that runs `true` and powers off (scripts/vm.sh)
+#   restore K       the same guest restored from the saved one
+#   boot->cmd K     (and restore->cmd) from QEMU's start to the guest command starting
+#   shell K         `make shell CMD=true KERNEL=K`: a restore with make's own work
+#   warm booted K   `make run KERNEL=K` with everything built, the guest booted
+#   warm run K      the same, restored
+#   test booted     `make test` (both kernels) with everything built, booted guests
+#   test suite      the same with restored guests (the default)
 #   report times K  per scenario, the guest time from insmod to the kernel's first report
 #   cold run K      (--cold) `make run KERNEL=K` from an empty cache: fetching the source, bindgen,
-#                   the kernel build, then the demo (Debian packages already installed)
+#                   the kernel build, the saved guest, then the demo (Debian packages installed)
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
@@ -46,18 +50,37 @@ value() { # value NAME FIELD: a field (2 wall, 3 CPU) of NAME's result
     done
 }
 
-log "measuring (this boots many guests)"
+# to_command NAME: the mean of the QEMU-start-to-command times vm.sh added to $timing, as a row.
+timing=$(mktemp)
+to_command() {
+    results+=("$1|$(awk '{ s += $1 } END { printf "%.2f", s / NR }' "$timing")|")
+    printf '  %-16s %7s s\n' "$1" "${results[-1]#*|}" >&2
+    : > "$timing"
+}
+
+log "measuring (this starts many guests)"
 for k in "${KERNELS[@]}"; do
     make -s module KERNEL="$k" >/dev/null
-    measure "boot $k" env KERNEL="$k" scripts/vm.sh --quiet -- true
+    # A saved guest made afresh, aside (its one run includes a restore).
+    saved=$(mktemp -d)
+    measure "save+run $k" env KERNEL="$k" LAB_SNAPSHOTS="$saved" scripts/vm.sh --quiet -- true
+    echo "  saved guest $k: $(du -m "$saved"/*/state | cut -f1) MB" >&2
+    rm -rf "$saved"
+    for i in 1 2 3; do measure "boot $k" env KERNEL="$k" LAB_SNAPSHOT=0 LAB_TIMING="$timing" scripts/vm.sh --quiet -- true; done
+    to_command "boot->cmd $k"
+    for i in 1 2 3; do measure "restore $k" env KERNEL="$k" LAB_TIMING="$timing" scripts/vm.sh --quiet -- true; done
+    to_command "restore->cmd $k"
+    for i in 1 2 3; do measure "shell $k" make -s shell KERNEL="$k" CMD=true; done
+    measure "warm booted $k" env LAB_SNAPSHOT=0 make -s run KERNEL="$k"
     measure "warm run $k" make -s run KERNEL="$k"
     echo "  report times $k (guest clock, insmod to the first report):" >&2
     env KERNEL="$k" LAB_MODULE="$REPO_ROOT/src/rust_deadlock.ko" scripts/target/release/lab report-times \
         | sed 's/^/    /' >&2
 done
+rm -f "$timing"
 # Without the KERNEL that `make bench` exports, `make test` tests every kernel.
+measure "test booted" env -u KERNEL -u TEST_KERNELS LAB_SNAPSHOT=0 make -s test
 measure "test suite" env -u KERNEL -u TEST_KERNELS make -s test
-measure "test serial" env -u KERNEL -u TEST_KERNELS LAB_JOBS=1 make -s test
 if [[ ${1:-} == --cold ]]; then
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp" "$cpu_file"' EXIT
@@ -67,17 +90,14 @@ if [[ ${1:-} == --cold ]]; then
     make -s module >/dev/null
 fi
 
-boot=$(value "boot ${KERNELS[0]}" 2)
+# Rows of the same name (three boots) are shown as their mean.
 echo
-printf '%-16s %8s %8s %10s\n' step seconds CPU-s "x boot ${KERNELS[0]}"
+printf '%-16s %8s %8s\n' step seconds CPU-s
 for r in "${results[@]}"; do
     IFS='|' read -r name secs cpu <<< "$r"
-    printf '%-16s %8s %8s %10s\n' "$name" "$secs" "$cpu" "$(awk -v s="$secs" -v b="$boot" 'BEGIN { printf "%.1f", s / b }')"
-done
-# Several guests at once against one at a time. No schedule on this machine's cores can take
-# less wall time than the suite's CPU time spread over all of them: that is the floor the ratio
-# can reach here, whatever LAB_JOBS is.
-awk -v par="$(value "test suite" 2)" -v ser="$(value "test serial" 2)" -v cpu="$(value "test serial" 3)" \
-    -v cores="$(nproc)" 'BEGIN {
-        printf "\ntest suite / test serial = %.2f; one guest at a time keeps %.2f cores busy, so on %d cores no schedule goes below %.2f\n",
-            par / ser, cpu / ser, cores, cpu / cores / ser }'
+    printf '%s|%s|%s\n' "$name" "$secs" "$cpu"
+done | awk -F'|' '!($1 in n) { order[++k] = $1 } { n[$1]++; s[$1] += $2; c[$1] += $3; cpu[$1] = cpu[$1] || $3 != "" }
+    END { for (i = 1; i <= k; i++) { x = order[i]
+        printf "%-16s %8.2f %8s\n", x, s[x] / n[x], cpu[x] ? sprintf("%.1f", c[x] / n[x]) : "" } }'
+awk -v r="$(value "test suite" 2)" -v b="$(value "test booted" 2)" \
+    'BEGIN { printf "\ntest suite / test booted = %.2f\n", r / b }'

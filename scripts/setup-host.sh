@@ -1,9 +1,31 @@
 #!/usr/bin/env bash
 # Install what the lab needs on the host: Debian packages, the source of the kernel series
 # $KERNEL, the rust-src component, and a pinned bindgen-cli under the cache. Idempotent and silent
-# when everything is there.
+# when everything is there. Steps that do not depend on each other overlap (bindgen-cli builds
+# while the packages install and the kernel source downloads and unpacks); each says its time.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
+
+# timed NAME CMD...: runs CMD, then says how long NAME took (when it took a second or more).
+timed() {
+    local name=$1 start=$SECONDS
+    shift
+    "$@" || return
+    ((SECONDS - start < 1)) || log "$name: done in $((SECONDS - start)) s"
+}
+
+command -v rustc >/dev/null && command -v cargo >/dev/null \
+    || die "no Rust toolchain: install rustup (https://rustup.rs) or Debian's rustc-web, then retry"
+# bindgen-cli needs no libclang to build (it loads it at run time): it builds meanwhile.
+bindgen_log=$(mktemp)
+trap 'rm -f "$bindgen_log"' EXIT
+bindgen_pid=""
+if [[ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]]; then
+    log "building bindgen-cli $BINDGEN_VERSION under $TOOLS, meanwhile (about 2 minutes)"
+    install_bindgen() { cargo install --quiet --locked bindgen-cli --version "$BINDGEN_VERSION" --root "$TOOLS"; }
+    timed "bindgen-cli $BINDGEN_VERSION" install_bindgen > "$bindgen_log" 2>&1 &
+    bindgen_pid=$!
+fi
 
 missing=()
 for entry in "${HOST_PACKAGES[@]}"; do
@@ -17,25 +39,27 @@ if ((${#missing[@]})); then
         die "missing packages; run as root:  $cmd"
     fi
     log "installing Debian packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    install_packages() {
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    }
+    timed "Debian packages" install_packages
 fi
 
-"$REPO_ROOT/scripts/kernel-source.sh" --fetch
-
-command -v rustc >/dev/null && command -v cargo >/dev/null \
-    || die "no Rust toolchain: install rustup (https://rustup.rs) or Debian's rustc-web, then retry"
 sysroot=$(rustc --print sysroot)
 if [[ ! -d $sysroot/lib/rustlib/src/rust/library/core ]]; then
     command -v rustup >/dev/null \
         || die "rustc has no rust-src; with Debian's rustc-web install rust-web-src"
     log "adding the rust-src component"
-    timeout 300 rustup component add rust-src >/dev/null
+    timed rust-src timeout 300 rustup component add rust-src >/dev/null
 fi
 
-if [[ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]]; then
-    log "installing bindgen-cli $BINDGEN_VERSION (libclang $LLVM_VERSION) under $TOOLS (about a minute)"
-    cargo install --quiet --locked bindgen-cli --version "$BINDGEN_VERSION" --root "$TOOLS"
+# The kernel source: fetched, and unpacked once (what the kernel build needs first).
+timed "the $KERNEL_PKG source" "$REPO_ROOT/scripts/kernel-source.sh" >/dev/null
+
+if [[ -n $bindgen_pid ]]; then
+    wait "$bindgen_pid" || die "installing bindgen-cli $BINDGEN_VERSION failed: $(cat "$bindgen_log")"
+    cat "$bindgen_log" >&2
 fi
 
 # drgn, for `make diagnose`: only when asked for (--drgn), into a virtual environment of its own.

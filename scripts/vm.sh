@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Boot the lab guest: the lab kernel of the series $KERNEL, a busybox initramfs with the module
-# and qemu/'s scripts.
+# Start a lab guest: the lab kernel of the series $KERNEL, with a busybox initramfs whose init waits
+# for its payload (the module, qemu/'s scripts and the command) on a virtio-serial port. Under
+# software emulation the guest is not booted but restored: each kernel is booted once to that
+# wait, saved under the cache (scripts/snapshot.sh), and every guest starts from the saved state.
 #
 #   scripts/vm.sh                       interactive shell in the guest (Ctrl-D ends it)
 #   scripts/vm.sh [OPTIONS] -- CMD      run CMD (guest shell code, qemu/lib.sh loaded), end the guest
@@ -13,9 +15,11 @@
 # scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket).
 # Exit status: CMD's, or 124 on timeout.
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
+# LAB_SNAPSHOT=0 boots every guest instead of restoring it (KVM always boots: see README).
 # KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
+. "$REPO_ROOT/scripts/guest.sh"
 
 log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 qmp="" gdb=""
 while (($#)); do
@@ -33,96 +37,64 @@ while (($#)); do
 done
 [[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die "vm.sh: --timeout takes a positive number of seconds"
 [[ $count =~ ^[1-9][0-9]*$ ]] || die "vm.sh: --count takes a positive number"
+[[ ${LAB_SNAPSHOT:-1} =~ ^[01]$ ]] || die "vm.sh: LAB_SNAPSHOT must be 0 or 1, not '$LAB_SNAPSHOT'"
 
-kdir=${LAB_KDIR:-$("$REPO_ROOT/scripts/build-kernel.sh" --dir)}
-kernel=$kdir/arch/x86/boot/bzImage
+guest_kernel
 # LAB_MODULE: another build of the module (make test keeps one per kernel under scripts/target/ko/).
 module=${LAB_MODULE:-$REPO_ROOT/src/rust_deadlock.ko}
-[[ -f $kernel ]] || die "no guest kernel at $kernel: run 'make kernel KERNEL=$KERNEL'"
 [[ -f $module ]] || die "no module at $module: run 'make module KERNEL=$KERNEL'"
-# insmod would refuse a module built for another kernel; say so before booting.
+# insmod would refuse a module built for another kernel; say so before starting the guest.
 release=$(cat "$kdir/include/config/kernel.release" 2>/dev/null || echo unknown)
 built=$(modinfo -F vermagic "$module" 2>/dev/null | cut -d' ' -f1)
 [[ $built == "$release" ]] \
     || die "$module was built for kernel '$built', the guest runs '$release': run 'make module KERNEL=$KERNEL'"
 
+# Everything of this run, the payload port's FIFOs among them, lives in a private directory
+# (mktemp -d: mode 0700, an unpredictable name).
 work=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-stage=$work/root
-mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,lab}
-cp /bin/busybox "$stage/bin/busybox"
-install -m 0755 "$REPO_ROOT/qemu/init" "$stage/init"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# The payload: a tar of /lab (the module, qemu/*.sh, the command), after a line with its size.
+stage=$work/payload
+mkdir -p "$stage/lab"
 cp "$REPO_ROOT"/qemu/*.sh "$stage/lab/"
 cp "$module" "$stage/lab/rust_deadlock.ko"
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' > "$stage/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' > "$stage/etc/group"
 [[ -n $cmd ]] && printf '%s\n' "$cmd" > "$stage/lab/cmd"
-(cd "$stage" && find . | cpio -o -H newc --quiet -R 0:0) > "$work/initramfs.cpio"
+tar -C "$stage" --owner=0 --group=0 -c lab | gzip -1 > "$work/payload.tar"
+rm -rf "$stage"
 
-# host_tsc_khz: the host's TSC rate in kHz, measured by scripts/tsc-khz the first time after the
-# host booted, kept in the cache; fails (with tsc-khz's reason) when the rate cannot be trusted.
-host_tsc_khz() {
-    local file=$CACHE/host-tsc-khz boot
-    boot=$(cat /proc/sys/kernel/random/boot_id)
-    mkdir -p "$CACHE"
-    (
-        flock 9
-        seen="" khz=""
-        [[ -f $file ]] && read -r seen khz < "$file" || true
-        if [[ $seen != "$boot" || ! $khz =~ ^[1-9][0-9]*$ ]]; then
-            cargo build --release --quiet --manifest-path "$REPO_ROOT/scripts/Cargo.toml" -p tsc-khz &&
-                khz=$("$REPO_ROOT/scripts/target/release/tsc-khz") || exit 1
-            [[ $khz =~ ^[1-9][0-9]*$ ]] || exit 1
-            echo "$boot $khz" > "$file"
-        fi
-        echo "$khz"
-    ) 9> "$file.lock"
+guest_machine "$work" ${qmp:+--vmcoreinfo}
+touch "$work/started"
+if [[ -n $snapshot ]]; then
+    ensure_snapshot "$work"
+    start_args=(-initrd "$snapshot/initramfs.cpio" -append "$snapshot_append"
+                -incoming "exec:cat '$snapshot/state'")
+else
+    base_initramfs "$work/initramfs.cpio"
+    start_args=(-initrd "$work/initramfs.cpio" -append "$boot_append")
+fi
+[[ -z $qmp ]] || start_args+=(-qmp "unix:$qmp,server=on,wait=off")
+[[ -z $gdb ]] || start_args+=(-gdb "unix:$gdb,server=on,wait=off")
+
+# send_payload: into the port's FIFO, where QEMU (which holds it open for reading and writing,
+# so that it never sees an end) passes it on as fast as the guest reads. A second guest gets new
+# FIFOs: nothing of what the first one left unread.
+writer=""
+send_payload() {
+    if [[ -n $writer ]]; then
+        kill "$writer" 2>/dev/null || true
+        rm -f "$work/port.in" "$work/port.out"
+        mkfifo "$work/port.in" "$work/port.out"
+    fi
+    { stat -c %s "$work/payload.tar"; cat "$work/payload.tar"; } > "$work/port.in" &
+    writer=$!
 }
 
-# KVM is used only when a previous probe on this machine saw it boot the guest.
-accel=${LAB_ACCEL:-auto}
-if [[ $accel == auto ]]; then
-    accel=tcg
-    if [[ -w /dev/kvm ]]; then
-        probe=$CACHE/kvm-probe
-        if [[ ! -f $probe ]]; then
-            mkdir -p "$CACHE"
-            if timeout 20 qemu-system-x86_64 -accel kvm -cpu host -m 256 -kernel "$kernel" \
-                -append "console=ttyS0 panic=-1 rdinit=/bin/does-not-exist" -nographic -no-reboot \
-                </dev/null 2>/dev/null | grep -q "Kernel panic"; then echo kvm > "$probe"; else echo tcg > "$probe"; fi
-        fi
-        accel=$(cat "$probe")
-    fi
-fi
-case $accel in
-    kvm) accel_args=(-accel kvm -cpu host) ;;
-    tcg) accel_args=(-accel tcg -cpu max) ;;
-    *) die "LAB_ACCEL must be tcg, kvm or auto" ;;
-esac
-
-# qboot and no default devices: nothing but the kernel writes to the serial console.
-# The 256 legacy PTYs cost 3 s of boot under emulation; the guest uses none. ACPI costs 2 s more
-# but stays. Without it the guest has no HPET or PM timer: the TSC's frequency is calibrated
-# against the PIT alone, at boot, and on a loaded host that went wrong by a factor of 3 (with
-# tsc=reliable, guest time ran 3 times faster than the host's, and every timing in guest time
-# with it); without tsc=reliable, a guest whose CPUs all spin falls back to jiffies and stops
-# reporting soft lockups.
-append="console=ttyS0 quiet panic=-1 hung_task_panic=0 pty.legacy_count=0"
-# Under emulation the guest's TSC is the host's, but the guest measures its rate at boot, and on
-# a loaded host the PIT it measures against answered 87 MHz for 2445 MHz: the kernel believes the
-# PIT over the HPET, and the guest's clock, every timeout and detector with it, ran 28 times fast
-# (soft lockups reported in a guest that only booted). So the guest is told the rate, measured on
-# the host once per host boot (scripts/tsc-khz). It still refines it by up to 1 % itself.
-if [[ $accel == tcg ]] && khz=$(host_tsc_khz); then
-    append+=" tsc_early_khz=$khz"
-fi
-qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 512 -bios qboot.rom -nodefaults
-      -display none -serial mon:stdio -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio"
-      -append "$append")
-[[ -z $qmp ]] || qemu+=(-qmp "unix:$qmp,server=on,wait=off" -device vmcoreinfo)
-[[ -z $gdb ]] || qemu+=(-gdb "unix:$gdb,server=on,wait=off")
 if [[ -z $cmd ]]; then
-    exec "${qemu[@]}"
+    send_payload
+    set +e
+    "${machine[@]}" "${start_args[@]}" -serial mon:stdio
+    exit 0
 fi
 
 out=${log_file:-$work/console.log}
@@ -133,17 +105,66 @@ watch() {
         { print; fflush() }
         $0 ~ re && ++seen == want { system("touch " flag "; kill $(cat " pidfile ")") }'
 }
-qemu+=(-pidfile "$work/qemu.pid")
-# sed -u, not tr: tr holds its output back in 4 KiB blocks, and a host that watches the log while
-# the guest runs (--until, make diagnose) must see each line when the guest prints it.
-set +e
-if ((quiet)); then
-    timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | sed -u 's/\r//g' | watch > "$out"
-else
-    timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | sed -u 's/\r//g' | watch | tee "$out"
+
+# A guest that never prints its first line: a restore that went wrong, or a boot that hung before
+# init (rare, under load; its cause is not known). First lines come within a second of a restore,
+# and within 5-15 s of a quiet boot: these deadlines are for a guest that will never print one.
+if [[ -n $snapshot ]]; then first_line_s=20; else first_line_s=60; fi
+# silent_watch: ends QEMU if the console has no kernel line ("[ ...") within first_line_s; keeps
+# when the first one came (for LAB_TIMING).
+silent_watch() {
+    local deadline=$((SECONDS + first_line_s))
+    while ((SECONDS < deadline)); do
+        if grep -qs '^\[' "$out"; then echo "$EPOCHREALTIME" > "$work/first"; return; fi
+        sleep 0.01
+    done
+    touch "$work/silent"
+    kill "$(cat "$work/qemu.pid" 2>/dev/null)" 2>/dev/null || true
+}
+
+# run_guest: one guest from start to end; sets status (QEMU's, 124 on timeout).
+run_guest() {
+    rm -f "$work/silent" "$work/until" "$work/qemu.pid" "$work/first"
+    : > "$out"
+    send_payload
+    qemu_start=$EPOCHREALTIME
+    silent_watch &
+    local watcher=$!
+    # sed -u, not tr: tr holds its output back in 4 KiB blocks, and a host that watches the log
+    # while the guest runs (--until, make diagnose) must see each line when the guest prints it.
+    set +e
+    if ((quiet)); then
+        timeout -k 5 "$timeout_s" "${machine[@]}" "${start_args[@]}" -serial mon:stdio \
+            -pidfile "$work/qemu.pid" </dev/null 2>&1 | sed -u 's/\r//g' | watch > "$out"
+    else
+        timeout -k 5 "$timeout_s" "${machine[@]}" "${start_args[@]}" -serial mon:stdio \
+            -pidfile "$work/qemu.pid" </dev/null 2>&1 | sed -u 's/\r//g' | watch | tee "$out"
+    fi
+    status=${PIPESTATUS[0]}
+    set -e
+    kill "$watcher" 2>/dev/null || true
+    wait "$watcher" 2>/dev/null || true
+}
+
+run_guest
+if [[ -f $work/silent ]] || { ((status != 0 && status != 124)) && ! grep -qs '^\[' "$out"; }; then
+    kept=${out%.log}.silent.log
+    cp "$out" "$kept"
+    if [[ -f $work/silent ]]; then what="printed nothing within $first_line_s s"
+    else what="ended at once ($(grep -m1 -i -e error -e fail "$out" || echo "QEMU exit $status"))"; fi
+    if [[ -n $snapshot ]]; then
+        echo "vm.sh: the restored guest $what (console kept as $kept): saving the guest again" >&2
+        ensure_snapshot "$work" --again "$work/started"
+    else
+        echo "vm.sh: the guest $what, it hung before init (console kept as $kept): booting it once more" >&2
+    fi
+    run_guest
 fi
-status=${PIPESTATUS[0]}
-set -e
+# LAB_TIMING=FILE: add how long QEMU took from its start to the guest's first line (the guest
+# command starting), for make bench.
+if [[ -n ${LAB_TIMING:-} && -f $work/first ]]; then
+    elapsed "$qemu_start" "$(cat "$work/first")" >> "$LAB_TIMING"; echo >> "$LAB_TIMING"
+fi
 if [[ -f $work/until ]]; then
     ((quiet)) || echo "vm.sh: powered the guest off: $count console line(s) matched '$until'" >&2
     exit 0

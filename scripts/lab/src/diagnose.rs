@@ -58,7 +58,9 @@ impl DebugBuild {
 #[derive(Debug)]
 pub struct Live {
     child: Child,
-    dir: PathBuf,
+    /// A private directory (mode 0700, an unpredictable name) for the guest's sockets and dumps:
+    /// the QMP socket can make QEMU run host commands, so no other local user may reach it.
+    dir: tempfile::TempDir,
     /// The console log (kept under `scripts/target/vm-logs/`).
     pub log: PathBuf,
     /// The QMP socket (drgn attaches here; so do [`Live::dump`] and [`Live::qmp`]).
@@ -68,14 +70,9 @@ pub struct Live {
 }
 
 impl Live {
-    /// Boots the debug guest, runs `scenario` until it deadlocks and returns the running guest.
-    /// `echo` copies the console to standard output.
-    ///
-    /// A guest that printed nothing before the deadline never reached init (as in [`crate::boot`];
-    /// seen here once in some 1,500 boots, after the guest clock was fixed): this keeps that
-    /// console as `NAME.silent-boot.log` and what its vCPUs were running (QEMU's `info registers
-    /// -a`, each `RIP` with its function) as `NAME.silent-boot.regs`, says so on standard error,
-    /// and boots once more.
+    /// Starts the debug guest, runs `scenario` until it deadlocks and returns the running guest.
+    /// `echo` copies the console to standard output. (A guest that never prints its first line
+    /// is ended and started again by `scripts/vm.sh`.)
     pub fn deadlock(
         scenario: &Scenario,
         build: &DebugBuild,
@@ -83,44 +80,25 @@ impl Live {
         echo: bool,
     ) -> Result<Self, String> {
         let mut live = Self::start(scenario, build, name, echo)?;
-        let Err(why) = live.wait_deadlocked(scenario) else {
-            return Ok(live);
-        };
-        if !crate::silent(&live.console()) {
-            return Err(why);
-        }
-        let (regs, rips) = live.registers(build);
-        live.stop();
-        let kept = crate::keep_silent_boot(&live.log);
-        let _ = std::fs::write(kept.with_extension("regs"), &regs);
-        eprintln!(
-            "lab: {name}: the guest printed nothing in 300 s, it hung before init (console kept \
-             as {}, its vCPUs were at: {}); booting it once more",
-            kept.display(),
-            rips.join("; ")
-        );
-        drop(live);
-        let mut live = Self::start(scenario, build, name, echo)?;
         live.wait_deadlocked(scenario)?;
         Ok(live)
     }
 
-    /// Boots the guest that `deadlock` waits on.
+    /// Starts the guest that `deadlock` waits on.
     fn start(
         scenario: &Scenario,
         build: &DebugBuild,
         name: &str,
         echo: bool,
     ) -> Result<Self, String> {
-        let dir = std::env::temp_dir().join(format!(
-            "rust-deadlock-diagnose.{}.{name}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let dir = tempfile::Builder::new()
+            .prefix("rust-deadlock-diagnose.")
+            .tempdir()
+            .map_err(|e| format!("a private directory: {e}"))?;
         std::fs::create_dir_all(log_dir()).map_err(|e| format!("log directory: {e}"))?;
         let log = log_dir().join(format!("{name}.log"));
         let _ = std::fs::remove_file(&log);
-        let (qmp, gdb) = (dir.join("qmp.sock"), dir.join("gdb.sock"));
+        let (qmp, gdb) = (dir.path().join("qmp.sock"), dir.path().join("gdb.sock"));
         let mut vm = Command::new(repo_root().join("scripts/vm.sh"));
         vm.env("LAB_VARIANT", "debug")
             .env("LAB_MODULE", &build.module)
@@ -137,7 +115,7 @@ impl Live {
         }
         // vm.sh's complaints go with the console in an error; its closing remark (the guest
         // command never finished: it was powered off from here) is expected.
-        let errors = std::fs::File::create(dir.join("vm.err")).map_err(|e| e.to_string())?;
+        let errors = std::fs::File::create(dir.path().join("vm.err")).map_err(|e| e.to_string())?;
         let child = vm
             .stderr(errors)
             .arg("--")
@@ -151,41 +129,6 @@ impl Live {
             qmp,
             gdb,
         })
-    }
-
-    /// QEMU's `info registers -a` for every vCPU (the error instead when QEMU does not answer),
-    /// and each vCPU's `RIP` with the function it is in (`addr2line` on the debug `vmlinux`).
-    fn registers(&self, build: &DebugBuild) -> (String, Vec<String>) {
-        let command = r#"{"execute": "human-monitor-command", "arguments": {"command-line": "info registers -a"}}"#;
-        let answer = match self.qmp(command) {
-            Ok(answer) => answer,
-            Err(e) => return (e, Vec::new()),
-        };
-        let text = serde_json::from_str::<serde_json::Value>(&answer)
-            .ok()
-            .and_then(|v| Some(v.get("return")?.as_str()?.replace('\r', "")))
-            .unwrap_or(answer);
-        let mut rips = Vec::new();
-        for line in text.lines() {
-            let Some(rip) = line
-                .strip_prefix("RIP=")
-                .and_then(|r| r.split_whitespace().next())
-            else {
-                continue;
-            };
-            let function = Command::new("addr2line")
-                .arg("-f")
-                .arg("-e")
-                .arg(build.vmlinux())
-                .arg(format!("0x{rip}"))
-                .output()
-                .ok()
-                .and_then(|o| String::from_utf8(o.stdout).ok())
-                .and_then(|o| o.lines().next().map(str::to_owned))
-                .unwrap_or_default();
-            rips.push(format!("{rip} ({function})"));
-        }
-        (text, rips)
     }
 
     /// Waits until the guest says it deadlocked (or, where every CPU spins and nothing can say
@@ -204,7 +147,8 @@ impl Live {
             }
             let tail = || {
                 let lines: Vec<&str> = console.lines().collect();
-                let errors = std::fs::read_to_string(self.dir.join("vm.err")).unwrap_or_default();
+                let errors =
+                    std::fs::read_to_string(self.dir.path().join("vm.err")).unwrap_or_default();
                 format!(
                     "{}\n{errors}",
                     lines[lines.len().saturating_sub(15)..].join("\n")
@@ -226,6 +170,11 @@ impl Live {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// A path in the guest's private directory (for a memory dump: QEMU writes it as this user).
+    pub fn private_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
     }
 
     /// The console so far.
@@ -284,6 +233,7 @@ impl Live {
             status: 0,
             console: self.console(),
             log: self.log.clone(),
+            remarks: std::fs::read_to_string(self.private_path("vm.err")).unwrap_or_default(),
         }
     }
 
@@ -303,7 +253,6 @@ impl Live {
 impl Drop for Live {
     fn drop(&mut self) {
         self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -499,7 +448,7 @@ impl Snapshot {
         }
         // A CPU caught inside an interrupt (the soft-lockup detector printing its report, which
         // takes long on a serial console) shows the interrupt, not the spin: dump again.
-        let dump = live.dir.join("running.core");
+        let dump = live.private_path("running.core");
         let mut tries = 0;
         loop {
             live.dump(&dump)?;

@@ -2,8 +2,9 @@
 //!
 //! [`boot`] starts a fresh guest through `scripts/vm.sh`, runs a guest command line in it and
 //! keeps the whole console log; [`Run::reports`] hands that log to `splat --json` and returns the
-//! kernel reports it found, which tests and the demo assert on. Every run boots a new guest,
-//! because lockdep reports only the first problem it finds in a boot.
+//! kernel reports it found, which tests and the demo assert on. Every run gets a new guest,
+//! because lockdep reports only the first problem it finds in a boot: under emulation, a guest
+//! restored from the kernel's saved guest (`scripts/guest.sh`), as fresh as a booted one.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -56,7 +57,7 @@ pub fn log_dir() -> PathBuf {
     repo_root().join("scripts/target/vm-logs").join(dir)
 }
 
-/// One guest boot: what it printed and how it ended.
+/// One guest run: what it printed and how it ended.
 #[derive(Debug)]
 pub struct Run {
     /// The name the run was given (its log is `log_dir()/NAME.log`).
@@ -67,9 +68,11 @@ pub struct Run {
     pub console: String,
     /// Where the console log is kept.
     pub log: PathBuf,
+    /// What `scripts/vm.sh` said on standard error (a guest saved again, a guest started again).
+    pub remarks: String,
 }
 
-/// How a guest is booted.
+/// How a guest is started.
 #[derive(Clone, Copy, Debug)]
 pub struct Boot {
     /// Kill the guest after this many seconds (a deadline for a guest that went wrong, not a
@@ -80,6 +83,9 @@ pub struct Boot {
     /// For a guest that cannot recover: power it off once this many console lines matched this
     /// extended regular expression (`scripts/vm.sh --until`); the run then has status 0.
     pub until: Option<(&'static str, u32)>,
+    /// Restore the guest from the kernel's saved guest where the lab can (`LAB_SNAPSHOT`, the
+    /// default); `false` boots it.
+    pub restore: bool,
 }
 
 impl Default for Boot {
@@ -88,6 +94,7 @@ impl Default for Boot {
             timeout_s: 300,
             echo: false,
             until: None,
+            restore: true,
         }
     }
 }
@@ -96,41 +103,10 @@ impl Default for Boot {
 /// third report. Each CPU is reported once, then again: by the third, the first two are complete.
 pub const SOFT_LOCKUPS: (&str, u32) = ("BUG: soft lockup - CPU#", 3);
 
-/// Boots a fresh guest, runs the guest shell command line `cmd` in it (with `qemu/lib.sh`
-/// loaded), and returns once the guest has powered off or timed out.
-///
-/// A guest that printed nothing at all before its deadline never reached init (seen twice in some
-/// 500 boots, both under load; the cause is not known yet): this says so on standard error, keeps
-/// that console as `NAME.silent-boot.log`, and boots once more.
+/// Starts a fresh guest, runs the guest shell command line `cmd` in it (with `qemu/lib.sh`
+/// loaded), and returns once the guest has powered off or timed out. (A guest that never prints
+/// its first line is ended and started again by `scripts/vm.sh`, which says so.)
 pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
-    let run = boot_once(name, cmd, &how);
-    if run.status != 124 || !silent(&run.console) {
-        return run;
-    }
-    let kept = keep_silent_boot(&run.log);
-    eprintln!(
-        "lab: {name}: the guest printed nothing in {} s, it hung before init (console kept as {}); booting it once more",
-        how.timeout_s,
-        kept.display()
-    );
-    boot_once(name, cmd, &how)
-}
-
-/// Whether a guest's console has no kernel line at all: the guest never reached init (the boot
-/// is quiet, so nothing is printed before it).
-pub(crate) fn silent(console: &str) -> bool {
-    !console.lines().any(|l| l.starts_with('['))
-}
-
-/// Keeps the console `log` of a guest that hung before init as `NAME.silent-boot.log`, out of the
-/// way of the next boot's log, and returns that path.
-pub(crate) fn keep_silent_boot(log: &Path) -> PathBuf {
-    let kept = log.with_extension("silent-boot.log");
-    let _ = std::fs::rename(log, &kept);
-    kept
-}
-
-fn boot_once(name: &str, cmd: &str, how: &Boot) -> Run {
     let dir = log_dir();
     std::fs::create_dir_all(&dir).expect("create the log directory");
     let log = dir.join(format!("{name}.log"));
@@ -150,6 +126,9 @@ fn boot_once(name: &str, cmd: &str, how: &Boot) -> Run {
             .arg("--count")
             .arg(count.to_string());
     }
+    if !how.restore {
+        vm.env("LAB_SNAPSHOT", "0");
+    }
     // vm.sh's own remarks (a missed deadline) pass through here: printed by this thread, a test
     // harness shows them with the test's failure, not in the middle of its result line.
     let out = vm
@@ -158,7 +137,8 @@ fn boot_once(name: &str, cmd: &str, how: &Boot) -> Run {
         .stderr(Stdio::piped())
         .output()
         .expect("run scripts/vm.sh");
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let remarks = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprint!("{remarks}");
     let status = out.status;
     let console = std::fs::read(&log)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -168,6 +148,7 @@ fn boot_once(name: &str, cmd: &str, how: &Boot) -> Run {
         status: status.code().unwrap_or(-1),
         console,
         log,
+        remarks,
     }
 }
 
@@ -546,6 +527,7 @@ mod tests {
             status: 0,
             console: console.into(),
             log: PathBuf::from("/dev/null"),
+            remarks: String::new(),
         }
     }
 

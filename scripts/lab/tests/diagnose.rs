@@ -175,7 +175,7 @@ fn diagnose_abba_live_and_from_a_memory_dump() {
             return Err("no lock_stat class sem_b".into());
         }
         // The same report, offline, from a dump of the same guest.
-        let dump = std::env::temp_dir().join(format!("rust-deadlock-{}.core", std::process::id()));
+        let dump = live.private_path("offline.core");
         live.dump(&dump)?;
         let offline = Snapshot::read(Source::Dump(&dump), build);
         let _ = std::fs::remove_file(&dump);

@@ -1,0 +1,229 @@
+# shellcheck shell=bash
+# The lab guest's machine, in one place: the QEMU command line, the initramfs, and the saved guest
+# every guest is restored from. scripts/vm.sh sources this file (after scripts/env.sh).
+#
+# A saved guest (a "snapshot") is the lab kernel booted once to the point where qemu/init waits for
+# its payload, saved with QEMU's migration to a file under $CACHE/snapshots/. Restoring it takes a
+# fraction of a second where a boot takes 5-9 s under software emulation, and the restored guest is
+# as fresh as a booted one: no module was ever loaded in it, lockdep has seen none of its locks.
+# What changes from run to run (the module, qemu/*.sh, the command) is not in it: the payload
+# reaches the guest through a virtio-serial port after the restore. The saved state is keyed on
+# everything it depends on; when any of it changes, it is made again, with one line saying so.
+
+# Where the saved guests live (LAB_SNAPSHOTS: elsewhere, e.g. for a test that damages one).
+snapshots=${LAB_SNAPSHOTS:-$CACHE/snapshots}
+
+# guest_kernel: sets kdir (the kernel build directory) and kernel (its bzImage).
+guest_kernel() {
+    kdir=${LAB_KDIR:-$("$REPO_ROOT/scripts/build-kernel.sh" --dir)}
+    kernel=$kdir/arch/x86/boot/bzImage
+    [[ -f $kernel ]] || die "no guest kernel at $kernel: run 'make kernel KERNEL=$KERNEL'"
+}
+
+# host_tsc_khz: the host's TSC rate in kHz, measured by scripts/tsc-khz the first time after the
+# host booted, kept in the cache; fails (with tsc-khz's reason) when the rate cannot be trusted.
+host_tsc_khz() {
+    local file=$CACHE/host-tsc-khz boot
+    boot=$(cat /proc/sys/kernel/random/boot_id)
+    mkdir -p "$CACHE"
+    (
+        flock 9
+        seen="" khz=""
+        [[ -f $file ]] && read -r seen khz < "$file" || true
+        if [[ $seen != "$boot" || ! $khz =~ ^[1-9][0-9]*$ ]]; then
+            cargo build --release --quiet --manifest-path "$REPO_ROOT/scripts/Cargo.toml" -p tsc-khz &&
+                khz=$("$REPO_ROOT/scripts/target/release/tsc-khz") || exit 1
+            [[ $khz =~ ^[1-9][0-9]*$ ]] || exit 1
+            echo "$boot $khz" > "$file"
+        fi
+        echo "$khz"
+    ) 9> "$file.lock"
+}
+
+# guest_accel: sets accel (tcg or kvm) and accel_args. KVM is used only when a previous probe on
+# this machine saw it boot the guest (on some machines /dev/kvm exists but hangs or aborts QEMU).
+guest_accel() {
+    accel=${LAB_ACCEL:-auto}
+    if [[ $accel == auto ]]; then
+        accel=tcg
+        if [[ -w /dev/kvm ]]; then
+            local probe=$CACHE/kvm-probe
+            if [[ ! -f $probe ]]; then
+                mkdir -p "$CACHE"
+                if timeout 20 qemu-system-x86_64 -accel kvm -cpu host -m 256 -kernel "$kernel" \
+                    -append "console=ttyS0 panic=-1 rdinit=/bin/does-not-exist" -nographic -no-reboot \
+                    </dev/null 2>/dev/null | grep -q "Kernel panic"; then echo kvm > "$probe"; else echo tcg > "$probe"; fi
+            fi
+            accel=$(cat "$probe")
+        fi
+    fi
+    case $accel in
+        kvm) accel_args=(-accel kvm -cpu host) ;;
+        tcg) accel_args=(-accel tcg -cpu max) ;;
+        *) die "LAB_ACCEL must be tcg, kvm or auto" ;;
+    esac
+}
+
+# guest_machine WORK [--vmcoreinfo]: sets
+#   machine          the QEMU command line both a boot and a restore start with (no initramfs,
+#                    kernel command line, console or monitor), its payload port's FIFOs in WORK
+#   boot_append      the kernel command line of a guest booted for a run (LAB_SNAPSHOT=0, KVM)
+#   snapshot         the saved guest's directory under $CACHE/snapshots/ (made by
+#                    ensure_snapshot), or "" when guests are booted
+#   snapshot_append  the kernel command line the saved guest was booted with
+# --vmcoreinfo adds QEMU's vmcoreinfo device (for the host's debuggers): a machine of its own.
+guest_machine() {
+    local work=$1 vmcoreinfo=${2:-}
+    guest_accel
+    # No default devices: nothing but the kernel writes to the serial console. The 256 legacy
+    # PTYs cost 3 s of boot under emulation; the guest uses none. ACPI costs 2 s more but stays:
+    # without its timers the TSC is calibrated against the PIT alone, which went wrong by a
+    # factor of 3 on a loaded host. But ACPI does not route the payload port's PCI interrupt: on
+    # this machine type the routing table (_PRT) is built by an AML loop that took 20-40 s under
+    # emulation, and was aborted by the interpreter's 30 s loop timeout. acpi=noirq takes the
+    # route from SeaBIOS's MP table instead (qboot's has no PCI entries, so SeaBIOS it is).
+    boot_append="console=ttyS0 quiet panic=-1 hung_task_panic=0 pty.legacy_count=0 acpi=noirq"
+    # Under emulation the guest's TSC is the host's, but the guest measures its rate at boot, and
+    # on a loaded host the PIT it measures against answered 87 MHz for 2445 MHz: the guest's clock,
+    # every timeout and detector with it, ran 28 times fast. So the guest is told the rate,
+    # measured on the host once per host boot (scripts/tsc-khz). It still refines it by up to 1 %.
+    local khz
+    if [[ $accel == tcg ]] && khz=$(host_tsc_khz); then
+        boot_append+=" tsc_early_khz=$khz"
+    fi
+    mkfifo "$work/port.in" "$work/port.out"
+    # The payload port: QEMU opens both FIFOs for reading and writing, so it never sees an end of
+    # file, and passes what the host writes on as fast as the guest reads (qemu/init).
+    # One port (port 0 is reserved for a console): no more virtqueues than needed.
+    machine=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 512 -nodefaults -display none
+             -no-reboot -kernel "$kernel"
+             -device virtio-serial-pci,id=ports,max_ports=2 -chardev "pipe,id=port,path=$work/port"
+             -device virtserialport,bus=ports.0,chardev=port,name=lab.payload)
+    [[ -z $vmcoreinfo ]] || machine+=(-device vmcoreinfo)
+
+    snapshot=""
+    # Under KVM a boot takes about a second and the guest's TSC would jump after a restore: boot.
+    [[ $accel == tcg && ${LAB_SNAPSHOT:-1} == 1 ]] || return 0
+    # The saved guest boots without `quiet`, with early printk: if a boot ever hangs before init,
+    # its console (kept beside the saved state) shows how far it got.
+    snapshot_append="${boot_append/ quiet/} earlyprintk=serial,ttyS0,115200"
+    snapshot_name=$KERNEL${LAB_VARIANT:+-$LAB_VARIANT}${vmcoreinfo:+-vmcoreinfo}
+    local key
+    key=$({ qemu-system-x86_64 --version | head -n1
+            printf '%s\n' "${machine[@]//"$work"/WORK}" "$snapshot_append"
+            sha256sum "$kernel" /bin/busybox "$REPO_ROOT/qemu/init" "${BASH_SOURCE[0]}" | cut -c1-64
+          } | sha256sum | cut -c1-12)
+    snapshot=$snapshots/$snapshot_name-$key
+}
+
+# base_initramfs OUT: the initramfs every guest starts from (busybox, qemu/init, users): nothing
+# in it changes from run to run.
+base_initramfs() {
+    local root
+    root=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-initramfs.XXXXXX")
+    mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,lab}
+    cp /bin/busybox "$root/bin/busybox"
+    install -m 0755 "$REPO_ROOT/qemu/init" "$root/init"
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' > "$root/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+    (cd "$root" && find . | cpio -o -H newc --quiet -R 0:0) > "$1"
+    rm -rf "$root"
+}
+
+# ensure_snapshot WORK [--again SINCE]: makes the saved guest $snapshot if it is missing, one
+# process at a time (the others wait for it). --again: the one restored after the file SINCE was
+# made printed nothing; make it again, unless another process already did.
+ensure_snapshot() {
+    local work=$1 since=${3:-}
+    mkdir -p "$snapshots"
+    (
+        flock 9
+        if [[ -n $since && -f $snapshot/state && $snapshot/state -ot $since ]]; then
+            rm -rf "$snapshot"
+        fi
+        [[ -f $snapshot/state ]] || make_snapshot "$work"
+    ) 9> "$snapshots/$snapshot_name.lock"
+}
+
+# make_snapshot WORK: boots the guest to qemu/init's "lab: ready" (it then waits for its payload),
+# saves it into $snapshot, and removes the saved guests of the same name with other keys.
+make_snapshot() {
+    local work=$1 new=$snapshot.new mk=$1/save why="first use" old attempt rc start
+    for old in "$snapshots/$snapshot_name"-*/; do
+        [[ -f $old/state ]] && why="its kernel, init, busybox, QEMU, devices or TSC rate changed"
+    done
+    rm -rf "$new"; mkdir -p "$new" "$mk"
+    base_initramfs "$new/initramfs.cpio"
+    mkfifo "$mk/mon.in" "$mk/mon.out"
+    start=$EPOCHREALTIME
+    for attempt in 1 2 3; do
+        rm -f "$mk/qemu.pid"
+        : > "$new/boot.log"
+        timeout -k 5 300 "${machine[@]}" -initrd "$new/initramfs.cpio" -append "$snapshot_append" \
+            -serial "file:$new/boot.log" -chardev "pipe,id=hmp,path=$mk/mon" \
+            -mon chardev=hmp,mode=readline -pidfile "$mk/qemu.pid" </dev/null >"$mk/qemu.err" 2>&1 &
+        local qemu=$!
+        cat "$mk/mon.out" > "$mk/mon.log" &
+        # The monitor's FIFO, opened for reading and writing: never blocks, whatever QEMU does.
+        exec 7<>"$mk/mon.in"
+        rc=0
+        wait_ready "$new/boot.log" "$qemu" || rc=$?
+        if ((rc == 0)); then
+            local booted=$EPOCHREALTIME
+            printf 'migrate "exec:cat > %s"\ninfo migrate\nquit\n' "$new/state" >&7
+            wait "$qemu" || true
+            exec 7>&-
+            if grep -q 'Migration status: completed' "$mk/mon.log" && [[ -s $new/state ]]; then
+                rm -rf "$snapshot"
+                mv "$new" "$snapshot"
+                for old in "$snapshots/$snapshot_name"-*/; do
+                    [[ ${old%/} == "$snapshot" ]] || rm -rf "$old"
+                done
+                log "saved the $snapshot_name guest at init ($why): booted in $(elapsed "$start" "$booted") s, saved in $(elapsed "$booted" "$EPOCHREALTIME") s, $(($(stat -c %s "$snapshot/state") / 1048576)) MB"
+                return 0
+            fi
+            die "saving the guest failed: $(tr -d '\r' < "$mk/mon.log" | grep -i -m1 -e error -e failed -e status || cat "$mk/qemu.err")"
+        fi
+        local kept=$new/boot-$attempt.log what
+        case $rc in
+            1) what="printed nothing within 20 s" ;;
+            2) what="did not reach init within 120 s" ;;
+            *) what="ended before init: $(head -c 300 "$mk/qemu.err")" ;;
+        esac
+        if ((rc != 3)); then
+            printf 'info registers -a\n' >&7
+            wait_lines "$mk/mon.log" RIP= 2 5 || true
+            tr -d '\r' < "$mk/mon.log" | grep -o 'RIP=[0-9a-f]*' > "$new/boot-$attempt.rips" || true
+            kill "$qemu" 2>/dev/null || true
+        fi
+        wait "$qemu" 2>/dev/null || true
+        exec 7>&-
+        cp "$new/boot.log" "$kept"
+        echo "vm.sh: the $snapshot_name guest booted to be saved $what (console kept as $kept)$( ((attempt < 3)) && echo "; booting it again")" >&2
+    done
+    die "the $snapshot_name guest never reached init in 3 boots: see $new/"
+}
+
+# wait_ready LOG PID: waits for qemu/init's "lab: ready" in the console LOG of QEMU PID. Fails
+# with 1 when the console is still empty after 20 s, 2 after 120 s without it, 3 if QEMU ended.
+wait_ready() {
+    local first=$((SECONDS + 20)) last=$((SECONDS + 120))
+    until grep -qs 'lab: ready' "$1"; do
+        kill -0 "$2" 2>/dev/null || return 3
+        [[ -s $1 ]] || ((SECONDS < first)) || return 1
+        ((SECONDS < last)) || return 2
+        sleep 0.05
+    done
+}
+
+# wait_lines FILE TEXT N SECS: waits until FILE has N lines with TEXT, at most SECS seconds.
+wait_lines() {
+    local deadline=$((SECONDS + $4))
+    until (($(grep -c -- "$2" "$1" 2>/dev/null || true) >= $3)); do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.05
+    done
+}
+
+# elapsed FROM TO: seconds between two $EPOCHREALTIME values, to a tenth.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }

@@ -1,0 +1,160 @@
+//! The saved guest (`scripts/guest.sh`): every guest of the lab is restored from a guest that
+//! booted once to qemu/init's wait for its payload. These tests prove that a restored guest is as
+//! fresh as a booted one, and that a saved guest that does not restore is made again.
+
+use lab::{boot, repo_root, Boot, Run};
+use splat::ReportKind as Kind;
+use std::process::Command;
+
+/// What each guest here prints before the module is loaded, then the buggy AB-BA: lockdep's state
+/// (on, and none of the module's lock classes known yet), and which boot the guest comes from.
+const FRESH: &str = "mark \"boot_id $(cat /proc/sys/kernel/random/boot_id)\"; \
+    mark \"$(grep -E '^ *(debug_locks|lock-classes):' /proc/lockdep_stats | tr -s ' ' | tr '\\n' ';')\"; \
+    mark \"module classes: $(grep -c -E ': sem_(a|b)$' /proc/lockdep)\"; \
+    load buggy=1; wait_for 30 logged 'possible circular locking'; timed rmmod rust_deadlock";
+
+/// The guest's boot id, as `FRESH` marked it.
+fn boot_id(run: &Run) -> String {
+    let line = run
+        .lab_lines()
+        .into_iter()
+        .find_map(|l| l.strip_prefix("boot_id "));
+    line.expect("boot_id line").to_owned()
+}
+
+/// The number lockdep's statistics gave for `field` (e.g. `lock-classes`), as `FRESH` marked it.
+fn lockdep_stat(run: &Run, field: &str) -> u64 {
+    let stats = run
+        .lab_lines()
+        .into_iter()
+        .find(|l| l.contains("debug_locks:"))
+        .unwrap_or_else(|| panic!("{}", run.failure("no lockdep_stats line")));
+    stats
+        .split(';')
+        .find_map(|f| {
+            f.trim()
+                .strip_prefix(field)?
+                .strip_prefix(':')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{}", run.failure(&format!("no {field} in {stats}"))))
+}
+
+/// Asserts that the run saw lockdep on, none of the module's classes before `insmod`, and then
+/// exactly one circular report, of the module's two semaphores.
+fn assert_fresh_and_reported(run: &Run) {
+    run.assert_ok();
+    assert_eq!(
+        lockdep_stat(run, "debug_locks"),
+        1,
+        "{}",
+        run.failure("lockdep is off")
+    );
+    assert!(
+        run.lab_lines().contains(&"module classes: 0"),
+        "{}",
+        run.failure("the module's lock classes were known before insmod")
+    );
+    let reports = run.reports();
+    let circular: Vec<_> = reports
+        .iter()
+        .filter(|r| r.kind == Kind::CircularDependency)
+        .collect();
+    assert_eq!(circular.len(), 1, "{}", run.failure("circular reports"));
+    assert_eq!(
+        lab::lock_names(circular[0]),
+        ["sem_a", "sem_b"],
+        "{}",
+        run.failure("locks")
+    );
+}
+
+#[test]
+fn restored_guests_are_as_fresh_as_a_booted_one() {
+    let booted = boot(
+        "fresh-booted",
+        FRESH,
+        Boot {
+            restore: false,
+            ..Boot::default()
+        },
+    );
+    assert_fresh_and_reported(&booted);
+    // Two restores in a row: each gets lockdep's one report per boot.
+    let first = boot("fresh-restored-1", FRESH, Boot::default());
+    assert_fresh_and_reported(&first);
+    let second = boot("fresh-restored-2", FRESH, Boot::default());
+    assert_fresh_and_reported(&second);
+    // Both restored guests come from one saved boot; the booted one from a boot of its own.
+    assert_eq!(
+        boot_id(&first),
+        boot_id(&second),
+        "{}",
+        second.failure("boot ids")
+    );
+    assert_ne!(
+        boot_id(&first),
+        boot_id(&booted),
+        "{}",
+        booted.failure("boot ids")
+    );
+    // Lockdep knows as many lock classes as in a guest just booted (the few that init's own
+    // work adds either way aside).
+    let (b, r) = (
+        lockdep_stat(&booted, "lock-classes"),
+        lockdep_stat(&first, "lock-classes"),
+    );
+    assert!(
+        b.abs_diff(r) * 20 <= b,
+        "lock classes: {b} after a boot, {r} after a restore"
+    );
+}
+
+#[test]
+fn a_saved_guest_that_does_not_restore_is_saved_again() {
+    // A saved guest of its own, not the one the other tests restore from at the same time.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let vm = |log: &str| {
+        let log = lab::log_dir().join(log);
+        std::fs::create_dir_all(lab::log_dir()).expect("log directory");
+        let out = Command::new(repo_root().join("scripts/vm.sh"))
+            .env("LAB_SNAPSHOTS", dir.path())
+            .args(["--quiet", "--timeout", "120", "--log"])
+            .arg(&log)
+            .args(["--", "echo restored"])
+            .output()
+            .expect("run scripts/vm.sh");
+        let console = std::fs::read_to_string(&log).unwrap_or_default();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            console,
+        )
+    };
+    let (status, remarks, console) = vm("resave-1.log");
+    assert_eq!(status, Some(0), "{remarks}\n{console}");
+    assert!(remarks.contains("saved the"), "not saved: {remarks}");
+    // Damage the saved state: QEMU cannot load it.
+    let state = std::fs::read_dir(dir.path())
+        .expect("the saved guests")
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("state"))
+        .find(|p| p.is_file())
+        .expect("a saved state");
+    let len = std::fs::metadata(&state).expect("state").len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&state)
+        .expect("state");
+    file.set_len(len / 2).expect("truncate the state");
+    drop(file);
+    let (status, remarks, console) = vm("resave-2.log");
+    assert_eq!(status, Some(0), "{remarks}\n{console}");
+    assert!(
+        remarks.contains("saving the guest again") && remarks.contains("saved the"),
+        "not saved again: {remarks}"
+    );
+    assert!(console.contains("restored"), "{console}");
+}
