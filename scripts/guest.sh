@@ -121,6 +121,7 @@ guest_machine() {
 base_initramfs() {
     local root
     root=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-initramfs.XXXXXX")
+    chmod 0755 "$root"   # the guest's /: mktemp made it 0700, which non-root users cannot enter
     mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,lab}
     cp /bin/busybox "$root/bin/busybox"
     install -m 0755 "$REPO_ROOT/qemu/init" "$root/init"

@@ -370,13 +370,22 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
         }
     }
     for r in &reports {
-        // Plain semaphores: only 7.3's blocker lines let splat see that lockdep missed a cycle.
-        let plain_hung =
-            scenario.report.is_none() && r.kind == ReportKind::HungTask && blocker_lines();
-        if plain_hung
-            || (scenario.spins && r.kind == ReportKind::SoftLockup && !r.stacks.is_empty())
-        {
+        if scenario.spins && r.kind == ReportKind::SoftLockup && !r.stacks.is_empty() {
             explains(r, scenario)?;
+        }
+    }
+    // Plain semaphores: only 7.3's blocker lines let splat see that lockdep missed a cycle, once
+    // every thread of it has been reported (the detector may report one a round before the
+    // other, and that report shows no cycle yet): each thread's last report explains it.
+    if scenario.report.is_none() && blocker_lines() {
+        for thread in scenario.hung {
+            let last = reports.iter().rev().find(|r| {
+                r.kind == ReportKind::HungTask && r.tasks.first().is_some_and(|t| t.comm == *thread)
+            });
+            match last {
+                Some(r) => explains(r, scenario)?,
+                None => return Err(format!("no hung-task report for {thread}")),
+            }
         }
     }
     let named: Vec<&str> = reports.iter().flat_map(functions).collect();

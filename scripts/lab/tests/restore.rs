@@ -35,7 +35,8 @@ fn lockdep_stat(run: &Run, field: &str) -> u64 {
             f.trim()
                 .strip_prefix(field)?
                 .strip_prefix(':')?
-                .trim()
+                .split_whitespace()
+                .next()?
                 .parse()
                 .ok()
         })
