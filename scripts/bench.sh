@@ -16,6 +16,10 @@
 #   report times K  per scenario, the guest time from insmod to the kernel's first report
 #   cold run K      (--cold) `make run KERNEL=K` from an empty cache: fetching the source, bindgen,
 #                   the kernel build, the saved guest, then the demo (Debian packages installed)
+#
+# scripts/bench.sh --boots N: instead, N boots in a row of the $KERNEL guest as a saved guest is
+# made (no `quiet`, early printk), each timed; a boot that hangs before init is caught within 20 s
+# and booted again, and its console and vCPU addresses are kept in scripts/target/boots/.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
@@ -57,6 +61,26 @@ to_command() {
     printf '  %-16s %7s s\n' "$1" "${results[-1]#*|}" >&2
     : > "$timing"
 }
+
+if [[ ${1:-} == --boots ]]; then
+    n=${2:-20}
+    [[ $n =~ ^[1-9][0-9]*$ ]] || die "bench: --boots takes a number of boots"
+    make -s module >/dev/null
+    kept=$REPO_ROOT/scripts/target/boots
+    rm -rf "$kept"; mkdir -p "$kept"
+    saved=$(mktemp -d)
+    hung=0
+    for i in $(seq 1 "$n"); do
+        rm -rf "${saved:?}"/*
+        LAB_SNAPSHOTS=$saved scripts/vm.sh --quiet -- true 2> "$kept/$i.err" || die "bench: boot $i failed: $(cat "$kept/$i.err")"
+        for f in "$saved"/*/boot-*; do [[ -e $f ]] && cp "$f" "$kept/$i-${f##*/}"; done
+        hung=$((hung + $(grep -c 'printed nothing\|did not reach init\|ended before init' "$kept/$i.err" || true)))
+        printf '  boot %3d: %s\n' "$i" "$(sed -n 's/.*at init ([^)]*): //p' "$kept/$i.err")" >&2
+    done
+    rm -rf "$saved"
+    echo "$n boots of $KERNEL: $hung hung before init (consoles in scripts/target/boots/)"
+    exit 0
+fi
 
 log "measuring (this starts many guests)"
 for k in "${KERNELS[@]}"; do
