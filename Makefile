@@ -58,9 +58,13 @@ MODULE_PRODUCTS := .module-common.o .*.cmd Module.symvers modules.order \
 	src/.*.cmd src/*.o src/*.ko src/*.mod src/*.mod.c src/.built-for
 
 # Objects built for one kernel are cleaned before building for another (src/.built-for says which).
+# Kbuild takes 1-2 s even when nothing changed: it is skipped when the module was built for this
+# kernel after every source and the kernel's symbols changed.
 module: $(KERNEL_DEP)
 	@[ "$$(cat src/.built-for 2>/dev/null)" = "$(KDIR)" ] || rm -f $(MODULE_PRODUCTS)
-	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) KRUSTFLAGS=-Dwarnings
+	@[ -f src/rust_deadlock.ko ] && [ -z "$$(find src Kbuild $(KDIR)/Module.symvers \
+		\( -name '*.rs' -o -name Kbuild -o -name Module.symvers \) -newer src/rust_deadlock.ko)" ] \
+		|| $(MAKE) -s -C $(KDIR) M=$(CURDIR) KRUSTFLAGS=-Dwarnings
 	@echo "$(KDIR)" > src/.built-for
 
 host: setup
