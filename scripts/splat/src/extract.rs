@@ -4,21 +4,22 @@
 //! frames belong to, which lock the next lock line describes ("is trying to acquire lock:" is
 //! followed by the lock), which task a held-lock list belongs to, and whether we are inside the
 //! "Possible unsafe locking scenario" table. Titles and explanations are added afterwards by
-//! [`crate::explain`].
+//! `analyze` and `explain`.
 
-use crate::frame::{demangle, parse_frame};
-use crate::lockfmt::{
+use crate::lex::blocker::{is_task_line_of, parse_blocker};
+use crate::lex::frame::{demangle, parse_frame};
+use crate::lex::lockfmt::{
     parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line, parse_scenario_lock,
     split_comm_pid, LockLine,
 };
+use crate::lex::{
+    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup, unbracket, Family,
+};
 use crate::model::{
     ChainEntry, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind, ScenarioRow,
-    Stack, Task,
+    Stack, Task, HOLDER_STACK,
 };
-use crate::segment::{
-    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup, unbracket, Family,
-    Segment,
-};
+use crate::segment::Segment;
 use std::collections::BTreeMap;
 
 /// What the next lock line describes.
@@ -626,7 +627,7 @@ impl Builder {
             self.detail("lockdep", "off");
         } else if let Some(rest) = t.strip_prefix("Workqueue: ") {
             // Not the workqueue of a blocker's holder, printed with its stack.
-            if self.pending_trace.as_deref() != Some(crate::waitfor::HOLDER_STACK) {
+            if self.pending_trace.as_deref() != Some(HOLDER_STACK) {
                 self.detail("workqueue", rest);
             }
         } else if let Some(rest) = t.strip_prefix("Modules linked in:") {
@@ -698,7 +699,7 @@ impl Builder {
             self.task_line(rest);
         } else if t.starts_with("INFO: task ") && t.contains(" blocked on ") {
             self.detail("blocker", t.trim_start_matches("INFO: "));
-            crate::waitfor::scan_blocker_line(self.hung.as_mut(), t);
+            scan_blocker_line(self.hung.as_mut(), t);
         } else if self.kind == ReportKind::SuspiciousRcuUsage && is_rcu_message(t) {
             if let Some((loc, msg)) = t.split_once(' ') {
                 self.file_line(loc);
@@ -770,8 +771,8 @@ impl Builder {
 
     /// `task:deadlock_a      state:D stack:0     pid:42    tgid:42    ppid:2      flags:0x00004000`
     fn task_line(&mut self, rest: &str) {
-        if crate::waitfor::scan_holder_task_line(self.hung.as_mut(), rest) {
-            self.start_trace(crate::waitfor::HOLDER_STACK);
+        if scan_holder_task_line(self.hung.as_mut(), rest) {
+            self.start_trace(HOLDER_STACK);
             return;
         }
         let Some((_comm, after)) = rest.split_once(" state:") else {
@@ -943,4 +944,33 @@ fn scenario_rows(lines: &[String]) -> Vec<ScenarioRow> {
             }
         })
         .collect()
+}
+
+/// Stores a blocker line in the hung task (the first one wins).
+fn scan_blocker_line(hung: Option<&mut HungTask>, t: &str) {
+    let (Some(h), Some(b)) = (hung, parse_blocker(t)) else {
+        return;
+    };
+    if h.blocker.is_none() && b.comm == h.comm && b.pid == h.pid {
+        h.blocker = Some(b.blocker);
+    }
+}
+
+/// A `task:` line after the blocker line is the holder's: records its state and returns true
+/// (the caller then starts the [`HOLDER_STACK`] trace).
+fn scan_holder_task_line(hung: Option<&mut HungTask>, rest: &str) -> bool {
+    let Some(b) = hung.and_then(|h| h.blocker.as_mut()) else {
+        return false;
+    };
+    let Some(holder) = &b.holder else {
+        return false;
+    };
+    if b.holder_state.is_some() || !is_task_line_of(rest, &holder.comm) {
+        return false;
+    }
+    b.holder_state = rest
+        .split_once(" state:")
+        .and_then(|(_, s)| s.chars().next())
+        .map(|c| c.to_string());
+    true
 }

@@ -309,6 +309,23 @@ fn strip_caller(s: &str) -> Option<(&str, &str)> {
     }
 }
 
+/// Wraps `input` in a decompressor when it starts with a gzip or xz magic.
+pub fn decompress(
+    mut input: Box<dyn std::io::BufRead>,
+) -> std::io::Result<Box<dyn std::io::BufRead>> {
+    let head = input.fill_buf()?;
+    const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let gz = flate2::bufread::MultiGzDecoder::new(input);
+        return Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, gz)));
+    }
+    if head.starts_with(XZ) {
+        let xz = lzma_rust2::XzReader::new(input, true);
+        return Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, xz)));
+    }
+    Ok(input)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@
 //! `(wq_completion)events`), so the name ends at the first `){` that is followed by a valid
 //! usage string, not at the first `)`.
 
-use crate::frame::parse_frame;
+use crate::lex::frame::parse_frame;
 use crate::model::{Frame, LockClass};
 
 /// A parsed `print_lock()` line (address, class and `at:` site).

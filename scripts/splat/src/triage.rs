@@ -8,13 +8,12 @@
 //! title. [`Summary`] holds one row per distinct bug, not the reports, so it runs in memory
 //! proportional to the number of distinct bugs whatever the size of the logs.
 
-use crate::explain::{base_function, title_function};
+use crate::analyze::{base_function, title_function};
 use crate::model::{Report, ReportKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::io::BufRead;
 
 /// The value of the `schema` key of the `--summary --json` document.
 pub const SUMMARY_SCHEMA: &str = "splat-summary/1";
@@ -295,58 +294,6 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// Opens a log for reading, decompressing gzip (`1f 8b`) and xz (`fd 37 7a 58 5a 00`) by
-/// their magic bytes, whatever the file is called.
-pub fn open_log(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
-    let file = std::fs::File::open(path)?;
-    decompress(Box::new(BufReader::with_capacity(1 << 16, file)))
-}
-
-/// Wraps `input` in a decompressor when it starts with a gzip or xz magic.
-pub fn decompress(mut input: Box<dyn BufRead>) -> std::io::Result<Box<dyn BufRead>> {
-    let head = input.fill_buf()?;
-    const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
-    if head.starts_with(&[0x1f, 0x8b]) {
-        let gz = flate2::bufread::MultiGzDecoder::new(input);
-        return Ok(Box::new(BufReader::with_capacity(1 << 16, gz)));
-    }
-    if head.starts_with(XZ) {
-        let xz = lzma_rust2::XzReader::new(input, true);
-        return Ok(Box::new(BufReader::with_capacity(1 << 16, xz)));
-    }
-    Ok(input)
-}
-
-/// The log files named on the command line: files as given, directories walked recursively
-/// (entries sorted by name, hidden ones skipped).
-pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        walk(p, &mut out, true)?;
-    }
-    Ok(out)
-}
-
-fn walk(p: &Path, out: &mut Vec<PathBuf>, top: bool) -> std::io::Result<()> {
-    let meta = std::fs::metadata(p)?;
-    if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|e| {
-                !e.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        entries.sort();
-        for e in entries {
-            walk(&e, out, false)?;
-        }
-    } else if top || meta.is_file() {
-        out.push(p.to_path_buf());
-    }
-    Ok(())
-}
-
 /// Reads a whole stream (decompressed) and adds its reports to `summary` under `name`.
 pub fn summarize_reader(
     summary: &mut Summary,
@@ -354,5 +301,5 @@ pub fn summarize_reader(
     input: impl BufRead,
 ) -> std::io::Result<()> {
     summary.start_file();
-    crate::parse_reader(input, |r| summary.add(name, &r))
+    crate::pipeline::parse_reader(input, |r| summary.add(name, &r))
 }
