@@ -3,7 +3,7 @@
 //! `explain`, in log order; [`parse`] and [`parse_reader`] run it over a whole log.
 
 use crate::analyze::{self, waitfor::WaitForBuilder};
-use crate::explain;
+use crate::explain::{self, waitfor::Teller, Prose};
 use crate::extract;
 use crate::input;
 use crate::lex::Family;
@@ -34,8 +34,16 @@ pub fn parse(log: &str) -> Vec<Report> {
     }
     p.finish();
     out.extend(p.reports());
-    // The whole log is known: the wait-for cycles and chains are told from all of it.
-    explain::waitfor::annotate(&mut out);
+    // The whole log is known: the hung tasks' explanations tell the wait-for cycles and chains
+    // of all of it.
+    if !p.deferred.is_empty() {
+        let teller = Teller::new(&p.wait_for);
+        for (i, prose) in p.deferred.drain(..) {
+            if let Some(r) = out.get_mut(i) {
+                r.explanation = prose.render(teller.tell(r));
+            }
+        }
+    }
     out
 }
 
@@ -104,8 +112,13 @@ pub struct Parser {
     pending: Option<(String, usize)>,
     /// The wait-for graph of the reports so far, to tell the cycles of hung-task batches.
     wait_for: WaitForBuilder,
-    /// [`parse`]: the caller annotates the whole list at the end; no per-batch annotation.
+    /// [`parse`]: the explanations of hung tasks with a blocker line are rendered at the end,
+    /// from the graph of the whole log.
     whole_log: bool,
+    /// [`parse`]: those explanations, with the index of their report.
+    deferred: Vec<(usize, Prose)>,
+    /// Reports handed out so far.
+    emitted: usize,
 }
 
 impl Parser {
@@ -198,32 +211,44 @@ impl Parser {
             return;
         }
         let mut batch = std::mem::take(&mut self.hung_batch);
-        for r in &mut batch {
-            self.explain(r);
+        let proses: Vec<Prose> = batch.iter_mut().map(|r| self.analyze(r)).collect();
+        // The hung tasks of a deadlock are printed back to back: a cycle among them closes
+        // inside the batch, and is told in their explanations as in `parse`.
+        let teller =
+            (!self.whole_log && batch.iter().any(has_blocker)).then(|| Teller::new(&self.wait_for));
+        for (mut r, prose) in batch.into_iter().zip(proses) {
+            if self.whole_log && has_blocker(&r) {
+                self.deferred.push((self.emitted, prose));
+            } else {
+                let wait = teller.as_ref().map(|t| t.tell(&r)).unwrap_or_default();
+                r.explanation = prose.render(wait);
+            }
+            self.ready.push_back(r);
+            self.emitted += 1;
         }
-        if !self.whole_log {
-            // The hung tasks of a deadlock are printed back to back: a cycle among them closes
-            // inside the batch, and is told in their explanations as in `parse`.
-            explain::waitfor::annotate_with(&self.wait_for, &mut batch);
-        }
-        self.ready.extend(batch);
     }
 
     fn finalize(&mut self, mut r: Report) {
-        self.explain(&mut r);
+        let prose = self.analyze(&mut r);
+        r.explanation = prose.render(Default::default());
         self.ready.push_back(r);
+        self.emitted += 1;
     }
 
-    /// Title and explanation, in log order (the explanations refer to earlier reports).
-    fn explain(&mut self, r: &mut Report) {
+    /// Title, analysis and the explanation's parts, in log order (the explanations refer to
+    /// earlier reports); the report goes into the wait-for graph.
+    fn analyze(&mut self, r: &mut Report) -> Prose {
         analyze::analyse_hung(r);
         r.title = analyze::title(r);
-        r.explanation = explain::explain(r, &self.history);
+        let prose = explain::explain(r, &self.history);
         self.history.record(r);
-        if !self.whole_log {
-            self.wait_for.add(r);
-        }
+        self.wait_for.add(r);
+        prose
     }
+}
+
+fn has_blocker(r: &Report) -> bool {
+    r.hung_task.as_ref().is_some_and(|h| h.blocker.is_some())
 }
 
 /// Merges a `debug_show_all_locks()` list into the hung-task reports printed before it.

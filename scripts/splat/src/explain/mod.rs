@@ -214,8 +214,38 @@ fn held_summary(r: &Report) -> Option<String> {
 }
 
 /// The explanation text of one report; `earlier` summarizes the reports before it in the log.
-pub(crate) fn explain(r: &Report, earlier: &History) -> String {
-    let mut out = match r.kind {
+/// An explanation as parts, rendered once into [`Report::explanation`]: the lines that tell
+/// what happened, the fix, and whether the report is cut off. A hung task's parts are rendered
+/// with what the wait-for graph says about it (`explain::waitfor`), which goes before the fix
+/// and, for a cycle, replaces it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Prose {
+    lines: Vec<String>,
+    fix: Option<String>,
+    truncated: bool,
+}
+
+impl Prose {
+    /// The explanation's text, with the wait-for graph's lines and fix (empty when its task
+    /// printed no blocker line).
+    pub(crate) fn render(self, wait: (Vec<String>, Option<String>)) -> String {
+        let (wait_lines, wait_fix) = wait;
+        let mut lines = self.lines;
+        lines.extend(wait_lines);
+        lines.extend(wait_fix.or(self.fix));
+        if self.truncated {
+            lines.push(
+                "(The report is cut off: the log ends or moves on before the report's end.)"
+                    .to_string(),
+            );
+        }
+        lines.join("\n")
+    }
+}
+
+/// The explanation of a report, from its facts and what the reports before it said.
+pub(crate) fn explain(r: &Report, earlier: &History) -> Prose {
+    let text = match r.kind {
         ReportKind::CircularDependency => explain_circular(r),
         ReportKind::RecursiveLocking => explain_recursive(r),
         ReportKind::InconsistentLockState => explain_inconsistent(r),
@@ -225,16 +255,22 @@ pub(crate) fn explain(r: &Report, earlier: &History) -> String {
         ReportKind::LockHeldAtExit => explain_exit(r),
         ReportKind::SuspiciousRcuUsage => explain_rcu(r),
         ReportKind::SleepInAtomic => explain_sleep(r),
-        ReportKind::HungTask => explain_hung(r, earlier),
+        ReportKind::HungTask => {
+            let (lines, fix) = explain_hung(r, earlier);
+            return Prose {
+                lines,
+                fix,
+                truncated: r.truncated,
+            };
+        }
         ReportKind::SoftLockup => explain_soft_lockup(r, earlier),
         ReportKind::Generic => explain_generic(r),
     };
-    if r.truncated {
-        out.push_str(
-            "\n(The report is cut off: the log ends or moves on before the report's end.)",
-        );
+    Prose {
+        lines: vec![text],
+        fix: None,
+        truncated: r.truncated,
     }
-    out
 }
 
 fn explain_circular(r: &Report) -> String {
@@ -655,10 +691,11 @@ fn state_name(state: &str) -> &'static str {
     }
 }
 
-fn explain_hung(r: &Report, earlier: &History) -> String {
+/// A hung task's explanation: the lines, and the fix.
+fn explain_hung(r: &Report, earlier: &History) -> (Vec<String>, Option<String>) {
     let mut lines = Vec::new();
     let Some(h) = &r.hung_task else {
-        return "A task is blocked for too long.".to_string();
+        return (vec!["A task is blocked for too long.".to_string()], None);
     };
     let HungTask {
         comm,
@@ -721,15 +758,17 @@ fn explain_hung(r: &Report, earlier: &History) -> String {
     if let Some(cause) = &earlier.cause {
         lines.push(format!("Likely cause: {}.", cause.mention(comm, *pid)));
     }
-    match earlier.leak_for(h) {
-        Some(leak) => lines.extend(leak_lines(h, leak)),
-        None => lines.push(
-            "Fix: find who holds what this task waits for (a lock-order report above, or \
-             SysRq-d \"show all locks\") and fix the ordering or the missing release."
-                .to_string(),
-        ),
-    }
-    lines.join("\n")
+    let fix = match earlier.leak_for(h) {
+        Some(leak) => {
+            let [cause, fix] = leak_lines(h, leak);
+            lines.push(cause);
+            fix
+        }
+        None => "Fix: find who holds what this task waits for (a lock-order report above, or \
+                 SysRq-d \"show all locks\") and fix the ordering or the missing release."
+            .to_string(),
+    };
+    (lines, Some(fix))
 }
 
 fn explain_soft_lockup(r: &Report, earlier: &History) -> String {

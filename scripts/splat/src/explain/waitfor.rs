@@ -334,43 +334,22 @@ fn item_list(items: &[&str]) -> String {
     }
 }
 
-/// Adds what the blocker lines say to the explanations of the hung-task reports: the cycle
-/// (a real deadlock) or chain the task is in, and the locks involved. The lines go before the
-/// report's `Fix:` line; in a cycle, that line is replaced by the cycle's fix.
-pub(crate) fn annotate(reports: &mut [Report]) {
-    let mut b = WaitForBuilder::new();
-    for r in reports.iter() {
-        b.add(r);
-    }
-    annotate_with(&b, reports);
+/// What the wait-for graph tells about the reports added to `b` so far, for the explanations
+/// of hung-task reports: computed once per graph, asked once per report.
+pub(crate) struct Teller<'a> {
+    cx: Ctx<'a>,
 }
 
-/// Like [`annotate`] for the last reports added to `b` (a streamed batch of hung-task reports),
-/// told with the graph of the log so far.
-pub(crate) fn annotate_with(b: &WaitForBuilder, reports: &mut [Report]) {
-    let has_blocker = |r: &Report| r.hung_task.as_ref().is_some_and(|h| h.blocker.is_some());
-    if !reports.iter().any(has_blocker) {
-        return;
+impl<'a> Teller<'a> {
+    /// The graph of the reports added to `b`.
+    pub(crate) fn new(b: &'a WaitForBuilder) -> Self {
+        Teller { cx: Ctx::new(b) }
     }
-    let cx = Ctx::new(b);
-    for r in reports.iter_mut() {
-        let (lines, fix) = blocker_lines(&cx, r);
-        if lines.is_empty() {
-            continue;
-        }
-        let mut text: Vec<String> = r.explanation.lines().map(str::to_string).collect();
-        let at = text
-            .iter()
-            .rposition(|l| l.starts_with("Fix:"))
-            .unwrap_or(text.len());
-        if let Some(fix) = fix {
-            if at < text.len() {
-                text[at] = fix;
-            } else {
-                text.push(fix);
-            }
-        }
-        text.splice(at..at, lines);
-        r.explanation = text.join("\n");
+
+    /// The lines about `r`'s blocker (the cycle or chain its task is in, and the locks
+    /// involved), and the fix that replaces the report's own when the task is in a cycle;
+    /// nothing when `r` printed no blocker line.
+    pub(crate) fn tell(&self, r: &Report) -> (Vec<String>, Option<String>) {
+        blocker_lines(&self.cx, r)
     }
 }
