@@ -9,11 +9,10 @@
 use crate::lex::blocker::{is_task_line_of, parse_blocker};
 use crate::lex::frame::{demangle, parse_frame};
 use crate::lex::lockfmt::{
-    parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line, parse_scenario_lock,
-    split_comm_pid, LockLine,
+    parse_lock_desc, parse_lock_line, parse_scenario_lock, split_comm_pid, LockLine,
 };
 use crate::lex::{
-    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup, unbracket, Family,
+    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup, unbracket, Family, Token,
 };
 use crate::model::{
     ChainEntry, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind, ScenarioRow,
@@ -35,10 +34,11 @@ enum Pending {
 }
 
 /// Builds the report fields (all but title and explanation) from a segment.
-pub(crate) fn build(seg: &Segment) -> Report {
-    let mut b = Builder::new(seg);
-    b.scan(seg);
-    b.finish(seg)
+pub(crate) fn build(mut seg: Segment) -> Report {
+    let mut b = Builder::new(&seg);
+    let tokens = std::mem::take(&mut seg.tokens);
+    b.scan(&seg, tokens);
+    b.finish(&seg)
 }
 
 struct Builder {
@@ -186,14 +186,16 @@ impl Builder {
         }
     }
 
-    fn scan(&mut self, seg: &Segment) {
+    fn scan(&mut self, seg: &Segment, mut tokens: Vec<Token>) {
         self.scan_header(&seg.header);
         let lines = &seg.lines;
         let mut i = 1;
         while i < lines.len() {
             let text = lines[i].1.as_str();
             let next = lines.get(i + 1).map(|l| l.1.as_str());
-            if self.scan_line(text, next) {
+            let mut unlexed = Token::UNLEXED;
+            let token = tokens.get_mut(i).unwrap_or(&mut unlexed);
+            if self.scan_line(text, token, next) {
                 i += 1; // the next line was consumed too
             }
             i += 1;
@@ -313,9 +315,9 @@ impl Builder {
     }
 
     /// Handles one body line; returns true when it also consumed `next`.
-    fn scan_line(&mut self, text: &str, next: Option<&str>) -> bool {
+    fn scan_line(&mut self, text: &str, token: &mut Token, next: Option<&str>) -> bool {
         let t = text.trim();
-        if let Some(frame) = parse_frame(t) {
+        if let Some(frame) = token.take_frame(t) {
             if self.in_scenario {
                 return false;
             }
@@ -385,7 +387,7 @@ impl Builder {
         if !t.is_empty() {
             self.pending = Pending::None;
         }
-        self.scan_phrase(t, next)
+        self.scan_phrase(t, token, next)
     }
 
     /// Registers (`RIP: 0010:func+0x1/0x2`) and stack markers; they do not end a trace.
@@ -413,7 +415,7 @@ impl Builder {
         }
     }
 
-    fn scan_phrase(&mut self, t: &str, next: Option<&str>) -> bool {
+    fn scan_phrase(&mut self, t: &str, token: &mut Token, next: Option<&str>) -> bool {
         // Task lines: "COMM/PID is trying to acquire lock:" and friends.
         const ACQUIRE_PHRASES: &[&str] = &[
             " is trying to acquire lock:",
@@ -573,13 +575,13 @@ impl Builder {
             self.start_trace("preemption disabled");
             return false;
         }
-        if let Some((count, comm, pid)) = parse_held_heading(t) {
+        if let Some((count, comm, pid)) = token.held_heading(t) {
             self.add_task(&comm, pid);
             self.detail("held_lock_count", count.to_string());
             self.held_ctx = Some((comm, pid));
             return false;
         }
-        if let Some((index, lock)) = parse_held_entry(t) {
+        if let Some((index, lock)) = token.take_held_entry(t) {
             let mut consumed = false;
             let lock = match lock {
                 Some(l) => Some(l),

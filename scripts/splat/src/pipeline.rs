@@ -187,8 +187,9 @@ impl Parser {
 
     fn drain_segments(&mut self) {
         while let Some(seg) = self.seg.pop_ready() {
-            let report = extract::build(&seg);
-            if seg.family == Family::LockDump {
+            let family = seg.family;
+            let report = extract::build(seg);
+            if family == Family::LockDump {
                 // A lock list on its own (SysRq-d) is not a report.
                 attach_lock_dump(&mut self.hung_batch, report);
                 self.flush_hung();

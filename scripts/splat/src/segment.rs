@@ -28,7 +28,8 @@ use crate::lex::lockfmt::{
 };
 use crate::lex::{
     classify_header, classify_line, cut_lock_line, hung_header_task, is_bare_address,
-    is_old_task_line, lock_line_stage, may_be_header, Family, Header, LineClass, LockLineStage,
+    is_old_task_line, lex, lock_line_stage, may_be_header, Family, Header, LineClass,
+    LockLineStage, Token,
 };
 use crate::model::ReportKind;
 
@@ -52,6 +53,8 @@ pub(crate) struct Segment {
     pub caller: Option<String>,
     /// (1-based line number, text) of every line taken, header first.
     pub lines: Vec<(usize, String)>,
+    /// The lexed token of every line in `lines` (the header's is [`Token::UNLEXED`]).
+    pub tokens: Vec<Token>,
     /// The natural end was seen: nothing more belongs to this report.
     pub terminated: bool,
     /// The report may end here (later whitelisted lines are still taken).
@@ -83,6 +86,7 @@ impl Segment {
             header: line.text.trim().to_string(),
             caller: line.caller.map(str::to_string),
             lines: vec![(line.number, line.text.to_string())],
+            tokens: vec![Token::UNLEXED],
             terminated: false,
             soft_end: false,
             foreign_run: 0,
@@ -109,7 +113,8 @@ impl Segment {
     }
 
     /// Offers a line to the report; returns true when it was taken.
-    fn offer(&mut self, line: &Line, class: LineClass) -> bool {
+    fn offer(&mut self, line: &Line, token: &mut Token) -> bool {
+        let class = token.class;
         if self.lines.len() >= MAX_LINES {
             self.abandoned = !self.complete();
             self.terminated = true;
@@ -122,6 +127,7 @@ impl Segment {
         };
         if take {
             self.lines.push((line.number, line.text.to_string()));
+            self.tokens.push(std::mem::replace(token, Token::UNLEXED));
             // A blank line neither proves nor disproves that the report goes on.
             if class != LineClass::Blank {
                 self.foreign_run = 0;
@@ -336,14 +342,18 @@ impl Segmenter {
     /// Feeds one line.
     pub fn push(&mut self, line: &Line) {
         let prev = self.prev.take();
+        // The line is lexed once, here when it may continue the previous one, else in
+        // `push_line` when an open report may take it.
+        let mut token = None;
         if let Some((prev_text, Some(idx))) = &prev {
-            if self.try_join(prev_text, *idx, line, self.cut_skipped > 0) {
+            let t = token.insert(lex(line.text));
+            if self.try_join(prev_text, *idx, line, t.class, self.cut_skipped > 0) {
                 self.cut_skipped = 0;
                 return;
             }
         }
         // Only a line that a report took can be continued.
-        if let Some(taker) = self.push_line(line) {
+        if let Some(taker) = self.push_line(line, token) {
             self.prev = Some((line.text.to_string(), Some(taker)));
             self.cut_skipped = 0;
         } else if let Some((text, Some(idx))) = prev {
@@ -359,7 +369,14 @@ impl Segmenter {
     /// appended to it when the report took the previous line and the joined line reads as a
     /// kernel line where the second half alone does not. After other lines came in between
     /// (`after_foreign`), only the rest of a cut lock line is joined.
-    fn try_join(&mut self, prev: &str, idx: usize, line: &Line, after_foreign: bool) -> bool {
+    fn try_join(
+        &mut self,
+        prev: &str,
+        idx: usize,
+        line: &Line,
+        class: LineClass,
+        after_foreign: bool,
+    ) -> bool {
         let Some(seg) = self.open.get_mut(idx) else {
             return false;
         };
@@ -369,7 +386,7 @@ impl Segmenter {
         let joined = if after_foreign {
             rejoin_cut_lock_line(prev, line.text)
         } else {
-            wrapped_join(prev, line.text)
+            wrapped_join_lexed(prev, line.text, class)
         };
         let Some(joined) = joined else {
             return false;
@@ -380,6 +397,8 @@ impl Segmenter {
                 last.1.clone_from(&joined);
                 if first {
                     seg.header = joined.trim().to_string();
+                } else if let Some(t) = seg.tokens.last_mut() {
+                    *t = lex(&joined);
                 }
                 self.prev = Some((joined, Some(idx)));
                 return true;
@@ -390,7 +409,7 @@ impl Segmenter {
 
     /// Offers a line to the open reports or starts one; returns the index of the report that
     /// took the line.
-    fn push_line(&mut self, line: &Line) -> Option<usize> {
+    fn push_line(&mut self, line: &Line, token: Option<Token>) -> Option<usize> {
         let text = line.text;
         let header = if may_be_header(text) {
             classify_header(text)
@@ -403,13 +422,13 @@ impl Segmenter {
         if self.open.is_empty() {
             return header.map(|h| self.start(&h, line));
         }
-        let class = classify_line(text);
+        let mut token = token.unwrap_or_else(|| lex(text));
         let mut taken = None;
         for (i, seg) in self.open.iter_mut().enumerate().rev() {
             if seg.terminated || !seg.compatible(line.caller) {
                 continue;
             }
-            if seg.offer(line, class) {
+            if seg.offer(line, &mut token) {
                 taken = Some(i);
                 break;
             }
@@ -514,12 +533,18 @@ impl Segmenter {
 /// `next` continues `prev` when `prev` ends in the middle of a lock description (`..., at:`),
 /// or when `next` alone is not a kernel line but `prev + next` parses better than `prev`
 /// alone (a frame gains its source location, a lock line its `at:` site).
+#[cfg(test)]
 pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
+    wrapped_join_lexed(prev, next, classify_line(next))
+}
+
+/// [`wrapped_join`] where `next_class` is `classify_line(next)`.
+fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<String> {
     let n = next.trim();
     if n.is_empty() || prev.trim().is_empty() || classify_header(n).is_some() {
         return None;
     }
-    if let Some(joined) = join_held_fragments(prev, next) {
+    if let Some(joined) = join_held_fragments(prev, next, next_class) {
         return Some(joined);
     }
     if let Some(joined) = rejoin_cut_lock_line(prev, next) {
@@ -545,7 +570,7 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     }
     // ` #0: ADDR` + `(class){..}, at: ...`: a held lock wrapped after its address.
     let held_address_only = matches!(parse_held_entry(p), Some((_, None))) && !p.ends_with(':');
-    if classify_line(n) != LineClass::Other && !looks_like_location(n) && !held_address_only {
+    if next_class != LineClass::Other && !looks_like_location(n) && !held_address_only {
         return None;
     }
     if parse_quality(&joined) > parse_quality(p) {
@@ -559,7 +584,7 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
 /// (` #0: ` / `ffffffff8e333e60` / ` (` / `rcu_read_lock` / `){....}-{1:2}` / `, at: ...`),
 /// or wrapped by a mail client after its address: the pieces are put back together, without
 /// a separator (each piece carries its own spaces) except between an address and `(`.
-fn join_held_fragments(prev: &str, next: &str) -> Option<String> {
+fn join_held_fragments(prev: &str, next: &str, next_class: LineClass) -> Option<String> {
     let (_, lock) = parse_held_entry(prev.trim())?;
     let after_index = prev.trim().split_once(':').map_or("", |(_, r)| r.trim());
     let n = next.trim();
@@ -579,7 +604,7 @@ fn join_held_fragments(prev: &str, next: &str) -> Option<String> {
         || parse_held_heading(n).is_some()
         || classify_header(n).is_some()
         || matches!(
-            classify_line(n),
+            next_class,
             LineClass::Banner | LineClass::CallTrace | LineClass::StackBacktrace
         );
     if !incomplete || new_record {

@@ -12,11 +12,11 @@ pub mod frame;
 pub mod functions;
 pub mod lockfmt;
 
-use crate::model::ReportKind;
+use crate::model::{Frame, ReportKind};
 use frame::parse_frame;
 use lockfmt::{
     is_address, parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line,
-    split_held_index,
+    split_held_index, LockLine,
 };
 
 /// Which print code produced a report, which decides what its body may contain.
@@ -392,66 +392,174 @@ const DUMP_INFO_PREFIXES: &[&str] = &[
     "Pid: ",
 ];
 
+/// What the parsers of a line's class found in it, kept so that no later stage parses the line
+/// again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Payload {
+    /// Nothing parsed (or nothing to keep).
+    #[default]
+    None,
+    /// A stack frame.
+    Frame(Frame),
+    /// A held-lock entry: its index and, when the line has it, the lock.
+    HeldEntry(u32, Option<LockLine>),
+    /// A held-lock list heading: the count, comm and pid.
+    HeldHeading(u32, String, Option<u32>),
+}
+
+/// A line as the lexer read it: its class, and what the class's parser found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub class: LineClass,
+    pub payload: Payload,
+    /// The class was decided before the held-lock and frame parsers ran (a marker, a register,
+    /// a blank line...): whether the line also parses as one of them is not known.
+    early: bool,
+}
+
+impl Token {
+    /// A token for a line that is not lexed (a header).
+    pub(crate) const UNLEXED: Token = Token {
+        class: LineClass::Other,
+        payload: Payload::None,
+        early: true,
+    };
+
+    fn early(class: LineClass) -> Self {
+        Token {
+            class,
+            payload: Payload::None,
+            early: true,
+        }
+    }
+
+    fn late(class: LineClass) -> Self {
+        Token {
+            class,
+            payload: Payload::None,
+            early: false,
+        }
+    }
+
+    /// The frame of the line `t` (trimmed) this token was lexed from, if it is one; `take`s the
+    /// lexed frame.
+    pub(crate) fn take_frame(&mut self, t: &str) -> Option<Frame> {
+        match std::mem::take(&mut self.payload) {
+            Payload::Frame(f) => Some(f),
+            other => {
+                self.payload = other;
+                if self.early {
+                    parse_frame(t)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// The held-lock heading of the line `t`, if it is one.
+    pub(crate) fn held_heading(&self, t: &str) -> Option<(u32, String, Option<u32>)> {
+        match &self.payload {
+            Payload::HeldHeading(n, comm, pid) => Some((*n, comm.clone(), *pid)),
+            _ if self.early => parse_held_heading(t),
+            _ => None,
+        }
+    }
+
+    /// The held-lock entry of the line `t`, if it is one.
+    pub(crate) fn take_held_entry(&mut self, t: &str) -> Option<(u32, Option<LockLine>)> {
+        match std::mem::take(&mut self.payload) {
+            Payload::HeldEntry(i, l) => Some((i, l)),
+            other => {
+                self.payload = other;
+                if self.early {
+                    parse_held_entry(t)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
 /// Classifies one line (already stripped of prefixes).
 pub(crate) fn classify_line(text: &str) -> LineClass {
+    lex(text).class
+}
+
+/// Reads one line (already stripped of prefixes): its class, and what the parser of its class
+/// found.
+pub(crate) fn lex(text: &str) -> Token {
     let t = text.trim();
     if t.is_empty() {
-        return LineClass::Blank;
+        return Token::early(LineClass::Blank);
     }
     if t.len() >= 5 && t.bytes().all(|b| b == b'=') {
-        return LineClass::Banner;
+        return Token::early(LineClass::Banner);
     }
     if t.len() >= 4 && t.bytes().all(|b| b == b'-' || b == b' ') {
-        return LineClass::Dashes;
+        return Token::early(LineClass::Dashes);
     }
     if t.starts_with("---[ end ") {
-        return LineClass::EndTrace;
+        return Token::early(LineClass::EndTrace);
     }
     if t == "Call Trace:" || t == "Call trace:" || t == "Backtrace:" {
-        return LineClass::CallTrace;
+        return Token::early(LineClass::CallTrace);
     }
     if t == "stack backtrace:" {
-        return LineClass::StackBacktrace;
+        return Token::early(LineClass::StackBacktrace);
     }
     if is_bare_address(t) {
-        return LineClass::Frame;
+        return Token::early(LineClass::Frame);
     }
     if let Some(marker) = is_marker(t) {
-        return match marker {
+        return Token::early(match marker {
             Marker::Open => LineClass::MarkerOpen,
             Marker::TaskClose => LineClass::TaskClose,
             Marker::Close => LineClass::MarkerClose,
-        };
+        });
     }
     if t == "INFO: lockdep is turned off." {
-        return LineClass::LockdepOff;
+        return Token::early(LineClass::LockdepOff);
     }
     if (t.starts_with("CPU: ") && t.contains("PID: ")) || starts_with_any(t, DUMP_INFO_PREFIXES) {
-        return LineClass::DumpInfo;
+        return Token::early(LineClass::DumpInfo);
     }
     if starts_with_any(t, REGISTER_PREFIXES) {
-        return LineClass::Register;
+        return Token::early(LineClass::Register);
     }
-    if parse_held_heading(t).is_some() {
-        return LineClass::HeldHeading;
+    if let Some((n, comm, pid)) = parse_held_heading(t) {
+        return Token {
+            class: LineClass::HeldHeading,
+            payload: Payload::HeldHeading(n, comm, pid),
+            early: false,
+        };
     }
-    if parse_held_entry(t).is_some() {
-        return LineClass::HeldEntry;
+    if let Some((i, lock)) = parse_held_entry(t) {
+        return Token {
+            class: LineClass::HeldEntry,
+            payload: Payload::HeldEntry(i, lock),
+            early: false,
+        };
     }
-    if parse_frame(t).is_some() {
-        return LineClass::Frame;
+    if let Some(f) = parse_frame(t) {
+        return Token {
+            class: LineClass::Frame,
+            payload: Payload::Frame(f),
+            early: false,
+        };
     }
     if t.contains("Tainted: ") || t.contains("Not tainted") {
-        return LineClass::KernelIdent;
+        return Token::late(LineClass::KernelIdent);
     }
     if t.starts_with("task:") && t.contains(" state:") {
-        return LineClass::HungTaskLine;
+        return Token::late(LineClass::HungTaskLine);
     }
     if t.starts_with("\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\"")
         || t.starts_with("Future hung task reports are suppressed")
         || (t.starts_with("INFO: task ") && t.contains(" blocked on "))
     {
-        return LineClass::HungBody;
+        return Token::late(LineClass::HungBody);
     }
     if t.starts_with("in_atomic(): ")
         || t.starts_with("preempt_count: ")
@@ -459,21 +567,21 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
         || t.starts_with("Preemption disabled at:")
         || t.starts_with("Thread overran stack")
     {
-        return LineClass::SleepBody;
+        return Token::late(LineClass::SleepBody);
     }
     if t.starts_with("irq event stamp:")
         || t.starts_with("hardirqs last")
         || t.starts_with("softirqs last")
     {
-        return LineClass::IrqTrace;
+        return Token::late(LineClass::IrqTrace);
     }
     if is_lockdep_body(t) || cut_lock_line(t) {
-        return LineClass::LockdepBody;
+        return Token::late(LineClass::LockdepBody);
     }
     if starts_with_any(t, GENERIC_PREFIXES) {
-        return LineClass::GenericBody;
+        return Token::late(LineClass::GenericBody);
     }
-    LineClass::Other
+    Token::late(LineClass::Other)
 }
 
 fn starts_with_any(t: &str, prefixes: &[&str]) -> bool {
