@@ -830,6 +830,7 @@ impl Builder {
         Report {
             kind: self.kind,
             title: String::new(),
+            alt_titles: Vec::new(),
             header: seg.header.clone(),
             tasks: self.tasks,
             locks: self.locks,

@@ -218,6 +218,12 @@ pub struct Report {
     /// A syzbot-style one-line title, e.g. `possible deadlock in rust_deadlock::abba::AbBa::thread_b`
     /// or `INFO: task hung in rust_deadlock::abba::AbBa::thread_a`.
     pub title: String,
+    /// The same title naming each other function it could name (the backtrace's when the
+    /// title names a lock's `at:` site, where a soft-locked CPU spins when the title names the
+    /// loop's entry, ...), as syzbot's alternative titles: `--summary` merges reports whose
+    /// titles or alternatives name the same function.
+    #[serde(default)]
+    pub alt_titles: Vec<String>,
     /// The kernel's header line as printed, e.g.
     /// `WARNING: possible circular locking dependency detected`.
     pub header: String,

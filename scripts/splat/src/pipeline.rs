@@ -241,6 +241,7 @@ impl Parser {
     fn analyze(&mut self, r: &mut Report) -> Prose {
         analyze::analyse_hung(r);
         r.title = analyze::title(r);
+        r.alt_titles = analyze::alt_titles(r);
         let prose = explain::explain(r, &self.history);
         self.history.record(r);
         self.wait_for.add(r);

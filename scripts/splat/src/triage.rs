@@ -8,7 +8,7 @@
 //! title. [`Summary`] holds one row per distinct bug, not the reports, so it runs in memory
 //! proportional to the number of distinct bugs whatever the size of the logs.
 
-use crate::analyze::{base_function, title_function};
+use crate::analyze::{base_function, title_functions};
 use crate::model::{Report, ReportKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -69,6 +69,12 @@ fn stable_class(name: &str) -> String {
 /// the irq-safe/unsafe locks of an irq inversion); otherwise the locks the reporting task
 /// holds.
 pub fn signature(r: &Report) -> Signature {
+    signatures(r).swap_remove(0)
+}
+
+/// The signature of a report ([`signature`]), then its alternatives: the same kind and locks
+/// with each other function its title could name ([`Report::alt_titles`]).
+pub fn signatures(r: &Report) -> Vec<Signature> {
     let mut locks: Vec<String> = Vec::new();
     let add = |locks: &mut Vec<String>, l: &str| {
         let l = stable_class(l);
@@ -108,11 +114,24 @@ pub fn signature(r: &Report) -> Signature {
             }
         }
     }
-    Signature {
-        kind: r.kind,
-        locks,
-        function: title_function(r).map(|f| base_function(&f).to_string()),
+    let mut functions: Vec<Option<String>> = Vec::new();
+    for f in title_functions(r) {
+        let f = Some(base_function(&f).to_string());
+        if !functions.contains(&f) {
+            functions.push(f);
+        }
     }
+    if functions.is_empty() {
+        functions.push(None);
+    }
+    functions
+        .into_iter()
+        .map(|function| Signature {
+            kind: r.kind,
+            locks: locks.clone(),
+            function,
+        })
+        .collect()
 }
 
 /// One distinct bug of a summary.
@@ -184,9 +203,10 @@ impl Summary {
     /// Adds one report found in `file`.
     pub fn add(&mut self, file: &str, r: &Report) {
         self.reports += 1;
-        let sig = signature(r);
+        let sigs = signatures(r);
         let file_index = self.files;
-        if let Some(&i) = self.index.get(&sig) {
+        // The same bug seen under a variant: one of its alternative signatures is known.
+        if let Some(i) = sigs.iter().find_map(|s| self.index.get(s).copied()) {
             let b = &mut self.bugs[i];
             b.count += 1;
             if self.last_file_index[i] != file_index {
@@ -196,6 +216,7 @@ impl Summary {
             }
             return;
         }
+        let sig = &sigs[0];
         let text = sig.to_string();
         let new = self.baseline.as_ref().map(|known| !known.contains(&text));
         self.bugs.push(Bug {
@@ -211,7 +232,10 @@ impl Summary {
             new,
         });
         self.last_file_index.push(file_index);
-        self.index.insert(sig, self.bugs.len() - 1);
+        let i = self.bugs.len() - 1;
+        for s in sigs {
+            self.index.entry(s).or_insert(i);
+        }
     }
 
     /// The rows so far.

@@ -3,12 +3,14 @@
 //! locking primitive or a `kernel::sync` wrapper), what a hung task is blocked in, where a
 //! soft-locked CPU spins, and the wait-for graph of the hung tasks ([`waitfor`]).
 
+pub mod title;
 pub mod waitfor;
+
+pub use title::{alt_titles, base_function, title, title_function, title_functions};
 
 use crate::lex::functions::{
     base, is_boring, is_interrupt_entry, is_scheduler, is_spin_wait, primitive,
 };
-use crate::lex::unbracket;
 use crate::model::{Frame, Report, ReportKind, Stack};
 
 /// The first reliable, interesting frame of a stack. In symbolized stacks (syzbot,
@@ -91,100 +93,6 @@ pub(crate) fn culprit(r: &Report) -> Option<String> {
         .iter()
         .find_map(|s| first_interesting(&s.frames))
         .map(str::to_string)
-}
-
-fn with_in(prefix: &str, f: Option<String>) -> String {
-    match f {
-        Some(f) => format!("{prefix} in {f}"),
-        None => prefix.to_string(),
-    }
-}
-
-/// The function a report's title names (see [`title`]), if any.
-pub(crate) fn title_function(r: &Report) -> Option<String> {
-    if r.kind == ReportKind::LockHeldAtExit {
-        if let Some(at) = r.held_locks.iter().find_map(|h| h.at.clone()) {
-            return Some(at);
-        }
-    }
-    culprit(r)
-}
-
-/// The function name without compiler suffixes (`.isra.0`, `.constprop.3`, `.cold`).
-pub(crate) fn base_function(function: &str) -> &str {
-    base(function)
-}
-
-/// Computes the syzbot-style title of a report.
-pub fn title(r: &Report) -> String {
-    let f = culprit(r);
-    match r.kind {
-        ReportKind::CircularDependency
-        | ReportKind::RecursiveLocking
-        | ReportKind::IrqLockInversion => with_in("possible deadlock", f),
-        ReportKind::InconsistentLockState => with_in("inconsistent lock state", f),
-        ReportKind::BadUnlockBalance => with_in("WARNING: bad unlock balance", f),
-        ReportKind::HeldLockFreed => with_in("WARNING: held lock freed", f),
-        ReportKind::LockHeldAtExit => {
-            let f = r.held_locks.iter().find_map(|h| h.at.clone()).or(f);
-            if r.header.contains("returning to user space") {
-                with_in("WARNING: lock held when returning to user space", f)
-            } else if r.header.contains("lock held at task exit") {
-                with_in("BUG: lock held at task exit", f)
-            } else {
-                with_in("WARNING: still has locks held", f)
-            }
-        }
-        ReportKind::SuspiciousRcuUsage => with_in("WARNING: suspicious RCU usage", f),
-        ReportKind::SleepInAtomic => {
-            with_in("BUG: sleeping function called from invalid context", f)
-        }
-        ReportKind::HungTask => with_in("INFO: task hung", f),
-        ReportKind::SoftLockup => with_in("BUG: soft lockup", soft_lockup_place(r)),
-        ReportKind::Generic => generic_title(r, f),
-    }
-}
-
-fn generic_title(r: &Report, f: Option<String>) -> String {
-    let h = unbracket(r.header.trim());
-    let h = match h.split_once(": ") {
-        Some((word, rest))
-            if word.bytes().all(|b| b.is_ascii_lowercase()) && rest.starts_with("BUG:") =>
-        {
-            rest
-        }
-        _ => h,
-    };
-    let new_warn = h
-        .strip_prefix("WARNING: ")
-        .and_then(|r| r.split_once(" at "))
-        .is_some_and(|(loc, _)| !loc.contains(' ') && loc.contains(':'));
-    if h.starts_with("WARNING: CPU: ") || h.starts_with("WARNING: at ") || new_warn {
-        return with_in("WARNING", f);
-    }
-    if h.starts_with("kernel BUG at ") {
-        return with_in("kernel BUG", f);
-    }
-    if let Some(rest) = h.strip_prefix("BUG: KASAN: ") {
-        let what = rest.split(" in ").next().unwrap_or(rest);
-        return with_in(&format!("KASAN: {what}"), f);
-    }
-    // Keep the descriptive start of the header: up to ", " / " - " / "!" / " at " / ": ".
-    let mut main = h;
-    let skip = ["BUG: ", "WARNING: ", "INFO: "]
-        .iter()
-        .find(|p| h.starts_with(**p))
-        .map(|p| p.len())
-        .unwrap_or(0);
-    let tail = &h[skip..];
-    let cut = [", ", " - ", "!", " at ", ": ", " for address", " ["]
-        .iter()
-        .filter_map(|p| tail.find(p))
-        .min();
-    if let Some(cut) = cut {
-        main = &h[..skip + cut];
-    }
-    with_in(main.trim_end_matches('.'), f)
 }
 
 /// Fills `hung_task` analysis fields (summary, blocking primitive).

@@ -70,6 +70,22 @@ const BORING_EXACT: &[&str] = &[
     "down",
     "up",
     "kasan_report",
+    // lockdep's and the scheduler's own code that the tables above do not cover.
+    "check_usage",
+    "check_path",
+    "check_prev_add_irq",
+    "lookup_chain_cache_add",
+    "print_shortest_lock_dependencies",
+    "__switch_to",
+    "__switch_to_asm",
+    "switch_to",
+    "finish_task_switch",
+    "__cond_resched",
+    "_cond_resched",
+    // Sanitizer and coverage instrumentation.
+    "write_comp_data",
+    "check_memory_region",
+    "check_memory_region_inline",
     "rcu_lock_acquire",
     "rcu_lock_release",
     "ret_from_fork",
@@ -132,6 +148,13 @@ const BORING_PREFIXES: &[&str] = &[
     "lockdep_",
     "__lockdep_",
     "__kasan_",
+    "__msan_",
+    "kmsan_",
+    "__kmsan_",
+    "__sanitizer_cov_",
+    "__sanitizer_",
+    "__tsan_",
+    "__kcov_",
     "kasan_",
     "__asan_",
     "__ubsan_",
@@ -141,8 +164,10 @@ const BORING_PREFIXES: &[&str] = &[
     "stack_trace_",
     "arch_stack_walk",
     "kernel::sync::",
-    // The lab module's own lock implementation (its lockdep-annotated and plain semaphores).
+    // The lab module's own lock implementation (its lockdep-annotated and plain semaphores),
+    // and its kthread trampoline (which calls the thread function, as `kthread` does).
     "rust_deadlock::semaphore::",
+    "rust_deadlock::kthread::",
     // C helpers that Rust calls for inline functions and macros (rust_helper_spin_lock).
     "rust_helper_",
     "context_switch",
@@ -251,6 +276,20 @@ const PRIMITIVES: &[(&str, &str)] = &[
     ("__flush_workqueue", "workqueue"),
     ("flush_workqueue", "workqueue"),
     ("kthread_stop*", "kthread exit"),
+    ("flush_delayed_work", "work item"),
+    ("cancel_work_sync", "work item"),
+    ("cancel_delayed_work_sync", "work item"),
+    ("__cancel_work_timer", "work item"),
+    ("__cancel_work_sync", "work item"),
+    ("drain_workqueue", "workqueue"),
+    ("console_lock", "console lock"),
+    ("rcu_barrier*", "RCU callbacks"),
+    ("ldsem_down_read", "tty line discipline semaphore (read)"),
+    ("ldsem_down_write", "tty line discipline semaphore (write)"),
+    ("usb_start_wait_urb", "USB transfer"),
+    ("usb_kill_urb", "USB transfer"),
+    ("usb_kill_anchored_urbs", "USB transfer"),
+    ("blk_mq_freeze_queue_wait*", "block queue freeze"),
     ("msleep*", "timer (sleep)"),
     ("usleep_range*", "timer (sleep)"),
     ("folio_wait_bit*", "page lock / I/O"),
@@ -345,4 +384,122 @@ mod tests {
         assert!(!is_boring("download_firmware"));
         assert!(!is_boring("kthread_worker_fn"));
     }
+}
+
+/// Frames a title passes over besides the boring ones: code every report of a kind goes
+/// through, so that naming it would give unrelated bugs one title. The workqueue core (a work
+/// item's bug is in the work function), the printk path (a printk under a lock is the caller's),
+/// and the wrappers that take a lock on their caller's behalf.
+const TITLE_SKIP: &[&str] = &[
+    // Workqueue core.
+    "process_one_work",
+    "process_scheduled_works",
+    "worker_thread",
+    "rescuer_thread",
+    "flush_workqueue",
+    "__flush_workqueue",
+    "flush_workqueue_prep_pwqs",
+    "drain_workqueue",
+    "flush_work",
+    "__flush_work",
+    "flush_delayed_work",
+    "start_flush_work",
+    "__cancel_work_timer",
+    "__cancel_work_sync",
+    "cancel_work_sync",
+    "cancel_delayed_work_sync",
+    "destroy_workqueue",
+    "kthread_worker_fn",
+    // The printk path.
+    "printk",
+    "_printk",
+    "vprintk",
+    "vprintk_default",
+    "vprintk_emit",
+    "vprintk_func",
+    "vprintk_store",
+    "printk_deferred",
+    "_printk_deferred",
+    "console_unlock",
+    "console_flush_all",
+    "console_emit_next_record",
+    "console_lock_spinning_enable",
+    "console_lock_spinning_disable_and_check",
+    "console_trylock_spinning",
+    "console_lock",
+    "console_trylock",
+    "__up_console_sem",
+    "__down_trylock_console_sem",
+    "wake_up_klogd",
+    "dev_printk_emit",
+    "dev_vprintk_emit",
+    "_dev_printk",
+    "__dev_printk",
+    // Lock wrappers.
+    "lock_sock_nested",
+    "lock_sock",
+    "__lock_sock",
+    "lock_sock_fast",
+    "release_sock",
+    "__release_sock",
+    "ldsem_down_read",
+    "ldsem_down_write",
+    "tty_ldisc_lock",
+    "tty_ldisc_ref_wait",
+    "device_lock",
+    "__device_driver_lock",
+    "device_lock_interruptible",
+];
+
+/// True for frames a title skips: boring ones ([`is_boring`]) and the shared code of
+/// [`TITLE_SKIP`].
+pub fn is_title_skip(function: &str) -> bool {
+    is_boring(function) || TITLE_SKIP.contains(&base(function))
+}
+
+/// The frames where a loop a CPU is stuck in was entered: system call entry, the workqueue, a
+/// kthread, softirq and timer dispatch. A soft lockup is identified by the frame called from
+/// the innermost of them (the loop's own code), not by where the CPU happened to be.
+const LOOP_ENTRIES: &[&str] = &[
+    "do_syscall_*",
+    "x64_sys_call",
+    "__x64_sys_*",
+    "__ia32_sys_*",
+    "__arm64_sys_*",
+    "__riscv_sys_*",
+    "__se_sys_*",
+    "__do_sys_*",
+    "invoke_syscall",
+    "el0_svc*",
+    "process_one_work",
+    "process_scheduled_works",
+    "worker_thread",
+    "kthread_worker_fn",
+    "kthread",
+    "smpboot_thread_fn",
+    "handle_softirqs",
+    "__do_softirq",
+    "do_softirq",
+    "run_ksoftirqd",
+    "net_rx_action",
+    "__napi_poll*",
+    "napi_poll",
+    "tasklet_action_common*",
+    "tasklet_action",
+    "tasklet_hi_action",
+    "rcu_core",
+    "rcu_do_batch",
+    "call_timer_fn",
+    "expire_timers",
+    "__run_timers",
+    "run_timer_softirq",
+    "__hrtimer_run_queues",
+    "__run_hrtimer",
+    "hrtimer_run_softirq",
+];
+
+/// True for a frame where a loop is entered ([`LOOP_ENTRIES`]).
+pub fn is_loop_entry(function: &str) -> bool {
+    let f = base(function);
+    LOOP_ENTRIES.iter().any(|p| pattern_matches(p, f))
 }
