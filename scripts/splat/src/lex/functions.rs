@@ -365,27 +365,6 @@ pub fn is_interrupt_entry(function: &str) -> bool {
             .any(|w| f.contains(w))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn boring() {
-        assert!(is_boring("kernel::sync::lock::Lock::lock"));
-        assert!(is_boring("_raw_spin_lock_irqsave"));
-        assert!(is_boring("down"));
-        assert!(is_boring("__lock_acquire.constprop.0"));
-        assert!(is_boring("rust_helper_spin_lock"));
-        assert!(is_boring("rust_deadlock::scenario::Ctx::waits_on"));
-        assert!(is_boring(
-            "rust_deadlock::semaphore::SemaphoreBackend::acquire"
-        ));
-        assert!(!is_boring("rust_deadlock::abba::AbBa::thread_b"));
-        assert!(!is_boring("download_firmware"));
-        assert!(!is_boring("kthread_worker_fn"));
-    }
-}
-
 /// Frames a title passes over besides the boring ones: code every report of a kind goes
 /// through, so that naming it would give unrelated bugs one title. The workqueue core (a work
 /// item's bug is in the work function), the printk path (a printk under a lock is the caller's),
@@ -502,4 +481,25 @@ const LOOP_ENTRIES: &[&str] = &[
 pub fn is_loop_entry(function: &str) -> bool {
     let f = base(function);
     LOOP_ENTRIES.iter().any(|p| pattern_matches(p, f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boring() {
+        assert!(is_boring("kernel::sync::lock::Lock::lock"));
+        assert!(is_boring("_raw_spin_lock_irqsave"));
+        assert!(is_boring("down"));
+        assert!(is_boring("__lock_acquire.constprop.0"));
+        assert!(is_boring("rust_helper_spin_lock"));
+        assert!(is_boring("rust_deadlock::scenario::Ctx::waits_on"));
+        assert!(is_boring(
+            "rust_deadlock::semaphore::SemaphoreBackend::acquire"
+        ));
+        assert!(!is_boring("rust_deadlock::abba::AbBa::thread_b"));
+        assert!(!is_boring("download_firmware"));
+        assert!(!is_boring("kthread_worker_fn"));
+    }
 }
