@@ -12,7 +12,8 @@ use crate::lex::lockfmt::{
     parse_lock_desc, parse_lock_line, parse_scenario_lock, split_comm_pid, LockLine,
 };
 use crate::lex::{
-    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup, unbracket, Family, Token,
+    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup_header, unbracket,
+    Family, Token,
 };
 use crate::model::{
     ChainEntry, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind, ScenarioRow,
@@ -239,10 +240,12 @@ impl Builder {
             }
             ReportKind::SoftLockup => {
                 let body = t.split_once("BUG: ").map_or(t, |(_, b)| b);
-                if let Some((cpu, seconds, comm, pid)) = parse_soft_lockup(body) {
+                if let Some((cpu, seconds, task)) = parse_soft_lockup_header(body) {
                     self.detail("cpu", cpu.to_string());
                     self.detail("seconds", seconds.to_string());
-                    self.add_task(&comm, Some(pid));
+                    if let Some((comm, pid)) = task {
+                        self.add_task(&comm, Some(pid));
+                    }
                 }
             }
             ReportKind::Generic => self.scan_generic_header(t),
@@ -556,8 +559,12 @@ impl Builder {
                 return false;
             }
         }
-        if t == "stack backtrace:" {
+        if t == "stack backtrace:" || t.starts_with("NMI backtrace for cpu") {
             self.start_trace("backtrace");
+            return false;
+        }
+        if t.starts_with("rcu: RCU grace-period kthread stack dump") {
+            self.start_trace("rcu grace-period kthread");
             return false;
         }
         if t == "Call Trace:" || t == "Call trace:" || t == "Backtrace:" {

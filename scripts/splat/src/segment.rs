@@ -301,6 +301,13 @@ impl Segment {
                     }
                     self.seen_oops = true;
                 }
+                if line.text.trim_start().starts_with("NMI backtrace for cpu") {
+                    // An RCU stall dumps the stalled CPUs' stacks after the grace-period
+                    // kthread's: each is a dump of its own.
+                    self.in_dump = false;
+                    self.dump_frames = 0;
+                    self.markers = false;
+                }
                 true
             }
             LineClass::HungBody | LineClass::HungTaskLine | LineClass::Other => false,

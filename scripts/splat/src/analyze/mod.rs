@@ -45,7 +45,7 @@ pub(crate) fn culprit(r: &Report) -> Option<String> {
         if let Some(f) = r.details.get("function") {
             return Some(f.clone());
         }
-        if let Some(f) = r.details.get("rip") {
+        if let Some(f) = r.details.get("rip").filter(|f| !is_boring(f)) {
             return Some(f.clone());
         }
     }

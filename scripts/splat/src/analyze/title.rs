@@ -68,6 +68,13 @@ fn loop_entry_frame(r: &Report) -> Option<String> {
         .map(|f| f.function.clone())
 }
 
+/// `rcu: INFO: rcu_preempt self-detected stall on CPU` and the other RCU CPU stall warnings.
+fn is_rcu_stall(r: &Report) -> bool {
+    let h = r.header.trim();
+    let h = h.strip_prefix("rcu: ").unwrap_or(h);
+    h.starts_with("INFO: rcu") && h.contains("stall")
+}
+
 /// The functions a report's title may name, the one it names first, without repeats.
 pub fn title_functions(r: &Report) -> Vec<String> {
     fn push(out: &mut Vec<String>, f: Option<&str>) {
@@ -114,6 +121,9 @@ pub fn title_functions(r: &Report) -> Vec<String> {
             add(loop_entry_frame(r).as_deref());
             add(soft_lockup_place(r).as_deref());
         }
+        // An RCU stall is a CPU looping in a read-side section (or with interrupts off): like
+        // a soft lockup, titled by the loop's entry.
+        ReportKind::Generic if is_rcu_stall(r) => add(loop_entry_frame(r).as_deref()),
         ReportKind::BadUnlockBalance
         | ReportKind::SuspiciousRcuUsage
         | ReportKind::SleepInAtomic

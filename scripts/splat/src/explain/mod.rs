@@ -782,9 +782,13 @@ fn explain_soft_lockup(r: &Report, earlier: &History) -> String {
         .map_or_else(String::new, |s| format!(" for {s} seconds"));
     let f = soft_lockup_place(r);
     let place = f.as_ref().map(|f| format!(", in {f}")).unwrap_or_default();
+    let context = match (r.tasks.is_empty(), f.as_ref()) {
+        (false, _) => format!(" (task {}{place})", who(r)),
+        (true, Some(f)) => format!(" (in {f})"),
+        (true, None) => String::new(),
+    };
     let mut lines = vec![format!(
-        "{cpu} has spun in kernel code without scheduling{seconds} (task {}{place}).",
-        who(r)
+        "{cpu} has spun in kernel code without scheduling{seconds}{context}."
     )];
     match spin_site(r).map(|(site, _)| site) {
         Some(spin) => lines.push(format!(

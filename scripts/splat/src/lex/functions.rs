@@ -290,6 +290,12 @@ const PRIMITIVES: &[(&str, &str)] = &[
     ("usb_kill_urb", "USB transfer"),
     ("usb_kill_anchored_urbs", "USB transfer"),
     ("blk_mq_freeze_queue_wait*", "block queue freeze"),
+    ("folio_lock*", "page lock / I/O"),
+    ("lock_page*", "page lock / I/O"),
+    ("__filemap_get_folio*", "page lock / I/O"),
+    ("filemap_get_folio*", "page lock / I/O"),
+    ("pagecache_get_page", "page lock / I/O"),
+    ("find_lock_page", "page lock / I/O"),
     ("msleep*", "timer (sleep)"),
     ("usleep_range*", "timer (sleep)"),
     ("folio_wait_bit*", "page lock / I/O"),
@@ -359,10 +365,12 @@ pub fn is_spin_wait(function: &str) -> bool {
 /// (`asm_sysvec_apic_timer_interrupt`, `asm_common_interrupt`, `asm_exc_page_fault`, ...).
 pub fn is_interrupt_entry(function: &str) -> bool {
     let f = base(function);
-    f.starts_with("asm_")
+    // Before 5.8: `apic_timer_interrupt`, `common_interrupt`, ... without the `asm_` prefix.
+    let old = f == "apic_timer_interrupt" || f == "common_interrupt";
+    old || (f.starts_with("asm_")
         && ["sysvec", "interrupt", "nmi", "exc_"]
             .iter()
-            .any(|w| f.contains(w))
+            .any(|w| f.contains(w)))
 }
 
 /// Frames a title passes over besides the boring ones: code every report of a kind goes
@@ -448,6 +456,10 @@ const LOOP_ENTRIES: &[&str] = &[
     "__riscv_sys_*",
     "__se_sys_*",
     "__do_sys_*",
+    "do_sys_*",
+    "__sys_*",
+    "___sys_*",
+    "ksys_*",
     "invoke_syscall",
     "el0_svc*",
     "process_one_work",

@@ -135,7 +135,7 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         if body.starts_with("sleeping function called from invalid context") {
             return strong(ReportKind::SleepInAtomic, Family::Sleep);
         }
-        if t.starts_with("BUG: ") && parse_soft_lockup(body).is_some() {
+        if t.starts_with("BUG: ") && parse_soft_lockup_header(body).is_some() {
             // Registers and a stack dump follow, like an Oops.
             return strong(ReportKind::SoftLockup, Family::Generic);
         }
@@ -188,19 +188,32 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
 
 /// What the soft-lockup detector's header says after `BUG: ` (kernel/watchdog.c):
 /// `soft lockup - CPU#%d stuck for %us! [%s:%d]` -> (CPU, seconds, comm, pid).
+#[cfg(test)]
 pub(crate) fn parse_soft_lockup(body: &str) -> Option<(u32, u64, String, u32)> {
+    let (cpu, seconds, task) = parse_soft_lockup_header(body)?;
+    let (comm, pid) = task?;
+    Some((cpu, seconds, comm, pid))
+}
+
+/// Like [`parse_soft_lockup`], also for a header whose `[%s:%d]` was left out (a header
+/// quoted in a commit message): (CPU, seconds, the task if printed).
+#[allow(clippy::type_complexity)]
+pub(crate) fn parse_soft_lockup_header(body: &str) -> Option<(u32, u64, Option<(String, u32)>)> {
     let rest = body.strip_prefix("soft lockup - CPU#")?;
     let (cpu, rest) = rest.split_once(" stuck for ")?;
+    let cpu = cpu.parse().ok()?;
+    if let Some(seconds) = rest.trim_end().strip_suffix("s!") {
+        return Some((cpu, seconds.parse().ok()?, None));
+    }
     let (seconds, task) = rest.split_once("s! [")?;
     let (comm, pid) = task.trim_end().strip_suffix(']')?.rsplit_once(':')?;
     if comm.is_empty() {
         return None;
     }
     Some((
-        cpu.parse().ok()?,
+        cpu,
         seconds.parse().ok()?,
-        comm.to_string(),
-        pid.parse().ok()?,
+        Some((comm.to_string(), pid.parse().ok()?)),
     ))
 }
 
@@ -795,8 +808,9 @@ mod tests {
         assert_eq!((h.kind, h.strong), (ReportKind::SoftLockup, true));
         let h = classify_header("NMI watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [a:1]");
         assert_eq!(h.map(|h| h.kind), Some(ReportKind::SoftLockup));
+        // Without its `[comm:pid]` (a header quoted in a commit message): still a soft lockup.
         let h = classify_header("BUG: soft lockup - CPU#0 stuck for 22s!").unwrap();
-        assert_eq!((h.kind, h.strong), (ReportKind::Generic, false));
+        assert_eq!((h.kind, h.strong), (ReportKind::SoftLockup, true));
         assert!(classify_header("INFO: lockdep is turned off.").is_none());
         assert!(classify_header("lab: exit 0").is_none());
     }
