@@ -12,8 +12,8 @@ use crate::lex::lockfmt::{
     parse_lock_desc, parse_lock_line, parse_scenario_lock, split_comm_pid, LockLine,
 };
 use crate::lex::{
-    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup_header, unbracket,
-    Family, Token,
+    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup_header, spinlock_bug,
+    unbracket, Family, Token,
 };
 use crate::model::{
     ChainEntry, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind, ScenarioRow,
@@ -245,6 +245,35 @@ impl Builder {
                     self.detail("seconds", seconds.to_string());
                     if let Some((comm, pid)) = task {
                         self.add_task(&comm, Some(pid));
+                    }
+                }
+            }
+            ReportKind::SchedulingWhileAtomic => {
+                // "COMM/PID/0xPREEMPT_COUNT" (2.6: "COMM/0xPREEMPT_COUNT/PID").
+                if let Some(rest) = t.split_once("scheduling while atomic: ").map(|(_, r)| r) {
+                    let mut parts = rest.trim().rsplitn(3, '/');
+                    let (last, mid, comm) = (parts.next(), parts.next(), parts.next());
+                    if let (Some(last), Some(mid), Some(comm)) = (last, mid, comm) {
+                        let (count, pid) = if mid.starts_with("0x") {
+                            (mid, last)
+                        } else {
+                            (last, mid)
+                        };
+                        self.add_task(comm, pid.parse().ok());
+                        self.detail("preempt_count", count);
+                    }
+                }
+            }
+            ReportKind::SpinlockBug => {
+                let body = t.split_once("BUG: ").map_or(t, |(_, b)| b);
+                if let Some((what, cpu, task)) = spinlock_bug(body) {
+                    self.detail("spinlock_bug", what);
+                    if let Some(cpu) = cpu {
+                        self.detail("cpu", cpu.to_string());
+                    }
+                    if let Some(task) = task {
+                        let (comm, pid) = split_comm_pid(task);
+                        self.add_task(&comm, pid);
                     }
                 }
             }
@@ -568,7 +597,9 @@ impl Builder {
             return false;
         }
         if t == "Call Trace:" || t == "Call trace:" || t == "Backtrace:" {
-            if self.pending_trace.is_none() {
+            // "Preemption disabled at:" with no site printed must not take the stack dump.
+            let label_only = self.pending_trace.as_deref() == Some("preemption disabled");
+            if self.pending_trace.is_none() || label_only {
                 let name = if self.kind == ReportKind::HungTask {
                     "hung task"
                 } else {
@@ -634,6 +665,22 @@ impl Builder {
     fn scan_kind_specific(&mut self, t: &str) {
         if t == "INFO: lockdep is turned off." {
             self.detail("lockdep", "off");
+        } else if let Some(rest) = t.strip_prefix("context-") {
+            // Invalid wait context: the wait type of the context the lock was taken in.
+            self.detail("context", rest);
+        } else if let Some(rest) = t.strip_prefix("lock: ").filter(|r| r.contains(".magic: ")) {
+            // spin_dump(): "lock: NAME, .magic: dead4ead, .owner: comm/pid, .owner_cpu: N".
+            let mut fields = rest.split(", ");
+            if let Some(name) = fields.next() {
+                self.detail("lock", name);
+            }
+            for f in fields {
+                if let Some(owner) = f.strip_prefix(".owner: ") {
+                    self.detail("owner", owner);
+                } else if let Some(cpu) = f.strip_prefix(".owner_cpu: ") {
+                    self.detail("owner_cpu", cpu);
+                }
+            }
         } else if let Some(rest) = t.strip_prefix("Workqueue: ") {
             // Not the workqueue of a blocker's holder, printed with its stack.
             if self.pending_trace.as_deref() != Some(HOLDER_STACK) {

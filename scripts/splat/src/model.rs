@@ -43,6 +43,15 @@ pub enum ReportKind {
     /// `BUG: soft lockup - CPU#N stuck for Ns! [COMM:PID]` from the soft-lockup detector (a CPU
     /// that ran kernel code without scheduling).
     SoftLockup,
+    /// `BUG: scheduling while atomic: COMM/PID/0xPREEMPT_COUNT`: the scheduler was called (the
+    /// task slept or blocked) where preemption was disabled.
+    SchedulingWhileAtomic,
+    /// `BUG: Invalid wait context` (lockdep): a lock taken in a context whose wait type does not
+    /// allow it (a `spinlock_t`, which sleeps on PREEMPT_RT, inside a `raw_spinlock_t`).
+    InvalidWaitContext,
+    /// `BUG: spinlock recursion / lockup suspected / wrong CPU / wrong owner / already unlocked /
+    /// bad magic` from `CONFIG_DEBUG_SPINLOCK`.
+    SpinlockBug,
     /// Any other `BUG:` / `WARNING:` / `Oops` / `kernel BUG at` / `general protection fault` /
     /// `Kernel panic` report, and lockdep reports without a kind of their own.
     Generic,
@@ -63,6 +72,9 @@ impl ReportKind {
             ReportKind::SleepInAtomic => "sleep_in_atomic",
             ReportKind::HungTask => "hung_task",
             ReportKind::SoftLockup => "soft_lockup",
+            ReportKind::SchedulingWhileAtomic => "scheduling_while_atomic",
+            ReportKind::InvalidWaitContext => "invalid_wait_context",
+            ReportKind::SpinlockBug => "spinlock_bug",
             ReportKind::Generic => "generic",
         }
     }

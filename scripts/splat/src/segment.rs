@@ -277,7 +277,12 @@ impl Segment {
                 self.markers |= self.in_dump;
                 true
             }
-            LineClass::MarkerClose | LineClass::Register => true,
+            LineClass::MarkerClose => {
+                // `</IRQ>` closing a dump that began in the interrupt: the dump may end here.
+                self.soft_end |= self.in_dump && self.dump_frames > 0;
+                true
+            }
+            LineClass::Register => true,
             LineClass::TaskClose => {
                 self.task_closed = true;
                 if generic {

@@ -186,3 +186,47 @@ fn summary_merges_reports_whose_alternative_titles_match() {
     assert_eq!(bugs[0].count, 2);
     assert_eq!(bugs[0].title, "BUG: soft lockup in cgwb_release_workfn");
 }
+
+/// A sleep in atomic context: the caller of the function that may sleep (`iput` is at the
+/// header's `fs/inode.c:1928`; syzbot's title names hook_sb_delete). The stack is the
+/// report's backtrace even though "Preemption disabled at:" printed no usable site before it.
+#[test]
+fn sleep_in_atomic_is_titled_by_the_caller_of_the_sleeping_function() {
+    let r = &corpus("sleep-6.17-syzbot-landlock.log")[0];
+    assert_eq!(
+        r.details.get("file").map(String::as_str),
+        Some("fs/inode.c")
+    );
+    let backtrace = r.stack("backtrace").expect("the stack is the backtrace");
+    assert!(backtrace.frames.iter().any(|f| f.function == "iput"));
+    assert!(r
+        .stack("preemption disabled")
+        .is_none_or(|s| s.frames.iter().all(|f| f.function != "iput")));
+    assert_eq!(
+        r.title,
+        "BUG: sleeping function called from invalid context in hook_sb_delete"
+    );
+}
+
+/// Scheduling while atomic, invalid wait context and the spinlock debug BUGs are kinds of their
+/// own, titled past the scheduler, the PREEMPT_RT lock slow path, the printk path and
+/// `spin_dump` / `do_raw_spin_lock`.
+#[test]
+fn atomic_context_and_spinlock_bugs_have_kinds_and_titles_of_their_own() {
+    let r = &corpus("sched-atomic-6.7-rt-preemption-disabled-printk.log")[0];
+    assert_eq!(r.kind, splat::ReportKind::SchedulingWhileAtomic);
+    assert_eq!(
+        r.title,
+        "BUG: scheduling while atomic in serial8250_console_write"
+    );
+    assert!(r
+        .explanation
+        .contains("Preemption was disabled at irq_enter_rcu."));
+    let r = &corpus("invalid-wait-6.12-arm64-cppc-commit.log")[0];
+    assert_eq!(r.kind, splat::ReportKind::InvalidWaitContext);
+    assert_eq!(r.title, "BUG: Invalid wait context in cpc_write");
+    let r = &corpus("spinlock-recursion-5.1-arm64-hugetlb-quoted.log")[0];
+    assert_eq!(r.kind, splat::ReportKind::SpinlockBug);
+    assert_eq!(r.title, "BUG: spinlock recursion in free_huge_page");
+    assert_eq!(r.details.get("owner_cpu").map(String::as_str), Some("0"));
+}

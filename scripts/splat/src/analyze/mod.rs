@@ -138,6 +138,7 @@ pub(crate) fn lockdep_off(e: &Report) -> bool {
                 | ReportKind::BadUnlockBalance
                 | ReportKind::HeldLockFreed
                 | ReportKind::LockHeldAtExit
+                | ReportKind::InvalidWaitContext
         )
 }
 

@@ -12,6 +12,8 @@
 //!   the lock was taken: the `at:` of the lock being acquired, then of the lock held, then the
 //!   backtrace and the dependency chain; a held-lock-freed report where the freed lock was
 //!   taken; an inconsistent-lock-state report where the lock whose state changed was taken;
+//! * a sleep in atomic context is titled by the caller of the function that may sleep (the
+//!   frame whose file is the header's `at FILE:LINE`);
 //! * a soft lockup is titled by its loop's entry point: the frame called from the innermost
 //!   system call, workqueue, kthread, softirq or timer entry ([`is_loop_entry`]), which stays
 //!   the same wherever the CPU is caught in the loop (the explanation says where it spins);
@@ -39,6 +41,21 @@ fn candidates(frames: &[Frame]) -> impl Iterator<Item = &Frame> {
 fn first_titled(frames: &[Frame], hung: bool) -> Option<&str> {
     candidates(frames)
         .find(|f| !skipped(&f.function, hung))
+        .map(|f| f.function.as_str())
+}
+
+/// For a sleep in atomic context: the first frame a title may name that is not the function
+/// that may sleep (the one the header's `at FILE:LINE` is in, when frames carry locations):
+/// its caller called it in atomic context.
+fn caller_of_sleeping(r: &Report) -> Option<&str> {
+    let file = r.details.get("file")?;
+    let in_file = |f: &Frame| {
+        f.location
+            .as_deref()
+            .is_some_and(|l| l.split(':').next() == Some(file.as_str()))
+    };
+    candidates(main_frames(r))
+        .find(|f| !skipped(&f.function, false) && !in_file(f))
         .map(|f| f.function.as_str())
 }
 
@@ -104,7 +121,7 @@ pub fn title_functions(r: &Report) -> Vec<String> {
             add(backtrace);
             add(chain);
         }
-        ReportKind::InconsistentLockState => {
+        ReportKind::InconsistentLockState | ReportKind::InvalidWaitContext => {
             add(site(acquiring));
             add(backtrace);
         }
@@ -117,6 +134,7 @@ pub fn title_functions(r: &Report) -> Vec<String> {
             add(r.held_locks.iter().find_map(|h| h.at.as_deref()));
         }
         ReportKind::HungTask => add(backtrace),
+        ReportKind::SleepInAtomic => add(caller_of_sleeping(r)),
         ReportKind::SoftLockup => {
             add(loop_entry_frame(r).as_deref());
             add(soft_lockup_place(r).as_deref());
@@ -125,8 +143,9 @@ pub fn title_functions(r: &Report) -> Vec<String> {
         // a soft lockup, titled by the loop's entry.
         ReportKind::Generic if is_rcu_stall(r) => add(loop_entry_frame(r).as_deref()),
         ReportKind::BadUnlockBalance
+        | ReportKind::SchedulingWhileAtomic
+        | ReportKind::SpinlockBug
         | ReportKind::SuspiciousRcuUsage
-        | ReportKind::SleepInAtomic
         | ReportKind::Generic => {}
     }
     if r.kind != ReportKind::Generic {
@@ -197,6 +216,12 @@ fn prefix(r: &Report) -> String {
         ReportKind::SleepInAtomic => "BUG: sleeping function called from invalid context".into(),
         ReportKind::HungTask => "INFO: task hung".to_string(),
         ReportKind::SoftLockup => "BUG: soft lockup".to_string(),
+        ReportKind::SchedulingWhileAtomic => "BUG: scheduling while atomic".to_string(),
+        ReportKind::InvalidWaitContext => format!("{sev}: Invalid wait context"),
+        ReportKind::SpinlockBug => match r.details.get("spinlock_bug") {
+            Some(what) => format!("BUG: spinlock {what}"),
+            None => "BUG: spinlock bug".to_string(),
+        },
         ReportKind::Generic => generic_prefix(r),
     }
 }

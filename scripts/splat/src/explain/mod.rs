@@ -264,6 +264,9 @@ pub(crate) fn explain(r: &Report, earlier: &History) -> Prose {
             };
         }
         ReportKind::SoftLockup => explain_soft_lockup(r, earlier),
+        ReportKind::SchedulingWhileAtomic => explain_sched_atomic(r),
+        ReportKind::InvalidWaitContext => explain_wait_context(r),
+        ReportKind::SpinlockBug => explain_spinlock_bug(r),
         ReportKind::Generic => explain_generic(r),
     };
     Prose {
@@ -674,6 +677,137 @@ fn explain_sleep(r: &Report) -> String {
          first, use a sleeping lock (mutex, semaphore) instead, or use a non-sleeping variant."
             .to_string(),
     );
+    lines.join("\n")
+}
+
+/// The first frame of a stack, by context name.
+fn first_frame<'a>(r: &'a Report, context: &str) -> Option<&'a str> {
+    stack(r, context)
+        .and_then(|s| s.frames.first())
+        .map(|f| f.function.as_str())
+}
+
+fn explain_sched_atomic(r: &Report) -> String {
+    let count = r
+        .details
+        .get("preempt_count")
+        .map(|c| format!(" (preempt_count {c})"))
+        .unwrap_or_default();
+    let mut lines = vec![format!(
+        "{} called the scheduler (it slept or blocked) while atomic{count}{}.",
+        who(r),
+        culprit(r).map(|f| format!(", in {f}")).unwrap_or_default()
+    )];
+    if let Some(site) = first_frame(r, "preemption disabled") {
+        lines.push(format!("Preemption was disabled at {site}."));
+    }
+    let rt = main_frames(r)
+        .iter()
+        .any(|f| f.function.starts_with("rt_spin_lock") || f.function.starts_with("rtlock_"));
+    if rt {
+        lines.push(
+            "On PREEMPT_RT a spinlock_t is a sleeping lock: it was taken in atomic context \
+             (hard interrupt, or preemption disabled)."
+                .to_string(),
+        );
+    }
+    lines.push(
+        "Fix: do not sleep in atomic context: move the sleeping call out of the section that \
+         disables preemption (spinlock, interrupt handler); a lock taken in hard interrupt \
+         context on PREEMPT_RT must be a raw_spinlock_t."
+            .to_string(),
+    );
+    lines.join("\n")
+}
+
+/// A lockdep wait type (`{3:3}`'s inner number): what kind of lock may be taken in it.
+fn wait_type_name(w: &str) -> &'static str {
+    let inner = w
+        .trim_matches(|c| c == '{' || c == '}')
+        .rsplit(':')
+        .next()
+        .unwrap_or("");
+    match inner {
+        "1" => "no waiting",
+        "2" => "spinning: raw_spinlock_t",
+        "3" => "spinlock_t, which sleeps on PREEMPT_RT",
+        "4" => "sleeping: mutex, rw_semaphore",
+        _ => "unknown wait type",
+    }
+}
+
+fn explain_wait_context(r: &Report) -> String {
+    let mut lines = Vec::new();
+    let lock = r.acquiring.as_ref();
+    let class = lock.and_then(|a| r.lock(&a.lock));
+    if let Some(a) = lock {
+        let wait = class
+            .and_then(|c| c.wait_type.as_deref())
+            .map(|w| format!(" (wait type {w}: {})", wait_type_name(w)))
+            .unwrap_or_default();
+        let site =
+            a.at.as_ref()
+                .map(|f| format!(" in {f}"))
+                .unwrap_or_default();
+        lines.push(format!("{} tries to take {}{wait}{site}.", who(r), a.lock));
+    }
+    if let Some(ctx) = r.details.get("context") {
+        lines.push(format!(
+            "lockdep's wait context there is {ctx}: the lock's wait type is not allowed in it."
+        ));
+    }
+    let strict: Vec<String> = own_held(r)
+        .filter_map(|h| {
+            let w = r.lock(&h.lock)?.wait_type.as_deref()?;
+            (wait_type_name(w) == "spinning: raw_spinlock_t")
+                .then(|| format!("{}{}", h.lock, at(&h.at)))
+        })
+        .collect();
+    if !strict.is_empty() {
+        lines.push(format!("It holds raw spinlocks: {}.", strict.join(", ")));
+    }
+    lines.push(format!(
+        "Fix: make {} a raw_spinlock_t (if its sections are short and never sleep), or take it \
+         outside the raw spinlock / atomic section.",
+        lock.map_or("the lock", |a| a.lock.as_str())
+    ));
+    lines.join("\n")
+}
+
+fn explain_spinlock_bug(r: &Report) -> String {
+    let what = r.details.get("spinlock_bug").map_or("bug", String::as_str);
+    let lock = r.details.get("lock").map_or("a spinlock", String::as_str);
+    let cpu = r
+        .details
+        .get("cpu")
+        .map(|c| format!(" on CPU#{c}"))
+        .unwrap_or_default();
+    let owner = match (r.details.get("owner"), r.details.get("owner_cpu")) {
+        (Some(o), Some(c)) => format!(" (owner {o} on CPU#{c})"),
+        (Some(o), None) => format!(" (owner {o})"),
+        _ => String::new(),
+    };
+    let place = culprit(r).map(|f| format!(" in {f}")).unwrap_or_default();
+    let mut lines = vec![format!(
+        "{}{cpu}: spinlock {what} on {lock}{owner}{place}.",
+        who(r)
+    )];
+    let fix = match what {
+        "recursion" | "cpu recursion" => {
+            "Fix: the lock is taken again by the CPU that holds it (a callback, an interrupt or \
+             a printk under the lock): do not call code that takes it while holding it, or \
+             defer that call (a work item) until the lock is released."
+        }
+        "lockup suspected" => {
+            "Fix: another CPU holds the lock far too long or never releases it: find the \
+             owner's path that misses the unlock or loops under the lock."
+        }
+        _ => {
+            "Fix: the lock is released by a task or CPU that does not hold it (or is corrupt): \
+             make every unlock match a lock on the same path."
+        }
+    };
+    lines.push(fix.to_string());
     lines.join("\n")
 }
 

@@ -71,7 +71,7 @@ const LOCKDEP_TITLES: &[(&str, ReportKind)] = &[
     ("task exiting with locks held", ReportKind::LockHeldAtExit),
     ("suspicious RCU usage", ReportKind::SuspiciousRcuUsage),
     ("suspicious rcu_dereference", ReportKind::SuspiciousRcuUsage),
-    ("Invalid wait context", ReportKind::Generic),
+    ("Invalid wait context", ReportKind::InvalidWaitContext),
     ("Nested lock was not taken", ReportKind::Generic),
     ("bad contention detected", ReportKind::Generic),
     ("chain_key collision", ReportKind::Generic),
@@ -135,6 +135,13 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         if body.starts_with("sleeping function called from invalid context") {
             return strong(ReportKind::SleepInAtomic, Family::Sleep);
         }
+        if t.starts_with("BUG: ") && body.starts_with("scheduling while atomic: ") {
+            // print_modules(), "Preemption disabled at:", then dump_stack().
+            return strong(ReportKind::SchedulingWhileAtomic, Family::Generic);
+        }
+        if t.starts_with("BUG: ") && spinlock_bug(body).is_some() {
+            return strong(ReportKind::SpinlockBug, Family::Generic);
+        }
         if t.starts_with("BUG: ") && parse_soft_lockup_header(body).is_some() {
             // Registers and a stack dump follow, like an Oops.
             return strong(ReportKind::SoftLockup, Family::Generic);
@@ -184,6 +191,38 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         });
     }
     None
+}
+
+/// What `spin_bug()` (kernel/locking/spinlock_debug.c) says after `BUG: ` — `spinlock
+/// recursion on CPU#0, comm/pid` — as (what, CPU, task): `recursion`, `lockup suspected`,
+/// `wrong CPU`, `wrong owner`, `already unlocked`, `bad magic`, `cpu recursion`.
+pub(crate) fn spinlock_bug(body: &str) -> Option<(&str, Option<u32>, Option<&str>)> {
+    const WHAT: &[&str] = &[
+        "recursion",
+        "lockup suspected",
+        "wrong CPU",
+        "wrong owner",
+        "already unlocked",
+        "bad magic",
+        "cpu recursion",
+    ];
+    let rest = body.strip_prefix("spinlock ")?;
+    let what = WHAT.iter().find(|w| {
+        rest.strip_prefix(**w)
+            .is_some_and(|r| r.is_empty() || r.starts_with(" on CPU#"))
+    })?;
+    let rest = rest[what.len()..].trim_start();
+    let (cpu, task) = match rest.strip_prefix("on CPU#") {
+        Some(r) => {
+            let (cpu, task) = r.split_once(", ").unwrap_or((r, ""));
+            (
+                cpu.parse().ok(),
+                Some(task.trim()).filter(|t| !t.is_empty()),
+            )
+        }
+        None => (None, None),
+    };
+    Some((what, cpu, task))
 }
 
 /// What the soft-lockup detector's header says after `BUG: ` (kernel/watchdog.c):
@@ -591,7 +630,7 @@ pub(crate) fn lex(text: &str) -> Token {
     if is_lockdep_body(t) || cut_lock_line(t) {
         return Token::late(LineClass::LockdepBody);
     }
-    if starts_with_any(t, GENERIC_PREFIXES) {
+    if starts_with_any(t, GENERIC_PREFIXES) || (t.starts_with("lock: ") && t.contains(".magic: ")) {
         return Token::late(LineClass::GenericBody);
     }
     Token::late(LineClass::Other)
