@@ -341,9 +341,10 @@ pub(crate) struct Segmenter {
     open: Vec<Segment>,
     /// Finished segments not yet handed out, sorted by header line.
     done: Vec<Segment>,
-    /// The previous line and the index (in `open`) of the report that took it, for joining a
-    /// line that a mail client wrapped.
-    prev: Option<(String, Option<usize>)>,
+    /// The previous line, for joining a line that a mail client wrapped (a buffer reused from
+    /// line to line), and the index (in `open`) of the report that took it.
+    prev_text: String,
+    prev: Option<usize>,
     /// Foreign lines seen since `prev`, a lock line cut in the middle ([`cut_lock_line`]).
     cut_skipped: usize,
     /// `finish` was called: everything in `done` is ready.
@@ -354,33 +355,40 @@ impl Segmenter {
     /// Feeds one line.
     pub fn push(&mut self, line: &Line) {
         let prev = self.prev.take();
+        let mut prev_text = std::mem::take(&mut self.prev_text);
         // The line is lexed once, here when it may continue the previous one, else in
         // `push_line` when an open report may take it.
         let mut token = None;
-        if let Some((prev_text, Some(idx))) = &prev {
+        if let Some(idx) = prev {
             let t = token.insert(lex(line.text));
-            if self.try_join(prev_text, *idx, line, t.class, self.cut_skipped > 0) {
+            let after_foreign = self.cut_skipped > 0;
+            if let Some(joined) = self.try_join(&prev_text, idx, line, t.class, after_foreign) {
+                self.prev_text = joined;
+                self.prev = Some(idx);
                 self.cut_skipped = 0;
                 return;
             }
         }
         // Only a line that a report took can be continued.
         if let Some(taker) = self.push_line(line, token) {
-            self.prev = Some((line.text.to_string(), Some(taker)));
+            prev_text.clear();
+            prev_text.push_str(line.text);
+            self.prev = Some(taker);
             self.cut_skipped = 0;
-        } else if let Some((text, Some(idx))) = prev {
+        } else if let Some(idx) = prev {
             // A lock line cut by another CPU's message: its rest may still come.
-            if cut_lock_line(&text) && self.cut_skipped < CUT_TOLERANCE {
+            if cut_lock_line(&prev_text) && self.cut_skipped < CUT_TOLERANCE {
                 self.cut_skipped += 1;
-                self.prev = Some((text, Some(idx)));
+                self.prev = Some(idx);
             }
         }
+        self.prev_text = prev_text;
     }
 
     /// A line that continues the previous one (a mail client wrapped a long kernel line):
     /// appended to it when the report took the previous line and the joined line reads as a
-    /// kernel line where the second half alone does not. After other lines came in between
-    /// (`after_foreign`), only the rest of a cut lock line is joined.
+    /// kernel line where the second half alone does not; returns the joined line. After other
+    /// lines came in between (`after_foreign`), only the rest of a cut lock line is joined.
     fn try_join(
         &mut self,
         prev: &str,
@@ -388,35 +396,28 @@ impl Segmenter {
         line: &Line,
         class: LineClass,
         after_foreign: bool,
-    ) -> bool {
-        let Some(seg) = self.open.get_mut(idx) else {
-            return false;
-        };
+    ) -> Option<String> {
+        let seg = self.open.get_mut(idx)?;
         if seg.terminated || !seg.compatible(line.caller) {
-            return false;
+            return None;
         }
         let joined = if after_foreign {
             rejoin_cut_lock_line(prev, line.text)
         } else {
             wrapped_join_lexed(prev, line.text, class)
-        };
-        let Some(joined) = joined else {
-            return false;
-        };
+        }?;
         let first = seg.lines.len() == 1;
-        if let Some(last) = seg.lines.last_mut() {
-            if last.1 == prev {
-                last.1.clone_from(&joined);
-                if first {
-                    seg.header = joined.trim().to_string();
-                } else if let Some(t) = seg.tokens.last_mut() {
-                    *t = lex(&joined);
-                }
-                self.prev = Some((joined, Some(idx)));
-                return true;
-            }
+        let last = seg.lines.last_mut()?;
+        if last.1 != prev {
+            return None;
         }
-        false
+        last.1.clone_from(&joined);
+        if first {
+            seg.header = joined.trim().to_string();
+        } else if let Some(t) = seg.tokens.last_mut() {
+            *t = lex(&joined);
+        }
+        Some(joined)
     }
 
     /// Offers a line to the open reports or starts one; returns the index of the report that
@@ -553,7 +554,8 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
 /// [`wrapped_join`] where `next_class` is `classify_line(next)`.
 fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<String> {
     let n = next.trim();
-    if n.is_empty() || prev.trim().is_empty() || classify_header(n).is_some() {
+    if n.is_empty() || prev.trim().is_empty() || (may_be_header(n) && classify_header(n).is_some())
+    {
         return None;
     }
     if let Some(joined) = join_held_fragments(prev, next, next_class) {
@@ -563,33 +565,33 @@ fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<S
         return Some(joined);
     }
     let p = prev.trim_end();
-    let joined = format!("{p} {n}");
+    let joined = || format!("{p} {n}");
     if is_bare_address(p) {
         // `[<c013ca52>]` + `generic_file_buffered_write+0x15a/0x53d`
-        return Some(joined);
+        return Some(joined());
     }
     if p.ends_with(" is freeing memory") {
         // `comm/pid is freeing memory` + `START-END, with a lock still held there!`
-        return Some(joined);
+        return Some(joined());
     }
-    if hung_header_task(p).is_none() && hung_header_task(&joined).is_some() {
+    if p.contains("INFO: task ") && hung_header_task(p).is_none() {
         // `INFO: task x:1 blocked for more` + `than 120 seconds.`
-        return Some(joined);
+        let j = joined();
+        if hung_header_task(&j).is_some() {
+            return Some(j);
+        }
     }
     if lock_site_missing(p) {
         // `ADDR (class){..}-{..}, at:` (or `at: [<ADDR>]`) with the site on the next line.
-        return Some(joined);
+        return Some(joined());
     }
     // ` #0: ADDR` + `(class){..}, at: ...`: a held lock wrapped after its address.
     let held_address_only = matches!(parse_held_entry(p), Some((_, None))) && !p.ends_with(':');
     if next_class != LineClass::Other && !looks_like_location(n) && !held_address_only {
         return None;
     }
-    if parse_quality(&joined) > parse_quality(p) {
-        Some(joined)
-    } else {
-        None
-    }
+    let j = joined();
+    (parse_quality(&j) > parse_quality(p)).then_some(j)
 }
 
 /// A held-lock entry printed in `KERN_CONT` pieces that the console put on separate lines

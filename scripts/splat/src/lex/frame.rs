@@ -202,17 +202,46 @@ pub fn demangle(symbol: &str) -> String {
     demangle_parts(symbol).0
 }
 
+/// Distinct Rust symbols whose demangled names are remembered: a log repeats the same few
+/// stacks, and demangling is the costliest part of reading a frame. Bounded, so memory stays
+/// flat (the cache is emptied when full).
+const DEMANGLE_CACHE: usize = 4096;
+
+type Demangled = (String, Option<String>);
+
+thread_local! {
+    static CACHE: std::cell::RefCell<std::collections::HashMap<String, Demangled>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// Returns (readable name, full demangled name if the symbol was Rust-mangled).
 pub(crate) fn demangle_parts(symbol: &str) -> (String, Option<String>) {
     let looks_rust = symbol.starts_with("_R") || symbol.starts_with("_ZN");
-    if looks_rust && symbol.len() <= MAX_DEMANGLE_LEN {
-        if let Ok(d) = rustc_demangle::try_demangle(symbol) {
-            let full = format!("{d:#}");
-            let readable = simplify(&full);
-            return (readable, Some(full));
-        }
+    if !looks_rust || symbol.len() > MAX_DEMANGLE_LEN {
+        return (symbol.to_string(), None);
     }
-    (symbol.to_string(), None)
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(symbol).cloned()) {
+        return hit;
+    }
+    let parts = demangle_uncached(symbol);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= DEMANGLE_CACHE {
+            c.clear();
+        }
+        c.insert(symbol.to_string(), parts.clone());
+    });
+    parts
+}
+
+fn demangle_uncached(symbol: &str) -> Demangled {
+    match rustc_demangle::try_demangle(symbol) {
+        Ok(d) => {
+            let full = format!("{d:#}");
+            (simplify(&full), Some(full))
+        }
+        Err(_) => (symbol.to_string(), None),
+    }
 }
 
 /// Trims a demangled Rust path to something readable.
