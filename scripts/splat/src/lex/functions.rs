@@ -2,6 +2,10 @@
 //! scheduler, locking primitives and wrappers (skipped by titles), the blocking primitives a
 //! hung task sleeps in (and what each waits on), and the spinlock slow paths.
 
+use super::Table;
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
 /// Exact function names that are never "interesting": lockdep, stack dumping, scheduler,
 /// locking primitives and entry code.
 const BORING_EXACT: &[&str] = &[
@@ -320,8 +324,13 @@ pub fn base(function: &str) -> &str {
 
 /// True for frames that a title or "where" should skip.
 pub fn is_boring(function: &str) -> bool {
+    static EXACT: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    static PREFIXES: Table = Table::prefixes(BORING_PREFIXES);
     let f = base(function);
-    BORING_EXACT.contains(&f) || BORING_PREFIXES.iter().any(|p| f.starts_with(p))
+    EXACT
+        .get_or_init(|| BORING_EXACT.iter().copied().collect())
+        .contains(f)
+        || PREFIXES.matches(f)
 }
 
 pub fn pattern_matches(pattern: &str, f: &str) -> bool {

@@ -13,11 +13,13 @@ pub mod functions;
 pub mod lockfmt;
 
 use crate::model::{Frame, ReportKind};
+use aho_corasick::{AhoCorasick, Anchored, Input, StartKind};
 use frame::parse_frame;
 use lockfmt::{
     is_address, parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line,
     split_held_index, LockLine,
 };
+use std::sync::OnceLock;
 
 /// Which print code produced a report, which decides what its body may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -574,10 +576,10 @@ pub(crate) fn lex(text: &str) -> Token {
     if t == "INFO: lockdep is turned off." {
         return Token::early(LineClass::LockdepOff);
     }
-    if (t.starts_with("CPU: ") && t.contains("PID: ")) || starts_with_any(t, DUMP_INFO_PREFIXES) {
+    if (t.starts_with("CPU: ") && t.contains("PID: ")) || DUMP_INFO.matches(t) {
         return Token::early(LineClass::DumpInfo);
     }
-    if starts_with_any(t, REGISTER_PREFIXES) {
+    if REGISTERS.matches(t) {
         return Token::early(LineClass::Register);
     }
     if let Some((n, comm, pid)) = parse_held_heading(t) {
@@ -630,15 +632,82 @@ pub(crate) fn lex(text: &str) -> Token {
     if is_lockdep_body(t) || cut_lock_line(t) {
         return Token::late(LineClass::LockdepBody);
     }
-    if starts_with_any(t, GENERIC_PREFIXES) || (t.starts_with("lock: ") && t.contains(".magic: ")) {
+    if GENERIC.matches(t) || (t.starts_with("lock: ") && t.contains(".magic: ")) {
         return Token::late(LineClass::GenericBody);
     }
     Token::late(LineClass::Other)
 }
 
-fn starts_with_any(t: &str, prefixes: &[&str]) -> bool {
-    prefixes.iter().any(|p| t.starts_with(p))
+/// A table of phrases searched with one automaton (built on first use) instead of one
+/// comparison per row: the lexer runs every table on every line of every report.
+pub(crate) struct Table {
+    rows: &'static [&'static str],
+    /// Anchored: the rows match at the start of the text only.
+    prefix: bool,
+    matcher: OnceLock<Option<AhoCorasick>>,
 }
+
+impl Table {
+    pub(crate) const fn prefixes(rows: &'static [&'static str]) -> Self {
+        Table {
+            rows,
+            prefix: true,
+            matcher: OnceLock::new(),
+        }
+    }
+
+    pub(crate) const fn phrases(rows: &'static [&'static str]) -> Self {
+        Table {
+            rows,
+            prefix: false,
+            matcher: OnceLock::new(),
+        }
+    }
+
+    /// Whether `t` starts with (prefixes) or contains (phrases) a row.
+    pub(crate) fn matches(&self, t: &str) -> bool {
+        let ac = self.matcher.get_or_init(|| {
+            let start = if self.prefix {
+                StartKind::Anchored
+            } else {
+                StartKind::Unanchored
+            };
+            AhoCorasick::builder()
+                .start_kind(start)
+                .build(self.rows)
+                .ok()
+        });
+        match ac {
+            Some(ac) if self.prefix => ac.is_match(Input::new(t).anchored(Anchored::Yes)),
+            Some(ac) => ac.is_match(t),
+            // Never for these small tables; the plain search says the same.
+            None if self.prefix => self.rows.iter().any(|p| t.starts_with(p)),
+            None => self.rows.iter().any(|p| t.contains(p)),
+        }
+    }
+}
+
+static DUMP_INFO: Table = Table::prefixes(DUMP_INFO_PREFIXES);
+static REGISTERS: Table = Table::prefixes(REGISTER_PREFIXES);
+static GENERIC: Table = Table::prefixes(GENERIC_PREFIXES);
+static LOCKDEP: Table = Table::prefixes(LOCKDEP_PREFIXES);
+static LOCKDEP_TASK: Table = Table::phrases(LOCKDEP_TASK_PHRASES);
+static HEADER_WORDS: Table = Table::phrases(&[
+    "BUG",
+    "WARNING",
+    "INFO:",
+    "Oops",
+    "protection fault",
+    "panic",
+    "Unable to handle",
+    "UBSAN",
+    "error:",
+    "opcode",
+    "segment",
+    "fault",
+    "NX-protected",
+    "Showing all locks",
+]);
 
 /// A stack marker line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -672,10 +741,10 @@ fn is_marker(t: &str) -> Option<Marker> {
 
 /// True for the fixed lines and lock lines that lockdep's report bodies consist of.
 fn is_lockdep_body(t: &str) -> bool {
-    if starts_with_any(t, LOCKDEP_PREFIXES) {
+    if LOCKDEP.matches(t) {
         return true;
     }
-    if LOCKDEP_TASK_PHRASES.iter().any(|p| t.contains(p)) {
+    if LOCKDEP_TASK.matches(t) {
         return true;
     }
     if t == "..." || t == "}" || t.contains(" --> ") {
@@ -752,23 +821,7 @@ pub(crate) fn is_old_task_line(header: &str, line: &str) -> bool {
 /// Cheap test run on every line before the full header classification: every header
 /// contains one of these words.
 pub(crate) fn may_be_header(t: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "BUG",
-        "WARNING",
-        "INFO:",
-        "Oops",
-        "protection fault",
-        "panic",
-        "Unable to handle",
-        "UBSAN",
-        "error:",
-        "opcode",
-        "segment",
-        "fault",
-        "NX-protected",
-        "Showing all locks",
-    ];
-    WORDS.iter().any(|w| t.contains(w))
+    HEADER_WORDS.matches(t)
 }
 
 /// `[<c013ca52>]` (or `? [<...>]`) alone: the address of a frame whose symbol was wrapped.
