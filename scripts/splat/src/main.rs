@@ -20,7 +20,8 @@ Triage: --summary LOG... (files, directories, - for stdin) prints one row per di
 Reports understood: possible circular locking dependency, possible recursive locking,
 inconsistent lock state, irq lock inversion, bad unlock balance, held lock freed, lock
 held at exit / when returning to user space, suspicious RCU usage, sleeping function
-called from invalid context, hung tasks (with a following \"Showing all locks held\"
+called from invalid context, scheduling while atomic, invalid wait context, spinlock
+debug BUGs, soft lockups, RCU stalls, hung tasks (with a following \"Showing all locks held\"
 list, and the blocker lines of newer kernels: the wait-for graph of the blocked tasks and
 its cycles), and any other BUG / WARNING / Oops as a generic report.
 
