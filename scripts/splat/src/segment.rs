@@ -565,6 +565,13 @@ fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<S
         return Some(joined);
     }
     let p = prev.trim_end();
+    if n.starts_with("+0x") && p.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+        // `... at: [<ADDR>] venc_lock` + `+0xec/0x108`: a symbol cut before its offset.
+        let j = format!("{p}{n}");
+        if parse_quality(&j) > parse_quality(p) {
+            return Some(j);
+        }
+    }
     let joined = || format!("{p} {n}");
     if is_bare_address(p) {
         // `[<c013ca52>]` + `generic_file_buffered_write+0x15a/0x53d`

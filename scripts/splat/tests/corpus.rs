@@ -978,6 +978,18 @@ const EXPECTED: &[Expect] = &[
         holding: None,
         truncated: false,
     },
+    Expect {
+        file: "exit-locks-4.9-arm64-old-bracketed-bug-wrapped.log",
+        index: 0,
+        kind: LockHeldAtExit,
+        title: "BUG: still has locks held in venc_lock",
+        tasks: &[("vpud", Some(657))],
+        locks: &["&dev->enc_mutex"],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
+    },
 ];
 
 /// A lock left held by a task that returned to user space (an SRCU read-side section, never

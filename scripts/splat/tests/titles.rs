@@ -153,6 +153,10 @@ fn the_title_says_bug_or_warning_as_the_report_does() {
         r.title,
         "WARNING: bad unlock balance in hugetlb_vmdelete_list"
     );
+    // Before 4.10: `[ BUG: vpud/657 still has locks held! ]`, titled by the held lock's site.
+    let r = &corpus("exit-locks-4.9-arm64-old-bracketed-bug-wrapped.log")[0];
+    assert_eq!(r.header, "[ BUG: vpud/657 still has locks held! ]");
+    assert_eq!(r.title, "BUG: still has locks held in venc_lock");
     let r = &load("fixtures", "old-bracketed.log")[1];
     assert_eq!(r.header, "[ BUG: lock held at task exit! ]");
     assert!(r.title.starts_with("BUG: lock held at task exit in "));

@@ -128,7 +128,8 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         if t.starts_with("WARNING: ") && is_safe_unsafe_title(body) {
             return strong(ReportKind::IrqLockInversion, Family::Lockdep);
         }
-        if t.starts_with("WARNING: ")
+        // `WARNING: comm/pid still has locks held!`, before 4.10 `[ BUG: ... ]`.
+        if (t.starts_with("WARNING: ") || t.starts_with("BUG: "))
             && body.ends_with(" still has locks held!")
             && !body.starts_with("CPU: ")
         {
