@@ -282,7 +282,9 @@ fn strip_timestamp(s: &str) -> Option<&str> {
         && inner
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b':');
-    let elided = inner == "..." || inner == "\u{2026}" || inner == "snip";
+    // `[...]` and the like where the author elided the timestamp; `[ ]` where a paste kept
+    // the brackets of the timestamps it removed.
+    let elided = inner.is_empty() || inner == "..." || inner == "\u{2026}" || inner == "snip";
     if numeric || human || elided {
         Some(&inner_start[end + 1..])
     } else {

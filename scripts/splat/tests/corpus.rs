@@ -990,6 +990,18 @@ const EXPECTED: &[Expect] = &[
         holding: None,
         truncated: false,
     },
+    Expect {
+        file: "inconsistent-6.10-arm64-empty-brackets-v3d.log",
+        index: 0,
+        kind: InconsistentLockState,
+        title: "inconsistent lock state in v3d_irq",
+        tasks: &[("swapper/0", Some(0))],
+        locks: &["&v3d_priv->stats[i].lock"],
+        cycle: &[],
+        acquiring: Some(("&v3d_priv->stats[i].lock", Some("v3d_irq"))),
+        holding: None,
+        truncated: false,
+    },
 ];
 
 /// A lock left held by a task that returned to user space (an SRCU read-side section, never
