@@ -1002,6 +1002,18 @@ const EXPECTED: &[Expect] = &[
         holding: None,
         truncated: false,
     },
+    Expect {
+        file: "inconsistent-5.1-ppc64-bugzilla-quoted-printable-wrapped.log",
+        index: 0,
+        kind: InconsistentLockState,
+        title: "inconsistent lock state in zstd_reclaim_timer_fn",
+        tasks: &[("swapper/5", Some(0))],
+        locks: &["&(&wsm.lock)->rlock", "(&wsm.timer)"],
+        cycle: &[],
+        acquiring: Some(("&(&wsm.lock)->rlock", Some("zstd_reclaim_timer_fn"))),
+        holding: None,
+        truncated: false,
+    },
 ];
 
 /// A lock left held by a task that returned to user space (an SRCU read-side section, never

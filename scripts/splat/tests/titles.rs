@@ -234,3 +234,23 @@ fn atomic_context_and_spinlock_bugs_have_kinds_and_titles_of_their_own() {
     assert_eq!(r.title, "BUG: spinlock recursion in free_huge_page");
     assert_eq!(r.details.get("owner_cpu").map(String::as_str), Some("0"));
 }
+
+/// powerpc frames (`[SP] [LR] .sym+0x1/0x2`) are read like any other: the lock's site names the
+/// timer function, and the backtrace has every frame.
+#[test]
+fn powerpc_frames_are_read() {
+    let r = &corpus("inconsistent-5.1-ppc64-bugzilla-quoted-printable-wrapped.log")[0];
+    assert_eq!(r.title, "inconsistent lock state in zstd_reclaim_timer_fn");
+    let frames: Vec<&str> = r
+        .stack("backtrace")
+        .unwrap()
+        .frames
+        .iter()
+        .map(|f| f.function.as_str())
+        .collect();
+    assert!(
+        frames.starts_with(&["dump_stack", "print_usage_bug", "mark_lock"]),
+        "{frames:?}"
+    );
+    assert!(frames.contains(&"call_timer_fn"));
+}

@@ -29,6 +29,14 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     let raw = line.trim();
     let mut t = raw;
     let mut reliable = true;
+    if let Some(rest) = strip_ppc_addresses(t) {
+        // powerpc: `[SP] [LR] sym+0x1/0x2`, marked `(unreliable)` rather than `? `.
+        t = rest;
+        if let Some(rest) = t.strip_suffix("(unreliable)") {
+            reliable = false;
+            t = rest.trim_end();
+        }
+    }
     if let Some(rest) = t.strip_prefix("? ") {
         reliable = false;
         t = rest.trim_start();
@@ -122,6 +130,22 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
         demangled,
         location,
     })
+}
+
+/// The `[c000000003db7b60] [c000000001119714] ` that powerpc prints before each frame (the
+/// stack pointer, then the return address): the rest of the line, or `None`.
+fn strip_ppc_addresses(t: &str) -> Option<&str> {
+    let mut rest = t;
+    for _ in 0..2 {
+        let inner = rest.strip_prefix('[')?;
+        let end = inner.find(']')?;
+        let hex = &inner[..end];
+        if hex.len() < 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        rest = inner[end + 1..].trim_start();
+    }
+    Some(rest)
 }
 
 /// 32-bit ARM (before 4.x): `[<c0011cf4>] (show_stack) from [<c04f8b40>] (dump_stack+0x8c/0xc0)`.
