@@ -151,7 +151,9 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         }
         // "blocked for more" alone: the header of a report wrapped by a mail client.
         if t.starts_with("INFO: task ")
-            && (body.contains(" blocked for more than ") || body.ends_with(" blocked for more"))
+            && (body.contains(" blocked for more than ")
+                || body.contains(" blocked in I/O wait for more than ")
+                || body.ends_with(" blocked for more"))
         {
             return strong(ReportKind::HungTask, Family::Hung);
         }
@@ -795,7 +797,10 @@ pub(crate) fn is_rcu_message(t: &str) -> bool {
 pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
     let t = unbracket(header.trim());
     let rest = t.strip_prefix("INFO: task ")?;
-    let (task, rest) = rest.split_once(" blocked for more than ")?;
+    // Newer kernels tell a task waiting for I/O apart: `blocked in I/O wait for more than`.
+    let (task, rest) = rest
+        .split_once(" blocked for more than ")
+        .or_else(|| rest.split_once(" blocked in I/O wait for more than "))?;
     let (comm, pid) = task.rsplit_once(':')?;
     let pid = pid.parse().ok()?;
     let secs = rest.split(' ').next()?.parse().ok()?;
@@ -904,6 +909,16 @@ mod tests {
         // Without its `[comm:pid]` (a header quoted in a commit message): still a soft lockup.
         let h = classify_header("BUG: soft lockup - CPU#0 stuck for 22s!").unwrap();
         assert_eq!((h.kind, h.strong), (ReportKind::SoftLockup, true));
+        // Newer kernels: a task in I/O wait (the header as a public report quotes it).
+        let io = "INFO: task virtme-ng-init:1 blocked in I/O wait for more than 122 seconds.";
+        assert_eq!(
+            classify_header(io).map(|h| h.kind),
+            Some(ReportKind::HungTask)
+        );
+        assert_eq!(
+            hung_header_task(io),
+            Some(("virtme-ng-init".to_string(), 1, 122))
+        );
         assert!(classify_header("INFO: lockdep is turned off.").is_none());
         assert!(classify_header("lab: exit 0").is_none());
     }
