@@ -240,8 +240,7 @@ impl Parser {
     /// earlier reports); the report goes into the wait-for graph.
     fn analyze(&mut self, r: &mut Report) -> Prose {
         analyze::analyse_hung(r);
-        r.title = analyze::title(r);
-        r.alt_titles = analyze::alt_titles(r);
+        (r.title, r.alt_titles) = analyze::titles(r);
         let prose = explain::explain(r, &self.history);
         self.history.record(r);
         self.wait_for.add(r);

@@ -6,7 +6,7 @@
 pub mod title;
 pub mod waitfor;
 
-pub use title::{alt_titles, base_function, title, title_function, title_functions};
+pub use title::{alt_titles, base_function, title, title_function, title_functions, titles};
 
 use crate::lex::functions::{
     base, is_boring, is_interrupt_entry, is_scheduler, is_spin_wait, primitive,

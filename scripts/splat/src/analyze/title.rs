@@ -234,12 +234,20 @@ pub fn title(r: &Report) -> String {
 /// The report's other titles: the same prefix with each other function it could name (see
 /// [`title_functions`]).
 pub fn alt_titles(r: &Report) -> Vec<String> {
+    titles(r).1
+}
+
+/// The title and the other titles at once (the functions are worked out once).
+pub fn titles(r: &Report) -> (String, Vec<String>) {
     let p = prefix(r);
-    title_functions(r)
+    let functions = title_functions(r);
+    let title = with_in(&p, functions.first().map(String::as_str));
+    let alt = functions
         .iter()
         .skip(1)
         .map(|f| with_in(&p, Some(f)))
-        .collect()
+        .collect();
+    (title, alt)
 }
 
 fn generic_prefix(r: &Report) -> String {
