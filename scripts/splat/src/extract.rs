@@ -39,7 +39,7 @@ pub(crate) fn build(mut seg: Segment) -> Report {
     let mut b = Builder::new(&seg);
     let tokens = std::mem::take(&mut seg.tokens);
     b.scan(&seg, tokens);
-    b.finish(&seg)
+    b.finish(seg)
 }
 
 struct Builder {
@@ -853,7 +853,7 @@ impl Builder {
         }
     }
 
-    fn finish(mut self, seg: &Segment) -> Report {
+    fn finish(mut self, seg: Segment) -> Report {
         for (pos, stack) in self.chain_stack.iter().enumerate() {
             if let Some(i) = stack {
                 self.chain[pos].stack = self.stacks[*i].frames.clone();
@@ -878,14 +878,17 @@ impl Builder {
             .iter()
             .rposition(|l| !l.1.trim().is_empty())
             .map_or(seg.lines.len(), |i| i + 1);
-        let seg_lines = &seg.lines[..kept];
-        let lines: Vec<String> = seg_lines.iter().map(|l| l.1.clone()).collect();
         let truncated = seg.abandoned || !seg.complete();
+        let mut seg_lines = seg.lines;
+        seg_lines.truncate(kept);
+        let start_line = seg_lines.first().map(|l| l.0).unwrap_or(0);
+        let end_line = seg_lines.last().map(|l| l.0).unwrap_or(0);
+        let lines: Vec<String> = seg_lines.into_iter().map(|l| l.1).collect();
         Report {
             kind: self.kind,
             title: String::new(),
             alt_titles: Vec::new(),
-            header: seg.header.clone(),
+            header: seg.header,
             tasks: self.tasks,
             locks: self.locks,
             acquiring: self.acquiring,
@@ -899,8 +902,8 @@ impl Builder {
             details: self.details,
             explanation: String::new(),
             lines,
-            start_line: seg_lines.first().map(|l| l.0).unwrap_or(0),
-            end_line: seg_lines.last().map(|l| l.0).unwrap_or(0),
+            start_line,
+            end_line,
             truncated,
         }
     }
