@@ -3,10 +3,10 @@
 //! The rules, one per kind of mistake a title can make (each with tests on real reports):
 //!
 //! * every title passes over lockdep, the scheduler, locking primitives and wrappers, sanitizer
-//!   instrumentation ([`is_boring`]), the workqueue core, the printk path and the wrappers that
-//!   take a lock for their caller ([`is_title_skip`]);
+//!   instrumentation (`is_boring`), the workqueue core, the printk path and the wrappers that
+//!   take a lock for their caller (`is_title_skip`);
 //! * a hung task is titled by the caller of what it sleeps in: the blocking primitives of
-//!   splat's own table ([`primitive`]: `__flush_work`, `kthread_stop`, `console_lock`, ...) are
+//!   splat's own table (`primitive`: `__flush_work`, `kthread_stop`, `console_lock`, ...) are
 //!   passed over too;
 //! * a lock-order report (circular, recursive, irq inversion) is titled where the report says
 //!   the lock was taken: the `at:` of the lock being acquired, then of the lock held, then the
@@ -15,7 +15,7 @@
 //! * a sleep in atomic context is titled by the caller of the function that may sleep (the
 //!   frame whose file is the header's `at FILE:LINE`);
 //! * a soft lockup is titled by its loop's entry point: the frame called from the innermost
-//!   system call, workqueue, kthread, softirq or timer entry ([`is_loop_entry`]), which stays
+//!   system call, workqueue, kthread, softirq or timer entry (`is_loop_entry`), which stays
 //!   the same wherever the CPU is caught in the loop (the explanation says where it spins);
 //! * the title says `BUG:`, `WARNING:` or `INFO:` as the report's header does, and an RCU stall
 //!   keeps its `rcu: ` prefix;

@@ -454,7 +454,7 @@ const TITLE_SKIP: &[&str] = &[
 ];
 
 /// True for frames a title skips: boring ones ([`is_boring`]) and the shared code of
-/// [`TITLE_SKIP`].
+/// `TITLE_SKIP`.
 pub fn is_title_skip(function: &str) -> bool {
     is_boring(function) || TITLE_SKIP.contains(&base(function))
 }
@@ -504,7 +504,7 @@ const LOOP_ENTRIES: &[&str] = &[
     "hrtimer_run_softirq",
 ];
 
-/// True for a frame where a loop is entered ([`LOOP_ENTRIES`]).
+/// True for a frame where a loop is entered (`LOOP_ENTRIES`).
 pub fn is_loop_entry(function: &str) -> bool {
     let f = base(function);
     LOOP_ENTRIES.iter().any(|p| pattern_matches(p, f))
