@@ -2,9 +2,10 @@
 //! kernel's report printers produce.
 //!
 //! `classify_header` recognises report headers, `lex` reads any other line into a token (its
-//! `LineClass` and what the class's parser found); [`frame`] parses stack frames, [`lockfmt`] lockdep's lock descriptions and
-//! held-lock lists, [`blocker`] the hung-task blocker lines, and [`functions`] holds the kernel
-//! function names that later stages skip or recognise (lockdep, scheduler, blocking primitives).
+//! `LineClass` and what the class's parser found); [`frame`] parses stack frames, [`lockfmt`]
+//! lockdep's lock descriptions and held-lock lists, [`blocker`] the hung-task blocker lines,
+//! and [`functions`] holds the kernel function names that later stages skip or recognise
+//! (lockdep, scheduler, blocking primitives).
 //! Nothing here knows about reports under construction: that is `segment`'s job.
 
 pub mod blocker;
