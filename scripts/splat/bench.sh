@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# splat's throughput and peak memory on a generated console log of several hundred MB.
+# splat's throughput and peak memory on two generated logs.
 #
 #   scripts/splat/bench.sh [MB] [SPLAT_BINARY]
 #
-# The log (default 400 MB) is made of ordinary kernel chatter with every fixture report
-# mixed in every few MB, written to a temporary directory and removed afterwards. splat runs
-# twice on it (text, --json) and once in --summary mode; each run prints MB/s and the peak
-# resident memory (max RSS from /usr/bin/time -v). Without SPLAT_BINARY, the release build
-# of this tree is used (built first).
+# chatter: MB megabytes (default 400) of ordinary kernel chatter with every fixture report
+# mixed in every few MB; dense: DENSE_MB megabytes (default 100) of nothing but reports, the
+# fixtures and the real-world corpus concatenated over and over, as a crash archive is. Both
+# are written to a temporary directory and removed afterwards. splat runs twice on each (text,
+# --json) and once in --summary mode; each run prints MB/s and the peak resident memory (max
+# RSS from /usr/bin/time -v). Without SPLAT_BINARY, the release build of this tree is used
+# (built first).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mb=${1:-400}
+dense_mb=${DENSE_MB:-100}
 bin=${2:-}
 if [[ -z $bin ]]; then
     (cd "$here/.." && cargo build -q --release -p splat)
@@ -20,6 +23,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 log=$tmp/console.log
+dense=$tmp/dense.log
 
 # One chunk of about 1 MB: boot-style chatter with timestamps, then one fixture report.
 awk 'BEGIN {
@@ -41,19 +45,30 @@ target=$((mb * 1024 * 1024))
 : > "$log"
 while (( $(stat -c %s "$log") < target )); do cat "$tmp/chunk" >> "$log"; done
 size=$(stat -c %s "$log")
-echo "log: $((size / 1024 / 1024)) MB ($(wc -l < "$log") lines, one chunk of $((chunk_bytes / 1024)) KB repeated)"
-cat "$log" > /dev/null # warm the page cache
+echo "chatter log: $((size / 1024 / 1024)) MB ($(wc -l < "$log") lines, one chunk of $((chunk_bytes / 1024)) KB repeated)"
+
+# The dense log: every fixture and corpus report, back to back, repeated.
+cat "$here"/tests/fixtures/*.log "$here"/tests/corpus/*.log > "$tmp/reports"
+: > "$dense"
+while (( $(stat -c %s "$dense") < dense_mb * 1024 * 1024 )); do cat "$tmp/reports" >> "$dense"; done
+dense_size=$(stat -c %s "$dense")
+echo "dense log: $((dense_size / 1024 / 1024)) MB ($(wc -l < "$dense") lines, $(grep -c '' "$tmp/reports") lines of reports repeated)"
 
 run() {
-    local name=$1; shift
-    /usr/bin/time -v -o "$tmp/time" "$@" > /dev/null || [[ $? == 1 ]]
-    awk -v name="$name" -v size="$size" '
+    local name=$1 file=$2; shift 2
+    cat "$file" > /dev/null # warm the page cache
+    /usr/bin/time -v -o "$tmp/time" "$@" "$file" > /dev/null || [[ $? == 1 ]]
+    awk -v name="$name" -v size="$(stat -c %s "$file")" '
         /Elapsed \(wall clock\)/ { n = split($NF, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i] }
         /Maximum resident set size/ { rss = $NF }
-        END { printf "%-10s %8.1f MB/s %8.1f s %8.1f MB peak RSS\n", name, size / 1048576 / s, s, rss / 1024 }' "$tmp/time"
+        END { printf "%-16s %8.1f MB/s %8.1f s %8.1f MB peak RSS\n", name, size / 1048576 / s, s, rss / 1024 }' "$tmp/time"
 }
-run text "$bin" "$log"
-run json "$bin" --json "$log"
-if "$bin" --help | grep -q -- --summary; then
-    run summary "$bin" --summary "$log"
-fi
+for which in chatter dense; do
+    file=$log
+    [[ $which == dense ]] && file=$dense
+    run "$which text" "$file" "$bin"
+    run "$which json" "$file" "$bin" --json
+    if "$bin" --help | grep -q -- --summary; then
+        run "$which summary" "$file" "$bin" --summary
+    fi
+done

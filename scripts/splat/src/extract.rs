@@ -4,21 +4,22 @@
 //! frames belong to, which lock the next lock line describes ("is trying to acquire lock:" is
 //! followed by the lock), which task a held-lock list belongs to, and whether we are inside the
 //! "Possible unsafe locking scenario" table. Titles and explanations are added afterwards by
-//! [`crate::explain`].
+//! `analyze` and `explain`.
 
-use crate::frame::{demangle, parse_frame};
-use crate::lockfmt::{
-    parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line, parse_scenario_lock,
-    split_comm_pid, LockLine,
+use crate::lex::blocker::{is_task_line_of, parse_blocker};
+use crate::lex::frame::{demangle, parse_frame};
+use crate::lex::lockfmt::{
+    parse_lock_desc, parse_lock_line, parse_scenario_lock, split_comm_pid, LockLine,
+};
+use crate::lex::{
+    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup_header, spinlock_bug,
+    unbracket, Family, Token,
 };
 use crate::model::{
     ChainEntry, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind, ScenarioRow,
-    Stack, Task,
+    Stack, Task, HOLDER_STACK,
 };
-use crate::segment::{
-    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup, unbracket, Family,
-    Segment,
-};
+use crate::segment::Segment;
 use std::collections::BTreeMap;
 
 /// What the next lock line describes.
@@ -34,9 +35,10 @@ enum Pending {
 }
 
 /// Builds the report fields (all but title and explanation) from a segment.
-pub(crate) fn build(seg: &Segment) -> Report {
-    let mut b = Builder::new(seg);
-    b.scan(seg);
+pub(crate) fn build(mut seg: Segment) -> Report {
+    let mut b = Builder::new(&seg);
+    let tokens = std::mem::take(&mut seg.tokens);
+    b.scan(&seg, tokens);
     b.finish(seg)
 }
 
@@ -185,14 +187,16 @@ impl Builder {
         }
     }
 
-    fn scan(&mut self, seg: &Segment) {
+    fn scan(&mut self, seg: &Segment, mut tokens: Vec<Token>) {
         self.scan_header(&seg.header);
         let lines = &seg.lines;
         let mut i = 1;
         while i < lines.len() {
             let text = lines[i].1.as_str();
             let next = lines.get(i + 1).map(|l| l.1.as_str());
-            if self.scan_line(text, next) {
+            let mut unlexed = Token::UNLEXED;
+            let token = tokens.get_mut(i).unwrap_or(&mut unlexed);
+            if self.scan_line(text, token, next) {
                 i += 1; // the next line was consumed too
             }
             i += 1;
@@ -236,10 +240,41 @@ impl Builder {
             }
             ReportKind::SoftLockup => {
                 let body = t.split_once("BUG: ").map_or(t, |(_, b)| b);
-                if let Some((cpu, seconds, comm, pid)) = parse_soft_lockup(body) {
+                if let Some((cpu, seconds, task)) = parse_soft_lockup_header(body) {
                     self.detail("cpu", cpu.to_string());
                     self.detail("seconds", seconds.to_string());
-                    self.add_task(&comm, Some(pid));
+                    if let Some((comm, pid)) = task {
+                        self.add_task(&comm, Some(pid));
+                    }
+                }
+            }
+            ReportKind::SchedulingWhileAtomic => {
+                // "COMM/PID/0xPREEMPT_COUNT" (2.6: "COMM/0xPREEMPT_COUNT/PID").
+                if let Some(rest) = t.split_once("scheduling while atomic: ").map(|(_, r)| r) {
+                    let mut parts = rest.trim().rsplitn(3, '/');
+                    let (last, mid, comm) = (parts.next(), parts.next(), parts.next());
+                    if let (Some(last), Some(mid), Some(comm)) = (last, mid, comm) {
+                        let (count, pid) = if mid.starts_with("0x") {
+                            (mid, last)
+                        } else {
+                            (last, mid)
+                        };
+                        self.add_task(comm, pid.parse().ok());
+                        self.detail("preempt_count", count);
+                    }
+                }
+            }
+            ReportKind::SpinlockBug => {
+                let body = t.split_once("BUG: ").map_or(t, |(_, b)| b);
+                if let Some((what, cpu, task)) = spinlock_bug(body) {
+                    self.detail("spinlock_bug", what);
+                    if let Some(cpu) = cpu {
+                        self.detail("cpu", cpu.to_string());
+                    }
+                    if let Some(task) = task {
+                        let (comm, pid) = split_comm_pid(task);
+                        self.add_task(&comm, pid);
+                    }
                 }
             }
             ReportKind::Generic => self.scan_generic_header(t),
@@ -312,9 +347,9 @@ impl Builder {
     }
 
     /// Handles one body line; returns true when it also consumed `next`.
-    fn scan_line(&mut self, text: &str, next: Option<&str>) -> bool {
+    fn scan_line(&mut self, text: &str, token: &mut Token, next: Option<&str>) -> bool {
         let t = text.trim();
-        if let Some(frame) = parse_frame(t) {
+        if let Some(frame) = token.take_frame(t) {
             if self.in_scenario {
                 return false;
             }
@@ -384,7 +419,7 @@ impl Builder {
         if !t.is_empty() {
             self.pending = Pending::None;
         }
-        self.scan_phrase(t, next)
+        self.scan_phrase(t, token, next)
     }
 
     /// Registers (`RIP: 0010:func+0x1/0x2`) and stack markers; they do not end a trace.
@@ -412,7 +447,7 @@ impl Builder {
         }
     }
 
-    fn scan_phrase(&mut self, t: &str, next: Option<&str>) -> bool {
+    fn scan_phrase(&mut self, t: &str, token: &mut Token, next: Option<&str>) -> bool {
         // Task lines: "COMM/PID is trying to acquire lock:" and friends.
         const ACQUIRE_PHRASES: &[&str] = &[
             " is trying to acquire lock:",
@@ -553,12 +588,18 @@ impl Builder {
                 return false;
             }
         }
-        if t == "stack backtrace:" {
+        if t == "stack backtrace:" || t.starts_with("NMI backtrace for cpu") {
             self.start_trace("backtrace");
             return false;
         }
+        if t.starts_with("rcu: RCU grace-period kthread stack dump") {
+            self.start_trace("rcu grace-period kthread");
+            return false;
+        }
         if t == "Call Trace:" || t == "Call trace:" || t == "Backtrace:" {
-            if self.pending_trace.is_none() {
+            // "Preemption disabled at:" with no site printed must not take the stack dump.
+            let label_only = self.pending_trace.as_deref() == Some("preemption disabled");
+            if self.pending_trace.is_none() || label_only {
                 let name = if self.kind == ReportKind::HungTask {
                     "hung task"
                 } else {
@@ -572,13 +613,13 @@ impl Builder {
             self.start_trace("preemption disabled");
             return false;
         }
-        if let Some((count, comm, pid)) = parse_held_heading(t) {
+        if let Some((count, comm, pid)) = token.held_heading(t) {
             self.add_task(&comm, pid);
             self.detail("held_lock_count", count.to_string());
             self.held_ctx = Some((comm, pid));
             return false;
         }
-        if let Some((index, lock)) = parse_held_entry(t) {
+        if let Some((index, lock)) = token.take_held_entry(t) {
             let mut consumed = false;
             let lock = match lock {
                 Some(l) => Some(l),
@@ -624,9 +665,25 @@ impl Builder {
     fn scan_kind_specific(&mut self, t: &str) {
         if t == "INFO: lockdep is turned off." {
             self.detail("lockdep", "off");
+        } else if let Some(rest) = t.strip_prefix("context-") {
+            // Invalid wait context: the wait type of the context the lock was taken in.
+            self.detail("context", rest);
+        } else if let Some(rest) = t.strip_prefix("lock: ").filter(|r| r.contains(".magic: ")) {
+            // spin_dump(): "lock: NAME, .magic: dead4ead, .owner: comm/pid, .owner_cpu: N".
+            let mut fields = rest.split(", ");
+            if let Some(name) = fields.next() {
+                self.detail("lock", name);
+            }
+            for f in fields {
+                if let Some(owner) = f.strip_prefix(".owner: ") {
+                    self.detail("owner", owner);
+                } else if let Some(cpu) = f.strip_prefix(".owner_cpu: ") {
+                    self.detail("owner_cpu", cpu);
+                }
+            }
         } else if let Some(rest) = t.strip_prefix("Workqueue: ") {
             // Not the workqueue of a blocker's holder, printed with its stack.
-            if self.pending_trace.as_deref() != Some(crate::waitfor::HOLDER_STACK) {
+            if self.pending_trace.as_deref() != Some(HOLDER_STACK) {
                 self.detail("workqueue", rest);
             }
         } else if let Some(rest) = t.strip_prefix("Modules linked in:") {
@@ -698,7 +755,7 @@ impl Builder {
             self.task_line(rest);
         } else if t.starts_with("INFO: task ") && t.contains(" blocked on ") {
             self.detail("blocker", t.trim_start_matches("INFO: "));
-            crate::waitfor::scan_blocker_line(self.hung.as_mut(), t);
+            scan_blocker_line(self.hung.as_mut(), t);
         } else if self.kind == ReportKind::SuspiciousRcuUsage && is_rcu_message(t) {
             if let Some((loc, msg)) = t.split_once(' ') {
                 self.file_line(loc);
@@ -770,8 +827,8 @@ impl Builder {
 
     /// `task:deadlock_a      state:D stack:0     pid:42    tgid:42    ppid:2      flags:0x00004000`
     fn task_line(&mut self, rest: &str) {
-        if crate::waitfor::scan_holder_task_line(self.hung.as_mut(), rest) {
-            self.start_trace(crate::waitfor::HOLDER_STACK);
+        if scan_holder_task_line(self.hung.as_mut(), rest) {
+            self.start_trace(HOLDER_STACK);
             return;
         }
         let Some((_comm, after)) = rest.split_once(" state:") else {
@@ -796,7 +853,7 @@ impl Builder {
         }
     }
 
-    fn finish(mut self, seg: &Segment) -> Report {
+    fn finish(mut self, seg: Segment) -> Report {
         for (pos, stack) in self.chain_stack.iter().enumerate() {
             if let Some(i) = stack {
                 self.chain[pos].stack = self.stacks[*i].frames.clone();
@@ -821,13 +878,17 @@ impl Builder {
             .iter()
             .rposition(|l| !l.1.trim().is_empty())
             .map_or(seg.lines.len(), |i| i + 1);
-        let seg_lines = &seg.lines[..kept];
-        let lines: Vec<String> = seg_lines.iter().map(|l| l.1.clone()).collect();
         let truncated = seg.abandoned || !seg.complete();
+        let mut seg_lines = seg.lines;
+        seg_lines.truncate(kept);
+        let start_line = seg_lines.first().map(|l| l.0).unwrap_or(0);
+        let end_line = seg_lines.last().map(|l| l.0).unwrap_or(0);
+        let lines: Vec<String> = seg_lines.into_iter().map(|l| l.1).collect();
         Report {
             kind: self.kind,
             title: String::new(),
-            header: seg.header.clone(),
+            alt_titles: Vec::new(),
+            header: seg.header,
             tasks: self.tasks,
             locks: self.locks,
             acquiring: self.acquiring,
@@ -841,8 +902,8 @@ impl Builder {
             details: self.details,
             explanation: String::new(),
             lines,
-            start_line: seg_lines.first().map(|l| l.0).unwrap_or(0),
-            end_line: seg_lines.last().map(|l| l.0).unwrap_or(0),
+            start_line,
+            end_line,
             truncated,
         }
     }
@@ -943,4 +1004,33 @@ fn scenario_rows(lines: &[String]) -> Vec<ScenarioRow> {
             }
         })
         .collect()
+}
+
+/// Stores a blocker line in the hung task (the first one wins).
+fn scan_blocker_line(hung: Option<&mut HungTask>, t: &str) {
+    let (Some(h), Some(b)) = (hung, parse_blocker(t)) else {
+        return;
+    };
+    if h.blocker.is_none() && b.comm == h.comm && b.pid == h.pid {
+        h.blocker = Some(b.blocker);
+    }
+}
+
+/// A `task:` line after the blocker line is the holder's: records its state and returns true
+/// (the caller then starts the [`HOLDER_STACK`] trace).
+fn scan_holder_task_line(hung: Option<&mut HungTask>, rest: &str) -> bool {
+    let Some(b) = hung.and_then(|h| h.blocker.as_mut()) else {
+        return false;
+    };
+    let Some(holder) = &b.holder else {
+        return false;
+    };
+    if b.holder_state.is_some() || !is_task_line_of(rest, &holder.comm) {
+        return false;
+    }
+    b.holder_state = rest
+        .split_once(" state:")
+        .and_then(|(_, s)| s.chars().next())
+        .map(|c| c.to_string());
+    true
 }

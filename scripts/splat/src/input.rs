@@ -282,7 +282,9 @@ fn strip_timestamp(s: &str) -> Option<&str> {
         && inner
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b':');
-    let elided = inner == "..." || inner == "\u{2026}" || inner == "snip";
+    // `[...]` and the like where the author elided the timestamp; `[ ]` where a paste kept
+    // the brackets of the timestamps it removed.
+    let elided = inner.is_empty() || inner == "..." || inner == "\u{2026}" || inner == "snip";
     if numeric || human || elided {
         Some(&inner_start[end + 1..])
     } else {
@@ -307,6 +309,23 @@ fn strip_caller(s: &str) -> Option<(&str, &str)> {
     } else {
         None
     }
+}
+
+/// Wraps `input` in a decompressor when it starts with a gzip or xz magic.
+pub fn decompress(
+    mut input: Box<dyn std::io::BufRead>,
+) -> std::io::Result<Box<dyn std::io::BufRead>> {
+    let head = input.fill_buf()?;
+    const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let gz = flate2::bufread::MultiGzDecoder::new(input);
+        return Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, gz)));
+    }
+    if head.starts_with(XZ) {
+        let xz = lzma_rust2::XzReader::new(input, true);
+        return Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, xz)));
+    }
+    Ok(input)
 }
 
 #[cfg(test)]

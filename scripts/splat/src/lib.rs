@@ -25,267 +25,40 @@
 //! assert_eq!(splat::from_json(&json).unwrap().reports, reports);
 //! ```
 //!
-//! The pipeline: [`input`] strips timestamps, caller ids and syslog prefixes; `segment`
-//! finds the report headers and collects each report's lines (skipping unrelated lines
-//! interleaved with them); `extract` turns the lines into a [`Report`]; `explain` adds the
-//! title and the explanation; [`waitfor`] builds the wait-for graph of the hung tasks' blocker
-//! lines and tells its cycles in their explanations. [`to_json`], [`to_text`] and [`to_dot`]
+//! The pipeline, whose modules depend in one direction (each only on those before it):
+//! [`model`] (the data, at the bottom); [`input`] strips timestamps, caller ids and syslog
+//! prefixes; [`lex`] holds the kernel's vocabulary and tells what each line is; `segment` finds
+//! the report headers and collects each report's lines (skipping unrelated lines interleaved
+//! with them); `extract` turns the lines into a [`Report`]; `analyze` finds the title, the
+//! culprit and the wait-for graph ([`waitfor`]); `explain` writes the explanation; `render`
+//! prints text, JSON and DOT; `pipeline` drives it all; [`summary`] triages many logs. [`to_json`], [`to_text`] and [`to_dot`]
 //! render the result; [`JsonWriter`], [`TextWriter`] and [`DotGraph`] do the same one report at
 //! a time, for [`parse_reader`] and [`Parser`].
 //!
 //! The library never panics, whatever the input (a property test feeds it arbitrary bytes).
 
+pub mod analyze;
 mod explain;
 mod extract;
-pub mod frame;
 pub mod input;
-pub mod lockfmt;
+pub mod lex;
 pub mod model;
-mod output;
+mod pipeline;
+mod render;
 mod segment;
-pub mod summary;
-pub mod waitfor;
+pub mod triage;
 
-pub use explain::{first_interesting, is_boring};
-pub use frame::{demangle, parse_frame};
+pub use analyze::waitfor;
+pub use lex::{frame, lockfmt};
+pub use triage as summary;
+
+pub use analyze::first_interesting;
+pub use lex::frame::{demangle, parse_frame};
+pub use lex::functions::is_boring;
 pub use model::{
-    ChainEntry, Document, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind,
-    ScenarioRow, Stack, Task, SCHEMA,
+    Blocker, ChainEntry, Document, Frame, HeldLock, HungTask, LockClass, LockSite, Report,
+    ReportKind, ScenarioRow, Stack, Task, WaitCycle, WaitEdge, WaitFor, SCHEMA,
 };
-pub use output::{from_json, to_dot, to_json, to_text, DotGraph, JsonWriter, TextWriter};
-pub use waitfor::{wait_for, Blocker, WaitCycle, WaitEdge, WaitFor, WaitForBuilder};
-
-use segment::Family;
-use std::collections::VecDeque;
-
-/// Hung-task reports held back at most, waiting for a "Showing all locks held in the system"
-/// list to attach to them (the kernel prints at most `hung_task_warnings`, 10 by default, in
-/// a row).
-const MAX_HUNG_BATCH: usize = 64;
-
-/// Finds and explains every report in a log.
-///
-/// Reports are returned in the order their headers appear. A "Showing all locks held in the
-/// system" list that follows hung-task reports is merged into them (`held_locks`), and is not
-/// a report of its own. The hung-task explanations tell the wait-for cycle or chain their task
-/// is in, from the blocker lines of the whole log.
-pub fn parse(log: &str) -> Vec<Report> {
-    let mut p = Parser {
-        whole_log: true,
-        ..Parser::default()
-    };
-    let mut out = Vec::new();
-    for line in log.split('\n') {
-        p.push_line(line);
-        out.extend(p.reports());
-    }
-    p.finish();
-    out.extend(p.reports());
-    // The whole log is known: the wait-for cycles and chains are told from all of it.
-    waitfor::annotate(&mut out);
-    out
-}
-
-/// Like [`parse`], for raw bytes: invalid UTF-8 is replaced (lossy), never rejected.
-pub fn parse_bytes(log: &[u8]) -> Vec<Report> {
-    parse(&String::from_utf8_lossy(log))
-}
-
-/// Reads a log from `reader` line by line and calls `each` with every report as soon as it
-/// is complete, in header order. Memory use does not grow with the length of the log.
-pub fn parse_reader<R: std::io::BufRead>(
-    mut reader: R,
-    mut each: impl FnMut(Report),
-) -> std::io::Result<()> {
-    let mut p = Parser::new();
-    let mut buf = Vec::with_capacity(512);
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
-            break;
-        }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-        }
-        p.push_bytes(&buf);
-        for r in p.reports() {
-            each(r);
-        }
-    }
-    p.finish();
-    for r in p.reports() {
-        each(r);
-    }
-    Ok(())
-}
-
-/// The streaming parser: push lines, take reports as they complete.
-///
-/// Hung-task reports are held back while a lock list may still follow them, and come out as a
-/// batch; their explanations tell the wait-for cycles and chains of the blocker lines seen so
-/// far (up to the end of the batch), which is what [`parse`] tells whenever a cycle closes
-/// inside one batch.
-///
-/// ```
-/// let mut p = splat::Parser::new();
-/// for line in ["[ 1.0] INFO: task a:1 blocked for more than 2 seconds.", "[ 1.1] Call Trace:",
-///              "[ 1.2]  down+0x40/0x50", "[ 1.3]  kthread+0xed/0xf5", "[ 1.4] ok"] {
-///     p.push_line(line);
-/// }
-/// p.finish();
-/// let reports: Vec<_> = p.reports().collect();
-/// assert_eq!(reports[0].title, "INFO: task hung in kthread");
-/// ```
-#[derive(Default)]
-pub struct Parser {
-    seg: segment::Segmenter,
-    line_no: usize,
-    /// Hung-task reports that a following lock list may still complete.
-    hung_batch: Vec<Report>,
-    history: explain::History,
-    ready: VecDeque<Report>,
-    /// A quoted-printable soft line break (`=` at the end of a line) was seen: the log is a
-    /// mail body that was not decoded.
-    quoted_printable: bool,
-    /// The first part of a line broken by a quoted-printable soft break, and its number.
-    pending: Option<(String, usize)>,
-    /// The wait-for graph of the reports so far, to tell the cycles of hung-task batches.
-    wait_for: waitfor::WaitForBuilder,
-    /// [`parse`]: the caller annotates the whole list at the end; no per-batch annotation.
-    whole_log: bool,
-}
-
-impl Parser {
-    /// A parser at the start of a log.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Feeds the next line of the log (without its line end; a trailing `\r` is ignored).
-    pub fn push_line(&mut self, raw: &str) {
-        self.line_no += 1;
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if let Some((mut first, number)) = self.pending.take() {
-            // The rest of a line broken by a quoted-printable soft break.
-            first.push_str(raw);
-            return self.push_decoded(&first, number);
-        }
-        if input::is_soft_break(raw) {
-            self.quoted_printable = true;
-            let first = raw[..raw.len() - 1].to_string();
-            if first.len() <= 4096 {
-                self.pending = Some((first, self.line_no));
-                return;
-            }
-        }
-        if self.quoted_printable && raw.contains('=') {
-            return self.push_decoded(raw, self.line_no);
-        }
-        self.push_record(raw, self.line_no);
-    }
-
-    /// A line of a mail body in quoted-printable: `=3D` and friends decoded first.
-    fn push_decoded(&mut self, raw: &str, number: usize) {
-        let decoded = input::decode_quoted_printable(raw);
-        self.push_record(&decoded, number);
-    }
-
-    fn push_record(&mut self, raw: &str, number: usize) {
-        let seg = &mut self.seg;
-        input::for_each_record(raw, number, |l| seg.push(&l));
-        self.drain_segments();
-    }
-
-    /// Like [`Parser::push_line`] for raw bytes (invalid UTF-8 is replaced).
-    pub fn push_bytes(&mut self, raw: &[u8]) {
-        match std::str::from_utf8(raw) {
-            Ok(s) => self.push_line(s),
-            Err(_) => self.push_line(&String::from_utf8_lossy(raw)),
-        }
-    }
-
-    /// Ends the log: reports still open are finished (as truncated when they are cut off).
-    pub fn finish(&mut self) {
-        if let Some((first, number)) = self.pending.take() {
-            self.push_decoded(&first, number);
-        }
-        self.seg.finish();
-        self.drain_segments();
-        self.flush_hung();
-    }
-
-    /// The reports completed so far, in header order (each is returned once).
-    pub fn reports(&mut self) -> impl Iterator<Item = Report> + '_ {
-        self.ready.drain(..)
-    }
-
-    fn drain_segments(&mut self) {
-        while let Some(seg) = self.seg.pop_ready() {
-            let report = extract::build(&seg);
-            if seg.family == Family::LockDump {
-                // A lock list on its own (SysRq-d) is not a report.
-                attach_lock_dump(&mut self.hung_batch, report);
-                self.flush_hung();
-                continue;
-            }
-            if report.kind == ReportKind::HungTask {
-                if self.hung_batch.len() >= MAX_HUNG_BATCH {
-                    self.flush_hung();
-                }
-                self.hung_batch.push(report);
-            } else {
-                self.flush_hung();
-                self.finalize(report);
-            }
-        }
-    }
-
-    fn flush_hung(&mut self) {
-        if self.hung_batch.is_empty() {
-            return;
-        }
-        let mut batch = std::mem::take(&mut self.hung_batch);
-        for r in &mut batch {
-            self.explain(r);
-        }
-        if !self.whole_log {
-            // The hung tasks of a deadlock are printed back to back: a cycle among them closes
-            // inside the batch, and is told in their explanations as in `parse`.
-            waitfor::annotate_with(&self.wait_for, &mut batch);
-        }
-        self.ready.extend(batch);
-    }
-
-    fn finalize(&mut self, mut r: Report) {
-        self.explain(&mut r);
-        self.ready.push_back(r);
-    }
-
-    /// Title and explanation, in log order (the explanations refer to earlier reports).
-    fn explain(&mut self, r: &mut Report) {
-        explain::analyse_hung(r);
-        r.title = explain::title(r);
-        r.explanation = explain::explain(r, &self.history);
-        self.history.record(r);
-        if !self.whole_log {
-            self.wait_for.add(r);
-        }
-    }
-}
-
-/// Merges a `debug_show_all_locks()` list into the hung-task reports printed before it.
-fn attach_lock_dump(batch: &mut [Report], dump: Report) {
-    for r in batch.iter_mut() {
-        r.held_locks.extend(dump.held_locks.iter().cloned());
-        for l in &dump.locks {
-            if !r.locks.iter().any(|x| x.name == l.name) {
-                r.locks.push(l.clone());
-            }
-        }
-    }
-    if let Some(r) = batch.last_mut() {
-        r.lines.extend(dump.lines.iter().cloned());
-        r.end_line = r.end_line.max(dump.end_line);
-        r.truncated |= dump.truncated;
-    }
-}
+pub use pipeline::{parse, parse_bytes, parse_reader, Parser};
+pub use render::{from_json, to_dot, to_json, to_text, DotGraph, JsonWriter, TextWriter};
+pub use waitfor::{wait_for, WaitForBuilder};

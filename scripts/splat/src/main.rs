@@ -20,7 +20,8 @@ Triage: --summary LOG... (files, directories, - for stdin) prints one row per di
 Reports understood: possible circular locking dependency, possible recursive locking,
 inconsistent lock state, irq lock inversion, bad unlock balance, held lock freed, lock
 held at exit / when returning to user space, suspicious RCU usage, sleeping function
-called from invalid context, hung tasks (with a following \"Showing all locks held\"
+called from invalid context, scheduling while atomic, invalid wait context, spinlock
+debug BUGs, soft lockups, RCU stalls, hung tasks (with a following \"Showing all locks held\"
 list, and the blocker lines of newer kernels: the wait-for graph of the blocked tasks and
 its cycles), and any other BUG / WARNING / Oops as a generic report.
 
@@ -67,13 +68,50 @@ fn is_stdin(p: &Path) -> bool {
 
 fn open(p: Option<&Path>) -> std::io::Result<Box<dyn BufRead>> {
     match p {
-        None => splat::summary::decompress(Box::new(BufReader::with_capacity(
+        None => splat::input::decompress(Box::new(BufReader::with_capacity(
             1 << 16,
             std::io::stdin(),
         ))),
         Some(p) if is_stdin(p) => open(None),
-        Some(p) => splat::summary::open_log(p),
+        Some(p) => open_log(p),
     }
+}
+
+/// Opens a log for reading, decompressing gzip (`1f 8b`) and xz (`fd 37 7a 58 5a 00`) by
+/// their magic bytes, whatever the file is called.
+fn open_log(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+    let file = std::fs::File::open(path)?;
+    splat::input::decompress(Box::new(BufReader::with_capacity(1 << 16, file)))
+}
+
+/// The log files named on the command line: files as given, directories walked recursively
+/// (entries sorted by name, hidden ones skipped).
+fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        walk(p, &mut out, true)?;
+    }
+    Ok(out)
+}
+
+fn walk(p: &Path, out: &mut Vec<PathBuf>, top: bool) -> std::io::Result<()> {
+    let meta = std::fs::metadata(p)?;
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|e| {
+                !e.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        entries.sort();
+        for e in entries {
+            walk(&e, out, false)?;
+        }
+    } else if top || meta.is_file() {
+        out.push(p.to_path_buf());
+    }
+    Ok(())
 }
 
 /// Whether an output error is a closed pipe (`splat ... | head`), which is not an error.
@@ -169,7 +207,7 @@ fn summary_mode(args: &Args) -> Result<usize, ExitCode> {
             paths.push(p.clone());
         }
     }
-    let files = splat::summary::expand_paths(&paths).map_err(|e| {
+    let files = expand_paths(&paths).map_err(|e| {
         eprintln!("splat: {e}");
         ExitCode::from(2)
     })?;

@@ -43,6 +43,15 @@ pub enum ReportKind {
     /// `BUG: soft lockup - CPU#N stuck for Ns! [COMM:PID]` from the soft-lockup detector (a CPU
     /// that ran kernel code without scheduling).
     SoftLockup,
+    /// `BUG: scheduling while atomic: COMM/PID/0xPREEMPT_COUNT`: the scheduler was called (the
+    /// task slept or blocked) where preemption was disabled.
+    SchedulingWhileAtomic,
+    /// `BUG: Invalid wait context` (lockdep): a lock taken in a context whose wait type does not
+    /// allow it (a `spinlock_t`, which sleeps on PREEMPT_RT, inside a `raw_spinlock_t`).
+    InvalidWaitContext,
+    /// `BUG: spinlock recursion / lockup suspected / wrong CPU / wrong owner / already unlocked /
+    /// bad magic` from `CONFIG_DEBUG_SPINLOCK`.
+    SpinlockBug,
     /// Any other `BUG:` / `WARNING:` / `Oops` / `kernel BUG at` / `general protection fault` /
     /// `Kernel panic` report, and lockdep reports without a kind of their own.
     Generic,
@@ -63,6 +72,9 @@ impl ReportKind {
             ReportKind::SleepInAtomic => "sleep_in_atomic",
             ReportKind::HungTask => "hung_task",
             ReportKind::SoftLockup => "soft_lockup",
+            ReportKind::SchedulingWhileAtomic => "scheduling_while_atomic",
+            ReportKind::InvalidWaitContext => "invalid_wait_context",
+            ReportKind::SpinlockBug => "spinlock_bug",
             ReportKind::Generic => "generic",
         }
     }
@@ -207,7 +219,7 @@ pub struct HungTask {
     /// report (Linux 6.14+: "INFO: task A:1 blocked on a semaphore likely last held by task
     /// B:2"); null when none was printed.
     #[serde(default)]
-    pub blocker: Option<crate::waitfor::Blocker>,
+    pub blocker: Option<Blocker>,
 }
 
 /// One kernel report found in the log.
@@ -218,6 +230,12 @@ pub struct Report {
     /// A syzbot-style one-line title, e.g. `possible deadlock in rust_deadlock::abba::AbBa::thread_b`
     /// or `INFO: task hung in rust_deadlock::abba::AbBa::thread_a`.
     pub title: String,
+    /// The same title naming each other function it could name (the backtrace's when the
+    /// title names a lock's `at:` site, where a soft-locked CPU spins when the title names the
+    /// loop's entry, ...), as syzbot's alternative titles: `--summary` merges reports whose
+    /// titles or alternatives name the same function.
+    #[serde(default)]
+    pub alt_titles: Vec<String>,
     /// The kernel's header line as printed, e.g.
     /// `WARNING: possible circular locking dependency detected`.
     pub header: String,
@@ -277,7 +295,7 @@ pub struct Document {
     pub reports: Vec<Report>,
     /// The wait-for graph of the hung tasks' blocker lines (see [`crate::wait_for`]).
     #[serde(default)]
-    pub wait_for: crate::waitfor::WaitFor,
+    pub wait_for: WaitFor,
 }
 
 impl Report {
@@ -295,4 +313,97 @@ impl Report {
     pub fn task(&self) -> Option<&Task> {
         self.tasks.first()
     }
+}
+
+/// The context name of the holder's stack printed after a blocker line.
+pub const HOLDER_STACK: &str = "blocker holder";
+
+/// What a hung task is blocked on, from its blocker line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocker {
+    /// The kind of lock: `mutex`, `semaphore` or `rw-semaphore`.
+    pub kind: String,
+    /// For `rw-semaphore`: how the hung task waits for it, `reader` or `writer`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The task that (likely) owns the lock, or for a semaphore last took it; null when the
+    /// kernel printed "but the owner is not found" / "but the last holder is not found".
+    #[serde(default)]
+    pub holder: Option<Task>,
+    /// For `rw-semaphore`: how the holder owns it, `reader` or `writer`.
+    #[serde(default)]
+    pub holder_role: Option<String>,
+    /// The holder's state letter from its `task:` line, when the kernel printed the holder's
+    /// stack (it does when the holder is not hung itself).
+    #[serde(default)]
+    pub holder_state: Option<String>,
+    /// The blocker line as printed.
+    #[serde(default)]
+    pub line: String,
+}
+
+/// The wait-for graph of the blocked tasks of a whole log (the JSON key `wait_for`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitFor {
+    /// One edge per distinct blocker line (waiter, holder, lock kind and roles), in order of
+    /// first appearance.
+    #[serde(default)]
+    pub edges: Vec<WaitEdge>,
+    /// The cycles of the graph of current edges: tasks that wait for each other.
+    #[serde(default)]
+    pub cycles: Vec<WaitCycle>,
+}
+
+/// "`waiter` waits for a lock that `holder` holds", from a blocker line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitEdge {
+    /// The blocked (hung) task.
+    pub waiter: Task,
+    /// The task holding what it waits for.
+    pub holder: Task,
+    /// `mutex`, `semaphore` or `rw-semaphore`.
+    pub kind: String,
+    /// For `rw-semaphore`: how the waiter waits, `reader` or `writer`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// For `rw-semaphore`: how the holder owns it, `reader` or `writer`.
+    #[serde(default)]
+    pub holder_role: Option<String>,
+    /// The lock class, when a lockdep report of the same log names it: the lock the waiter was
+    /// trying to acquire in a lockdep report it triggered, or else the only lock the holder is
+    /// listed as holding.
+    #[serde(default)]
+    pub lock: Option<String>,
+    /// Index (0-based, into `reports`) of the report `lock` was taken from.
+    #[serde(default)]
+    pub lock_report: Option<usize>,
+    /// Indices (0-based, into `reports`) of the hung-task reports that printed this blocker.
+    #[serde(default)]
+    pub reports: Vec<usize>,
+    /// True when the holder has a hung-task report of its own in the log.
+    #[serde(default)]
+    pub holder_hung: bool,
+    /// The holder's state letter, when the kernel printed its stack after the blocker line.
+    #[serde(default)]
+    pub holder_state: Option<String>,
+    /// True when this is the waiter's latest blocker (a task waits for one lock at a time;
+    /// older edges of the same waiter are history).
+    #[serde(default)]
+    pub current: bool,
+    /// True when the edge is part of a cycle.
+    #[serde(default)]
+    pub in_cycle: bool,
+}
+
+/// A cycle of the wait-for graph: each task waits for the next, the last for the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitCycle {
+    /// The tasks in wait-for order, starting with the one with the smallest pid (then comm);
+    /// the first task is not repeated at the end.
+    pub tasks: Vec<Task>,
+    /// Indices into `edges`: `edges[k]` goes from `tasks[k]` to `tasks[(k + 1) % n]`.
+    pub edges: Vec<usize>,
+    /// The distinct lock classes of the cycle's edges that are known, in cycle order.
+    #[serde(default)]
+    pub locks: Vec<String>,
 }

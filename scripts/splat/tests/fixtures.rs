@@ -952,7 +952,7 @@ fn old_bracketed_forms() {
         c.header,
         "[ INFO: possible circular locking dependency detected ]"
     );
-    assert_eq!(c.title, "possible deadlock in filldir");
+    assert_eq!(c.title, "possible deadlock in vfs_readdir");
     assert_eq!(c.tasks, [task("ls", 1234)]);
     assert_eq!(
         c.locks,

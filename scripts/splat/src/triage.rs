@@ -8,13 +8,12 @@
 //! title. [`Summary`] holds one row per distinct bug, not the reports, so it runs in memory
 //! proportional to the number of distinct bugs whatever the size of the logs.
 
-use crate::explain::{base_function, title_function};
+use crate::analyze::{base_function, title_functions};
 use crate::model::{Report, ReportKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::io::BufRead;
 
 /// The value of the `schema` key of the `--summary --json` document.
 pub const SUMMARY_SCHEMA: &str = "splat-summary/1";
@@ -70,6 +69,12 @@ fn stable_class(name: &str) -> String {
 /// the irq-safe/unsafe locks of an irq inversion); otherwise the locks the reporting task
 /// holds.
 pub fn signature(r: &Report) -> Signature {
+    signatures(r).swap_remove(0)
+}
+
+/// The signature of a report ([`signature`]), then its alternatives: the same kind and locks
+/// with each other function its title could name ([`Report::alt_titles`]).
+pub fn signatures(r: &Report) -> Vec<Signature> {
     let mut locks: Vec<String> = Vec::new();
     let add = |locks: &mut Vec<String>, l: &str| {
         let l = stable_class(l);
@@ -109,11 +114,24 @@ pub fn signature(r: &Report) -> Signature {
             }
         }
     }
-    Signature {
-        kind: r.kind,
-        locks,
-        function: title_function(r).map(|f| base_function(&f).to_string()),
+    let mut functions: Vec<Option<String>> = Vec::new();
+    for f in title_functions(r) {
+        let f = Some(base_function(&f).to_string());
+        if !functions.contains(&f) {
+            functions.push(f);
+        }
     }
+    if functions.is_empty() {
+        functions.push(None);
+    }
+    functions
+        .into_iter()
+        .map(|function| Signature {
+            kind: r.kind,
+            locks: locks.clone(),
+            function,
+        })
+        .collect()
 }
 
 /// One distinct bug of a summary.
@@ -185,9 +203,10 @@ impl Summary {
     /// Adds one report found in `file`.
     pub fn add(&mut self, file: &str, r: &Report) {
         self.reports += 1;
-        let sig = signature(r);
+        let sigs = signatures(r);
         let file_index = self.files;
-        if let Some(&i) = self.index.get(&sig) {
+        // The same bug seen under a variant: one of its alternative signatures is known.
+        if let Some(i) = sigs.iter().find_map(|s| self.index.get(s).copied()) {
             let b = &mut self.bugs[i];
             b.count += 1;
             if self.last_file_index[i] != file_index {
@@ -197,6 +216,7 @@ impl Summary {
             }
             return;
         }
+        let sig = &sigs[0];
         let text = sig.to_string();
         let new = self.baseline.as_ref().map(|known| !known.contains(&text));
         self.bugs.push(Bug {
@@ -212,7 +232,10 @@ impl Summary {
             new,
         });
         self.last_file_index.push(file_index);
-        self.index.insert(sig, self.bugs.len() - 1);
+        let i = self.bugs.len() - 1;
+        for s in sigs {
+            self.index.entry(s).or_insert(i);
+        }
     }
 
     /// The rows so far.
@@ -295,58 +318,6 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// Opens a log for reading, decompressing gzip (`1f 8b`) and xz (`fd 37 7a 58 5a 00`) by
-/// their magic bytes, whatever the file is called.
-pub fn open_log(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
-    let file = std::fs::File::open(path)?;
-    decompress(Box::new(BufReader::with_capacity(1 << 16, file)))
-}
-
-/// Wraps `input` in a decompressor when it starts with a gzip or xz magic.
-pub fn decompress(mut input: Box<dyn BufRead>) -> std::io::Result<Box<dyn BufRead>> {
-    let head = input.fill_buf()?;
-    const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
-    if head.starts_with(&[0x1f, 0x8b]) {
-        let gz = flate2::bufread::MultiGzDecoder::new(input);
-        return Ok(Box::new(BufReader::with_capacity(1 << 16, gz)));
-    }
-    if head.starts_with(XZ) {
-        let xz = lzma_rust2::XzReader::new(input, true);
-        return Ok(Box::new(BufReader::with_capacity(1 << 16, xz)));
-    }
-    Ok(input)
-}
-
-/// The log files named on the command line: files as given, directories walked recursively
-/// (entries sorted by name, hidden ones skipped).
-pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        walk(p, &mut out, true)?;
-    }
-    Ok(out)
-}
-
-fn walk(p: &Path, out: &mut Vec<PathBuf>, top: bool) -> std::io::Result<()> {
-    let meta = std::fs::metadata(p)?;
-    if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|e| {
-                !e.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        entries.sort();
-        for e in entries {
-            walk(&e, out, false)?;
-        }
-    } else if top || meta.is_file() {
-        out.push(p.to_path_buf());
-    }
-    Ok(())
-}
-
 /// Reads a whole stream (decompressed) and adds its reports to `summary` under `name`.
 pub fn summarize_reader(
     summary: &mut Summary,
@@ -354,5 +325,5 @@ pub fn summarize_reader(
     input: impl BufRead,
 ) -> std::io::Result<()> {
     summary.start_file();
-    crate::parse_reader(input, |r| summary.add(name, &r))
+    crate::pipeline::parse_reader(input, |r| summary.add(name, &r))
 }

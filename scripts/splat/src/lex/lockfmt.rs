@@ -11,7 +11,7 @@
 //! `(wq_completion)events`), so the name ends at the first `){` that is followed by a valid
 //! usage string, not at the first `)`.
 
-use crate::frame::parse_frame;
+use crate::lex::frame::parse_frame;
 use crate::model::{Frame, LockClass};
 
 /// A parsed `print_lock()` line (address, class and `at:` site).
@@ -126,6 +126,11 @@ pub fn parse_held_heading(s: &str) -> Option<(u32, String, Option<u32>)> {
         .strip_prefix("locks held by ")
         .or_else(|| rest.strip_prefix("lock held by "))?;
     let task = rest.strip_suffix(':')?;
+    // Before 4.10, on the CPU it ran on: `1 lock held by comm/pid on CPU#6:`.
+    let task = match task.rsplit_once(" on CPU#") {
+        Some((t, cpu)) if !cpu.is_empty() && cpu.bytes().all(|b| b.is_ascii_digit()) => t,
+        _ => task,
+    };
     let (comm, pid) = split_comm_pid(task);
     Some((count, comm, pid))
 }

@@ -1,8 +1,8 @@
 //! Rendering reports: human text, JSON and Graphviz DOT.
 
-use crate::explain::first_interesting;
-use crate::model::{Document, Report, ReportKind, SCHEMA};
-use crate::waitfor::WaitForBuilder;
+use crate::analyze::first_interesting;
+use crate::analyze::waitfor::{name, WaitForBuilder, MAX_EDGE_REPORTS};
+use crate::model::{Document, Report, ReportKind, Task, WaitEdge, WaitFor, SCHEMA};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -154,7 +154,7 @@ impl<W: Write> TextWriter<W> {
                 .write_all(b"splat: no lockdep, hung-task or other kernel reports found\n")?;
         } else {
             if !self.wait_for.is_empty() {
-                let section = crate::waitfor::text_section(&self.wait_for.graph());
+                let section = text_section(&self.wait_for.graph());
                 self.out.write_all(section.as_bytes())?;
             }
             let summary: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
@@ -356,9 +356,124 @@ impl DotGraph {
             );
         }
         if !self.wait_for.is_empty() {
-            out.push_str(&crate::waitfor::dot_section(&self.wait_for.graph()));
+            out.push_str(&dot_section(&self.wait_for.graph()));
         }
         out.push_str("}\n");
         out
     }
+}
+
+fn edge_label(e: &WaitEdge) -> String {
+    let mut s = e.kind.clone();
+    if let (Some(r), Some(h)) = (&e.role, &e.holder_role) {
+        let _ = write!(s, " ({r} waits, {h} holds)");
+    }
+    if let Some(l) = &e.lock {
+        let _ = write!(s, " {l}");
+    }
+    s
+}
+
+/// The wait-for graph as text for `to_text` (empty when no blocker line named a holder).
+fn text_section(g: &WaitFor) -> String {
+    if g.edges.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\nWait-for graph (from hung-task blocker lines): {} edge{}, {} cycle{}\n",
+        g.edges.len(),
+        if g.edges.len() == 1 { "" } else { "s" },
+        g.cycles.len(),
+        if g.cycles.len() == 1 { "" } else { "s" },
+    );
+    for e in &g.edges {
+        let mut refs: Vec<String> = e.reports.iter().map(|i| format!("#{}", i + 1)).collect();
+        if refs.len() >= MAX_EDGE_REPORTS {
+            refs.push("...".to_string());
+        }
+        let _ = writeln!(
+            out,
+            "    {} -> {}: {} (report{} {}){}",
+            name(&e.waiter),
+            name(&e.holder),
+            edge_label(e),
+            if refs.len() == 1 { "" } else { "s" },
+            refs.join(", "),
+            if e.current { "" } else { " (earlier)" }
+        );
+    }
+    for c in &g.cycles {
+        let mut names: Vec<String> = c.tasks.iter().map(name).collect();
+        if let Some(first) = names.first().cloned() {
+            names.push(first);
+        }
+        let _ = writeln!(out, "    Cycle (real deadlock): {}", names.join(" -> "));
+    }
+    out
+}
+
+/// The wait-for graph as a DOT cluster for `to_dot` (empty when there is no edge): task nodes,
+/// dashed "waits for" edges labelled with the lock kind (and class when known), cycle edges
+/// red and bold.
+fn dot_section(g: &WaitFor) -> String {
+    if g.edges.is_empty() {
+        return String::new();
+    }
+    let id = |t: &Task| quote(&format!("task {}", name(t)));
+    let mut out = String::new();
+    out.push_str(
+        "  // Wait-for graph of hung tasks: an edge T1 -> T2 means T1 waits for a lock T2 holds.\n",
+    );
+    out.push_str("  subgraph cluster_waitfor {\n");
+    out.push_str("    label=\"wait-for (hung-task blocker lines)\";\n");
+    out.push_str("    style=dashed;\n");
+    out.push_str("    fontname=\"monospace\";\n");
+    let mut nodes: Vec<&Task> = Vec::new();
+    for e in &g.edges {
+        for t in [&e.waiter, &e.holder] {
+            if !nodes.contains(&t) {
+                nodes.push(t);
+            }
+        }
+    }
+    for t in nodes {
+        // A holder that is not hung: say so, with its state when the kernel printed it.
+        let free = g
+            .edges
+            .iter()
+            .find(|e| e.holder == *t && !e.holder_hung)
+            .map(|e| match &e.holder_state {
+                Some(s) => format!("\nnot hung, state {s}"),
+                None => "\nnot hung".to_string(),
+            })
+            .filter(|_| !g.edges.iter().any(|e| e.waiter == *t));
+        let _ = writeln!(
+            out,
+            "    {} [label={}, shape=ellipse];",
+            id(t),
+            quote(&format!("{}{}", name(t), free.unwrap_or_default()))
+        );
+    }
+    for e in &g.edges {
+        let mut attrs = vec![
+            "style=dashed".to_string(),
+            format!("label={}", quote(&edge_label(e))),
+        ];
+        if e.in_cycle {
+            attrs.push("color=red".to_string());
+            attrs.push("fontcolor=red".to_string());
+            attrs.push("penwidth=2".to_string());
+        } else if !e.current {
+            attrs.push("color=gray".to_string());
+        }
+        let _ = writeln!(
+            out,
+            "    {} -> {} [{}];",
+            id(&e.waiter),
+            id(&e.holder),
+            attrs.join(", ")
+        );
+    }
+    out.push_str("  }\n");
+    out
 }

@@ -1,328 +1,12 @@
-//! Titles and human explanations.
-//!
-//! The title follows syzbot's style: the kind of bug and the first *interesting* function of
-//! the relevant stack, i.e. the first frame that is not part of lockdep, the stack dumper, the
-//! scheduler, a locking primitive or the Rust `kernel::sync` wrappers. For the AB-BA module
-//! that is the thread function (`rust_deadlock::abba::AbBa::thread_b`), not `down()` or
-//! `kernel::sync::lock::Lock::lock`.
+//! Explanations: prose written from the facts that extraction and analysis found.
 
-use crate::model::{Frame, HeldLock, HungTask, Report, ReportKind, Stack, Task};
+pub mod waitfor;
 
-/// Exact function names that are never "interesting": lockdep, stack dumping, scheduler,
-/// locking primitives and entry code.
-const BORING_EXACT: &[&str] = &[
-    "dump_stack",
-    "dump_stack_lvl",
-    "__dump_stack",
-    "show_stack",
-    "dump_backtrace",
-    "unwind_backtrace",
-    "show_trace_log_lvl",
-    "sched_show_task",
-    "lock_acquire",
-    "__lock_acquire",
-    "lock_release",
-    "__lock_release",
-    "lock_acquired",
-    "lock_contended",
-    "lock_sync",
-    "validate_chain",
-    "check_prev_add",
-    "check_prevs_add",
-    "check_noncircular",
-    "check_deadlock",
-    "check_irq_usage",
-    "check_flags",
-    "check_wait_context",
-    "check_usage_forwards",
-    "check_usage_backwards",
-    "mark_lock",
-    "mark_usage",
-    "mark_lock_irq",
-    "mark_held_locks",
-    "valid_state",
-    "print_usage_bug",
-    "print_circular_bug",
-    "print_deadlock_bug",
-    "print_bad_irq_dependency",
-    "print_irq_inversion_bug",
-    "print_unlock_imbalance_bug",
-    "print_freed_lock_bug",
-    "print_held_locks_bug",
-    "print_lock_invalid_wait_context",
-    "print_report",
-    "lockdep_rcu_suspicious",
-    "lockdep_sys_exit",
-    "debug_check_no_locks_freed",
-    "debug_check_no_locks_held",
-    "lock_is_held_type",
-    "__might_resched",
-    "__might_sleep",
-    "___might_sleep",
-    "__might_fault",
-    "might_fault",
-    "__warn",
-    "warn_slowpath_fmt",
-    "report_bug",
-    "handle_bug",
-    "exc_invalid_op",
-    "asm_exc_invalid_op",
-    "__schedule",
-    "schedule",
-    "schedule_timeout",
-    "schedule_preempt_disabled",
-    "io_schedule",
-    "io_schedule_timeout",
-    "down",
-    "up",
-    "kasan_report",
-    "rcu_lock_acquire",
-    "rcu_lock_release",
-    "ret_from_fork",
-    "ret_from_fork_asm",
-    // The lab module's wrapper that records the lock a thread waits on while it takes it.
-    "rust_deadlock::scenario::Ctx::waits_on",
-    "kfree",
-    "kvfree",
-    "vfree",
-    "kmem_cache_free",
-    "slab_free",
-    "__slab_free",
-    "free_large_kmalloc",
-    "__kmem_cache_free",
-];
-
-/// Function-name prefixes that are never "interesting".
-const BORING_PREFIXES: &[&str] = &[
-    "_raw_spin_",
-    "_raw_read_",
-    "_raw_write_",
-    "__raw_spin_",
-    "__raw_read_",
-    "__raw_write_",
-    "do_raw_spin_",
-    "do_raw_read_",
-    "do_raw_write_",
-    "raw_spin_",
-    "spin_lock",
-    "spin_unlock",
-    "read_lock",
-    "read_unlock",
-    "write_lock",
-    "write_unlock",
-    "mutex_lock",
-    "mutex_unlock",
-    "mutex_trylock",
-    "__mutex_",
-    "down_",
-    "__down",
-    "up_",
-    "__up",
-    "rwsem_",
-    "__rwsem_",
-    "call_rwsem_",
-    "percpu_down_",
-    "percpu_up_",
-    "percpu_rwsem_",
-    "ww_mutex_",
-    "__ww_mutex_",
-    "rt_mutex_",
-    "__rt_mutex_",
-    "rt_spin_",
-    "wait_for_completion",
-    "__wait_for_common",
-    "wait_for_common",
-    "do_wait_for_common",
-    "schedule_hrtimeout",
-    "preempt_schedule",
-    "lockdep_",
-    "__lockdep_",
-    "__kasan_",
-    "kasan_",
-    "__asan_",
-    "__ubsan_",
-    "ubsan_",
-    "kcsan_",
-    "__kcsan_",
-    "stack_trace_",
-    "arch_stack_walk",
-    "kernel::sync::",
-    // The lab module's own lock implementation (its lockdep-annotated and plain semaphores).
-    "rust_deadlock::semaphore::",
-    // C helpers that Rust calls for inline functions and macros (rust_helper_spin_lock).
-    "rust_helper_",
-    "context_switch",
-    "__schedule_loop",
-    "bit_wait",
-    "__wait_on_bit",
-    "out_of_line_wait_on_bit",
-    "wait_on_bit",
-    "wait_on_buffer",
-    "__wait_on_buffer",
-    "synchronize_rcu",
-    "synchronize_srcu",
-    "__synchronize_srcu",
-    "slab_free",
-    "queued_",
-    "native_queued_",
-    "trace_hardirqs_",
-    "dma_fence_wait",
-    "dma_fence_default_wait",
-    "reservation_object_wait",
-    "dma_resv_wait",
-    "kmem_cache_alloc",
-    "__kmem_cache_alloc",
-    "kmalloc",
-    "__kmalloc",
-    "kzalloc",
-    "krealloc",
-    "__alloc_pages",
-    "alloc_pages",
-    "__get_free_pages",
-    "slab_alloc",
-    "___slab_alloc",
-    "__slab_alloc",
-    "stack_depot_",
-    "__stack_depot_",
-    "set_track",
-    "alloc_debug_processing",
-    "__sb_start_write",
-    "sb_start_",
-    "__sb_end_write",
-    "core::",
-    "alloc::",
-];
-
-/// Scheduler frames, left out of hung-task summaries.
-const SCHEDULER: &[&str] = &[
-    "context_switch",
-    "__schedule_loop",
-    "__schedule",
-    "schedule",
-    "schedule_timeout",
-    "schedule_preempt_disabled",
-    "schedule_idle",
-    "io_schedule",
-    "io_schedule_timeout",
-    "preempt_schedule",
-    "preempt_schedule_common",
-    "preempt_schedule_irq",
-    "schedule_hrtimeout",
-    "schedule_hrtimeout_range",
-    "schedule_hrtimeout_range_clock",
-];
-
-/// Blocking primitives: (function-name prefix or exact name, what it waits on).
-///
-/// Entries ending in `*` match as prefixes.
-const PRIMITIVES: &[(&str, &str)] = &[
-    ("__down*", "semaphore"),
-    ("down", "semaphore"),
-    ("down_interruptible", "semaphore"),
-    ("down_killable", "semaphore"),
-    ("down_timeout", "semaphore"),
-    ("rwsem_down_read*", "rw_semaphore (read)"),
-    ("rwsem_down_write*", "rw_semaphore (write)"),
-    ("call_rwsem_down_read*", "rw_semaphore (read)"),
-    ("call_rwsem_down_write*", "rw_semaphore (write)"),
-    ("down_read*", "rw_semaphore (read)"),
-    ("down_write*", "rw_semaphore (write)"),
-    ("__mutex_lock*", "mutex"),
-    ("mutex_lock*", "mutex"),
-    ("__ww_mutex_lock*", "ww_mutex"),
-    ("ww_mutex_lock*", "ww_mutex"),
-    ("__rt_mutex*", "rt_mutex"),
-    ("rt_mutex_*", "rt_mutex"),
-    ("rt_spin_lock*", "spinlock (PREEMPT_RT)"),
-    ("percpu_down_write", "percpu rw_semaphore"),
-    ("percpu_rwsem_wait", "percpu rw_semaphore"),
-    ("__percpu_down_read", "percpu rw_semaphore"),
-    ("do_wait_for_common", "completion"),
-    ("__wait_for_common", "completion"),
-    ("wait_for_common*", "completion"),
-    ("wait_for_completion*", "completion"),
-    ("__wait_rcu_gp", "RCU grace period"),
-    ("dma_fence_default_wait", "dma fence"),
-    ("dma_fence_wait*", "dma fence"),
-    ("synchronize_rcu*", "RCU grace period"),
-    ("__synchronize_srcu", "SRCU grace period"),
-    ("bit_wait*", "bit wait (buffer or page I/O)"),
-    ("__wait_on_bit*", "bit wait (buffer or page I/O)"),
-    ("out_of_line_wait_on_bit*", "bit wait (buffer or page I/O)"),
-    ("wait_on_buffer", "buffer I/O"),
-    ("__wait_on_buffer", "buffer I/O"),
-    ("synchronize_srcu*", "SRCU grace period"),
-    ("__flush_work", "work item"),
-    ("flush_work", "work item"),
-    ("__flush_workqueue", "workqueue"),
-    ("flush_workqueue", "workqueue"),
-    ("kthread_stop*", "kthread exit"),
-    ("msleep*", "timer (sleep)"),
-    ("usleep_range*", "timer (sleep)"),
-    ("folio_wait_bit*", "page lock / I/O"),
-    ("__folio_lock*", "page lock / I/O"),
-    ("wait_on_page_bit*", "page lock / I/O"),
-    (
-        "kernel::sync::condvar::CondVar::wait*",
-        "condition variable",
-    ),
-];
-
-/// The part of a function name before any `.cold` / `.isra.0` / `.constprop.0` suffix.
-fn base(function: &str) -> &str {
-    function.split('.').next().unwrap_or(function)
-}
-
-/// True for frames that a title or "where" should skip.
-pub fn is_boring(function: &str) -> bool {
-    let f = base(function);
-    BORING_EXACT.contains(&f) || BORING_PREFIXES.iter().any(|p| f.starts_with(p))
-}
-
-/// The first reliable, interesting frame of a stack. In symbolized stacks (syzbot,
-/// `decode_stacktrace.sh`), frames inlined into the next one (`f file.c:12 [inline]`, no
-/// offset) are skipped like syzbot does: the title names the function that was called.
-pub fn first_interesting(frames: &[Frame]) -> Option<&str> {
-    let has_offsets = frames.iter().any(|f| f.offset.is_some());
-    frames
-        .iter()
-        .filter(|f| {
-            f.reliable && (!has_offsets || f.offset.is_some() || !f.raw.ends_with("[inline]"))
-        })
-        .find(|f| !is_boring(&f.function))
-        .map(|f| f.function.as_str())
-}
-
-fn pattern_matches(pattern: &str, f: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => f.starts_with(prefix),
-        None => f == pattern,
-    }
-}
-
-fn primitive(function: &str) -> Option<&'static str> {
-    let f = base(function);
-    PRIMITIVES
-        .iter()
-        .find(|(p, _)| pattern_matches(p, f))
-        .map(|(_, what)| *what)
-}
-
-fn is_scheduler(function: &str) -> bool {
-    SCHEDULER.contains(&base(function))
-}
-
-fn stack<'a>(r: &'a Report, context: &str) -> Option<&'a Stack> {
-    r.stacks.iter().find(|s| s.context == context)
-}
-
-/// The frames of the report's main trace (`backtrace`, `hung task`), if any.
-fn main_frames(r: &Report) -> &[Frame] {
-    stack(r, "backtrace")
-        .or_else(|| stack(r, "hung task"))
-        .map(|s| s.frames.as_slice())
-        .unwrap_or(&[])
-}
+use crate::analyze::{
+    culprit, first_interesting, lockdep_off, main_frames, soft_lockup_place, spin_site, stack,
+};
+use crate::lex::functions::is_spin_wait;
+use crate::model::{HeldLock, HungTask, Report, ReportKind, Task};
 
 /// "comm/pid" of the report's first task, or "a task".
 fn who(r: &Report) -> String {
@@ -332,187 +16,6 @@ fn who(r: &Report) -> String {
             None => t.comm.clone(),
         },
         None => "a task".to_string(),
-    }
-}
-
-/// The function where the reporting task did what the report is about.
-fn culprit(r: &Report) -> Option<String> {
-    if r.kind == ReportKind::Generic {
-        if let Some(f) = r.details.get("function") {
-            return Some(f.clone());
-        }
-        if let Some(f) = r.details.get("rip") {
-            return Some(f.clone());
-        }
-    }
-    if r.kind == ReportKind::InconsistentLockState {
-        // syzbot's rule: where the lock whose state changed was taken ("takes: ... at:").
-        if let Some(at) = r.acquiring.as_ref().and_then(|a| a.at.as_deref()) {
-            if !is_boring(at) {
-                return Some(at.to_string());
-            }
-        }
-    }
-    if let Some(f) = first_interesting(main_frames(r)) {
-        return Some(f.to_string());
-    }
-    if let Some(f) = r
-        .chain
-        .iter()
-        .find(|c| c.index == 0)
-        .and_then(|c| first_interesting(&c.stack))
-    {
-        return Some(f.to_string());
-    }
-    let release = stack(r, "release").and_then(|s| s.frames.first());
-    if let Some(f) = release {
-        return Some(f.function.clone());
-    }
-    // No stack: where the lock was being taken, unless that is an allocator or locking
-    // wrapper (`fs_reclaim` taken in `__kmalloc`), then where the held lock was taken.
-    let acquiring_at = r.acquiring.as_ref().and_then(|s| s.at.clone());
-    let holding_at = r.holding.as_ref().and_then(|s| s.at.clone());
-    if let Some(at) = acquiring_at
-        .iter()
-        .chain(&holding_at)
-        .find(|f| !is_boring(f))
-    {
-        return Some(at.clone());
-    }
-    if let Some(at) = acquiring_at {
-        return Some(at);
-    }
-    if let Some(at) = r.held_locks.iter().rev().find_map(|h| h.at.clone()) {
-        return Some(at);
-    }
-    r.stacks
-        .iter()
-        .find_map(|s| first_interesting(&s.frames))
-        .map(str::to_string)
-}
-
-fn with_in(prefix: &str, f: Option<String>) -> String {
-    match f {
-        Some(f) => format!("{prefix} in {f}"),
-        None => prefix.to_string(),
-    }
-}
-
-/// The function a report's title names (see [`title`]), if any.
-pub(crate) fn title_function(r: &Report) -> Option<String> {
-    if r.kind == ReportKind::LockHeldAtExit {
-        if let Some(at) = r.held_locks.iter().find_map(|h| h.at.clone()) {
-            return Some(at);
-        }
-    }
-    culprit(r)
-}
-
-/// The function name without compiler suffixes (`.isra.0`, `.constprop.3`, `.cold`).
-pub(crate) fn base_function(function: &str) -> &str {
-    base(function)
-}
-
-/// Computes the syzbot-style title of a report.
-pub fn title(r: &Report) -> String {
-    let f = culprit(r);
-    match r.kind {
-        ReportKind::CircularDependency
-        | ReportKind::RecursiveLocking
-        | ReportKind::IrqLockInversion => with_in("possible deadlock", f),
-        ReportKind::InconsistentLockState => with_in("inconsistent lock state", f),
-        ReportKind::BadUnlockBalance => with_in("WARNING: bad unlock balance", f),
-        ReportKind::HeldLockFreed => with_in("WARNING: held lock freed", f),
-        ReportKind::LockHeldAtExit => {
-            let f = r.held_locks.iter().find_map(|h| h.at.clone()).or(f);
-            if r.header.contains("returning to user space") {
-                with_in("WARNING: lock held when returning to user space", f)
-            } else if r.header.contains("lock held at task exit") {
-                with_in("BUG: lock held at task exit", f)
-            } else {
-                with_in("WARNING: still has locks held", f)
-            }
-        }
-        ReportKind::SuspiciousRcuUsage => with_in("WARNING: suspicious RCU usage", f),
-        ReportKind::SleepInAtomic => {
-            with_in("BUG: sleeping function called from invalid context", f)
-        }
-        ReportKind::HungTask => with_in("INFO: task hung", f),
-        ReportKind::SoftLockup => with_in("BUG: soft lockup", soft_lockup_place(r)),
-        ReportKind::Generic => generic_title(r, f),
-    }
-}
-
-fn generic_title(r: &Report, f: Option<String>) -> String {
-    let h = crate::segment::unbracket(r.header.trim());
-    let h = match h.split_once(": ") {
-        Some((word, rest))
-            if word.bytes().all(|b| b.is_ascii_lowercase()) && rest.starts_with("BUG:") =>
-        {
-            rest
-        }
-        _ => h,
-    };
-    let new_warn = h
-        .strip_prefix("WARNING: ")
-        .and_then(|r| r.split_once(" at "))
-        .is_some_and(|(loc, _)| !loc.contains(' ') && loc.contains(':'));
-    if h.starts_with("WARNING: CPU: ") || h.starts_with("WARNING: at ") || new_warn {
-        return with_in("WARNING", f);
-    }
-    if h.starts_with("kernel BUG at ") {
-        return with_in("kernel BUG", f);
-    }
-    if let Some(rest) = h.strip_prefix("BUG: KASAN: ") {
-        let what = rest.split(" in ").next().unwrap_or(rest);
-        return with_in(&format!("KASAN: {what}"), f);
-    }
-    // Keep the descriptive start of the header: up to ", " / " - " / "!" / " at " / ": ".
-    let mut main = h;
-    let skip = ["BUG: ", "WARNING: ", "INFO: "]
-        .iter()
-        .find(|p| h.starts_with(**p))
-        .map(|p| p.len())
-        .unwrap_or(0);
-    let tail = &h[skip..];
-    let cut = [", ", " - ", "!", " at ", ": ", " for address", " ["]
-        .iter()
-        .filter_map(|p| tail.find(p))
-        .min();
-    if let Some(cut) = cut {
-        main = &h[..skip + cut];
-    }
-    with_in(main.trim_end_matches('.'), f)
-}
-
-/// Fills `hung_task` analysis fields (summary, blocking primitive).
-pub fn analyse_hung(r: &mut Report) {
-    let frames: Vec<Frame> = stack(r, "hung task")
-        .map(|s| s.frames.clone())
-        .unwrap_or_default();
-    let Some(h) = r.hung_task.as_mut() else {
-        return;
-    };
-    let summary: Vec<&Frame> = frames
-        .iter()
-        .filter(|f| f.reliable && !is_scheduler(&f.function))
-        .collect();
-    h.summary = summary.iter().map(|f| f.function.clone()).collect();
-    let first_prim = summary
-        .iter()
-        .take(3)
-        .position(|f| primitive(&f.function).is_some());
-    if let Some(start) = first_prim {
-        let mut last = start;
-        while last + 1 < summary.len() && primitive(&summary[last + 1].function).is_some() {
-            last += 1;
-        }
-        let api = base(&summary[last].function);
-        h.blocked_in = Some(format!("{api}()"));
-        h.waiting_on = primitive(api).map(str::to_string);
-        h.called_from = summary.get(last + 1).map(|f| f.function.clone());
-    } else if let Some(first) = summary.first() {
-        h.blocked_in = Some(format!("{}()", base(&first.function)));
     }
 }
 
@@ -671,21 +174,6 @@ fn is_lock_wait(waiting_on: &str) -> bool {
         || waiting_on == "SRCU grace period"
 }
 
-/// True when the report turns lockdep off (every lockdep report does), or says it is off.
-pub(crate) fn lockdep_off(e: &Report) -> bool {
-    e.details.get("lockdep").map(String::as_str) == Some("off")
-        || matches!(
-            e.kind,
-            ReportKind::CircularDependency
-                | ReportKind::RecursiveLocking
-                | ReportKind::InconsistentLockState
-                | ReportKind::IrqLockInversion
-                | ReportKind::BadUnlockBalance
-                | ReportKind::HeldLockFreed
-                | ReportKind::LockHeldAtExit
-        )
-}
-
 fn lock_list(locks: &[String]) -> String {
     match locks.len() {
         0 => String::new(),
@@ -726,8 +214,38 @@ fn held_summary(r: &Report) -> Option<String> {
 }
 
 /// The explanation text of one report; `earlier` summarizes the reports before it in the log.
-pub(crate) fn explain(r: &Report, earlier: &History) -> String {
-    let mut out = match r.kind {
+/// An explanation as parts, rendered once into [`Report::explanation`]: the lines that tell
+/// what happened, the fix, and whether the report is cut off. A hung task's parts are rendered
+/// with what the wait-for graph says about it (`explain::waitfor`), which goes before the fix
+/// and, for a cycle, replaces it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Prose {
+    lines: Vec<String>,
+    fix: Option<String>,
+    truncated: bool,
+}
+
+impl Prose {
+    /// The explanation's text, with the wait-for graph's lines and fix (empty when its task
+    /// printed no blocker line).
+    pub(crate) fn render(self, wait: (Vec<String>, Option<String>)) -> String {
+        let (wait_lines, wait_fix) = wait;
+        let mut lines = self.lines;
+        lines.extend(wait_lines);
+        lines.extend(wait_fix.or(self.fix));
+        if self.truncated {
+            lines.push(
+                "(The report is cut off: the log ends or moves on before the report's end.)"
+                    .to_string(),
+            );
+        }
+        lines.join("\n")
+    }
+}
+
+/// The explanation of a report, from its facts and what the reports before it said.
+pub(crate) fn explain(r: &Report, earlier: &History) -> Prose {
+    let text = match r.kind {
         ReportKind::CircularDependency => explain_circular(r),
         ReportKind::RecursiveLocking => explain_recursive(r),
         ReportKind::InconsistentLockState => explain_inconsistent(r),
@@ -737,16 +255,25 @@ pub(crate) fn explain(r: &Report, earlier: &History) -> String {
         ReportKind::LockHeldAtExit => explain_exit(r),
         ReportKind::SuspiciousRcuUsage => explain_rcu(r),
         ReportKind::SleepInAtomic => explain_sleep(r),
-        ReportKind::HungTask => explain_hung(r, earlier),
+        ReportKind::HungTask => {
+            let (lines, fix) = explain_hung(r, earlier);
+            return Prose {
+                lines,
+                fix,
+                truncated: r.truncated,
+            };
+        }
         ReportKind::SoftLockup => explain_soft_lockup(r, earlier),
+        ReportKind::SchedulingWhileAtomic => explain_sched_atomic(r),
+        ReportKind::InvalidWaitContext => explain_wait_context(r),
+        ReportKind::SpinlockBug => explain_spinlock_bug(r),
         ReportKind::Generic => explain_generic(r),
     };
-    if r.truncated {
-        out.push_str(
-            "\n(The report is cut off: the log ends or moves on before the report's end.)",
-        );
+    Prose {
+        lines: vec![text],
+        fix: None,
+        truncated: r.truncated,
     }
-    out
 }
 
 fn explain_circular(r: &Report) -> String {
@@ -1153,6 +680,137 @@ fn explain_sleep(r: &Report) -> String {
     lines.join("\n")
 }
 
+/// The first frame of a stack, by context name.
+fn first_frame<'a>(r: &'a Report, context: &str) -> Option<&'a str> {
+    stack(r, context)
+        .and_then(|s| s.frames.first())
+        .map(|f| f.function.as_str())
+}
+
+fn explain_sched_atomic(r: &Report) -> String {
+    let count = r
+        .details
+        .get("preempt_count")
+        .map(|c| format!(" (preempt_count {c})"))
+        .unwrap_or_default();
+    let mut lines = vec![format!(
+        "{} called the scheduler (it slept or blocked) while atomic{count}{}.",
+        who(r),
+        culprit(r).map(|f| format!(", in {f}")).unwrap_or_default()
+    )];
+    if let Some(site) = first_frame(r, "preemption disabled") {
+        lines.push(format!("Preemption was disabled at {site}."));
+    }
+    let rt = main_frames(r)
+        .iter()
+        .any(|f| f.function.starts_with("rt_spin_lock") || f.function.starts_with("rtlock_"));
+    if rt {
+        lines.push(
+            "On PREEMPT_RT a spinlock_t is a sleeping lock: it was taken in atomic context \
+             (hard interrupt, or preemption disabled)."
+                .to_string(),
+        );
+    }
+    lines.push(
+        "Fix: do not sleep in atomic context: move the sleeping call out of the section that \
+         disables preemption (spinlock, interrupt handler); a lock taken in hard interrupt \
+         context on PREEMPT_RT must be a raw_spinlock_t."
+            .to_string(),
+    );
+    lines.join("\n")
+}
+
+/// A lockdep wait type (`{3:3}`'s inner number): what kind of lock may be taken in it.
+fn wait_type_name(w: &str) -> &'static str {
+    let inner = w
+        .trim_matches(|c| c == '{' || c == '}')
+        .rsplit(':')
+        .next()
+        .unwrap_or("");
+    match inner {
+        "1" => "no waiting",
+        "2" => "spinning: raw_spinlock_t",
+        "3" => "spinlock_t, which sleeps on PREEMPT_RT",
+        "4" => "sleeping: mutex, rw_semaphore",
+        _ => "unknown wait type",
+    }
+}
+
+fn explain_wait_context(r: &Report) -> String {
+    let mut lines = Vec::new();
+    let lock = r.acquiring.as_ref();
+    let class = lock.and_then(|a| r.lock(&a.lock));
+    if let Some(a) = lock {
+        let wait = class
+            .and_then(|c| c.wait_type.as_deref())
+            .map(|w| format!(" (wait type {w}: {})", wait_type_name(w)))
+            .unwrap_or_default();
+        let site =
+            a.at.as_ref()
+                .map(|f| format!(" in {f}"))
+                .unwrap_or_default();
+        lines.push(format!("{} tries to take {}{wait}{site}.", who(r), a.lock));
+    }
+    if let Some(ctx) = r.details.get("context") {
+        lines.push(format!(
+            "lockdep's wait context there is {ctx}: the lock's wait type is not allowed in it."
+        ));
+    }
+    let strict: Vec<String> = own_held(r)
+        .filter_map(|h| {
+            let w = r.lock(&h.lock)?.wait_type.as_deref()?;
+            (wait_type_name(w) == "spinning: raw_spinlock_t")
+                .then(|| format!("{}{}", h.lock, at(&h.at)))
+        })
+        .collect();
+    if !strict.is_empty() {
+        lines.push(format!("It holds raw spinlocks: {}.", strict.join(", ")));
+    }
+    lines.push(format!(
+        "Fix: make {} a raw_spinlock_t (if its sections are short and never sleep), or take it \
+         outside the raw spinlock / atomic section.",
+        lock.map_or("the lock", |a| a.lock.as_str())
+    ));
+    lines.join("\n")
+}
+
+fn explain_spinlock_bug(r: &Report) -> String {
+    let what = r.details.get("spinlock_bug").map_or("bug", String::as_str);
+    let lock = r.details.get("lock").map_or("a spinlock", String::as_str);
+    let cpu = r
+        .details
+        .get("cpu")
+        .map(|c| format!(" on CPU#{c}"))
+        .unwrap_or_default();
+    let owner = match (r.details.get("owner"), r.details.get("owner_cpu")) {
+        (Some(o), Some(c)) => format!(" (owner {o} on CPU#{c})"),
+        (Some(o), None) => format!(" (owner {o})"),
+        _ => String::new(),
+    };
+    let place = culprit(r).map(|f| format!(" in {f}")).unwrap_or_default();
+    let mut lines = vec![format!(
+        "{}{cpu}: spinlock {what} on {lock}{owner}{place}.",
+        who(r)
+    )];
+    let fix = match what {
+        "recursion" | "cpu recursion" => {
+            "Fix: the lock is taken again by the CPU that holds it (a callback, an interrupt or \
+             a printk under the lock): do not call code that takes it while holding it, or \
+             defer that call (a work item) until the lock is released."
+        }
+        "lockup suspected" => {
+            "Fix: another CPU holds the lock far too long or never releases it: find the \
+             owner's path that misses the unlock or loops under the lock."
+        }
+        _ => {
+            "Fix: the lock is released by a task or CPU that does not hold it (or is corrupt): \
+             make every unlock match a lock on the same path."
+        }
+    };
+    lines.push(fix.to_string());
+    lines.join("\n")
+}
+
 fn state_name(state: &str) -> &'static str {
     match state {
         "D" => "uninterruptible sleep",
@@ -1167,10 +825,11 @@ fn state_name(state: &str) -> &'static str {
     }
 }
 
-fn explain_hung(r: &Report, earlier: &History) -> String {
+/// A hung task's explanation: the lines, and the fix.
+fn explain_hung(r: &Report, earlier: &History) -> (Vec<String>, Option<String>) {
     let mut lines = Vec::new();
     let Some(h) = &r.hung_task else {
-        return "A task is blocked for too long.".to_string();
+        return (vec!["A task is blocked for too long.".to_string()], None);
     };
     let HungTask {
         comm,
@@ -1233,92 +892,17 @@ fn explain_hung(r: &Report, earlier: &History) -> String {
     if let Some(cause) = &earlier.cause {
         lines.push(format!("Likely cause: {}.", cause.mention(comm, *pid)));
     }
-    match earlier.leak_for(h) {
-        Some(leak) => lines.extend(leak_lines(h, leak)),
-        None => lines.push(
-            "Fix: find who holds what this task waits for (a lock-order report above, or \
-             SysRq-d \"show all locks\") and fix the ordering or the missing release."
-                .to_string(),
-        ),
-    }
-    lines.join("\n")
-}
-
-/// Spinning on a spinlock (or rwlock): the slow paths and the raw lock functions.
-const SPIN_WAITS: &[&str] = &[
-    "queued_spin_lock_slowpath",
-    "native_queued_spin_lock_slowpath",
-    "__pv_queued_spin_lock_slowpath",
-    "queued_read_lock_slowpath",
-    "queued_write_lock_slowpath",
-    "do_raw_spin_lock",
-    "do_raw_read_lock",
-    "do_raw_write_lock",
-    "_raw_spin_lock",
-    "_raw_read_lock",
-    "_raw_write_lock",
-    "__raw_spin_lock",
-    "arch_spin_lock",
-    "rust_helper_spin_lock",
-];
-
-/// True for a function that takes a spinlock (or spins for one).
-fn is_spin_wait(function: &str) -> bool {
-    let f = base(function);
-    SPIN_WAITS.iter().any(|p| f.starts_with(p))
-}
-
-/// Whether a function is where x86 enters an interrupt or exception from the code it stops
-/// (`asm_sysvec_apic_timer_interrupt`, `asm_common_interrupt`, `asm_exc_page_fault`, ...).
-fn is_interrupt_entry(function: &str) -> bool {
-    let f = base(function);
-    f.starts_with("asm_")
-        && ["sysvec", "interrupt", "nmi", "exc_"]
-            .iter()
-            .any(|w| f.contains(w))
-}
-
-/// The reliable frames of the code a report's CPU was running itself, below the outermost
-/// interrupt entry, when an interrupt came on top of it (the soft-lockup detector's own timer
-/// interrupt may find the CPU inside another interrupt's softirqs); `None` when none did.
-fn own_frames(r: &Report) -> Option<Vec<&Frame>> {
-    let reliable: Vec<&Frame> = main_frames(r).iter().filter(|f| f.reliable).collect();
-    let entry = reliable
-        .iter()
-        .rposition(|f| is_interrupt_entry(&f.function))?;
-    Some(reliable[entry + 1..].to_vec())
-}
-
-/// Where a soft-locked CPU spins for a spinlock, when it does: a spinlock's slow path among the
-/// innermost reliable frames of the code the CPU was running itself, below an interrupt that
-/// came on top of it (then also those frames); else the `RIP:` function or one of the innermost
-/// reliable frames of the whole stack (an interrupt that spins for a lock its own CPU holds).
-fn spin_site(r: &Report) -> Option<(&str, Option<Vec<&Frame>>)> {
-    if let Some(own) = own_frames(r) {
-        let spin = own.iter().take(3).find(|f| is_spin_wait(&f.function));
-        if let Some(spin) = spin {
-            return Some((spin.function.as_str(), Some(own)));
+    let fix = match earlier.leak_for(h) {
+        Some(leak) => {
+            let [cause, fix] = leak_lines(h, leak);
+            lines.push(cause);
+            fix
         }
-    }
-    let rip = stack(r, "rip").and_then(|s| s.frames.first());
-    let frames = main_frames(r).iter().filter(|f| f.reliable).take(3);
-    rip.into_iter()
-        .chain(frames)
-        .map(|f| f.function.as_str())
-        .find(|f| is_spin_wait(f))
-        .map(|spin| (spin, None))
-}
-
-/// The function a soft-locked CPU is reported in: where its task spins when an interrupt came on
-/// top of the spin, else the report's culprit.
-fn soft_lockup_place(r: &Report) -> Option<String> {
-    if let Some((_, Some(own))) = spin_site(r) {
-        let own: Vec<Frame> = own.into_iter().cloned().collect();
-        if let Some(f) = first_interesting(&own) {
-            return Some(f.to_string());
-        }
-    }
-    culprit(r)
+        None => "Fix: find who holds what this task waits for (a lock-order report above, or \
+                 SysRq-d \"show all locks\") and fix the ordering or the missing release."
+            .to_string(),
+    };
+    (lines, Some(fix))
 }
 
 fn explain_soft_lockup(r: &Report, earlier: &History) -> String {
@@ -1332,9 +916,13 @@ fn explain_soft_lockup(r: &Report, earlier: &History) -> String {
         .map_or_else(String::new, |s| format!(" for {s} seconds"));
     let f = soft_lockup_place(r);
     let place = f.as_ref().map(|f| format!(", in {f}")).unwrap_or_default();
+    let context = match (r.tasks.is_empty(), f.as_ref()) {
+        (false, _) => format!(" (task {}{place})", who(r)),
+        (true, Some(f)) => format!(" (in {f})"),
+        (true, None) => String::new(),
+    };
     let mut lines = vec![format!(
-        "{cpu} has spun in kernel code without scheduling{seconds} (task {}{place}).",
-        who(r)
+        "{cpu} has spun in kernel code without scheduling{seconds}{context}."
     )];
     match spin_site(r).map(|(site, _)| site) {
         Some(spin) => lines.push(format!(
@@ -1408,22 +996,6 @@ fn explain_generic(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn boring() {
-        assert!(is_boring("kernel::sync::lock::Lock::lock"));
-        assert!(is_boring("_raw_spin_lock_irqsave"));
-        assert!(is_boring("down"));
-        assert!(is_boring("__lock_acquire.constprop.0"));
-        assert!(is_boring("rust_helper_spin_lock"));
-        assert!(is_boring("rust_deadlock::scenario::Ctx::waits_on"));
-        assert!(is_boring(
-            "rust_deadlock::semaphore::SemaphoreBackend::acquire"
-        ));
-        assert!(!is_boring("rust_deadlock::abba::AbBa::thread_b"));
-        assert!(!is_boring("download_firmware"));
-        assert!(!is_boring("kthread_worker_fn"));
-    }
 
     #[test]
     fn usage_text() {

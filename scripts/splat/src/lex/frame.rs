@@ -29,6 +29,14 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     let raw = line.trim();
     let mut t = raw;
     let mut reliable = true;
+    if let Some(rest) = strip_ppc_addresses(t) {
+        // powerpc: `[SP] [LR] sym+0x1/0x2`, marked `(unreliable)` rather than `? `.
+        t = rest;
+        if let Some(rest) = t.strip_suffix("(unreliable)") {
+            reliable = false;
+            t = rest.trim_end();
+        }
+    }
     if let Some(rest) = t.strip_prefix("? ") {
         reliable = false;
         t = rest.trim_start();
@@ -124,6 +132,22 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     })
 }
 
+/// The `[c000000003db7b60] [c000000001119714] ` that powerpc prints before each frame (the
+/// stack pointer, then the return address): the rest of the line, or `None`.
+fn strip_ppc_addresses(t: &str) -> Option<&str> {
+    let mut rest = t;
+    for _ in 0..2 {
+        let inner = rest.strip_prefix('[')?;
+        let end = inner.find(']')?;
+        let hex = &inner[..end];
+        if hex.len() < 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        rest = inner[end + 1..].trim_start();
+    }
+    Some(rest)
+}
+
 /// 32-bit ARM (before 4.x): `[<c0011cf4>] (show_stack) from [<c04f8b40>] (dump_stack+0x8c/0xc0)`.
 /// The frame is the first function (its offset is printed only on newer kernels); the
 /// second is its caller, which the next line repeats.
@@ -202,17 +226,46 @@ pub fn demangle(symbol: &str) -> String {
     demangle_parts(symbol).0
 }
 
+/// Distinct Rust symbols whose demangled names are remembered: a log repeats the same few
+/// stacks, and demangling is the costliest part of reading a frame. Bounded, so memory stays
+/// flat (the cache is emptied when full).
+const DEMANGLE_CACHE: usize = 4096;
+
+type Demangled = (String, Option<String>);
+
+thread_local! {
+    static CACHE: std::cell::RefCell<std::collections::HashMap<String, Demangled>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// Returns (readable name, full demangled name if the symbol was Rust-mangled).
 pub(crate) fn demangle_parts(symbol: &str) -> (String, Option<String>) {
     let looks_rust = symbol.starts_with("_R") || symbol.starts_with("_ZN");
-    if looks_rust && symbol.len() <= MAX_DEMANGLE_LEN {
-        if let Ok(d) = rustc_demangle::try_demangle(symbol) {
-            let full = format!("{d:#}");
-            let readable = simplify(&full);
-            return (readable, Some(full));
-        }
+    if !looks_rust || symbol.len() > MAX_DEMANGLE_LEN {
+        return (symbol.to_string(), None);
     }
-    (symbol.to_string(), None)
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(symbol).cloned()) {
+        return hit;
+    }
+    let parts = demangle_uncached(symbol);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= DEMANGLE_CACHE {
+            c.clear();
+        }
+        c.insert(symbol.to_string(), parts.clone());
+    });
+    parts
+}
+
+fn demangle_uncached(symbol: &str) -> Demangled {
+    match rustc_demangle::try_demangle(symbol) {
+        Ok(d) => {
+            let full = format!("{d:#}");
+            (simplify(&full), Some(full))
+        }
+        Err(_) => (symbol.to_string(), None),
+    }
 }
 
 /// Trims a demangled Rust path to something readable.
