@@ -8,10 +8,11 @@ set -euo pipefail
 
 # timed NAME CMD...: runs CMD, then says how long NAME took (when it took a second or more).
 timed() {
-    local name=$1 start=$SECONDS
+    local name=$1 start=${EPOCHREALTIME/./}
     shift
     "$@" || return
-    ((SECONDS - start < 1)) || log "$name: done in $((SECONDS - start)) s"
+    local ms=$(((${EPOCHREALTIME/./} - start) / 1000))
+    ((ms < 1000)) || log "$name: done in $((ms / 1000)).$((ms % 1000 / 100)) s"
 }
 
 command -v rustc >/dev/null && command -v cargo >/dev/null \

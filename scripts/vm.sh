@@ -2,7 +2,7 @@
 # Start a lab guest: the lab kernel of the series $KERNEL, with a busybox initramfs whose init waits
 # for its payload (the module, qemu/'s scripts and the command) on a virtio-serial port. Under
 # software emulation the guest is not booted but restored: each kernel is booted once to that
-# wait, saved under the cache (scripts/snapshot.sh), and every guest starts from the saved state.
+# wait, saved under the cache (scripts/guest.sh), and every guest starts from the saved state.
 #
 #   scripts/vm.sh                       interactive shell in the guest (Ctrl-D ends it)
 #   scripts/vm.sh [OPTIONS] -- CMD      run CMD (guest shell code, qemu/lib.sh loaded), end the guest
@@ -60,7 +60,7 @@ mkdir -p "$stage/lab"
 cp "$REPO_ROOT"/qemu/*.sh "$stage/lab/"
 cp "$module" "$stage/lab/rust_deadlock.ko"
 [[ -n $cmd ]] && printf '%s\n' "$cmd" > "$stage/lab/cmd"
-tar -C "$stage" --owner=0 --group=0 -c lab | gzip -1 > "$work/payload.tar"
+tar -C "$stage" --owner=0 --group=0 -cf "$work/payload.tar" lab
 rm -rf "$stage"
 
 guest_machine "$work" ${qmp:+--vmcoreinfo}
