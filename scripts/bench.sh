@@ -58,7 +58,8 @@ value() { # value NAME FIELD: a field (2 wall, 3 CPU) of NAME's result
 timing=$(mktemp)
 to_command() {
     results+=("$1|$(awk '{ s += $1 } END { printf "%.2f", s / NR }' "$timing")|")
-    printf '  %-16s %7s s\n' "$1" "${results[-1]#*|}" >&2
+    local secs=${results[-1]#*|}
+    printf '  %-16s %7s s\n' "$1" "${secs%|}" >&2
     : > "$timing"
 }
 

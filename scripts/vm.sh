@@ -13,7 +13,8 @@
 # 1, match the extended regular expression PATTERN; the run then counts as finished, status 0),
 # --qmp SOCK (a QMP socket for the host's debuggers, with QEMU's vmcoreinfo device; see
 # scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket).
-# Exit status: CMD's, or 124 on timeout.
+# Exit status: CMD's, or 124 on timeout. scripts/vm.sh --restores: exit status 0 if guests are
+# restored here, 1 if they are booted (LAB_SNAPSHOT=0, KVM).
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
 # LAB_SNAPSHOT=0 boots every guest instead of restoring it (KVM always boots: see README).
 # KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load.
@@ -21,7 +22,7 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 . "$REPO_ROOT/scripts/guest.sh"
 
-log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 qmp="" gdb=""
+log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 qmp="" gdb="" restores=0
 while (($#)); do
     case $1 in
         --log) log_file=$2; shift 2 ;;
@@ -31,6 +32,7 @@ while (($#)); do
         --count) count=$2; shift 2 ;;
         --qmp) qmp=$2; shift 2 ;;
         --gdb) gdb=$2; shift 2 ;;
+        --restores) restores=1; shift ;;
         --) shift; cmd="$*"; break ;;
         *) die "vm.sh: unknown argument '$1' (see the comment at the top of scripts/vm.sh)" ;;
     esac
@@ -40,6 +42,12 @@ done
 [[ ${LAB_SNAPSHOT:-1} =~ ^[01]$ ]] || die "vm.sh: LAB_SNAPSHOT must be 0 or 1, not '$LAB_SNAPSHOT'"
 
 guest_kernel
+if ((restores)); then
+    probe=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
+    guest_machine "$probe"
+    rm -rf "$probe"
+    [[ -n $snapshot ]]; exit
+fi
 # LAB_MODULE: another build of the module (make test keeps one per kernel under scripts/target/ko/).
 module=${LAB_MODULE:-$REPO_ROOT/src/rust_deadlock.ko}
 [[ -f $module ]] || die "no module at $module: run 'make module KERNEL=$KERNEL'"
