@@ -143,16 +143,24 @@ ensure_snapshot() {
             rm -rf "$snapshot"
         fi
         [[ -f $snapshot/state ]] || make_snapshot "$work"
+        touch "$snapshot"   # used now (make_snapshot removes those unused for a day)
     ) 9> "$snapshots/$snapshot_name.lock"
 }
 
+# others [FIND-ARGS...]: the saved guests of the same name with other keys (not those of another
+# variant: 7.3-debug-vmcoreinfo is not a 7.3), as find lists them, with FIND-ARGS applied.
+others() {
+    local key='[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'
+    find "$snapshots" -mindepth 1 -maxdepth 1 -type d -name "$snapshot_name-$key" \
+        ! -path "$snapshot" "$@"
+}
+
 # make_snapshot WORK: boots the guest to qemu/init's "lab: ready" (it then waits for its payload),
-# saves it into $snapshot, and removes the saved guests of the same name with other keys.
+# saves it into $snapshot, and removes the saved guests of the same name with other keys that
+# were not used for a day.
 make_snapshot() {
     local work=$1 new=$snapshot.new mk=$1/save why="first use" old attempt rc start
-    for old in "$snapshots/$snapshot_name"-*/; do
-        [[ -f $old/state ]] && why="its kernel, init, busybox, QEMU, devices or TSC rate changed"
-    done
+    [[ -n $(others) ]] && why="its kernel, init, busybox, QEMU, devices or TSC rate changed"
     rm -rf "$new"; mkdir -p "$new" "$mk"
     base_initramfs "$new/initramfs.cpio"
     mkfifo "$mk/mon.in" "$mk/mon.out"
@@ -177,9 +185,8 @@ make_snapshot() {
             if grep -q 'Migration status: completed' "$mk/mon.log" && [[ -s $new/state ]]; then
                 rm -rf "$snapshot"
                 mv "$new" "$snapshot"
-                for old in "$snapshots/$snapshot_name"-*/; do
-                    [[ ${old%/} == "$snapshot" ]] || rm -rf "$old"
-                done
+                # Another checkout may still use one made with other keys: unused for a day, it goes.
+                others -mmin +1440 -exec rm -rf {} +
                 log "saved the $snapshot_name guest at init ($why): booted in $(elapsed "$start" "$booted") s, saved in $(elapsed "$booted" "$EPOCHREALTIME") s, $(($(stat -c %s "$snapshot/state") / 1048576)) MB"
                 return 0
             fi
