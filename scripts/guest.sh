@@ -159,7 +159,7 @@ others() {
 # saves it into $snapshot, and removes the saved guests of the same name with other keys that
 # were not used for a day.
 make_snapshot() {
-    local work=$1 new=$snapshot.new mk=$1/save why="first use" old attempt rc start
+    local new=$snapshot.new mk=$1/save why="first use" attempt rc start
     [[ -n $(others) ]] && why="its kernel, init, busybox, QEMU, devices or TSC rate changed"
     rm -rf "$new"; mkdir -p "$new" "$mk"
     base_initramfs "$new/initramfs.cpio"
