@@ -20,6 +20,6 @@ else
 fi
 # Every CPU spinning: nothing runs here again; the host waits for the soft-lockup reports.
 [ "$SPINS" = 1 ] && while :; do sleep 60; done
-wait_for 60 hung $HUNG && wait_for 60 blocked $HUNG || exit 1
+wait_hung 60 $HUNG && wait_for 60 blocked $HUNG || exit 1
 mark "deadlocked"
 while :; do sleep 60; done

@@ -32,7 +32,7 @@ else
 fi
 if [ -n "$REPORT" ]; then
     echo "    lockdep checks every acquisition before it can block: its report follows."
-    wait_for 30 logged "$REPORT" || exit 1
+    wait_log 30 "$REPORT" || exit 1
 else
     echo "    lockdep cannot see these semaphores: it prints nothing. Only the hung-task detector"
     echo "    will notice, once the threads have been stuck for 2 s."
@@ -44,7 +44,7 @@ if [ "$SPINS" = 1 ]; then
 fi
 if [ -n "$HUNG" ]; then
     echo "    ... the hung-task detector reports each stuck thread:"
-    wait_for 30 hung $HUNG || exit 1
+    wait_hung 30 $HUNG || exit 1
 fi
 
 step "ps   (STAT D: uninterruptible sleep, stuck for good)"

@@ -49,7 +49,7 @@ job() {
     local target=$1 bin=$2 test=$3 series=${1%%-*} variant=""
     [[ $target == *-* ]] && variant=${target#*-}
     local base=$out/jobs/$target/$(basename "$bin")/$test start=$EPOCHREALTIME rc=0
-    env KERNEL="$series" LAB_VARIANT="$variant" \
+    /usr/bin/time -f '%U %S' -o "$base.cpu" env KERNEL="$series" LAB_VARIANT="$variant" \
         LAB_MODULE="$REPO_ROOT/scripts/target/ko/$target/rust_deadlock.ko" \
         LAB_DEBUG_MODULE="$REPO_ROOT/scripts/target/ko/$series-debug/rust_deadlock.ko" \
         "$bin" --exact "$test" --test-threads=1 "${run_args[@]}" > "$base.out" 2>&1 || rc=$?

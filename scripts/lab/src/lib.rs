@@ -492,9 +492,9 @@ pub fn report_cmd(scenario: &Scenario) -> String {
     let wait = if scenario.spins {
         "while :; do sleep 60; done".to_string()
     } else if scenario.report.is_some() {
-        format!("wait_for 60 logged '{}'", scenario.report_line)
+        format!("wait_log 60 '{}'", scenario.report_line)
     } else {
-        format!("wait_for 60 hung {}", scenario.hung.join(" "))
+        format!("wait_hung 60 {}", scenario.hung.join(" "))
     };
     let spin = if scenario.spins {
         "soft_lockup_after_2s; "

@@ -11,7 +11,7 @@ use std::process::Command;
 const FRESH: &str = "mark \"boot_id $(cat /proc/sys/kernel/random/boot_id)\"; \
     mark \"$(grep -E '^ *(debug_locks|lock-classes):' /proc/lockdep_stats | tr -s ' ' | tr '\\n' ';')\"; \
     mark \"module classes: $(grep -c -E ': sem_(a|b)$' /proc/lockdep)\"; \
-    load buggy=1; wait_for 30 logged 'possible circular locking'; timed rmmod rust_deadlock";
+    load buggy=1; wait_log 30 'possible circular locking'; timed rmmod rust_deadlock";
 
 /// The guest's boot id, as `FRESH` marked it.
 fn boot_id(run: &Run) -> String {

@@ -28,7 +28,7 @@ fn boots(name: &str, cmd: &str) -> Vec<Run> {
 fn buggy_abba_is_reported_in_every_boot() {
     let runs = boots(
         "soak-buggy",
-        "load buggy=1; wait_for 30 logged 'possible circular locking'; timed rmmod rust_deadlock",
+        "load buggy=1; wait_log 30 'possible circular locking'; timed rmmod rust_deadlock",
     );
     let reported: Vec<bool> = runs
         .iter()

@@ -150,7 +150,7 @@ fn fixed_mode_reports_nothing_and_progresses() {
 fn buggy_at_load_reports_the_cycle() {
     let run = run(
         "buggy-load",
-        "load buggy=1; wait_for 30 logged 'possible circular locking'; timed rmmod rust_deadlock",
+        "load buggy=1; wait_log 30 'possible circular locking'; timed rmmod rust_deadlock",
     );
     let reports = run.reports();
     let circular = of_kind(&reports, Kind::CircularDependency);
@@ -166,7 +166,7 @@ fn buggy_at_load_reports_the_cycle() {
 fn flipping_buggy_at_runtime_brings_the_report() {
     let run = run(
         "flip",
-        "load; progressed deadlock_a deadlock_b; param status; progressed deadlock_a deadlock_b; param status; mark flipping; setparam buggy 1; wait_for 30 logged 'possible circular locking'; timed rmmod rust_deadlock",
+        "load; progressed deadlock_a deadlock_b; param status; progressed deadlock_a deadlock_b; param status; mark flipping; setparam buggy 1; wait_log 30 'possible circular locking'; timed rmmod rust_deadlock",
     );
     run.assert_progress(&["deadlock_a", "deadlock_b"], 2);
     let flip = run.find("lab: flipping").expect("flip marker");
@@ -204,9 +204,9 @@ fn real_deadlock_hangs_both_threads_and_rmmod_breaks_it() {
     let run = run(
         "hung",
         &format!(
-            "load buggy=1; wait_for 30 hung deadlock_a deadlock_b; {}states; param status; timed rmmod rust_deadlock; echo 'lab: after rmmod'; states; lsmod",
+            "load buggy=1; wait_hung 30 deadlock_a deadlock_b; {}states; param status; timed rmmod rust_deadlock; echo 'lab: after rmmod'; states; lsmod",
             if lab::blocker_lines() {
-                "wait_for 30 logged 'blocked on a semaphore likely last held' 2; "
+                "wait_log 30 'blocked on a semaphore likely last held' 2; "
             } else {
                 ""
             }
