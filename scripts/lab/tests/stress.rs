@@ -48,17 +48,18 @@ fn assert_unloaded(run: &Run) {
     }
 }
 
-/// Two shells write valid and invalid values to `buggy` and `hold_ms` and read `status`, 300
-/// rounds each, while the main shell unloads and reloads the module ten times.
+/// Two shells write valid and invalid values to `buggy` and `hold_ms` and read `status`, round
+/// after round, while the main shell unloads and reloads the module ten times.
 #[test]
 fn sysfs_writes_race_with_threads_and_unloading() {
     let run = run(
         "sysfs-race",
         r#"load
-# writer PARAM GOOD BAD: 300 rounds of writing every value; a bad value must never be accepted.
+# writer PARAM GOOD BAD: rounds of writing every value, until the loads and unloads below are
+# done (30 rounds at least); a bad value must never be accepted.
 writer() {
     p=$1 good=$2 bad=$3 i=0 refused=0
-    while [ $i -lt 300 ]; do
+    while [ $i -lt 30 ] || [ ! -e /tmp/cycled ]; do
         for v in $good; do echo "$v" > $PARAMS/$p 2>/dev/null; done
         for v in $bad; do
             if echo "$v" > $PARAMS/$p 2>/dev/null; then echo "lab: accepted $p=$v"; else refused=$((refused + 1)); fi
@@ -66,7 +67,7 @@ writer() {
         cat $PARAMS/status > /dev/null 2>&1
         i=$((i + 1))
     done
-    echo "lab: writer $p done, $refused refused"
+    echo "lab: writer $p done, $i rounds, $refused refused"
 }
 writer buggy "0 1 y n" "banana 2 -1 yess on1" &
 w1=$!
@@ -76,6 +77,7 @@ for j in 1 2 3 4 5 6 7 8 9 10; do
     rmmod rust_deadlock || echo "lab: rmmod $j failed"
     load || echo "lab: load $j failed"
 done
+touch /tmp/cycled
 wait $w1 $w2
 timed rmmod rust_deadlock
 echo "lab: end"; states; lsmod"#,
@@ -88,16 +90,21 @@ echo "lab: end"; states; lsmod"#,
         run.failure("a bad value was accepted, or a load/unload failed")
     );
     for p in ["buggy", "hold_ms"] {
-        // Writes refused by the module, plus those that found no module to write to.
+        // Every bad write was refused, by the module or for want of a module to write to: five
+        // bad values a round.
         let done = lab
             .iter()
             .find_map(|l| l.strip_prefix(&format!("writer {p} done, ")))
             .unwrap_or_else(|| panic!("{}", run.failure(&format!("writer {p} did not finish"))));
-        let refused: u32 = done.trim_end_matches(" refused").parse().unwrap();
+        let (rounds, refused) = done
+            .strip_suffix(" refused")
+            .and_then(|d| d.split_once(" rounds, "))
+            .and_then(|(r, f)| Some((r.parse::<u32>().ok()?, f.parse::<u32>().ok()?)))
+            .unwrap_or_else(|| panic!("{}", run.failure(&format!("writer {p}: '{done}'"))));
         assert!(
-            refused >= 1500,
+            rounds >= 30 && refused == 5 * rounds,
             "{}",
-            run.failure(&format!("{p}: {refused} refused"))
+            run.failure(&format!("{p}: {refused} refused in {rounds} rounds"))
         );
     }
     assert!(
