@@ -34,6 +34,11 @@ LAB_JOBS=${LAB_JOBS:-$(nproc)}
 # environment under the cache (Debian's python3-drgn is too old for 6.14+ kernels).
 DRGN_VERSION=0.3.0
 
+# cargo-nextest, the runner of the lab's tests (scripts/.config/nextest.toml): any release from
+# NEXTEST_MIN on (test priorities); where cargo has none, this one is installed under the cache.
+NEXTEST_MIN=0.9.91
+NEXTEST_VERSION=0.9.143
+
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 CACHE=${RUST_DEADLOCK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-deadlock}
@@ -62,11 +67,47 @@ keep_module() {
     cp "$REPO_ROOT/src/rust_deadlock.ko" "$REPO_ROOT/scripts/target/ko/$1/"
 }
 
-# lab_test_bins [TEST...]: the executables of the lab's test targets (all of them, or the named
-# ones, e.g. vm), one per line, built if needed. Scripts run them directly: two `cargo test` at
-# once would wait for each other's lock on the target directory.
-lab_test_bins() {
-    cargo test --manifest-path "$REPO_ROOT/scripts/Cargo.toml" -p lab --no-run \
-        --message-format=json "${@/#/--test=}" 2>/dev/null \
-        | sed -n 's/.*"executable":"\([^"]*\/deps\/[^"]*\)".*/\1/p'
+# step DIR NAME CMD...: runs CMD and records "NAME STATUS" in DIR/steps, which `lab results DIR`
+# reads (scripts/lab/src/results.rs) with the JUnit files of the steps that ran tests.
+step() {
+    local dir=$1 name=$2; shift 2
+    printf '\n\033[1m==> %s\033[0m\n' "$name"
+    "$@"
+    local rc=$?
+    echo "$name $rc" >> "$dir/steps"
+    return "$rc"
+}
+
+# lab_tests DIR NAME TARGET [NEXTEST-ARGS...]: the lab's tests (scripts/lab/tests/) on TARGET, a
+# kernel series (7.3) or a variant of one (7.3-kcsan), under cargo-nextest (profile lab of
+# scripts/.config/nextest.toml: every test its own process, and for a VM test its own guest;
+# LAB_JOBS at once); the JUnit file is kept as DIR/NAME.junit.xml. The module must be at
+# scripts/target/ko/TARGET/, and for the diagnose tests the debug one at ko/SERIES-debug/
+# (keep_module). The saved-guest tests have nothing to test where guests are booted; the one that
+# makes a saved guest again (two boots) tests scripts/guest.sh, the same for every kernel, and
+# runs on the default kernel only. LAB_TESTS, a nextest filterset ('binary(vm) | binary(stress)'),
+# narrows the run.
+lab_tests() {
+    local dir=$1 name=$2 target=$3 series=${3%%-*} variant=""; shift 3
+    [[ $target == *-* ]] && variant=${target#*-}
+    local filter="package(lab) & not kind(lib)${LAB_TESTS:+ & ($LAB_TESTS)}"
+    KERNEL=$series "$REPO_ROOT/scripts/vm.sh" --restores || filter+=' & not binary(restore)'
+    [[ $target == "${KERNELS[0]}" ]] \
+        || filter+=' & not test(=a_saved_guest_that_does_not_restore_is_saved_again)'
+    KERNEL=$series LAB_VARIANT=$variant \
+        LAB_MODULE=$REPO_ROOT/scripts/target/ko/$target/rust_deadlock.ko \
+        LAB_DEBUG_MODULE=$REPO_ROOT/scripts/target/ko/$series-debug/rust_deadlock.ko \
+        nextest "$dir" "$name" -j "$LAB_JOBS" -E "$filter" "$@"
+}
+
+# nextest DIR NAME NEXTEST-ARGS...: `cargo nextest run` with the lab's profile in the cargo
+# workspace scripts/; its JUnit file is kept as DIR/NAME.junit.xml.
+nextest() {
+    local dir=$1 name=$2; shift 2
+    local junit=$REPO_ROOT/scripts/target/nextest/lab/junit.xml
+    rm -f "$junit"
+    (cd "$REPO_ROOT/scripts" && cargo nextest run --profile lab "$@")
+    local rc=$?
+    [[ -f $junit ]] && cp "$junit" "$dir/$name.junit.xml"
+    return "$rc"
 }

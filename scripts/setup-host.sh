@@ -63,8 +63,19 @@ if [[ -n $bindgen_pid ]]; then
     cat "$bindgen_log" >&2
 fi
 
-# drgn, for `make diagnose`: only when asked for (--drgn), into a virtual environment of its own.
-if [[ ${1:-} == --drgn && ! -x $DRGN ]]; then
+# cargo-nextest, the lab's test runner: only when asked for (--tests), into the cache, unless
+# cargo already has a release recent enough (one with test priorities).
+if [[ " $* " == *" --tests "* ]] \
+    && ! printf '%s\n' "$NEXTEST_MIN" "$(cargo nextest --version 2>/dev/null | sed -n 's/^cargo-nextest \([0-9.]*\).*/\1/p')" \
+        | sort -V -C; then
+    log "installing cargo-nextest $NEXTEST_VERSION from crates.io under $TOOLS (a few minutes)"
+    timed "cargo-nextest $NEXTEST_VERSION" \
+        cargo install --quiet --locked cargo-nextest --version "$NEXTEST_VERSION" --root "$TOOLS"
+fi
+
+# drgn, for `make diagnose` and the tests: only when asked for (--drgn or --tests), into a
+# virtual environment of its own.
+if [[ " $* " == *" --drgn "* || " $* " == *" --tests "* ]] && [[ ! -x $DRGN ]]; then
     log "installing drgn $DRGN_VERSION from PyPI under $TOOLS"
     venv=$(dirname "$(dirname "$DRGN")")
     rm -rf "$venv"

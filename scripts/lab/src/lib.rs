@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 pub use splat::{Report, ReportKind};
 
 pub mod diagnose;
+pub mod results;
 pub mod scenarios;
 pub use scenarios::{scenario, Scenario, SCENARIOS};
 

@@ -10,6 +10,9 @@
 //! `lab gdb [SCENARIO] [-- GDB-ARGS]`: `make gdb`. The same deadlocked guest, and gdb attached to
 //! QEMU's gdb stub with the kernel's and the module's symbols and the kernel's gdb scripts.
 //!
+//! `lab results DIR`: `make test`'s results (`lab::results`): writes DIR/results.ktap, prints the
+//! summary and each failure, and exits 1 if anything failed.
+//!
 //! `lab report-times`: for each scenario, a fresh guest that loads its buggy variant; prints the
 //! time from `insmod` to the kernel's first report (guest clock), for `make bench`.
 
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("diagnose") => return exit(diagnose(&args[1..])),
         Some("gdb") => return exit(gdb(&args[1..])),
+        Some("results") => return results(&args[1..]),
         _ => {}
     }
     let scenario = match args.as_slice() {
@@ -104,6 +108,32 @@ fn report_times() -> ExitCode {
         }
     }
     if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `lab results DIR`.
+fn results(args: &[String]) -> ExitCode {
+    let [dir] = args else {
+        eprintln!("usage: lab results DIR   (the directory scripts/test.sh wrote)");
+        return ExitCode::from(2);
+    };
+    let dir = std::path::Path::new(dir);
+    let steps = match lab::results::read_steps(dir) {
+        Ok(s) => s,
+        Err(why) => return exit(Err(why)),
+    };
+    // The module's KUnit results, as the guest of a kernel's lab tests printed them.
+    let logs = lab::repo_root().join("scripts/target/vm-logs");
+    let kunit = |step: &str| std::fs::read_to_string(logs.join(step).join("kunit.ktap")).ok();
+    let ktap = dir.join("results.ktap");
+    if let Err(e) = std::fs::write(&ktap, lab::results::ktap(&steps, kunit)) {
+        return exit(Err(format!("{}: {e}", ktap.display())));
+    }
+    print!("{}", lab::results::summary(&steps));
+    if steps.iter().all(lab::results::Step::ok) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
