@@ -27,7 +27,7 @@ export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 
 # How many lab test jobs (each its own guest) run at once: one per CPU. A guest under software
 # emulation computes more than it waits, and runs two vCPU threads: twice as many guests as CPUs
-# took more CPU time for the same tests and longer on the wall (README, "Where the time goes").
+# took more CPU time for the same tests and longer on the wall (scripts/README.md, "Where the time goes").
 LAB_JOBS=${LAB_JOBS:-$(nproc)}
 
 # drgn, the debugger `make diagnose` reads the guest with: this release from PyPI, in a virtual

@@ -16,7 +16,7 @@
 # Exit status: CMD's, or 124 on timeout. scripts/vm.sh --restores: exit status 0 if guests are
 # restored here, 1 if they are booted (LAB_SNAPSHOT=0, KVM).
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
-# LAB_SNAPSHOT=0 boots every guest instead of restoring it (KVM always boots: see README).
+# LAB_SNAPSHOT=0 boots every guest instead of restoring it (KVM always boots: see scripts/README.md).
 # KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
