@@ -29,7 +29,8 @@ export PATH := $(PATH):$(HOME)/.cargo/bin
 
 # `make test` without KERNEL= tests every series; with it, that one.
 TEST_KERNELS := $(if $(filter undefined,$(origin KERNEL)),all,$(KERNEL))
-KERNEL ?= 7.3
+# The default series: the first of scripts/env.sh's KERNELS, where the lab's facts live.
+KERNEL ?= $(firstword $(shell sed -n 's/^KERNELS=(\(.*\))$$/\1/p' scripts/env.sh))
 SCENARIO ?= abba
 export KERNEL TEST_KERNELS LAB_VARIANT SCENARIO
 

@@ -234,6 +234,7 @@ impl Live {
             console: self.console(),
             log: self.log.clone(),
             remarks: std::fs::read_to_string(self.private_path("vm.err")).unwrap_or_default(),
+            target: crate::target().clone(),
         }
     }
 

@@ -25,37 +25,104 @@ pub fn repo_root() -> PathBuf {
         .expect("repository root")
 }
 
-/// The kernel series the guests run (`$KERNEL`, as `scripts/vm.sh` reads it; default 7.3).
+/// The kernel the lab's guests run: a series of `scripts/env.sh`'s `KERNELS` (`$KERNEL`, which
+/// `make`, `scripts/vm.sh` and the test runner always set) and maybe a variant of it
+/// (`$LAB_VARIANT`: `debug`, `kcsan`). What differs from one series to the next is a method here,
+/// answered from the version, so that a new series needs no change in the lab.
+///
+/// # Invariants
+///
+/// `version` is the `MAJOR.MINOR` that `series` spells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    series: String,
+    version: (u32, u32),
+    variant: Option<String>,
+}
+
+impl Target {
+    /// The target `series` (`7.3`) and `variant` (`kcsan`, or none) name.
+    pub fn new(series: &str, variant: Option<&str>) -> Result<Target, String> {
+        let version = series
+            .split_once('.')
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+            .ok_or_else(|| format!("KERNEL={series}: not a kernel series (MAJOR.MINOR)"))?;
+        let variant = variant.filter(|v| !v.is_empty());
+        if let Some(v) = variant {
+            if !v
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                return Err(format!("LAB_VARIANT={v}: not a variant name"));
+            }
+        }
+        Ok(Target {
+            series: series.to_string(),
+            version,
+            variant: variant.map(str::to_string),
+        })
+    }
+
+    /// The target of this process: `$KERNEL` and `$LAB_VARIANT`.
+    pub fn from_env() -> Result<Target, String> {
+        let series = std::env::var("KERNEL").map_err(|_| {
+            "KERNEL is not set: run the lab through make or scripts/test.sh, or set KERNEL=7.3"
+                .to_string()
+        })?;
+        Target::new(&series, std::env::var("LAB_VARIANT").ok().as_deref())
+    }
+
+    /// The series: `7.3`.
+    pub fn series(&self) -> &str {
+        &self.series
+    }
+
+    /// The variant, if any: `kcsan`.
+    pub fn variant(&self) -> Option<&str> {
+        self.variant.as_deref()
+    }
+
+    /// `7.3`, or `7.3-kcsan` with a variant: how logs and modules are filed.
+    pub fn name(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{}-{v}", self.series),
+            None => self.series.clone(),
+        }
+    }
+
+    /// Whether the hung-task detector names the task a stuck task waits for ("blocked on a
+    /// semaphore likely last held by task ..."): since 6.16.
+    pub fn names_blockers(&self) -> bool {
+        self.version >= (6, 16)
+    }
+
+    /// Whether the kernel crate has `#[kunit_tests]`, so that the module has a KUnit suite:
+    /// since 6.15.
+    pub fn has_kunit_tests(&self) -> bool {
+        self.version >= (6, 15)
+    }
+}
+
+/// The target of this process (see [`Target::from_env`]), read once.
+///
+/// # Panics
+///
+/// When `$KERNEL` or `$LAB_VARIANT` does not name one.
+pub fn target() -> &'static Target {
+    static TARGET: std::sync::OnceLock<Target> = std::sync::OnceLock::new();
+    TARGET.get_or_init(|| Target::from_env().unwrap_or_else(|why| panic!("{why}")))
+}
+
+/// The kernel series the guests run: [`target`]'s.
 pub fn kernel() -> String {
-    std::env::var("KERNEL")
-        .ok()
-        .filter(|k| !k.is_empty())
-        .unwrap_or_else(|| "7.3".into())
+    target().series().to_string()
 }
 
-/// Whether the guest kernel's hung-task detector names the task a stuck task waits for
-/// ("blocked on a semaphore likely last held by task ..."): 7.3 does, 6.12 does not.
-pub fn blocker_lines() -> bool {
-    kernel() != "6.12"
-}
-
-/// Whether the module has a KUnit suite on the guest kernel (`#[kunit_tests]`: 7.3, not 6.12).
-pub fn kunit_suite() -> bool {
-    kernel() != "6.12"
-}
-
-/// The kernel variant the guests run (`$LAB_VARIANT`, e.g. `kcsan`), if any.
-pub fn variant() -> Option<String> {
-    std::env::var("LAB_VARIANT").ok().filter(|v| !v.is_empty())
-}
-
-/// Where console logs are kept: `scripts/target/vm-logs/KERNEL[-VARIANT]/NAME.log`.
+/// Where console logs are kept: `scripts/target/vm-logs/TARGET/NAME.log`.
 pub fn log_dir() -> PathBuf {
-    let dir = match variant() {
-        Some(v) => format!("{}-{v}", kernel()),
-        None => kernel(),
-    };
-    repo_root().join("scripts/target/vm-logs").join(dir)
+    repo_root()
+        .join("scripts/target/vm-logs")
+        .join(target().name())
 }
 
 /// One guest run: what it printed and how it ended.
@@ -71,6 +138,8 @@ pub struct Run {
     pub log: PathBuf,
     /// What `scripts/vm.sh` said on standard error (a guest saved again, a guest started again).
     pub remarks: String,
+    /// The kernel the guest ran.
+    pub target: Target,
 }
 
 /// How a guest is started.
@@ -150,6 +219,7 @@ pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
         console,
         log,
         remarks,
+        target: target().clone(),
     }
 }
 
@@ -225,7 +295,7 @@ impl Run {
     pub fn failure(&self, what: &str) -> String {
         let mut msg = format!(
             "{what} (kernel {}, run {}, status {}, log {})\n",
-            kernel(),
+            self.target.name(),
             self.name,
             self.status,
             self.log.display()
@@ -378,7 +448,7 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
     // Plain semaphores: only 7.3's blocker lines let splat see that lockdep missed a cycle, once
     // every thread of it has been reported (the detector may report one a round before the
     // other, and that report shows no cycle yet): each thread's last report explains it.
-    if scenario.report.is_none() && blocker_lines() {
+    if scenario.report.is_none() && run.target.names_blockers() {
         for thread in scenario.hung {
             let last = reports.iter().rev().find(|r| {
                 r.kind == ReportKind::HungTask && r.tasks.first().is_some_and(|t| t.comm == *thread)
@@ -529,6 +599,23 @@ pub fn time_to_report(run: &Run) -> Option<(f64, Report)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_target_answers_what_differs_from_its_version() {
+        let old = Target::new("6.12", None).unwrap();
+        let new = Target::new("7.3", Some("kcsan")).unwrap();
+        assert_eq!(
+            (old.name(), new.name()),
+            ("6.12".into(), "7.3-kcsan".into())
+        );
+        assert!(!old.names_blockers() && !old.has_kunit_tests());
+        assert!(new.names_blockers() && new.has_kunit_tests());
+        assert_eq!(Target::new("7.3", Some("")).unwrap().variant(), None);
+        assert!(Target::new("seven", None)
+            .unwrap_err()
+            .contains("KERNEL=seven"));
+        assert!(Target::new("7.3", Some("../x")).is_err());
+    }
+
     use super::*;
 
     fn run(console: &str) -> Run {
@@ -538,6 +625,7 @@ mod tests {
             console: console.into(),
             log: PathBuf::from("/dev/null"),
             remarks: String::new(),
+            target: Target::new("7.3", None).unwrap(),
         }
     }
 

@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         Ok(()) => {
             println!(
                 "\nmake run: OK (kernel {}, scenario {}): {}",
-                lab::kernel(),
+                lab::target().name(),
                 scenario.name,
                 scenario.summary()
             );
@@ -192,7 +192,7 @@ fn diagnose(args: &[String]) -> Result<(), String> {
     }
     println!(
         "==> booting the debug guest (kernel {}); scenario {}: fixed, then buggy, until it deadlocks",
-        lab::kernel(),
+        lab::target().name(),
         scenario.name
     );
     let live = Live::deadlock(
@@ -234,7 +234,7 @@ fn gdb(args: &[String]) -> Result<(), String> {
     let build = DebugBuild::find()?;
     eprintln!(
         "==> booting the debug guest (kernel {}); scenario {}: fixed, then buggy, until it deadlocks",
-        lab::kernel(),
+        lab::target().name(),
         scenario.name
     );
     let live = Live::deadlock(scenario, &build, &format!("gdb-{}", scenario.name), false)?;

@@ -44,7 +44,7 @@ fn buggy_abba_is_reported_in_every_boot() {
     let n = reported.iter().filter(|r| **r).count();
     println!(
         "soak: kernel {}: buggy AB-BA reported in {n} of {BOOTS} fresh boots",
-        lab::kernel()
+        lab::target().name()
     );
     for (run, ok) in runs.iter().zip(&reported) {
         assert!(ok, "{}", run.failure("no AB-BA report in this boot"));
@@ -61,7 +61,7 @@ fn fixed_abba_is_never_reported() {
     let n = runs.iter().filter(|run| !run.reports().is_empty()).count();
     println!(
         "soak: kernel {}: fixed AB-BA reported in {n} of {BOOTS} fresh boots",
-        lab::kernel()
+        lab::target().name()
     );
     for run in &runs {
         run.assert_ok();

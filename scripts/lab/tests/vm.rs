@@ -205,7 +205,7 @@ fn real_deadlock_hangs_both_threads_and_rmmod_breaks_it() {
         "hung",
         &format!(
             "load buggy=1; wait_hung 30 deadlock_a deadlock_b; {}states; param status; timed rmmod rust_deadlock; echo 'lab: after rmmod'; states; lsmod",
-            if lab::blocker_lines() {
+            if lab::target().names_blockers() {
                 "wait_log 30 'blocked on a semaphore likely last held' 2; "
             } else {
                 ""
@@ -225,7 +225,7 @@ fn real_deadlock_hangs_both_threads_and_rmmod_breaks_it() {
         "{}",
         run.failure("hung tasks")
     );
-    if lab::blocker_lines() {
+    if lab::target().names_blockers() {
         // Each thread waits for a semaphore that the other took last: the real wait-for cycle.
         let pid = |comm: &str| hung.iter().find(|h| h.0 == comm).and_then(|h| h.1);
         let (a, b) = (pid("deadlock_a").unwrap(), pid("deadlock_b").unwrap());
@@ -463,7 +463,7 @@ fn kunit_suite_passes() {
     let run = run("kunit", "load; rmmod rust_deadlock");
     let ktap = lab::ktap(&run);
     let file = lab::log_dir().join("kunit.ktap");
-    if !lab::kunit_suite() {
+    if !lab::target().has_kunit_tests() {
         assert!(ktap.is_empty(), "{}", run.failure("a KUnit suite on 6.12"));
         let skipped = "KTAP version 1\n1..1\nok 1 rust_deadlock # SKIP 6.12's kernel crate has no #[kunit_tests]\n";
         std::fs::write(&file, skipped).expect("write kunit.ktap");
