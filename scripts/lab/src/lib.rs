@@ -315,6 +315,16 @@ impl Run {
             .collect()
     }
 
+    /// The last line a `status` read printed for `thread`, after its name: `iterations=0
+    /// state=waiting on=sem_b holder=deadlock_b`.
+    pub fn status_of(&self, thread: &str) -> Option<&str> {
+        let prefix = format!("{thread} ");
+        self.lines()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .filter(|rest| rest.starts_with("iterations="))
+            .last()
+    }
+
     /// Panics, with the log, unless each of `threads` had its iteration count read `reads`
     /// times from `status`, and it was above zero and grew from each read to the next.
     pub fn assert_progress(&self, threads: &[&str], reads: usize) {
@@ -636,6 +646,15 @@ mod tests {
         assert_eq!(r.iterations("deadlock_a"), [10, 15]);
         assert_eq!(r.iterations("deadlock_b"), [9]);
         assert_eq!(r.iterations("deadlock_c"), [] as [u64; 0]);
+        assert_eq!(
+            r.status_of("deadlock_a"),
+            Some("iterations=15 state=running")
+        );
+        assert_eq!(
+            r.status_of("deadlock_b"),
+            Some("iterations=9 state=waiting on=sem_a")
+        );
+        assert_eq!(r.status_of("deadlock_c"), None);
     }
 
     #[test]
