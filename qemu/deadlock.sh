@@ -6,8 +6,8 @@
 # and the guest waits to be looked at and powered off.
 #
 # The host sets SCENARIO, PROGRESS, HUNG, FLIP and SPINS as for qemu/demo.sh.
-: "${SCENARIO:=abba}" "${PROGRESS:=deadlock_a deadlock_b}" "${HUNG=deadlock_a deadlock_b}"
-: "${FLIP:=1}" "${SPINS:=0}"
+# (The host's table is the one place these facts live: nothing here defaults them.)
+: "${SCENARIO:?}" "${PROGRESS?}" "${HUNG?}" "${FLIP:?}" "${SPINS:?}"
 
 [ "$SPINS" = 1 ] && { soft_lockup_after_2s || exit 1; }
 load scenario="$SCENARIO" || exit 1

@@ -6,8 +6,8 @@
 # threads that keep iterating when fixed), REPORT (a line of lockdep's report of the buggy variant;
 # empty when lockdep cannot see the locks), HUNG (the threads that end up in state D), FLIP (1:
 # `buggy` can be flipped at run time) and SPINS (1: the buggy variant spins every CPU forever).
-: "${SCENARIO:=abba}" "${PROGRESS:=deadlock_a deadlock_b}" "${HUNG=deadlock_a deadlock_b}"
-: "${REPORT=possible circular locking dependency detected}" "${FLIP:=1}" "${SPINS:=0}"
+# (The host's table is the one place these facts live: nothing here defaults them.)
+: "${SCENARIO:?}" "${PROGRESS?}" "${REPORT?}" "${HUNG?}" "${FLIP:?}" "${SPINS:?}"
 
 if [ "$SPINS" = 1 ]; then
     step "echo 1 > /proc/sys/kernel/watchdog_thresh   (report a CPU stuck for 2 s as a soft lockup)"
