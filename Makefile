@@ -35,7 +35,7 @@ SCENARIO ?= abba
 export KERNEL TEST_KERNELS LAB_VARIANT SCENARIO
 
 ifeq ($(KDIR),)
-KDIR = $(shell KERNEL=$(KERNEL) LAB_VARIANT=$(LAB_VARIANT) scripts/build-kernel.sh --dir)
+KDIR = $(shell KERNEL=$(KERNEL) LAB_VARIANT=$(LAB_VARIANT) scripts/setup/build-kernel.sh --dir)
 KERNEL_DEP := kernel
 endif
 
@@ -48,10 +48,10 @@ HOST := --manifest-path scripts/Cargo.toml
 all: module
 
 setup:
-	@scripts/setup-host.sh
+	@scripts/setup/setup-host.sh
 
 kernel: setup
-	@scripts/build-kernel.sh >/dev/null
+	@scripts/setup/build-kernel.sh >/dev/null
 
 # The module's build products. Not kbuild's own `clean`: it searches the whole tree, cargo's
 # scripts/target too, and deletes files there.
@@ -72,19 +72,19 @@ host: setup
 	@$(CARGO) build --release $(HOST) --bin splat --bin lab
 
 run: module host
-	@scripts/run-demo.sh
+	@scripts/make/run-demo.sh
 
 # The guest command line reaches vm.sh through the environment, unexpanded by make, so that its
 # quoting and any $(...) survive.
 LAB_CMD := $(value CMD)
 export LAB_CMD
 shell: module
-	@if [ -n "$$LAB_CMD" ]; then scripts/vm.sh -- "$$LAB_CMD"; else scripts/vm.sh; fi
+	@if [ -n "$$LAB_CMD" ]; then scripts/guest/vm.sh -- "$$LAB_CMD"; else scripts/guest/vm.sh; fi
 
 # For each kernel: the checks (they build the module with CLIPPY=1), the plain module build, then
-# the VM tests; the host tests once. See scripts/test.sh.
+# the VM tests; the host tests once. See scripts/make/test.sh.
 test: host
-	@scripts/test.sh
+	@scripts/make/test.sh
 
 check: $(KERNEL_DEP)
 	@[ "$$(cat src/.built-for 2>/dev/null)" = "$(KDIR)" ] || rm -f $(MODULE_PRODUCTS)
@@ -98,15 +98,15 @@ check: $(KERNEL_DEP)
 # built against it.
 diagnose gdb: LAB_VARIANT = debug
 diagnose: module host
-	@scripts/diagnose.sh diagnose
+	@scripts/make/diagnose.sh diagnose
 gdb: module host
-	@scripts/diagnose.sh gdb
+	@scripts/make/diagnose.sh gdb
 
 bench: module host
-	@scripts/bench.sh
+	@scripts/make/bench.sh
 
 soak: host
-	@scripts/soak.sh
+	@scripts/make/soak.sh
 
 bench-splat: setup
 	@scripts/splat/bench.sh 400

@@ -27,7 +27,8 @@ export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 
 # How many lab test jobs (each its own guest) run at once: one per CPU. A guest under software
 # emulation computes more than it waits, and runs two vCPU threads: twice as many guests as CPUs
-# took more CPU time for the same tests and longer on the wall (scripts/README.md, "Where the time goes").
+# took more CPU time for the same tests and longer on the wall (scripts/README.md, "Where the
+# time goes").
 LAB_JOBS=${LAB_JOBS:-$(nproc)}
 
 # drgn, the debugger `make diagnose` reads the guest with: this release from PyPI, in a virtual
@@ -40,6 +41,9 @@ NEXTEST_MIN=0.9.91
 NEXTEST_VERSION=0.9.143
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# What the lab leaves for people to read (guests' consoles, test results, the modules the tests
+# load), apart from cargo's target/ which make clean deletes. The host tools read it from here.
+export LAB_OUT=$REPO_ROOT/scripts/out
 HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 CACHE=${RUST_DEADLOCK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-deadlock}
 TOOLS=$CACHE/tools
@@ -57,14 +61,14 @@ HOST_PACKAGES=(
 )
 
 # keep_module TARGET: builds the module against TARGET, a kernel series or SERIES-VARIANT
-# (7.3-debug), and keeps it as scripts/target/ko/TARGET/rust_deadlock.ko for the lab's tests.
+# (7.3-debug), and keeps it as scripts/out/ko/TARGET/rust_deadlock.ko for the lab's tests.
 keep_module() {
     local series=${1%%-*} variant=""
     [[ $1 == *-* ]] && variant=${1#*-}
     make -s --no-print-directory -C "$REPO_ROOT" module KERNEL="$series" LAB_VARIANT="$variant" \
         || return
-    mkdir -p "$REPO_ROOT/scripts/target/ko/$1"
-    cp "$REPO_ROOT/src/rust_deadlock.ko" "$REPO_ROOT/scripts/target/ko/$1/"
+    mkdir -p "$LAB_OUT/ko/$1"
+    cp "$REPO_ROOT/src/rust_deadlock.ko" "$LAB_OUT/ko/$1/"
 }
 
 # step DIR NAME CMD...: runs CMD and records "NAME STATUS" in DIR/steps, which `lab results DIR`
@@ -82,21 +86,21 @@ step() {
 # kernel series (7.3) or a variant of one (7.3-kcsan), under cargo-nextest (profile lab of
 # scripts/.config/nextest.toml: every test its own process, and for a VM test its own guest;
 # LAB_JOBS at once); the JUnit file is kept as DIR/NAME.junit.xml. The module must be at
-# scripts/target/ko/TARGET/, and for the diagnose tests the debug one at ko/SERIES-debug/
+# scripts/out/ko/TARGET/, and for the diagnose tests the debug one at ko/SERIES-debug/
 # (keep_module). The saved-guest tests have nothing to test where guests are booted; the one that
-# makes a saved guest again (two boots) tests scripts/guest.sh, the same for every kernel, and
+# makes a saved guest again (two boots) tests scripts/guest/guest.sh, the same for every kernel, and
 # runs on the default kernel only. LAB_TESTS, a nextest filterset ('binary(vm) | binary(stress)'),
 # narrows the run.
 lab_tests() {
     local dir=$1 name=$2 target=$3 series=${3%%-*} variant=""; shift 3
     [[ $target == *-* ]] && variant=${target#*-}
     local filter="package(lab) & not kind(lib)${LAB_TESTS:+ & ($LAB_TESTS)}"
-    KERNEL=$series "$REPO_ROOT/scripts/vm.sh" --restores || filter+=' & not binary(restore)'
+    KERNEL=$series "$REPO_ROOT/scripts/guest/vm.sh" --restores || filter+=' & not binary(restore)'
     [[ $target == "${KERNELS[0]}" ]] \
         || filter+=' & not test(=a_saved_guest_that_does_not_restore_is_saved_again)'
     KERNEL=$series LAB_VARIANT=$variant \
-        LAB_MODULE=$REPO_ROOT/scripts/target/ko/$target/rust_deadlock.ko \
-        LAB_DEBUG_MODULE=$REPO_ROOT/scripts/target/ko/$series-debug/rust_deadlock.ko \
+        LAB_MODULE=$LAB_OUT/ko/$target/rust_deadlock.ko \
+        LAB_DEBUG_MODULE=$LAB_OUT/ko/$series-debug/rust_deadlock.ko \
         nextest "$dir" "$name" -j "$LAB_JOBS" -E "$filter" "$@"
 }
 

@@ -3,7 +3,7 @@
 //! [`Live::deadlock`] boots the debug variant of the guest kernel (`qemu/debug.config`: DWARF,
 //! the kernel's gdb scripts) with a QMP socket, QEMU's vmcoreinfo device and its gdb stub, and
 //! lets a scenario deadlock (`qemu/deadlock.sh`). [`Snapshot::read`] then runs drgn with the
-//! project's script (`scripts/drgn/deadlock.py`) on the live guest or on a memory dump of it
+//! project's script (`scripts/lab/drgn/deadlock.py`) on the live guest or on a memory dump of it
 //! ([`Live::dump`]), and [`Snapshot::render`] prints one block per thread: its state, the lock it
 //! waits on and who holds it, its stack with demangled Rust names; then the cycle the waits form,
 //! and lock_stat's numbers for the module's lock classes.
@@ -30,11 +30,11 @@ impl DebugBuild {
     /// The debug build of `$KERNEL`, and the module `$LAB_DEBUG_MODULE` (default: the one in
     /// `src/`, which `make diagnose` builds against it).
     pub fn find() -> Result<Self, String> {
-        let out = Command::new(repo_root().join("scripts/build-kernel.sh"))
+        let out = Command::new(repo_root().join("scripts/setup/build-kernel.sh"))
             .arg("--dir")
             .env("LAB_VARIANT", "debug")
             .output()
-            .map_err(|e| format!("scripts/build-kernel.sh: {e}"))?;
+            .map_err(|e| format!("scripts/setup/build-kernel.sh: {e}"))?;
         let kdir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         if !kdir.join("vmlinux").is_file() {
             return Err(format!(
@@ -61,7 +61,7 @@ pub struct Live {
     /// A private directory (mode 0700, an unpredictable name) for the guest's sockets and dumps:
     /// the QMP socket can make QEMU run host commands, so no other local user may reach it.
     dir: tempfile::TempDir,
-    /// The console log (kept under `scripts/target/vm-logs/`).
+    /// The console log (kept under `scripts/out/vm-logs/`).
     pub log: PathBuf,
     /// The QMP socket (drgn attaches here; so do [`Live::dump`] and [`Live::qmp`]).
     pub qmp: PathBuf,
@@ -72,7 +72,7 @@ pub struct Live {
 impl Live {
     /// Starts the debug guest, runs `scenario` until it deadlocks and returns the running guest.
     /// `echo` copies the console to standard output. (A guest that never prints its first line
-    /// is ended and started again by `scripts/vm.sh`.)
+    /// is ended and started again by `scripts/guest/vm.sh`.)
     pub fn deadlock(
         scenario: &Scenario,
         build: &DebugBuild,
@@ -99,7 +99,7 @@ impl Live {
         let log = log_dir().join(format!("{name}.log"));
         let _ = std::fs::remove_file(&log);
         let (qmp, gdb) = (dir.path().join("qmp.sock"), dir.path().join("gdb.sock"));
-        let mut vm = Command::new(repo_root().join("scripts/vm.sh"));
+        let mut vm = Command::new(repo_root().join("scripts/guest/vm.sh"));
         vm.env("LAB_VARIANT", "debug")
             .env("LAB_MODULE", &build.module)
             .arg("--log")
@@ -121,7 +121,7 @@ impl Live {
             .arg("--")
             .arg(format!("{} . /lab/deadlock.sh", scenario.demo_env()))
             .spawn()
-            .map_err(|e| format!("scripts/vm.sh: {e}"))?;
+            .map_err(|e| format!("scripts/guest/vm.sh: {e}"))?;
         Ok(Self {
             child,
             dir,
@@ -266,15 +266,17 @@ pub enum Source<'a> {
     Dump(&'a Path),
 }
 
-/// drgn: `$DRGN`, as `scripts/setup-host.sh --drgn` installs it.
+/// drgn: `$DRGN`, as `scripts/setup/setup-host.sh --drgn` installs it.
 pub fn drgn() -> Result<PathBuf, String> {
     std::env::var_os("DRGN")
         .map(PathBuf::from)
         .filter(|p| p.is_file())
-        .ok_or_else(|| "drgn is not installed: run scripts/setup-host.sh --drgn, set DRGN".into())
+        .ok_or_else(|| {
+            "drgn is not installed: run scripts/setup/setup-host.sh --drgn, set DRGN".into()
+        })
 }
 
-/// What drgn found in the guest (the JSON `scripts/drgn/deadlock.py` prints).
+/// What drgn found in the guest (the JSON `scripts/lab/drgn/deadlock.py` prints).
 #[derive(Debug, Deserialize)]
 pub struct Snapshot {
     /// The guest kernel's release.
@@ -408,7 +410,7 @@ impl Frame {
 }
 
 impl Snapshot {
-    /// Runs drgn with `scripts/drgn/deadlock.py` on `source`, with the symbols of `build`.
+    /// Runs drgn with `scripts/lab/drgn/deadlock.py` on `source`, with the symbols of `build`.
     pub fn read(source: Source, build: &DebugBuild) -> Result<Self, String> {
         let mut drgn = Command::new(drgn()?);
         match source {
@@ -422,7 +424,7 @@ impl Snapshot {
             .arg(build.vmlinux())
             .arg("-s")
             .arg(&build.module)
-            .arg(repo_root().join("scripts/drgn/deadlock.py"))
+            .arg(repo_root().join("scripts/lab/drgn/deadlock.py"))
             .output()
             .map_err(|e| format!("drgn: {e}"))?;
         if !out.status.success() {

@@ -1,10 +1,10 @@
 //! The host side of the rust-deadlock lab.
 //!
-//! [`boot`] starts a fresh guest through `scripts/vm.sh`, runs a guest command line in it and
+//! [`boot`] starts a fresh guest through `scripts/guest/vm.sh`, runs a guest command line in it and
 //! keeps the whole console log; [`Run::reports`] hands that log to `splat --json` and returns the
 //! kernel reports it found, which tests and the demo assert on. Every run gets a new guest,
 //! because lockdep reports only the first problem it finds in a boot: under emulation, a guest
-//! restored from the kernel's saved guest (`scripts/guest.sh`), as fresh as a booted one.
+//! restored from the kernel's saved guest (`scripts/guest/guest.sh`), as fresh as a booted one.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The kernel the lab's guests run: a series of `scripts/env.sh`'s `KERNELS` (`$KERNEL`, which
-/// `make`, `scripts/vm.sh` and the test runner always set) and maybe a variant of it
+/// `make`, `scripts/guest/vm.sh` and the test runner always set) and maybe a variant of it
 /// (`$LAB_VARIANT`: `debug`, `kcsan`). What differs from one series to the next is a method here,
 /// answered from the version, so that a new series needs no change in the lab.
 ///
@@ -66,7 +66,7 @@ impl Target {
     /// The target of this process: `$KERNEL` and `$LAB_VARIANT`.
     pub fn from_env() -> Result<Target, String> {
         let series = std::env::var("KERNEL").map_err(|_| {
-            "KERNEL is not set: run the lab through make or scripts/test.sh, or set KERNEL=7.3"
+            "KERNEL is not set: run the lab through make or scripts/make/test.sh, or set KERNEL=7.3"
                 .to_string()
         })?;
         Target::new(&series, std::env::var("LAB_VARIANT").ok().as_deref())
@@ -118,11 +118,21 @@ pub fn kernel() -> String {
     target().series().to_string()
 }
 
-/// Where console logs are kept: `scripts/target/vm-logs/TARGET/NAME.log`.
+/// What the lab leaves for people to read: `$LAB_OUT`, which `scripts/env.sh` sets
+/// (`scripts/out/`).
+///
+/// # Panics
+///
+/// When `$LAB_OUT` is not set: the lab runs through make or the scripts, which set it.
+pub fn out_dir() -> PathBuf {
+    std::env::var_os("LAB_OUT")
+        .map(PathBuf::from)
+        .expect("LAB_OUT is not set: run the lab through make or the scripts under scripts/make/")
+}
+
+/// Where console logs are kept: `$LAB_OUT/vm-logs/TARGET/NAME.log`.
 pub fn log_dir() -> PathBuf {
-    repo_root()
-        .join("scripts/target/vm-logs")
-        .join(target().name())
+    out_dir().join("vm-logs").join(target().name())
 }
 
 /// One guest run: what it printed and how it ended.
@@ -136,7 +146,8 @@ pub struct Run {
     pub console: String,
     /// Where the console log is kept.
     pub log: PathBuf,
-    /// What `scripts/vm.sh` said on standard error (a guest saved again, a guest started again).
+    /// What `scripts/guest/vm.sh` said on standard error (a guest saved again, a guest started
+    /// again).
     pub remarks: String,
     /// The kernel the guest ran.
     pub target: Target,
@@ -151,7 +162,7 @@ pub struct Boot {
     /// Copy the console to our standard output as it comes.
     pub echo: bool,
     /// For a guest that cannot recover: power it off once this many console lines matched this
-    /// extended regular expression (`scripts/vm.sh --until`); the run then has status 0.
+    /// extended regular expression (`scripts/guest/vm.sh --until`); the run then has status 0.
     pub until: Option<(&'static str, u32)>,
     /// Restore the guest from the kernel's saved guest where the lab can (`LAB_SNAPSHOT`, the
     /// default); `false` boots it.
@@ -175,12 +186,12 @@ pub const SOFT_LOCKUPS: (&str, u32) = ("BUG: soft lockup - CPU#", 3);
 
 /// Starts a fresh guest, runs the guest shell command line `cmd` in it (with `qemu/lib.sh`
 /// loaded), and returns once the guest has powered off or timed out. (A guest that never prints
-/// its first line is ended and started again by `scripts/vm.sh`, which says so.)
+/// its first line is ended and started again by `scripts/guest/vm.sh`, which says so.)
 pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
     let dir = log_dir();
     std::fs::create_dir_all(&dir).expect("create the log directory");
     let log = dir.join(format!("{name}.log"));
-    let mut vm = Command::new(repo_root().join("scripts/vm.sh"));
+    let mut vm = Command::new(repo_root().join("scripts/guest/vm.sh"));
     vm.arg("--log")
         .arg(&log)
         .arg("--timeout")
@@ -206,7 +217,7 @@ pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
         .arg(cmd)
         .stderr(Stdio::piped())
         .output()
-        .expect("run scripts/vm.sh");
+        .expect("run scripts/guest/vm.sh");
     let remarks = String::from_utf8_lossy(&out.stderr).into_owned();
     eprint!("{remarks}");
     let status = out.status;

@@ -117,7 +117,7 @@ fn report_times() -> ExitCode {
 /// `lab results DIR`.
 fn results(args: &[String]) -> ExitCode {
     let [dir] = args else {
-        eprintln!("usage: lab results DIR   (the directory scripts/test.sh wrote)");
+        eprintln!("usage: lab results DIR   (the directory scripts/make/test.sh wrote)");
         return ExitCode::from(2);
     };
     let dir = std::path::Path::new(dir);
@@ -126,7 +126,7 @@ fn results(args: &[String]) -> ExitCode {
         Err(why) => return exit(Err(why)),
     };
     // The module's KUnit results, as the guest of a kernel's lab tests printed them.
-    let logs = lab::repo_root().join("scripts/target/vm-logs");
+    let logs = lab::out_dir().join("vm-logs");
     let kunit = |step: &str| std::fs::read_to_string(logs.join(step).join("kunit.ktap")).ok();
     let ktap = dir.join("results.ktap");
     if let Err(e) = std::fs::write(&ktap, lab::results::ktap(&steps, kunit)) {

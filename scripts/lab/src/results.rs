@@ -2,7 +2,7 @@
 //! written as one KTAP document (the kernel's test result format,
 //! `Documentation/dev-tools/ktap.rst`) with a summary for the terminal.
 //!
-//! `scripts/test.sh` runs each step (a build, a check, a test run) and appends a line
+//! `scripts/make/test.sh` runs each step (a build, a check, a test run) and appends a line
 //! `NAME STATUS` to the file `steps` of the results directory; a step that ran tests also left
 //! `NAME.junit.xml`, the JUnit file cargo-nextest writes. Each step becomes a KTAP subtest: its
 //! tests one line each (with the guest's KUnit results nested under the kernel's lab tests), or

@@ -11,12 +11,12 @@ use std::process::Command;
 
 /// The lab kernel's build tree for `$KERNEL`.
 fn kdir() -> PathBuf {
-    let out = Command::new(repo_root().join("scripts/build-kernel.sh"))
+    let out = Command::new(repo_root().join("scripts/setup/build-kernel.sh"))
         .arg("--dir")
         .env("KERNEL", lab::kernel())
         .env_remove("LAB_VARIANT")
         .output()
-        .expect("scripts/build-kernel.sh --dir");
+        .expect("scripts/setup/build-kernel.sh --dir");
     let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
     assert!(
         dir.join("Module.symvers").exists(),
@@ -68,8 +68,8 @@ impl kernel::Module for Case {{
 /// whether it built, the compiler's output, and the directory.
 fn build(name: &str) -> (bool, String, PathBuf) {
     let case = std::fs::read_to_string(case_dir().join(name)).expect("read the case");
-    let dir = repo_root()
-        .join("scripts/target/ordering")
+    let dir = lab::out_dir()
+        .join("ordering")
         .join(lab::kernel())
         .join(name.trim_end_matches(".rs"));
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,4 +1,4 @@
-//! The saved guest (`scripts/guest.sh`): every guest of the lab is restored from a guest that
+//! The saved guest (`scripts/guest/guest.sh`): every guest of the lab is restored from a guest that
 //! booted once to qemu/init's wait for its payload. These tests prove that a restored guest is as
 //! fresh as a booted one, and that a saved guest that does not restore is made again.
 
@@ -120,13 +120,13 @@ fn a_saved_guest_that_does_not_restore_is_saved_again() {
     let vm = |log: &str| {
         let log = lab::log_dir().join(log);
         std::fs::create_dir_all(lab::log_dir()).expect("log directory");
-        let out = Command::new(repo_root().join("scripts/vm.sh"))
+        let out = Command::new(repo_root().join("scripts/guest/vm.sh"))
             .env("LAB_SNAPSHOTS", dir.path())
             .args(["--quiet", "--timeout", "120", "--log"])
             .arg(&log)
             .args(["--", "echo restored"])
             .output()
-            .expect("run scripts/vm.sh");
+            .expect("run scripts/guest/vm.sh");
         let console = std::fs::read_to_string(&log).unwrap_or_default();
         (
             out.status.code(),

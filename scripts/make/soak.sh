@@ -6,29 +6,29 @@
 # scripts/lab/tests/soak.rs: the buggy AB-BA reported in every one of 20 fresh guests, the fixed
 # one in none of 20); then the VM, scenario and stress tests once on the KCSAN variant of the
 # default kernel (LAB_KCSAN=0 skips it). `lab results` lists every failure; the results (JUnit,
-# KTAP) and the console logs of failed runs are kept under scripts/target/soak/.
+# KTAP) and the console logs of failed runs are kept under scripts/out/soak/.
 set -uo pipefail
-. "$(dirname "$0")/env.sh"
+. "$(dirname "$0")/../env.sh"
 cd "$REPO_ROOT"
 
 n=${N:-10}
 [[ $n =~ ^[1-9][0-9]*$ ]] || die "soak: N must be a positive number, not '$n'"
 kernels=("${KERNELS[@]}")
 [[ ${TEST_KERNELS:-all} == all ]] || kernels=("$TEST_KERNELS")
-out=$REPO_ROOT/scripts/target/soak
+out=$LAB_OUT/soak
 rm -rf "$out"; mkdir -p "$out"
-scripts/setup-host.sh --tests >/dev/null || exit 1
+scripts/setup/setup-host.sh --tests >/dev/null || exit 1
 (cd scripts && cargo build --quiet --workspace --tests) || exit 1
 export SPLAT=$REPO_ROOT/scripts/target/debug/splat DRGN
 for k in "${kernels[@]}"; do keep_module "$k" && keep_module "$k-debug" || exit 1; done
 
 # run NAME TARGET [NEXTEST-ARGS...]: one run of the lab's tests on TARGET; when it fails, its
-# console logs are kept in scripts/target/soak/NAME/.
+# console logs are kept in scripts/out/soak/NAME/.
 run() {
     local name=$1 target=$2; shift 2
     step "$out" "$name" lab_tests "$out" "$name" "$target" "$@" && return
     mkdir -p "$out/$name"
-    cp -r "scripts/target/vm-logs/$target/." "$out/$name/"
+    cp -r "$LAB_OUT/vm-logs/$target/." "$out/$name/"
 }
 
 log "soak: every lab test $n times on ${kernels[*]}, then 20 fresh guests buggy and 20 fixed"
@@ -51,18 +51,18 @@ if [[ ${LAB_KCSAN:-1} == 1 && " ${kernels[*]} " == *" $k "* ]]; then
     keep_module "$k-kcsan" || exit 1
     LAB_TESTS='binary(vm) | binary(scenarios) | binary(stress)' run kcsan "$k-kcsan"
     mkdir -p "$out/kcsan"
-    races=$(cat "scripts/target/vm-logs/$k-kcsan/"*.log | grep -c 'BUG: KCSAN:')
+    races=$(cat "$LAB_OUT/vm-logs/$k-kcsan/"*.log | grep -c 'BUG: KCSAN:')
     # No report counts only if the detector ran: one more guest of the variant reads its own
     # counters, which must say it is enabled and has set up watchpoints.
-    env KERNEL="$k" LAB_VARIANT=kcsan LAB_MODULE="scripts/target/ko/$k-kcsan/rust_deadlock.ko" \
-        scripts/vm.sh --quiet --log "$out/kcsan/counters.log" -- \
+    env KERNEL="$k" LAB_VARIANT=kcsan LAB_MODULE="$LAB_OUT/ko/$k-kcsan/rust_deadlock.ko" \
+        scripts/guest/vm.sh --quiet --log "$out/kcsan/counters.log" -- \
         'mount -t debugfs debugfs /sys/kernel/debug; cat /sys/kernel/debug/kcsan' >/dev/null 2>&1
     watchpoints=$(sed -n 's/^\[[ 0-9.]*\] setup_watchpoints: \([0-9]*\)$/\1/p' "$out/kcsan/counters.log")
     grep -q '^\[[ 0-9.]*\] enabled: 1$' "$out/kcsan/counters.log" && ((${watchpoints:-0} > 0)) \
-        || { races=unknown; watchpoints="none (scripts/target/soak/kcsan/counters.log)"; }
+        || { races=unknown; watchpoints="none (scripts/out/soak/kcsan/counters.log)"; }
     kcsan="soak $k-kcsan: $races KCSAN report(s); KCSAN's watchpoints set up in one guest: $watchpoints"
     echo "kcsan-reports $([[ $races == 0 ]] && echo 0 || echo 1)" >> "$out/steps"
-    [[ $races == 0 ]] || cp -r "scripts/target/vm-logs/$k-kcsan/." "$out/kcsan/"
+    [[ $races == 0 ]] || cp -r "$LAB_OUT/vm-logs/$k-kcsan/." "$out/kcsan/"
     make -s --no-print-directory module KERNEL="$k" >/dev/null || exit 1
 fi
 

@@ -5,7 +5,7 @@
 //! against the PIT and the HPET, and on a loaded host the PIT can answer a thirtieth of the truth;
 //! the kernel then believes the PIT ("PIT calibration deviates from HPET: 285275 2443757"), and
 //! the guest's clock, with every timeout and detector that reads it, runs thirty times fast.
-//! `scripts/vm.sh` measures the rate here once and hands it to the guest (`tsc_early_khz=`).
+//! `scripts/guest/vm.sh` measures the rate here once and hands it to the guest (`tsc_early_khz=`).
 //!
 //! The count is taken against `CLOCK_MONOTONIC` over a fifth of a second, three times; each end of
 //! an interval is a counter read between two clock reads that are close together, so that being

@@ -3,13 +3,13 @@
 # Debian's source package, once, into the cache. The build directory is keyed on everything that
 # changes the result: the series and exact package version, the config fragment and the toolchain.
 #
-#   scripts/build-kernel.sh          set up and build if needed, print the build directory
-#   scripts/build-kernel.sh --dir    print the build directory only
+#   scripts/setup/build-kernel.sh          set up and build if needed, print the build directory
+#   scripts/setup/build-kernel.sh --dir    print the build directory only
 set -euo pipefail
-. "$(dirname "$0")/env.sh"
+. "$(dirname "$0")/../env.sh"
 
 key_of() {
-    { "$REPO_ROOT/scripts/kernel-source.sh" --version; cat "${fragments[@]}"; rustc --version
+    { "$REPO_ROOT/scripts/setup/kernel-source.sh" --version; cat "${fragments[@]}"; rustc --version
       echo "bindgen $BINDGEN_VERSION libclang $LLVM_VERSION"; gcc --version | head -n1; } \
         | sha256sum | cut -c1-12
 }
@@ -27,8 +27,8 @@ if [[ ${1:-} == --dir ]]; then echo "$build"; exit 0; fi
 if [[ -f $build/.lab-done ]]; then echo "$build"; exit 0; fi
 
 # Set-up may install or fetch the source package, which changes the key: compute it again.
-"$REPO_ROOT/scripts/setup-host.sh"
-src=$("$REPO_ROOT/scripts/kernel-source.sh")
+"$REPO_ROOT/scripts/setup/setup-host.sh"
+src=$("$REPO_ROOT/scripts/setup/kernel-source.sh")
 build=$CACHE/$name-$(key_of)
 if [[ -f $build/.lab-done ]]; then echo "$build"; exit 0; fi
 

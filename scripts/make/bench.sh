@@ -5,7 +5,7 @@
 #
 #   save+run K      making the saved guest of kernel K (a boot to init, then QEMU's migration)
 #                   and one run restored from it; and its size
-#   boot K          a booted guest of kernel K that runs `true` and powers off (scripts/vm.sh)
+#   boot K          a booted guest of kernel K that runs `true` and powers off (scripts/guest/vm.sh)
 #   restore K       the same guest restored from the saved one
 #   boot->cmd K     (and restore->cmd) from QEMU's start to the guest command starting
 #   shell K         `make shell CMD=true KERNEL=K`: a restore with make's own work
@@ -17,11 +17,11 @@
 #   cold run K      (--cold) `make run KERNEL=K` from an empty cache: fetching the source, bindgen,
 #                   the kernel build, the saved guest, then the demo (Debian packages installed)
 #
-# scripts/bench.sh --boots N: instead, N boots in a row of the $KERNEL guest as a saved guest is
+# scripts/make/bench.sh --boots N: instead, N boots in a row of the $KERNEL guest as a saved guest is
 # made (no `quiet`, early printk), each timed; a boot that hangs before init is caught within 20 s
-# and booted again, and its console and vCPU addresses are kept in scripts/target/boots/.
+# and booted again, and its console and vCPU addresses are kept in scripts/out/boots/.
 set -euo pipefail
-. "$(dirname "$0")/env.sh"
+. "$(dirname "$0")/../env.sh"
 cd "$REPO_ROOT"
 
 # cpu_secs: the CPU time (user and system) of this shell's finished children, in seconds, as
@@ -67,19 +67,19 @@ if [[ ${1:-} == --boots ]]; then
     n=${2:-20}
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "bench: --boots takes a number of boots"
     make -s module >/dev/null
-    kept=$REPO_ROOT/scripts/target/boots
+    kept=$LAB_OUT/boots
     rm -rf "$kept"; mkdir -p "$kept"
     saved=$(mktemp -d)
     hung=0
     for i in $(seq 1 "$n"); do
         rm -rf "${saved:?}"/*
-        LAB_SNAPSHOTS=$saved scripts/vm.sh --quiet -- true 2> "$kept/$i.err" || die "bench: boot $i failed: $(cat "$kept/$i.err")"
+        LAB_SNAPSHOTS=$saved scripts/guest/vm.sh --quiet -- true 2> "$kept/$i.err" || die "bench: boot $i failed: $(cat "$kept/$i.err")"
         for f in "$saved"/*/boot-*; do [[ -e $f ]] && cp "$f" "$kept/$i-${f##*/}"; done
         hung=$((hung + $(grep -c 'printed nothing\|did not reach init\|ended before init' "$kept/$i.err" || true)))
         printf '  boot %3d: %s\n' "$i" "$(sed -n 's/.*at init ([^)]*): //p' "$kept/$i.err")" >&2
     done
     rm -rf "$saved"
-    echo "$n boots of $KERNEL: $hung hung before init (consoles in scripts/target/boots/)"
+    echo "$n boots of $KERNEL: $hung hung before init (consoles in scripts/out/boots/)"
     exit 0
 fi
 
@@ -88,12 +88,12 @@ for k in "${KERNELS[@]}"; do
     make -s module KERNEL="$k" >/dev/null
     # A saved guest made afresh, aside (its one run includes a restore).
     saved=$(mktemp -d)
-    measure "save+run $k" env KERNEL="$k" LAB_SNAPSHOTS="$saved" scripts/vm.sh --quiet -- true
+    measure "save+run $k" env KERNEL="$k" LAB_SNAPSHOTS="$saved" scripts/guest/vm.sh --quiet -- true
     echo "  saved guest $k: $(du -m "$saved"/*/state | cut -f1) MB" >&2
     rm -rf "$saved"
-    for i in 1 2 3; do measure "boot $k" env KERNEL="$k" LAB_SNAPSHOT=0 LAB_TIMING="$timing" scripts/vm.sh --quiet -- true; done
+    for i in 1 2 3; do measure "boot $k" env KERNEL="$k" LAB_SNAPSHOT=0 LAB_TIMING="$timing" scripts/guest/vm.sh --quiet -- true; done
     to_command "boot->cmd $k"
-    for i in 1 2 3; do measure "restore $k" env KERNEL="$k" LAB_TIMING="$timing" scripts/vm.sh --quiet -- true; done
+    for i in 1 2 3; do measure "restore $k" env KERNEL="$k" LAB_TIMING="$timing" scripts/guest/vm.sh --quiet -- true; done
     to_command "restore->cmd $k"
     for i in 1 2 3; do measure "shell $k" make -s shell KERNEL="$k" CMD=true; done
     measure "warm booted $k" env LAB_SNAPSHOT=0 make -s run KERNEL="$k"

@@ -4,7 +4,7 @@
 # when everything is there. Steps that do not depend on each other overlap (bindgen-cli builds
 # while the packages install and the kernel source downloads and unpacks); each says its time.
 set -euo pipefail
-. "$(dirname "$0")/env.sh"
+. "$(dirname "$0")/../env.sh"
 
 # timed NAME CMD...: runs CMD, then says how long NAME took (when it took a second or more).
 timed() {
@@ -56,7 +56,7 @@ if [[ ! -d $sysroot/lib/rustlib/src/rust/library/core ]]; then
 fi
 
 # The kernel source: fetched, and unpacked once (what the kernel build needs first).
-timed "the $KERNEL_PKG source" "$REPO_ROOT/scripts/kernel-source.sh" >/dev/null
+timed "the $KERNEL_PKG source" "$REPO_ROOT/scripts/setup/kernel-source.sh" >/dev/null
 
 if [[ -n $bindgen_pid ]]; then
     wait "$bindgen_pid" || die "installing bindgen-cli $BINDGEN_VERSION failed: $(cat "$bindgen_log")"

@@ -3,12 +3,12 @@
 # scripts/env.sh): the machine's own linux-source package, or one fetched from another suite
 # through a private apt configuration in the cache (the machine's apt sources are never changed).
 #
-#   scripts/kernel-source.sh --version   the package version in use ("none" before set-up)
-#   scripts/kernel-source.sh --fetch     make sure the package is here (the newest of its suite
+#   scripts/setup/kernel-source.sh --version   the package version in use ("none" before set-up)
+#   scripts/setup/kernel-source.sh --fetch     make sure the package is here (the newest of its suite
 #                                        the first time; again with LAB_REFRESH=1)
-#   scripts/kernel-source.sh             fetch if needed, extract once, print the source tree
+#   scripts/setup/kernel-source.sh             fetch if needed, extract once, print the source tree
 set -euo pipefail
-. "$(dirname "$0")/env.sh"
+. "$(dirname "$0")/../env.sh"
 
 suite=${KERNEL_SUITE[$KERNEL]}
 src_root=$CACHE/src

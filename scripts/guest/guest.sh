@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The lab guest's machine, in one place: the QEMU command line, the initramfs, and the saved guest
-# every guest is restored from. scripts/vm.sh sources this file (after scripts/env.sh).
+# every guest is restored from. scripts/guest/vm.sh sources this file (after scripts/env.sh).
 #
 # A saved guest (a "snapshot") is the lab kernel booted once to the point where qemu/init waits for
 # its payload, saved with QEMU's migration to a file under $CACHE/snapshots/. Restoring it takes a
@@ -15,12 +15,12 @@ snapshots=${LAB_SNAPSHOTS:-$CACHE/snapshots}
 
 # guest_kernel: sets kdir (the kernel build directory) and kernel (its bzImage).
 guest_kernel() {
-    kdir=${LAB_KDIR:-$("$REPO_ROOT/scripts/build-kernel.sh" --dir)}
+    kdir=${LAB_KDIR:-$("$REPO_ROOT/scripts/setup/build-kernel.sh" --dir)}
     kernel=$kdir/arch/x86/boot/bzImage
     [[ -f $kernel ]] || die "no guest kernel at $kernel: run 'make kernel KERNEL=$KERNEL'"
 }
 
-# host_tsc_khz: the host's TSC rate in kHz, measured by scripts/tsc-khz the first time after the
+# host_tsc_khz: the host's TSC rate in kHz, measured by scripts/guest/tsc-khz the first time after the
 # host booted, kept in the cache; fails (with tsc-khz's reason) when the rate cannot be trusted.
 host_tsc_khz() {
     local file=$CACHE/host-tsc-khz boot
@@ -86,7 +86,7 @@ guest_machine() {
     # Under emulation the guest's TSC is the host's, but the guest measures its rate at boot, and
     # on a loaded host the PIT it measures against answered 87 MHz for 2445 MHz: the guest's clock,
     # every timeout and detector with it, ran 28 times fast. So the guest is told the rate,
-    # measured on the host once per host boot (scripts/tsc-khz). It still refines it by up to 1 %.
+    # measured on the host once per host boot (scripts/guest/tsc-khz). It still refines it by up to 1 %.
     local khz
     if [[ $accel == tcg ]] && khz=$(host_tsc_khz); then
         boot_append+=" tsc_early_khz=$khz"

@@ -2,10 +2,10 @@
 # Start a lab guest: the lab kernel of the series $KERNEL, with a busybox initramfs whose init waits
 # for its payload (the module, qemu/'s scripts and the command) on a virtio-serial port. Under
 # software emulation the guest is not booted but restored: each kernel is booted once to that
-# wait, saved under the cache (scripts/guest.sh), and every guest starts from the saved state.
+# wait, saved under the cache (scripts/guest/guest.sh), and every guest starts from the saved state.
 #
-#   scripts/vm.sh                       interactive shell in the guest (Ctrl-D ends it)
-#   scripts/vm.sh [OPTIONS] -- CMD      run CMD (guest shell code, qemu/lib.sh loaded), end the guest
+#   scripts/guest/vm.sh                       interactive shell in the guest (Ctrl-D ends it)
+#   scripts/guest/vm.sh [OPTIONS] -- CMD      run CMD (guest shell code, qemu/lib.sh loaded), end the guest
 #
 # Options: --log FILE (keep the console, CRs removed), --timeout SECS (default 120; the guest is
 # killed after it), --quiet (do not echo the console), --until PATTERN [--count N] (for a guest that
@@ -13,14 +13,14 @@
 # 1, match the extended regular expression PATTERN; the run then counts as finished, status 0),
 # --qmp SOCK (a QMP socket for the host's debuggers, with QEMU's vmcoreinfo device; see
 # scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket).
-# Exit status: CMD's, or 124 on timeout. scripts/vm.sh --restores: exit status 0 if guests are
+# Exit status: CMD's, or 124 on timeout. scripts/guest/vm.sh --restores: exit status 0 if guests are
 # restored here, 1 if they are booted (LAB_SNAPSHOT=0, KVM).
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
 # LAB_SNAPSHOT=0 boots every guest instead of restoring it (KVM always boots: see scripts/README.md).
 # KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load.
 set -euo pipefail
-. "$(dirname "$0")/env.sh"
-. "$REPO_ROOT/scripts/guest.sh"
+. "$(dirname "$0")/../env.sh"
+. "$REPO_ROOT/scripts/guest/guest.sh"
 
 log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 qmp="" gdb="" restores=0
 while (($#)); do
@@ -34,7 +34,7 @@ while (($#)); do
         --gdb) gdb=$2; shift 2 ;;
         --restores) restores=1; shift ;;
         --) shift; cmd="$*"; break ;;
-        *) die "vm.sh: unknown argument '$1' (see the comment at the top of scripts/vm.sh)" ;;
+        *) die "vm.sh: unknown argument '$1' (see the comment at the top of scripts/guest/vm.sh)" ;;
     esac
 done
 [[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die "vm.sh: --timeout takes a positive number of seconds"
@@ -48,7 +48,7 @@ if ((restores)); then
     rm -rf "$probe"
     [[ -n $snapshot ]]; exit
 fi
-# LAB_MODULE: another build of the module (make test keeps one per kernel under scripts/target/ko/).
+# LAB_MODULE: another build of the module (make test keeps one per kernel under scripts/out/ko/).
 module=${LAB_MODULE:-$REPO_ROOT/src/rust_deadlock.ko}
 [[ -f $module ]] || die "no module at $module: run 'make module KERNEL=$KERNEL'"
 # insmod would refuse a module built for another kernel; say so before starting the guest.

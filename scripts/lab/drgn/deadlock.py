@@ -3,8 +3,8 @@
 
 Run by `lab diagnose` (scripts/lab/src/diagnose.rs), which renders the report:
 
-    drgn --qemu SOCKET -s vmlinux -s rust_deadlock.ko scripts/drgn/deadlock.py
-    drgn -c DUMP       -s vmlinux -s rust_deadlock.ko scripts/drgn/deadlock.py
+    drgn --qemu SOCKET -s vmlinux -s rust_deadlock.ko scripts/lab/drgn/deadlock.py
+    drgn -c DUMP       -s vmlinux -s rust_deadlock.ko scripts/lab/drgn/deadlock.py
 
 drgn has helpers for tasks, their states and stacks, but none for who waits on a semaphore, who
 holds it, or lock_stat. This script reads those structures itself, in the layouts of both kernel

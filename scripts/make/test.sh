@@ -7,15 +7,15 @@
 # which schedules them and writes their results as JUnit; `lab results` then reads every step's
 # exit status and JUnit file, writes one KTAP file and prints the summary and the failures.
 set -uo pipefail
-. "$(dirname "$0")/env.sh"
+. "$(dirname "$0")/../env.sh"
 cd "$REPO_ROOT"
 
 kernels=("${KERNELS[@]}")
 [[ ${TEST_KERNELS:-all} == all ]] || kernels=("$TEST_KERNELS")
-results=$REPO_ROOT/scripts/target/test-results
+results=$LAB_OUT/test-results
 rm -rf "$results"; mkdir -p "$results"
 
-scripts/setup-host.sh --tests || exit 1
+scripts/setup/setup-host.sh --tests || exit 1
 (cd scripts && cargo build --quiet --workspace --tests) || exit 1
 export SPLAT=$REPO_ROOT/scripts/target/debug/splat DRGN
 # The host crates' own tests, and their doc tests (which nextest does not run).
@@ -23,7 +23,7 @@ step "$results" host nextest "$results" host --workspace \
     -E 'package(splat) | package(tsc-khz) | (package(lab) & kind(lib))'
 step "$results" host-doctests cargo test --quiet --manifest-path scripts/Cargo.toml --workspace --doc
 # Each kernel's checks and module build, one after the other (they share src/); each module is
-# kept under scripts/target/ko/KERNEL/ for its VM tests.
+# kept under scripts/out/ko/KERNEL/ for its VM tests.
 ready=()
 for k in "${kernels[@]}"; do
     step "$results" "$k-check" make -s --no-print-directory check KERNEL="$k"
@@ -36,6 +36,6 @@ done
 for k in "${ready[@]}"; do step "$results" "$k" lab_tests "$results" "$k" "$k"; done
 
 echo
-echo "console logs of the VM tests: scripts/target/vm-logs/<kernel>/"
-echo "every result, as KTAP: scripts/target/test-results/results.ktap (JUnit: *.junit.xml beside it)"
+echo "console logs of the VM tests: scripts/out/vm-logs/<kernel>/"
+echo "every result, as KTAP: scripts/out/test-results/results.ktap (JUnit: *.junit.xml beside it)"
 scripts/target/debug/lab results "$results"
