@@ -13,46 +13,65 @@
 
 use crate::compat;
 use core::fmt::{self, Write};
+use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_void};
+use kernel::ffi::{c_char, c_int};
 use kernel::prelude::*;
 
 /// A `struct kernel_param` that can live in a `static`.
 ///
 /// # Invariants
 ///
-/// `name` is a static C string, `ops` a static `kernel_param_ops` and `arg` points to the static
-/// value `ops` expects; nothing in it changes after construction.
+/// `name` is a NUL-terminated string that lives forever, `mod_` is this module's `struct module`,
+/// `ops` is [`Ops::<T>::OPS`](Ops) and `arg` points to a `T` that lives forever, for one
+/// `T: ParamType`. Nothing in it changes after construction.
 #[repr(transparent)]
 pub(crate) struct KernelParam(bindings::kernel_param);
 
-// SAFETY: By the type invariant, the object is immutable and its pointers point to statics that
-// are themselves safe to use from any thread (atomics, or immutable data).
+// SAFETY: By the type invariant the object is immutable, and its pointers point to data that lives
+// forever and is `Sync` (a `ParamType` is `Sync`; names and ops are immutable).
 unsafe impl Sync for KernelParam {}
 
 impl KernelParam {
-    /// Describes the parameter `name` (NUL-terminated) of `module`, handled by `ops` on the value
-    /// at `arg`.
-    pub(crate) const fn new(
+    /// Describes the parameter `name` (NUL-terminated) of this module, backed by `value` and
+    /// handled by `T`'s callbacks, with sysfs permissions `perm`.
+    ///
+    /// Everything its invariant needs is checked: the callbacks are chosen from the type of
+    /// `value`, the module is this one, and the name and permissions are checked (at compile time
+    /// in a static initialiser): the name must end in its only NUL, and `perm` must be permission
+    /// bits (at most `0o777`) that do not let everybody write, as C's `module_param` requires.
+    pub(crate) const fn new<T: ParamType>(
         name: &'static str,
-        module: *mut bindings::module,
-        ops: &'static bindings::kernel_param_ops,
+        value: &'static T,
         perm: u16,
-        arg: *const c_void,
     ) -> Self {
-        assert!(!name.is_empty() && name.as_bytes()[name.len() - 1] == 0);
-        // INVARIANT: the arguments are statics, as the caller (`module_param!`) ensures, and the
-        // name is a C string (checked above, at compile time in a static initialiser).
+        let bytes = name.as_bytes();
+        assert!(
+            !bytes.is_empty() && bytes[bytes.len() - 1] == 0,
+            "name: must end in NUL"
+        );
+        let mut i = 0;
+        while i + 1 < bytes.len() {
+            assert!(bytes[i] != 0, "name: may have no NUL but the last");
+            i += 1;
+        }
+        assert!(perm <= 0o777, "perm: permission bits only");
+        assert!(
+            perm & 0o002 == 0,
+            "perm: a parameter may not be writable by everybody"
+        );
+        // INVARIANT: the name is a C string that lives forever (checked above), the module is
+        // this one, `ops` is `T`'s and `arg` points to a `T` that lives forever.
         Self(bindings::kernel_param {
             name: name.as_ptr().cast(),
-            mod_: module,
-            ops,
+            mod_: compat::this_module(),
+            ops: Ops::<T>::OPS,
             perm,
             level: -1,
             flags: 0,
             __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 {
-                arg: arg.cast_mut(),
+                arg: core::ptr::from_ref(value).cast_mut().cast(),
             },
         })
     }
@@ -68,16 +87,22 @@ pub(crate) trait ParamType: Sized + Sync + 'static {
     fn set(&self, input: Option<&[u8]>) -> core::result::Result<(), Refusal>;
     /// Writes the current value, followed by a newline.
     fn get(&self, out: &mut PageWriter<'_>) -> fmt::Result;
+}
 
-    /// The `kernel_param_ops` for this type.
-    const OPS: bindings::kernel_param_ops = bindings::kernel_param_ops {
-        flags: if Self::NOARG {
+/// The `kernel_param_ops` of a [`ParamType`]: its callbacks, which cast `arg` back to a `T`.
+///
+/// Not an item of the trait, so that no implementation can pair a type with another type's ops.
+struct Ops<T>(PhantomData<T>);
+
+impl<T: ParamType> Ops<T> {
+    const OPS: &'static bindings::kernel_param_ops = &bindings::kernel_param_ops {
+        flags: if T::NOARG {
             bindings::KERNEL_PARAM_OPS_FL_NOARG
         } else {
             0
         },
-        set: Some(set_callback::<Self>),
-        get: Some(get_callback::<Self>),
+        set: Some(set_callback::<T>),
+        get: Some(get_callback::<T>),
         free: None,
     };
 }
@@ -110,12 +135,13 @@ impl fmt::Display for Refusal {
 ///
 /// # Safety
 ///
-/// `kp` must be a [`KernelParam`] built by [`module_param!`] for a `T`, and `val` null or a C string.
+/// `kp` must be a [`KernelParam`] whose ops are `T`'s, and `val` null or a C string.
 unsafe extern "C" fn set_callback<T: ParamType>(
     val: *const c_char,
     kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: The caller guarantees that `kp` is ours, so `arg` points to a static `T`.
+    // SAFETY: The caller guarantees that `kp` is a `KernelParam` with `T`'s ops, so by its type
+    // invariant `arg` points to a `T` that lives forever and `name` is a C string.
     let (param, name) = unsafe {
         (
             &*(*kp).__bindgen_anon_1.arg.cast::<T>(),
@@ -146,13 +172,14 @@ unsafe extern "C" fn set_callback<T: ParamType>(
 ///
 /// # Safety
 ///
-/// `kp` must be a [`KernelParam`] built by [`module_param!`] for a `T`, and `buffer` valid for
+/// `kp` must be a [`KernelParam`] whose ops are `T`'s, and `buffer` valid for
 /// writes of a page, as the kernel guarantees for sysfs reads.
 unsafe extern "C" fn get_callback<T: ParamType>(
     buffer: *mut c_char,
     kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: The caller guarantees that `kp` is ours, so `arg` points to a static `T`.
+    // SAFETY: The caller guarantees that `kp` is a `KernelParam` with `T`'s ops, so by its type
+    // invariant `arg` points to a `T` that lives forever.
     let param = unsafe { &*(*kp).__bindgen_anon_1.arg.cast::<T>() };
     // SAFETY: The caller guarantees that `buffer` is valid for writes of a page.
     let page = unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), PAGE_BYTES) };
@@ -429,22 +456,17 @@ pub(crate) const fn concat<const N: usize>(parts: &[&str]) -> [u8; N] {
 ///
 /// `module_param!(BUGGY: BoolParam, "buggy", 0o644, "description")` registers the static `BUGGY`
 /// as the parameter `buggy`, with sysfs permissions 0644 and the description `modinfo` shows.
-/// The module it registers with is this module's `struct module` (see [`crate::compat`]).
+/// The type must be the static's own: the callbacks come from it, and [`KernelParam::new`] takes
+/// the static as a `&'static BoolParam`, so another type does not compile (`mismatched types`).
 #[macro_export]
 macro_rules! module_param {
     ($value:ident : $ty:ty, $name:literal, $perm:expr, $desc:literal) => {
         const _: () = {
             use $crate::param::{concat, concat_len, KernelParam, ParamType};
-            static OPS: ::kernel::bindings::kernel_param_ops = <$ty as ParamType>::OPS;
             #[link_section = "__param"]
             #[used(compiler)]
-            static PARAM: KernelParam = KernelParam::new(
-                ::core::concat!($name, "\0"),
-                $crate::compat::this_module(),
-                &OPS,
-                $perm,
-                ::core::ptr::addr_of!($value).cast(),
-            );
+            static PARAM: KernelParam =
+                KernelParam::new::<$ty>(::core::concat!($name, "\0"), &$value, $perm);
             const PARM: &[&str] = &["parm=", $name, ":", $desc, "\0"];
             #[link_section = ".modinfo"]
             #[used(compiler)]

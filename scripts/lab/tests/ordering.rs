@@ -1,151 +1,37 @@
 //! The compile-time lock order (`src/order.rs`), checked against the real kernel crate of the lab
 //! kernel (`KERNEL=`): each file in `tests/ordering/` is a small module that takes ordered
 //! semaphores; its first line says whether it must build (`// expect: builds`) or fail with a
-//! given compiler error (`// expect: error: ...`). A change that lets a wrong order compile turns
-//! this red. `zero_cost.rs` also shows that the ordered path costs nothing: its machine code is
+//! given compiler error (`// expect: error[E0277]: ...`; see `kbuild_case/mod.rs`). A change that
+//! lets a wrong order compile turns this red. `zero_cost.rs` also shows that the ordered path costs nothing: its machine code is
 //! the plain path's.
 
-use lab::repo_root;
-use std::path::{Path, PathBuf};
+mod kbuild_case;
+
+use kbuild_case::Suite;
+use std::path::Path;
 use std::process::Command;
 
-/// The lab kernel's build tree for `$KERNEL`.
-fn kdir() -> PathBuf {
-    let out = Command::new(repo_root().join("scripts/setup/build-kernel.sh"))
-        .arg("--dir")
-        .env("KERNEL", lab::kernel())
-        .env_remove("LAB_VARIANT")
-        .output()
-        .expect("scripts/setup/build-kernel.sh --dir");
-    let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-    assert!(
-        dir.join("Module.symvers").exists(),
-        "no lab kernel at {}: run `make kernel KERNEL={}`",
-        dir.display(),
-        lab::kernel()
-    );
-    dir
-}
+/// The cases: modules that take ordered semaphores.
+const ORDERING: Suite = Suite {
+    dir: "ordering",
+    module: "rd_order_case",
+    modules: &["compat", "order", "semaphore"],
+    uses: "use order::{Ordered, Token, Unlocked};\nuse semaphore::Semaphore;",
+};
 
-/// The module source of a case: the module's own lock code, a minimal `module!`, and the case.
-fn module_source(case: &str) -> String {
-    let src = repo_root().join("src");
-    let src = src.display();
-    format!(
-        r#"// SPDX-License-Identifier: GPL-2.0
-//! A lock-order test case of rust-deadlock (scripts/lab/tests/ordering.rs).
-#![allow(dead_code, unused_imports)]
-use kernel::prelude::*;
-#[path = "{src}/compat.rs"]
-mod compat;
-#[path = "{src}/order.rs"]
-mod order;
-#[path = "{src}/semaphore.rs"]
-mod semaphore;
-use order::{{Ordered, Token, Unlocked}};
-use semaphore::Semaphore;
-
-module! {{
-    type: Case,
-    name: "rd_order_case",
-    license: "GPL",
-}}
-
-struct Case;
-
-impl kernel::Module for Case {{
-    fn init(_module: &'static ThisModule) -> Result<Self> {{
-        Ok(Case)
-    }}
-}}
-
-{case}
-"#
-    )
-}
-
-/// Builds the case `name` as a module against the lab kernel, in a directory of its own; returns
-/// whether it built, the compiler's output, and the directory.
-fn build(name: &str) -> (bool, String, PathBuf) {
-    let case = std::fs::read_to_string(case_dir().join(name)).expect("read the case");
-    let dir = lab::out_dir()
-        .join("ordering")
-        .join(lab::kernel())
-        .join(name.trim_end_matches(".rs"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the case directory");
-    std::fs::write(dir.join("rd_order_case.rs"), module_source(&case)).unwrap();
-    // The repository's Kbuild, for its kernel-version cfg, with this case as the object.
-    let kbuild = std::fs::read_to_string(repo_root().join("Kbuild")).unwrap();
-    let kbuild = kbuild.replace("obj-m := src/rust_deadlock.o", "obj-m := rd_order_case.o");
-    assert!(
-        kbuild.contains("obj-m := rd_order_case.o"),
-        "Kbuild has no obj-m line"
-    );
-    std::fs::write(dir.join("Kbuild"), kbuild).unwrap();
-    let out = Command::new("make")
-        .arg("-s")
-        .arg("-C")
-        .arg(kdir())
-        .arg(format!("M={}", dir.display()))
-        .output()
-        .expect("run make");
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    (out.status.success(), text, dir)
-}
-
-fn case_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ordering")
-}
-
-/// What a case's first line expects.
-fn expectation(name: &str) -> Option<String> {
-    let case = std::fs::read_to_string(case_dir().join(name)).ok()?;
-    let line = case.lines().next()?;
-    line.strip_prefix("// expect: ").map(str::to_owned)
-}
-
-fn check(name: &str) -> PathBuf {
-    let want = expectation(name).unwrap_or_else(|| panic!("{name}: no `// expect:` line"));
-    let (built, out, dir) = build(name);
-    if want == "builds" {
-        assert!(
-            built,
-            "{name} (kernel {}) must build:\n{out}",
-            lab::kernel()
-        );
-    } else {
-        let message = want
-            .strip_prefix("error: ")
-            .expect("expect: builds | error: MESSAGE");
-        assert!(!built, "{name} (kernel {}) must not build", lab::kernel());
-        let want = format!("error[E0277]: {message}");
-        assert!(
-            out.contains(&want),
-            "{name} (kernel {}): the compiler did not say `{want}`:\n{out}",
-            lab::kernel()
-        );
-        // One error, the order violation: the case is otherwise valid code.
-        assert_eq!(
-            out.matches("error[").count(),
-            1,
-            "{name}: other errors too:\n{out}"
-        );
-    }
-    dir
+fn check(name: &str) -> std::path::PathBuf {
+    ORDERING.check(name)
 }
 
 #[test]
 fn every_case_has_an_expectation() {
-    let mut names: Vec<String> = std::fs::read_dir(case_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
+    let names = ORDERING.cases();
     assert_eq!(names.len(), 7, "{names:?}");
     for name in &names {
-        assert!(expectation(name).is_some(), "{name}: no `// expect:` line");
+        assert!(
+            ORDERING.expectation(name).is_some(),
+            "{name}: no `// expect:` line"
+        );
     }
 }
 

@@ -1,4 +1,4 @@
-// expect: error: lock order violation: a `SemB` lock cannot be taken while holding `SemC`
+// expect: error[E0277]: lock order violation: a `SemB` lock cannot be taken while holding `SemC`
 // Taking a lower lock while a higher one is held, with no cycle in sight yet.
 crate::lock_order!(SemA, SemB, SemC);
 

@@ -1,4 +1,4 @@
-// expect: error: lock order violation: a `SemA` lock cannot be taken while holding `SemA`
+// expect: error[E0277]: lock order violation: a `SemA` lock cannot be taken while holding `SemA`
 // Two locks of one level, nested: lockdep's "possible recursive locking".
 crate::lock_order!(SemA);
 

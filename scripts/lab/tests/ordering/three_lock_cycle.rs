@@ -1,4 +1,4 @@
-// expect: error: lock order violation: a `SemA` lock cannot be taken while holding `SemC`
+// expect: error[E0277]: lock order violation: a `SemA` lock cannot be taken while holding `SemC`
 // A cycle through three locks: A then B, B then C, C then A. Only the last closes the cycle.
 crate::lock_order!(SemA, SemB, SemC);
 

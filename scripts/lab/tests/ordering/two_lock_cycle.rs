@@ -1,4 +1,4 @@
-// expect: error: lock order violation: a `SemA` lock cannot be taken while holding `SemB`
+// expect: error[E0277]: lock order violation: a `SemA` lock cannot be taken while holding `SemB`
 // AB-BA: sem_b, then sem_a, against the declared order SemA < SemB.
 crate::lock_order!(SemA, SemB);
 
