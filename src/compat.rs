@@ -11,8 +11,8 @@
 //!   its bytes from `to_bytes`); 6.12 has the kernel's own `CStr`.
 //! - `struct semaphore` lost its `wait_list` for a `first_waiter` pointer (and gained
 //!   `last_holder`, for the hung-task detector's blocker report).
-//! - `Lock` gained `try_lock` (6.12 has none, and its `Guard` cannot be built outside the kernel
-//!   crate; see [`TryLock`]).
+//! - `Backend` gained `try_lock` and `assert_is_held` (6.12 has neither, so there the module's
+//!   semaphores have no `try_lock`: only the KUnit suite, which 6.12 does not build, uses it).
 //! - 7.x marks `Lock::lock`, `Lock::try_lock` and the guard's `drop` `#[inline]`, and they end up
 //!   inside their caller; on 6.12 they stay functions of their own. That decides how the backend
 //!   finds the address of the code that took the lock (see [`caller_ip`]).
@@ -73,23 +73,6 @@ extern "C" {
 pub(crate) const fn this_module() -> *mut bindings::module {
     // Taking the address of an extern static reads nothing, so it needs no `unsafe`.
     (&raw const __this_module).cast_mut().cast()
-}
-
-/// `Lock::try_lock` for 6.12, which lacks it (7.x has it as an inherent method, which method
-/// resolution picks before this trait).
-#[cfg(not(kernel_7))]
-#[expect(
-    dead_code,
-    reason = "only the KUnit suite calls try_lock, and 6.12 builds none"
-)]
-pub(crate) trait TryLock {
-    /// The guard a successful attempt returns.
-    type Guard<'a>
-    where
-        Self: 'a;
-
-    /// Takes the lock if it is free, without sleeping.
-    fn try_lock(&self) -> Option<Self::Guard<'_>>;
 }
 
 /// The address of the code that took or released a lock, for lockdep's `at:` lines: C passes

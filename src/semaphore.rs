@@ -139,16 +139,8 @@ unsafe impl Backend for SemaphoreBackend {
 
     #[inline(always)]
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
-        let ip = compat::caller_ip();
-        #[cfg(not(kernel_7))]
-        if let Some(attempt) = TryAttempt::current() {
-            // `TryLock::try_lock` on 6.12 asked for an attempt, not a wait (see there).
-            // SAFETY: The caller guarantees that `init` ran.
-            attempt.finish(unsafe { Self::try_acquire(ptr, ip) });
-            return;
-        }
         // SAFETY: The caller guarantees that `init` ran.
-        unsafe { Self::acquire(ptr, ip) }
+        unsafe { Self::acquire(ptr, compat::caller_ip()) }
     }
 
     #[cfg(kernel_7)]
@@ -224,6 +216,10 @@ impl SemaphoreBackend {
     /// # Safety
     ///
     /// `init` must have run on `ptr`.
+    #[cfg_attr(
+        not(kernel_7),
+        expect(dead_code, reason = "7.x's try_lock calls it; 6.12's Backend has none")
+    )]
     #[inline(always)]
     unsafe fn try_acquire(ptr: *mut SemaphoreState, ip: kernel::ffi::c_ulong) -> bool {
         // SAFETY: The caller guarantees that `init` ran. `down_trylock` returns 0 on success.
@@ -373,100 +369,6 @@ impl Drop for PlainGuard<'_> {
 /// A bindgen constant of a C enum (a `u32`) as the integer type a C function takes for it.
 fn c_enum<T: TryFrom<u32> + Default>(value: u32) -> T {
     value.try_into().unwrap_or_default()
-}
-
-/// `try_lock` for 6.12: a lock attempt that does not sleep.
-///
-/// 6.12's `Lock` has no `try_lock` and its `Guard` can only be made by `Lock::lock`, so the
-/// attempt goes through `Lock::lock`: [`TryAttempt`] marks the current task, the backend's `lock`
-/// sees the mark, tries (`down_trylock`) instead of waiting, and leaves the outcome in the mark.
-/// A failed attempt's guard is forgotten, so nothing is released that was never taken.
-#[cfg(not(kernel_7))]
-impl<T> compat::TryLock for Semaphore<T> {
-    type Guard<'a>
-        = kernel::sync::lock::Guard<'a, T, SemaphoreBackend>
-    where
-        T: 'a;
-
-    #[inline(always)]
-    fn try_lock(&self) -> Option<Self::Guard<'_>> {
-        let attempt = TryAttempt::begin();
-        let guard = self.lock();
-        if attempt.end() {
-            Some(guard)
-        } else {
-            core::mem::forget(guard);
-            None
-        }
-    }
-}
-
-/// How many tasks may be inside [`compat::TryLock::try_lock`] at once (6.12).
-#[cfg(not(kernel_7))]
-const TRY_SLOTS: usize = 8;
-
-/// A task that asked `lock` for an attempt rather than a wait (6.12).
-///
-/// # Invariants
-///
-/// A slot whose `task` is the current task belongs to it: only that task fills or clears it,
-/// between [`TryAttempt::begin`] and [`TryAttempt::end`].
-#[cfg(not(kernel_7))]
-struct TryAttempt {
-    task: AtomicPtr<bindings::task_struct>,
-    acquired: AtomicBool,
-}
-
-#[cfg(not(kernel_7))]
-static TRYING: [TryAttempt; TRY_SLOTS] = [const {
-    TryAttempt {
-        task: AtomicPtr::new(ptr::null_mut()),
-        acquired: AtomicBool::new(false),
-    }
-}; TRY_SLOTS];
-
-#[cfg(not(kernel_7))]
-impl TryAttempt {
-    /// Marks the current task as attempting; waits (politely) for a free slot if all are taken.
-    fn begin() -> &'static TryAttempt {
-        // SAFETY: `get_current` has no preconditions.
-        let me = unsafe { bindings::get_current() };
-        loop {
-            for slot in &TRYING {
-                if slot
-                    .task
-                    .compare_exchange(ptr::null_mut(), me, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    slot.acquired.store(false, Ordering::Relaxed);
-                    return slot;
-                }
-            }
-            // SAFETY: `cond_resched` may be called from any context that may sleep, as lock
-            // attempts' callers are.
-            unsafe { bindings::__cond_resched() };
-        }
-    }
-
-    /// The current task's mark, if it is attempting.
-    fn current() -> Option<&'static TryAttempt> {
-        // SAFETY: `get_current` has no preconditions; the pointer is only compared.
-        let me = unsafe { bindings::get_current() };
-        TRYING
-            .iter()
-            .find(|slot| ptr::eq(slot.task.load(Ordering::Acquire), me))
-    }
-
-    fn finish(&self, acquired: bool) {
-        self.acquired.store(acquired, Ordering::Relaxed);
-    }
-
-    /// Clears the mark and returns whether the attempt took the lock.
-    fn end(&self) -> bool {
-        let acquired = self.acquired.load(Ordering::Relaxed);
-        self.task.store(ptr::null_mut(), Ordering::Release);
-        acquired
-    }
 }
 
 /// How many threads may sleep in [`Semaphore`]s at once and still be found by [`up_sleepers`].
