@@ -15,12 +15,15 @@ use kernel::prelude::*;
 
 mod compat;
 mod kthread;
-#[cfg(kernel_7)]
-mod kunit;
 mod order;
 mod param;
 mod scenario;
 mod semaphore;
+
+compat::with_kunit! {
+    // The module's KUnit suite, where the kernel crate can build one.
+    mod kunit;
+}
 
 // The scenarios.
 mod abba;

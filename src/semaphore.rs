@@ -103,7 +103,8 @@ pub(crate) struct SemaphoreBackend;
 // SAFETY: The semaphore is initialised with a count of 1, so between `down()` in `lock` and `up()`
 // in `unlock` no other thread can pass `down()`: only one thread at a time owns the lock. The one
 // exception, `up_sleepers`, is unsafe and its callers take over that obligation. `try_lock` only
-// succeeds when `down_trylock` passed. `relock` is the default, which calls `lock`.
+// succeeds when `down_trylock` passed (on the series that have it). `relock` is the default,
+// which calls `lock`.
 unsafe impl Backend for SemaphoreBackend {
     type State = SemaphoreState;
     type GuardState = ();
@@ -143,13 +144,6 @@ unsafe impl Backend for SemaphoreBackend {
         unsafe { Self::acquire(ptr, compat::caller_ip()) }
     }
 
-    #[cfg(kernel_7)]
-    #[inline(always)]
-    unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
-        // SAFETY: The caller guarantees that `init` ran.
-        unsafe { Self::try_acquire(ptr, compat::caller_ip()) }.then_some(())
-    }
-
     #[inline(always)]
     unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
         // SAFETY: The caller owns the lock, so `init` ran.
@@ -163,13 +157,8 @@ unsafe impl Backend for SemaphoreBackend {
         unsafe { bindings::up(&raw mut (*ptr).sem) };
     }
 
-    #[cfg(kernel_7)]
-    unsafe fn assert_is_held(ptr: *mut Self::State) {
-        // SAFETY: The caller guarantees that `init` ran.
-        if !unsafe { Self::is_held(ptr) } {
-            kernel::warn_on!(true);
-        }
-    }
+    // `try_lock` and `assert_is_held`, on the series whose `Backend` requires them.
+    compat::semaphore_backend_items!();
 }
 
 impl SemaphoreBackend {
@@ -216,9 +205,9 @@ impl SemaphoreBackend {
     /// # Safety
     ///
     /// `init` must have run on `ptr`.
-    #[cfg_attr(
-        not(kernel_7),
-        expect(dead_code, reason = "7.x's try_lock calls it; 6.12's Backend has none")
+    #[allow(
+        dead_code,
+        reason = "the Backend's try_lock calls it, on the series that have one (see compat)"
     )]
     #[inline(always)]
     unsafe fn try_acquire(ptr: *mut SemaphoreState, ip: kernel::ffi::c_ulong) -> bool {
@@ -245,12 +234,9 @@ impl SemaphoreBackend {
     /// # Safety
     ///
     /// `init` must have run on `ptr`.
-    #[cfg_attr(
-        not(kernel_7),
-        expect(
-            dead_code,
-            reason = "7.x's assert_is_held calls it; 6.12's Backend has none"
-        )
+    #[allow(
+        dead_code,
+        reason = "the Backend's assert_is_held calls it, on the series that have one (see compat)"
     )]
     pub(crate) unsafe fn is_held(ptr: *mut SemaphoreState) -> bool {
         #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
