@@ -15,7 +15,7 @@
 
 use crate::new_semaphore;
 use crate::order::{Ordered, Token, Unlocked};
-use crate::scenario::{ControlFlow, Ctx, Scenario};
+use crate::scenario::{Ctx, Scenario, Thread};
 use kernel::c_str;
 use kernel::prelude::*;
 
@@ -31,7 +31,10 @@ pub(crate) struct AbBa {
 }
 
 impl Scenario for AbBa {
-    const THREADS: &'static [&'static CStr] = &[c_str!("deadlock_a"), c_str!("deadlock_b")];
+    const THREADS: &'static [Thread<Self>] = &[
+        Thread::new(c_str!("deadlock_a"), Self::thread_a),
+        Thread::new(c_str!("deadlock_b"), Self::thread_b),
+    ];
     const LOCKS: &'static [&'static str] = &["sem_a", "sem_b"];
 
     const BUGGY: &'static str = "buggy (deadlock_b takes sem_b, then sem_a)";
@@ -43,26 +46,10 @@ impl Scenario for AbBa {
             sem_b <- Ordered::new(new_semaphore!((), "sem_b")),
         })
     }
-
-    fn step(
-        &self,
-        thread: usize,
-        ctx: &Ctx,
-        held: &mut Token<'static, Unlocked>,
-    ) -> ControlFlow<()> {
-        match thread {
-            0 => self.thread_a(ctx, held),
-            _ => self.thread_b(ctx, held),
-        }
-        ControlFlow::Continue(())
-    }
 }
 
 impl AbBa {
     /// `deadlock_a`: always `sem_a`, then `sem_b`.
-    ///
-    /// Each thread has a function of its own (never inlined) so that lockdep's stack traces say
-    /// which thread recorded which dependency.
     #[inline(never)]
     fn thread_a(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
         self.in_order(ctx, held);

@@ -15,7 +15,7 @@
 
 use crate::new_semaphore;
 use crate::order::{Ordered, Token, Unlocked};
-use crate::scenario::{ControlFlow, Ctx, Scenario};
+use crate::scenario::{Ctx, Scenario, Thread};
 use kernel::c_str;
 use kernel::prelude::*;
 
@@ -33,7 +33,11 @@ pub(crate) struct Abc {
 }
 
 impl Scenario for Abc {
-    const THREADS: &'static [&'static CStr] = &[c_str!("abc_a"), c_str!("abc_b"), c_str!("abc_c")];
+    const THREADS: &'static [Thread<Self>] = &[
+        Thread::new(c_str!("abc_a"), Self::thread_a),
+        Thread::new(c_str!("abc_b"), Self::thread_b),
+        Thread::new(c_str!("abc_c"), Self::thread_c),
+    ];
     const LOCKS: &'static [&'static str] = &["sem_a", "sem_b", "sem_c"];
 
     const BUGGY: &'static str =
@@ -48,25 +52,10 @@ impl Scenario for Abc {
             sem_c <- Ordered::new(new_semaphore!((), "sem_c")),
         })
     }
-
-    fn step(
-        &self,
-        thread: usize,
-        ctx: &Ctx,
-        held: &mut Token<'static, Unlocked>,
-    ) -> ControlFlow<()> {
-        match thread {
-            0 => self.thread_a(ctx, held),
-            1 => self.thread_b(ctx, held),
-            _ => self.thread_c(ctx, held),
-        }
-        ControlFlow::Continue(())
-    }
 }
 
 impl Abc {
-    /// `abc_a`: `sem_a`, then `sem_b`, in both modes. (Each thread has a function of its own, never
-    /// inlined, so that lockdep's records name it.)
+    /// `abc_a`: `sem_a`, then `sem_b`, in both modes.
     #[inline(never)]
     fn thread_a(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
         let (_a, mut a) = self.sem_a.lock(held);

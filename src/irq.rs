@@ -24,7 +24,7 @@
 
 use crate::compat::{self, IrqTimer};
 use crate::order::{Token, Unlocked};
-use crate::scenario::{ControlFlow, Ctx, Scenario};
+use crate::scenario::{Ctx, Scenario, Thread};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::{new_spinlock, SpinLock};
@@ -48,35 +48,21 @@ const DELAY_US: u32 = 1000;
 const ARMED_MS: u32 = 20;
 
 impl Scenario for Irq {
-    const THREADS: &'static [&'static CStr] = &[c_str!("irq_thread"), c_str!("irq_timer")];
+    /// `irq_thread` on CPU 0, `irq_timer` (and so the timer) on CPU 1.
+    const THREADS: &'static [Thread<Self>] = &[
+        Thread::new(c_str!("irq_thread"), Self::thread).on_cpu(0),
+        Thread::new(c_str!("irq_timer"), Self::arm).on_cpu(1),
+    ];
     const LOCKS: &'static [&'static str] = &["irq_lock"];
 
     const BUGGY: &'static str =
         "buggy (irq_thread takes irq_lock with interrupts on; a timer interrupt takes it too)";
     const FIXED: &'static str = "fixed (irq_thread turns interrupts off while it holds irq_lock)";
 
-    /// `irq_thread` on CPU 0, `irq_timer` (and so the timer) on CPU 1.
-    fn cpu(thread: usize) -> Option<u32> {
-        Some(if thread == 0 { 0 } else { 1 })
-    }
-
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             timer <- IrqTimer::new(new_spinlock!(0, "irq_lock"), Self::fire),
         })
-    }
-
-    fn step(
-        &self,
-        thread: usize,
-        ctx: &Ctx,
-        _held: &mut Token<'static, Unlocked>,
-    ) -> ControlFlow<()> {
-        match thread {
-            0 => self.thread(ctx),
-            _ => self.arm(ctx),
-        }
-        ControlFlow::Continue(())
     }
 }
 
@@ -84,7 +70,7 @@ impl Irq {
     /// `irq_thread`: one update of `irq_lock`'s count, with interrupts enabled when buggy and
     /// disabled when fixed.
     #[inline(never)]
-    fn thread(&self, ctx: &Ctx) {
+    fn thread(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         if ctx.buggy() {
             // The bug: the timer interrupt may come in on this CPU while the lock is held.
             self.update(ctx);
@@ -101,7 +87,7 @@ impl Irq {
 
     /// `irq_timer`: arms the timer on this CPU and sleeps while it expires.
     #[inline(never)]
-    fn arm(&self, ctx: &Ctx) {
+    fn arm(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         self.timer.armed(DELAY_US, || ctx.sleep(ARMED_MS));
     }
 

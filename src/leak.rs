@@ -16,7 +16,7 @@
 
 use crate::new_semaphore;
 use crate::order::{Ordered, Token, Unlocked};
-use crate::scenario::{ControlFlow, Ctx, Scenario};
+use crate::scenario::{Ctx, Scenario, Thread};
 use kernel::c_str;
 use kernel::prelude::*;
 
@@ -33,7 +33,10 @@ pub(crate) struct Leak {
 }
 
 impl Scenario for Leak {
-    const THREADS: &'static [&'static CStr] = &[c_str!("leak_a"), c_str!("leak_b")];
+    const THREADS: &'static [Thread<Self>] = &[
+        Thread::new(c_str!("leak_a"), Self::leak_a),
+        Thread::new(c_str!("leak_b"), Self::wait),
+    ];
     const LOCKS: &'static [&'static str] = &["sem_l"];
 
     const BUGGY: &'static str = "buggy (leak_a's failing job returns without releasing sem_l)";
@@ -44,34 +47,22 @@ impl Scenario for Leak {
             sem_l <- Ordered::new(new_semaphore!(0, "sem_l")),
         })
     }
-
-    fn step(
-        &self,
-        thread: usize,
-        ctx: &Ctx,
-        held: &mut Token<'static, Unlocked>,
-    ) -> ControlFlow<()> {
-        match thread {
-            0 => match self.job(ctx, held) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    pr_info!(
-                        "leak_a: job failed (error {}), thread exits\n",
-                        e.to_errno()
-                    );
-                    ControlFlow::Break(())
-                }
-            },
-            _ => {
-                self.wait(ctx, held);
-                ControlFlow::Continue(())
-            }
-        }
-    }
 }
 
 impl Leak {
-    /// `leak_a`: one job under `sem_l`; the fifth fails.
+    /// `leak_a`: one job; when it fails, the thread exits.
+    #[inline(never)]
+    fn leak_a(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
+        if let Err(e) = self.job(ctx, held) {
+            pr_info!(
+                "leak_a: job failed (error {}), thread exits\n",
+                e.to_errno()
+            );
+            ctx.exit();
+        }
+    }
+
+    /// One job of `leak_a` under `sem_l`; the fifth fails.
     #[inline(never)]
     fn job(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) -> Result {
         let (mut done, _) = self.sem_l.lock(held);

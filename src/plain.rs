@@ -11,7 +11,7 @@
 //! The fix is the same as for `abba`: both threads take `sem1`, then `sem2`.
 
 use crate::order::{Token, Unlocked};
-use crate::scenario::{ControlFlow, Ctx, Scenario};
+use crate::scenario::{Ctx, Scenario, Thread};
 use crate::semaphore::PlainSemaphore;
 use kernel::c_str;
 use kernel::prelude::*;
@@ -26,7 +26,10 @@ pub(crate) struct Plain {
 }
 
 impl Scenario for Plain {
-    const THREADS: &'static [&'static CStr] = &[c_str!("plain_a"), c_str!("plain_b")];
+    const THREADS: &'static [Thread<Self>] = &[
+        Thread::new(c_str!("plain_a"), Self::thread_a),
+        Thread::new(c_str!("plain_b"), Self::thread_b),
+    ];
     const LOCKS: &'static [&'static str] = &["sem1", "sem2"];
 
     const BUGGY: &'static str = "buggy (plain_b takes sem2, then sem1; lockdep cannot see them)";
@@ -38,31 +41,18 @@ impl Scenario for Plain {
             sem2 <- PlainSemaphore::new(c_str!("sem2")),
         })
     }
-
-    fn step(
-        &self,
-        thread: usize,
-        ctx: &Ctx,
-        _held: &mut Token<'static, Unlocked>,
-    ) -> ControlFlow<()> {
-        match thread {
-            0 => self.thread_a(ctx),
-            _ => self.thread_b(ctx),
-        }
-        ControlFlow::Continue(())
-    }
 }
 
 impl Plain {
     /// `plain_a`: `sem1`, then `sem2`.
     #[inline(never)]
-    fn thread_a(&self, ctx: &Ctx) {
+    fn thread_a(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         Self::both(&self.sem1, &self.sem2, ctx);
     }
 
     /// `plain_b`: `sem2`, then `sem1` when buggy; `sem1`, then `sem2` when fixed.
     #[inline(never)]
-    fn thread_b(&self, ctx: &Ctx) {
+    fn thread_b(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         if ctx.buggy() {
             Self::both(&self.sem2, &self.sem1, ctx);
         } else {

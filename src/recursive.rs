@@ -14,7 +14,7 @@
 
 use crate::new_semaphore;
 use crate::order::{Ordered, Token, Unlocked};
-use crate::scenario::{ControlFlow, Ctx, Scenario};
+use crate::scenario::{Ctx, Scenario, Thread};
 use crate::semaphore::SemaphoreBackend;
 use kernel::c_str;
 use kernel::prelude::*;
@@ -30,7 +30,7 @@ pub(crate) struct Recursive {
 }
 
 impl Scenario for Recursive {
-    const THREADS: &'static [&'static CStr] = &[c_str!("recursive")];
+    const THREADS: &'static [Thread<Self>] = &[Thread::new(c_str!("recursive"), Self::update)];
     const LOCKS: &'static [&'static str] = &["sem_r"];
 
     const BUGGY: &'static str =
@@ -42,20 +42,10 @@ impl Scenario for Recursive {
             sem_r <- Ordered::new(new_semaphore!(0, "sem_r")),
         })
     }
-
-    fn step(
-        &self,
-        _thread: usize,
-        ctx: &Ctx,
-        held: &mut Token<'static, Unlocked>,
-    ) -> ControlFlow<()> {
-        self.update(ctx, held);
-        ControlFlow::Continue(())
-    }
 }
 
 impl Recursive {
-    /// Counts one update under `sem_r`, then has it logged.
+    /// `recursive`: counts one update under `sem_r`, then has it logged.
     #[inline(never)]
     fn update(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
         let (mut count, _) = self.sem_r.lock(held);

@@ -10,8 +10,8 @@
 use crate::kthread::KThread;
 use crate::order::{Token, Unlocked};
 use crate::semaphore;
+use core::cell::Cell;
 use core::fmt::{self, Write};
-pub(crate) use core::ops::ControlFlow;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use kernel::bindings;
@@ -21,10 +21,10 @@ use kernel::sync::Arc;
 /// The most threads a scenario may have.
 pub(crate) const MAX_THREADS: usize = 4;
 
-/// A locking scenario: its locks, and what one iteration of each thread does.
+/// A locking scenario: its locks, and its threads.
 pub(crate) trait Scenario: Send + Sync + Sized + 'static {
-    /// The names of the threads (task names, at most 15 bytes), one per thread.
-    const THREADS: &'static [&'static CStr];
+    /// The threads: one kthread each, which repeats its step until the module is unloaded.
+    const THREADS: &'static [Thread<Self>];
 
     /// The names of the locks, as lockdep shows them (for `status`, and for diagnosis tools that
     /// look for the module's lock classes).
@@ -48,33 +48,58 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// How long a thread sleeps between two iterations, in milliseconds.
     const PAUSE_MS: u32 = PAUSE_MS;
 
-    /// The CPU thread number `thread` must run on, if it matters. The scenario does not start
-    /// (`EINVAL`) when that CPU is not online.
-    fn cpu(_thread: usize) -> Option<u32> {
-        None
-    }
-
     /// Initialises the scenario's locks.
     fn new() -> impl PinInit<Self, Error>;
+}
 
-    /// One iteration of thread number `thread` (an index into [`Scenario::THREADS`]). `held` is
-    /// the thread's lock-order token: it holds no ordered lock when a step starts. Returning
-    /// [`ControlFlow::Break`] ends the thread (its kthread exits; unloading still works).
-    fn step(
-        &self,
-        thread: usize,
-        ctx: &Ctx,
-        held: &mut Token<'static, Unlocked>,
-    ) -> ControlFlow<()>;
+/// One iteration of a thread of the scenario `S`. `held` is the thread's lock-order token: it
+/// holds no ordered lock when a step starts. [`Ctx::exit`] ends the thread after the step.
+///
+/// Each thread's step is a function of its own, never inlined, so that lockdep's stack traces say
+/// which thread did what.
+pub(crate) type Step<S> = fn(&S, &Ctx, &mut Token<'static, Unlocked>);
+
+/// A thread of a scenario: its task name, the CPU it must run on if that matters, and its step.
+pub(crate) struct Thread<S> {
+    name: &'static CStr,
+    cpu: Option<u32>,
+    step: Step<S>,
+}
+
+impl<S> Thread<S> {
+    /// The thread `name` (a task name, at most 15 bytes), which repeats `step`, on any CPU.
+    pub(crate) const fn new(name: &'static CStr, step: Step<S>) -> Self {
+        Self {
+            name,
+            cpu: None,
+            step,
+        }
+    }
+
+    /// The same thread, on CPU `cpu` only. The scenario does not start (`EINVAL`) when that CPU
+    /// is not online.
+    pub(crate) const fn on_cpu(self, cpu: u32) -> Self {
+        Self {
+            name: self.name,
+            cpu: Some(cpu),
+            step: self.step,
+        }
+    }
 }
 
 /// What a scenario step may ask of the lab: the mode, the pacing, and a record of what the thread
 /// waits for.
 pub(crate) struct Ctx {
     thread: usize,
+    exit: Cell<bool>,
 }
 
 impl Ctx {
+    /// Ends the thread after this step: its kthread exits (unloading still works).
+    pub(crate) fn exit(&self) {
+        self.exit.set(true);
+    }
+
     /// Whether the module runs in buggy mode (re-read at every call: it may change any time).
     pub(crate) fn buggy(&self) -> bool {
         crate::BUGGY.get()
@@ -201,20 +226,23 @@ impl Running {
         let mut running = Self {
             threads: KVec::with_capacity(S::THREADS.len(), GFP_KERNEL)?,
         };
-        for (i, name) in S::THREADS.iter().enumerate() {
+        for (i, &Thread { name, cpu, step }) in S::THREADS.iter().enumerate() {
             let s = scenario.clone();
             STATS[i]
                 .name
                 .store(name.as_char_ptr().cast_mut(), Ordering::Relaxed);
             STATS[i].running.store(true, Ordering::Release);
-            let thread = KThread::spawn(name, S::cpu(i), move || {
-                let ctx = Ctx { thread: i };
+            let thread = KThread::spawn(name, cpu, move || {
+                let ctx = Ctx {
+                    thread: i,
+                    exit: Cell::new(false),
+                };
                 // SAFETY: A new kthread holds no lock, and this is its only token.
                 let mut held = unsafe { Token::unlocked() };
                 while !stopping() {
-                    let flow = s.step(i, &ctx, &mut held);
+                    step(&s, &ctx, &mut held);
                     STATS[i].iterations.fetch_add(1, Ordering::Relaxed);
-                    if flow.is_break() {
+                    if ctx.exit.get() {
                         break;
                     }
                     sleep_unless_stopping(S::PAUSE_MS);

@@ -22,7 +22,7 @@
 //! holds its own: the deadlock then comes in the first buggy iteration, every time.
 
 use crate::order::{Token, Unlocked};
-use crate::scenario::{ControlFlow, Ctx, Scenario};
+use crate::scenario::{Ctx, Scenario, Thread};
 use crate::HOLD_MS;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::c_str;
@@ -45,7 +45,10 @@ const NAME_A: &CStr = c_str!("spin_a");
 const NAME_B: &CStr = c_str!("spin_b");
 
 impl Scenario for Spin {
-    const THREADS: &'static [&'static CStr] = &[c_str!("spinner_a"), c_str!("spinner_b")];
+    const THREADS: &'static [Thread<Self>] = &[
+        Thread::new(c_str!("spinner_a"), Self::thread_a),
+        Thread::new(c_str!("spinner_b"), Self::thread_b),
+    ];
     const LOCKS: &'static [&'static str] = &["spin_a", "spin_b"];
 
     const BUGGY: &'static str =
@@ -61,31 +64,18 @@ impl Scenario for Spin {
             holding: [const { AtomicBool::new(false) }; 2],
         })
     }
-
-    fn step(
-        &self,
-        thread: usize,
-        ctx: &Ctx,
-        _held: &mut Token<'static, Unlocked>,
-    ) -> ControlFlow<()> {
-        match thread {
-            0 => self.thread_a(ctx),
-            _ => self.thread_b(ctx),
-        }
-        ControlFlow::Continue(())
-    }
 }
 
 impl Spin {
     /// `spinner_a`: `spin_a`, then `spin_b`.
     #[inline(never)]
-    fn thread_a(&self, ctx: &Ctx) {
+    fn thread_a(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         self.both(0, (&self.spin_a, NAME_A), (&self.spin_b, NAME_B), ctx);
     }
 
     /// `spinner_b`: `spin_b`, then `spin_a` when buggy; `spin_a`, then `spin_b` when fixed.
     #[inline(never)]
-    fn thread_b(&self, ctx: &Ctx) {
+    fn thread_b(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         if ctx.buggy() {
             self.both(1, (&self.spin_b, NAME_B), (&self.spin_a, NAME_A), ctx);
         } else {
