@@ -49,12 +49,12 @@ impl Recursive {
     #[inline(never)]
     fn update(&self, ctx: &Ctx, held: &mut Token<'_, Unlocked>) {
         let (mut count, _) = self.sem_r.lock(held);
-        *count += 1;
         if !ctx.hold() {
             return;
         }
+        *count += 1;
         if ctx.buggy() {
-            self.log_update();
+            self.log_update(ctx);
         } else {
             Self::log_update_locked(&count);
         }
@@ -62,9 +62,11 @@ impl Recursive {
 
     /// The buggy helper: takes `sem_r` to read the count, although its caller holds it already.
     #[inline(never)]
-    fn log_update(&self) {
+    fn log_update(&self, ctx: &Ctx) {
         let count = self.sem_r.unordered().lock();
-        pr_debug!("recursive: update {}\n", *count);
+        if ctx.running() {
+            pr_debug!("recursive: update {}\n", *count);
+        }
     }
 
     /// The fixed helper: reads the count through the caller's guard, which proves that `sem_r` is

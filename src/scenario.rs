@@ -24,6 +24,12 @@ pub(crate) const MAX_THREADS: usize = 4;
 /// A locking scenario: its locks, and its threads.
 pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// The threads: one kthread each, which repeats its step until the module is unloaded.
+    ///
+    /// A step may touch the data behind a semaphore it took (a `Semaphore`'s; spinlocks are never
+    /// broken) only after [`Ctx::hold`], [`Ctx::sleep`] or [`Ctx::running`] said, since it took
+    /// the semaphore, that the module is not stopping.
+    /// Unloading breaks deadlocks by giving semaphores to their sleepers (see [`Running::drop`]),
+    /// so that two threads may then hold one: this rule keeps them off its data.
     const THREADS: &'static [Thread<Self>];
 
     /// The names of the locks, as lockdep shows them (for `status`, and for diagnosis tools that
@@ -98,6 +104,12 @@ impl Ctx {
     /// Ends the thread after this step: its kthread exits (unloading still works).
     pub(crate) fn exit(&self) {
         self.exit.set(true);
+    }
+
+    /// Whether the module is still running, not being unloaded (see [`Scenario::THREADS`] for why
+    /// a step asks before it touches the data behind a lock).
+    pub(crate) fn running(&self) -> bool {
+        !stopping()
     }
 
     /// Whether the module runs in buggy mode (re-read at every call: it may change any time).
@@ -276,7 +288,8 @@ impl Drop for Running {
     /// Deadlocked threads sleep in `down()` and cannot see any stop request, so while any thread
     /// still runs this gives every sleeping semaphore waiter the semaphore it waits for
     /// ([`semaphore::up_sleepers`]); the woken thread sees that the module is stopping, drops its
-    /// guards (a balanced release for lockdep) and exits.
+    /// guards (a balanced release for lockdep) and exits. Its holder may still hold the semaphore
+    /// too, or a later taker share it: none of them touches the data behind it (see below).
     fn drop(&mut self) {
         STOPPING.store(true, Ordering::Release);
         let mut broken = 0;
@@ -284,9 +297,12 @@ impl Drop for Running {
         while STATS.iter().any(|s| s.running.load(Ordering::Acquire)) && waited < UNLOAD_TIMEOUT_MS
         {
             // SAFETY: Every semaphore a thread of ours may sleep on belongs to the scenario, which
-            // the closures owned by `self.threads` keep alive until they are dropped below. The
-            // threads see `STOPPING` (set above, before the semaphores are released) and touch no
-            // guarded data after that.
+            // the closures owned by `self.threads` keep alive until they are dropped below.
+            // `STOPPING` is set above, before any semaphore is released here, so every thread
+            // that takes a semaphore released here (the sleeper, or a later taker while the count
+            // stays above one) sees it set: its `down()` synchronises with our `up()`. Such a
+            // thread touches no data behind that semaphore, by the rule of `Scenario::THREADS`
+            // (it asks `Ctx` first), so the data keeps at most one user: a holder from before.
             broken += unsafe { semaphore::up_sleepers() };
             pause(PAUSE_MS);
             waited += PAUSE_MS;

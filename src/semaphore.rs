@@ -22,7 +22,7 @@
 
 use crate::compat;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::ffi::c_char;
 use kernel::prelude::*;
@@ -365,18 +365,23 @@ const SLEEPER_SLOTS: usize = 16;
 ///
 /// # Invariants
 ///
-/// While `state` is not null, the thread in `task` is inside [`down`] on that semaphore, which
-/// therefore is alive. `name` is null or a C string valid forever. `released` is false whenever
-/// `state` is null.
+/// `state` is null when the slot is free. Otherwise it is the semaphore the thread in `task` is
+/// inside [`down`] on (which therefore is alive), with its lowest bit ([`RELEASED`]) set once
+/// [`up_sleepers`] released that semaphore for this sleep. Only [`Sleeper::enter`] makes it
+/// non-null (with the bit clear) and only [`Sleeper::leave`] makes it null again, so one word
+/// says both which sleep the slot holds and whether it was released: a release can never be
+/// counted for another sleep. `name` is null or a C string valid forever.
 struct Sleeper {
     state: AtomicPtr<bindings::semaphore>,
     task: AtomicPtr<bindings::task_struct>,
     name: AtomicPtr<c_char>,
     /// The semaphore's holder record.
     holder: AtomicPtr<Holder>,
-    /// Whether [`up_sleepers`] already released this sleeper's semaphore.
-    released: AtomicBool,
 }
+
+/// The bit of [`Sleeper::state`] that says [`up_sleepers`] released the sleeper. A `struct
+/// semaphore` is aligned to more than one byte, so its address never has it.
+const RELEASED: usize = 1;
 
 static SLEEPERS: [Sleeper; SLEEPER_SLOTS] = [const {
     Sleeper {
@@ -384,7 +389,6 @@ static SLEEPERS: [Sleeper; SLEEPER_SLOTS] = [const {
         task: AtomicPtr::new(ptr::null_mut()),
         name: AtomicPtr::new(ptr::null_mut()),
         holder: AtomicPtr::new(ptr::null_mut()),
-        released: AtomicBool::new(false),
     }
 }; SLEEPER_SLOTS];
 
@@ -397,6 +401,9 @@ impl Sleeper {
         name: *const c_char,
         holder: *const Holder,
     ) -> Option<&'static Sleeper> {
+        const { assert!(core::mem::align_of::<bindings::semaphore>() > RELEASED) };
+        // INVARIANT: the slot was free; from now until `leave` the current thread is inside
+        // `down` on `state`, which is not released yet.
         let slot = SLEEPERS.iter().find(|s| {
             s.state
                 .compare_exchange(ptr::null_mut(), state, Ordering::AcqRel, Ordering::Relaxed)
@@ -410,12 +417,12 @@ impl Sleeper {
         Some(slot)
     }
 
-    /// Clears the record made by [`Sleeper::enter`].
+    /// Clears the record made by [`Sleeper::enter`], released or not.
     fn leave(&self) {
         self.name.store(ptr::null_mut(), Ordering::Release);
         self.holder.store(ptr::null_mut(), Ordering::Release);
         self.task.store(ptr::null_mut(), Ordering::Release);
-        self.released.store(false, Ordering::Release);
+        // INVARIANT: the thread is out of `down`; the slot is free again.
         self.state.store(ptr::null_mut(), Ordering::Release);
     }
 }
@@ -448,27 +455,38 @@ pub(crate) fn sleeping_on(
     })
 }
 
-/// Releases every [`Semaphore`] and [`PlainSemaphore`] that a thread is sleeping on, once per sleep, and returns how many
-/// it released.
+/// Releases every [`Semaphore`] and [`PlainSemaphore`] that a thread is sleeping on, once per
+/// sleep, and returns how many it released.
 ///
 /// This breaks a deadlock: each sleeper gets the semaphore it waits for although its holder never
 /// released it. Semaphores have no owner, so the kernel allows it; lockdep is not told, so each
-/// thread's own acquire/release pairs stay balanced. A semaphore may be released more often than it
-/// was acquired, so its count may end above one.
+/// thread's own acquire/release pairs stay balanced. A sleeper that was woken by an ordinary `up()`
+/// a moment before may still be released too, so a semaphore's count may end above one.
 ///
 /// # Safety
 ///
-/// Every semaphore a thread may be sleeping on must stay alive until this returns, and after it no
-/// thread may access the data behind a guard of any of them (two threads may now hold the same
-/// semaphore). Meant for tearing down: stop the threads, call this, let them drop their guards.
+/// Every semaphore a thread may be sleeping on must stay alive until this returns. Afterwards a
+/// released semaphore may have two holders at once (the one that never released it, and the
+/// released sleeper), and with a count above one, later takers may share it as well: the caller
+/// must ensure that no two of them access the data behind the semaphore at the same time.
 pub(crate) unsafe fn up_sleepers() -> usize {
     let mut n = 0;
     for slot in &SLEEPERS {
-        let state = slot.state.load(Ordering::Acquire);
-        if !state.is_null() && !slot.released.swap(true, Ordering::AcqRel) {
-            // SAFETY: By the type invariant, the semaphore was alive when the slot was read, and
-            // the caller keeps it alive until this function returns.
-            unsafe { bindings::up(state) };
+        let sem = slot.state.load(Ordering::Acquire);
+        if sem.is_null() || (sem as usize) & RELEASED != 0 {
+            continue;
+        }
+        // Marks this sleep as released. The exchange fails if the thread left meanwhile, and
+        // then the slot is free or holds another sleep, to be looked at next time.
+        let marked = sem.wrapping_byte_add(RELEASED);
+        if slot
+            .state
+            .compare_exchange(sem, marked, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            // SAFETY: By the type invariant, the slot held an unreleased sleep on `sem`, so the
+            // semaphore was alive then; the caller keeps it alive until this function returns.
+            unsafe { bindings::up(sem) };
             n += 1;
         }
     }
