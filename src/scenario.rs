@@ -3,8 +3,9 @@
 //! Runs a locking [`Scenario`]: one kthread per scenario thread, each repeating the scenario's
 //! step until the module is unloaded, with the counters that the `status` parameter shows.
 //!
-//! A scenario only says which locks each thread takes, in which order; this file owns the
-//! threads, the pacing, the statistics and the teardown (which breaks a real deadlock, see
+//! A scenario is its locks and a table of its threads ([`Thread`]: task name, CPU, the function
+//! one iteration runs), which say which locks each thread takes, in which order; this file owns
+//! the threads, the pacing, the statistics and the teardown (which breaks a real deadlock, see
 //! [`Running::drop`]). Each scenario is one file beside this one; `rust_deadlock.rs` lists them.
 
 use crate::kthread::KThread;
