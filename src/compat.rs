@@ -12,7 +12,6 @@
 //! - `SERIES`, the series' name for log lines;
 //! - `cstr_bytes`, a `CStr`'s bytes;
 //! - `sema_init_zeroed`, C's `sema_init(sem, 1)` rebuilt for its `struct semaphore`;
-//! - `caller_ip`, the address lockdep shows as the code that took a lock;
 //! - `irqs_off`, and `IrqTimer`, a one-shot hrtimer that fires in hard-interrupt context;
 //! - `semaphore_backend_items!`, the items of `kernel::sync::lock::Backend` it requires beyond
 //!   6.12's (`try_lock`, `assert_is_held`), for the module's semaphore backend;
@@ -26,9 +25,6 @@
 //!   `last_holder`, for the hung-task detector's blocker report).
 //! - `Backend` gained `try_lock` and `assert_is_held` (6.12 has neither, so there the module's
 //!   semaphores have no `try_lock`: only the KUnit suite, which 6.12 does not build, uses it).
-//! - 7.x marks `Lock::lock`, `Lock::try_lock` and the guard's `drop` `#[inline]`, and they end up
-//!   inside their caller; on 6.12 they stay functions of their own. That decides how the backend
-//!   finds the address of the code that took the lock (`caller_ip`).
 //! - `module!` renamed `author` to `authors` and `THIS_MODULE` left the crate root: the module
 //!   writes its author into `.modinfo` itself and names `__this_module` directly.
 //! - 7.x has an hrtimer abstraction (`kernel::time::hrtimer`) and a way to disable interrupts

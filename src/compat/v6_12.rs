@@ -30,35 +30,6 @@ pub(crate) unsafe fn sema_init_zeroed(sem: *mut bindings::semaphore) {
     }
 }
 
-/// The address of the code that took or released a lock, for lockdep's `at:` lines: C passes
-/// `_RET_IP_` from its out-of-line lock functions.
-///
-/// Called from the always-inlined backend functions. On 6.12 they end up inside `Lock::lock`,
-/// which stays a function of its own, and whose return address lies in the caller (C's
-/// `_RET_IP_`). The lab's VM tests check that lockdep names the scenario's thread functions.
-#[inline(always)]
-pub(crate) fn caller_ip() -> kernel::ffi::c_ulong {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let ip: kernel::ffi::c_ulong;
-        // SAFETY: The kernel builds Rust code with `-Cforce-frame-pointers=y`, so in the body of
-        // any function `rbp` points at the saved frame pointer, with the return address right
-        // above it. This only reads that word; it writes nothing and leaves the flags alone.
-        unsafe {
-            core::arch::asm!(
-                "mov {}, qword ptr [rbp + 8]",
-                out(reg) ip,
-                options(nostack, readonly, preserves_flags)
-            )
-        };
-        ip
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        0
-    }
-}
-
 /// Runs `f` with interrupts disabled on the current CPU, and lockdep told so, like C's
 /// `local_irq_save()` ... `local_irq_restore()`. `f` must not sleep.
 ///
@@ -114,6 +85,7 @@ compile_error!("irqs_off: on 6.12 only x86_64 is supported");
 /// counts it as hard-interrupt context.
 ///
 /// 6.12 has no Rust hrtimer: this is a C `struct hrtimer` in place, set up with `hrtimer_init`.
+///
 /// # Invariants
 ///
 /// `timer` was initialised by `hrtimer_init` with [`IrqTimer::MODE`] and [`IrqTimer::run`] as its

@@ -26,31 +26,6 @@ pub(crate) unsafe fn sema_init_zeroed(sem: *mut bindings::semaphore) {
     // the caller's zeroing made both.
 }
 
-/// The address of the code that took or released a lock, for lockdep's `at:` lines: C passes
-/// `_RET_IP_` from its out-of-line lock functions.
-///
-/// Called from the always-inlined backend functions. On 7.x those end up inside the function that
-/// called `Lock::lock` (which 7.x marks `#[inline]`, and which is inlined there too), so their own
-/// address is the caller's (C's `_THIS_IP_`). The lab's VM tests check that lockdep names the
-/// scenario's thread functions.
-#[inline(always)]
-pub(crate) fn caller_ip() -> kernel::ffi::c_ulong {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let ip: kernel::ffi::c_ulong;
-        // SAFETY: `lea` only computes an address into a register: it reads no memory, touches no
-        // stack and leaves the flags alone, as the options state.
-        unsafe {
-            core::arch::asm!("lea {}, [rip]", out(reg) ip, options(nomem, nostack, preserves_flags))
-        };
-        ip
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        0
-    }
-}
-
 /// Runs `f` with interrupts disabled on the current CPU, and lockdep told so, like C's
 /// `local_irq_save()` ... `local_irq_restore()`. `f` must not sleep.
 #[inline(always)]
@@ -157,7 +132,7 @@ macro_rules! semaphore_backend_items {
         #[inline(always)]
         unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
             // SAFETY: The caller guarantees that `init` ran.
-            unsafe { Self::try_acquire(ptr, $crate::compat::caller_ip()) }.then_some(())
+            unsafe { Self::try_acquire(ptr, $crate::semaphore::caller_ip()) }.then_some(())
         }
 
         unsafe fn assert_is_held(ptr: *mut Self::State) {
