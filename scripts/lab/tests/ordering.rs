@@ -25,14 +25,7 @@ fn check(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn every_case_has_an_expectation() {
-    let names = ORDERING.cases();
-    assert_eq!(names.len(), 7, "{names:?}");
-    for name in &names {
-        assert!(
-            ORDERING.expectation(name).is_some(),
-            "{name}: no `// expect:` line"
-        );
-    }
+    ORDERING.assert_cases(7);
 }
 
 #[test]

@@ -19,14 +19,7 @@ const PARAMS: Suite = Suite {
 
 #[test]
 fn every_case_has_an_expectation() {
-    let names = PARAMS.cases();
-    assert_eq!(names.len(), 3, "{names:?}");
-    for name in &names {
-        assert!(
-            PARAMS.expectation(name).is_some(),
-            "{name}: no `// expect:` line"
-        );
-    }
+    PARAMS.assert_cases(3);
 }
 
 #[test]

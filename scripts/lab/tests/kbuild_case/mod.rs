@@ -51,7 +51,7 @@ impl Suite {
     }
 
     /// The names of the suite's cases, sorted.
-    pub fn cases(&self) -> Vec<String> {
+    fn cases(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.case_dir())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -126,8 +126,21 @@ impl kernel::Module for Case {{
         (out.status.success(), text, dir)
     }
 
+    /// Checks that the suite has `count` cases (a new case file needs its test), each with an
+    /// `// expect:` line.
+    pub fn assert_cases(&self, count: usize) {
+        let names = self.cases();
+        assert_eq!(names.len(), count, "{names:?}");
+        for name in &names {
+            assert!(
+                self.expectation(name).is_some(),
+                "{name}: no `// expect:` line"
+            );
+        }
+    }
+
     /// What a case expects: its `// expect:` line, and its `// and:` lines.
-    pub fn expectation(&self, name: &str) -> Option<(String, Vec<String>)> {
+    fn expectation(&self, name: &str) -> Option<(String, Vec<String>)> {
         let case = std::fs::read_to_string(self.case_dir().join(name)).ok()?;
         let mut lines = case.lines();
         let want = lines.next()?.strip_prefix("// expect: ")?.to_owned();
