@@ -90,7 +90,7 @@ check: $(KERNEL_DEP)
 	@[ "$$(cat src/.built-for 2>/dev/null)" = "$(KDIR)" ] || rm -f $(MODULE_PRODUCTS)
 	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) CLIPPY=1 KRUSTFLAGS=-Dwarnings
 	@echo "$(KDIR)" > src/.built-for
-	@rustfmt --check --edition 2021 src/rust_deadlock.rs
+	@rustfmt --check --edition 2021 src/*.rs src/compat/*.rs
 	@$(CARGO) fmt $(HOST) --all --check
 	@$(CARGO) clippy --quiet $(HOST) --all-targets -- -D warnings
 
