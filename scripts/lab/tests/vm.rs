@@ -476,9 +476,21 @@ grep debug_locks /proc/lockdep_stats"#,
 /// The module's KUnit suite runs when it is loaded (7.3) and every case passes; its KTAP output
 /// is kept as `kunit.ktap` beside the logs for `make test`'s KTAP file. 6.12's kernel crate has no
 /// `#[kunit_tests]`: there the suite is reported as skipped, and the module must print none.
+/// The suite's lockdep cases check lockdep's records only while lockdep is on (a report turns it
+/// off for the rest of the boot): this guest is fresh, and lockdep must still be on after the
+/// suite, so that here they checked.
 #[test]
 fn kunit_suite_passes() {
-    let run = run("kunit", "load; rmmod rust_deadlock");
+    let run = run(
+        "kunit",
+        "load; rmmod rust_deadlock; grep debug_locks /proc/lockdep_stats",
+    );
+    assert!(
+        run.lines()
+            .any(|l| l.split_whitespace().eq(["debug_locks:", "1"])),
+        "{}",
+        run.failure("lockdep was off: the suite's lockdep cases checked nothing")
+    );
     let ktap = lab::ktap(&run);
     let file = lab::log_dir().join("kunit.ktap");
     if !lab::target().has_kunit_tests() {
