@@ -19,7 +19,7 @@ out=$LAB_OUT/soak
 rm -rf "$out"; mkdir -p "$out"
 scripts/setup/setup-host.sh --tests >/dev/null || exit 1
 (cd scripts && cargo build --quiet --workspace --tests) || exit 1
-export SPLAT=$REPO_ROOT/scripts/target/debug/splat DRGN
+export DRGN
 for k in "${kernels[@]}"; do keep_module "$k" && keep_module "$k-debug" || exit 1; done
 
 # run NAME TARGET [NEXTEST-ARGS...]: one run of the lab's tests on TARGET; when it fails, its

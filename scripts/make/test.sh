@@ -17,7 +17,7 @@ rm -rf "$results"; mkdir -p "$results"
 
 scripts/setup/setup-host.sh --tests || exit 1
 (cd scripts && cargo build --quiet --workspace --tests) || exit 1
-export SPLAT=$REPO_ROOT/scripts/target/debug/splat DRGN
+export DRGN
 # The host crates' own tests, and their doc tests (which nextest does not run).
 step "$results" host nextest "$results" host --workspace \
     -E 'package(splat) | package(tsc-khz) | (package(lab) & kind(lib))'

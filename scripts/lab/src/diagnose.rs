@@ -360,33 +360,10 @@ pub struct Class {
 }
 
 impl Frame {
-    /// The function's name, demangled, without Rust's crate hashes; a method of a type's own
-    /// `impl` reads `path::Type::method` (the demangler writes `<path::Type>::method`).
+    /// The function's name as splat prints it: demangled, without Rust's crate hashes, a
+    /// method of a type's own `impl` as `path::Type::method`.
     pub fn name(&self) -> String {
-        if !self.function.starts_with("_R") {
-            return self.function.clone();
-        }
-        let name = format!("{:#}", rustc_demangle::demangle(&self.function));
-        if !name.starts_with('<') {
-            return name;
-        }
-        let mut depth = 0;
-        for (i, c) in name.char_indices() {
-            match c {
-                '<' => depth += 1,
-                '>' => depth -= 1,
-                _ => {}
-            }
-            if depth == 0 {
-                let (inner, rest) = (&name[1..i], &name[i + 1..]);
-                return if !inner.contains(" as ") {
-                    format!("{inner}{rest}")
-                } else {
-                    name
-                };
-            }
-        }
-        name
+        splat::demangle(&self.function)
     }
 
     /// `file:line`, the kernel's files relative to its source tree, the module's to the

@@ -1,8 +1,8 @@
 //! The host side of the rust-deadlock lab.
 //!
 //! [`boot`] starts a fresh guest through `scripts/guest/vm.sh`, runs a guest command line in it and
-//! keeps the whole console log; [`Run::reports`] hands that log to `splat --json` and returns the
-//! kernel reports it found, which tests and the demo assert on. Every run gets a new guest,
+//! keeps the whole console log; [`Run::reports`] reads that log with the splat library and
+//! returns the kernel reports it found, which tests and the demo assert on. Every run gets a new guest,
 //! because lockdep reports only the first problem it finds in a boot: under emulation, a guest
 //! restored from the kernel's saved guest (`scripts/guest/guest.sh`), as fresh as a booted one.
 
@@ -234,42 +234,15 @@ pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
     }
 }
 
-/// The `splat` binary: `$SPLAT`, or the newest build under `scripts/target`.
-pub fn splat_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("SPLAT") {
-        return PathBuf::from(path);
-    }
-    let target = repo_root().join("scripts/target");
-    ["release", "debug"]
-        .iter()
-        .map(|profile| target.join(profile).join("splat"))
-        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .max()
-        .map(|(_, p)| p)
-        .expect("no splat binary: run `make host` (or `cargo build` in scripts/)")
-}
-
 impl Run {
-    /// The reports `splat --json` finds in the console log.
+    /// The reports splat finds in the console (the splat library, in this process).
     pub fn reports(&self) -> Vec<Report> {
-        self.document().reports
+        splat::parse(&self.console)
     }
 
-    /// Everything `splat --json` finds in the console log: the reports and the wait-for graph of
-    /// the hung tasks.
-    pub fn document(&self) -> splat::Document {
-        let out = Command::new(splat_binary())
-            .arg("--json")
-            .arg(&self.log)
-            .output()
-            .expect("run splat");
-        assert!(
-            matches!(out.status.code(), Some(0 | 1)),
-            "splat failed on {}: {}",
-            self.log.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("splat --json output")
+    /// The wait-for graph splat builds from the hung tasks' blocker lines, and its cycles.
+    pub fn wait_for(&self) -> splat::WaitFor {
+        splat::wait_for(&self.reports())
     }
 
     /// The console's lines without their printk timestamps. The guest command's output reaches

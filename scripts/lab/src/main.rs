@@ -17,7 +17,7 @@
 //! time from `insmod` to the kernel's first report (guest clock), for `make bench`.
 
 use lab::diagnose::{DebugBuild, Live, Snapshot, Source};
-use lab::{boot, boot_for, check_buggy, splat_binary, Run, SCENARIOS};
+use lab::{boot, boot_for, check_buggy, Run, SCENARIOS};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         "\n==> splat {}   (what the kernel reported, explained)\n",
         run.log.display()
     );
-    let _ = Command::new(splat_binary()).arg(&run.log).status();
+    print!("{}", splat::to_text(&run.reports()));
     lock_graph(&run);
     match check_buggy(&run, scenario) {
         Ok(()) => {
@@ -252,15 +252,8 @@ fn gdb(args: &[String]) -> Result<(), String> {
 
 /// Saves the lock-order graph next to the log: as SVG when Graphviz is installed, else as DOT.
 fn lock_graph(run: &Run) {
-    let Ok(out) = Command::new(splat_binary())
-        .arg("--dot")
-        .arg(&run.log)
-        .output()
-    else {
-        return;
-    };
     let dot_file = run.log.with_extension("dot");
-    if std::fs::write(&dot_file, &out.stdout).is_err() {
+    if std::fs::write(&dot_file, splat::to_dot(&run.reports())).is_err() {
         return;
     }
     let svg = run.log.with_extension("svg");

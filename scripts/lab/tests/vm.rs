@@ -244,7 +244,7 @@ fn real_deadlock_hangs_both_threads_and_rmmod_breaks_it() {
             );
         }
         // splat turns those lines into the wait-for graph: one cycle of the two threads.
-        let graph = run.document().wait_for;
+        let graph = run.wait_for();
         let [cycle] = graph.cycles.as_slice() else {
             panic!(
                 "{}",
