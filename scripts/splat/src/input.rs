@@ -197,8 +197,10 @@ fn strip_syslog(s: &str) -> &str {
     if let Some(rest) = s.strip_prefix(TAG) {
         return rest;
     }
-    match s.find(TAG) {
-        Some(pos) if pos <= 120 && has_clock_time(&s[..pos]) => &s[pos + TAG.len()..],
+    // The tag is looked for where a syslog header can end (at most 120 bytes in).
+    let head = &s.as_bytes()[..s.len().min(120 + TAG.len())];
+    match memchr::memmem::find(head, TAG.as_bytes()) {
+        Some(pos) if has_clock_time(&s[..pos]) => &s[pos + TAG.len()..],
         _ => s,
     }
 }
@@ -227,6 +229,10 @@ fn strip_kmsg(s: &str) -> &str {
                 return &rest[end + 1..];
             }
         }
+    }
+    // A record prefix starts with its level digit.
+    if !s.starts_with(|c: char| c.is_ascii_digit()) {
+        return s;
     }
     if let Some(semi) = s.find(';') {
         let head = &s[..semi];

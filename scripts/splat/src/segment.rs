@@ -28,8 +28,7 @@ use crate::lex::lockfmt::{
 };
 use crate::lex::{
     classify_header, classify_line, cut_lock_line, hung_header_task, is_bare_address,
-    is_old_task_line, lex, lock_line_stage, may_be_header, Family, Header, LineClass,
-    LockLineStage, Token,
+    is_old_task_line, lex, lock_line_stage, trim, Family, Header, LineClass, LockLineStage, Token,
 };
 use crate::model::ReportKind;
 
@@ -323,7 +322,7 @@ impl Segment {
 /// `WARNING: FILE:LINE at ...` lines of the same FILE:LINE (the 6.18+ format).
 fn same_warning_site(header: &str, line: &str) -> bool {
     let site = |t: &str| {
-        t.trim()
+        trim(t)
             .strip_prefix("WARNING: ")
             .and_then(|r| r.split_once(" at "))
             .map(|(loc, _)| loc.to_string())
@@ -413,7 +412,7 @@ impl Segmenter {
         }
         last.1.clone_from(&joined);
         if first {
-            seg.header = joined.trim().to_string();
+            seg.header = trim(&joined).to_string();
         } else if let Some(t) = seg.tokens.last_mut() {
             *t = lex(&joined);
         }
@@ -424,11 +423,7 @@ impl Segmenter {
     /// took the line.
     fn push_line(&mut self, line: &Line, token: Option<Token>) -> Option<usize> {
         let text = line.text;
-        let header = if may_be_header(text) {
-            classify_header(text)
-        } else {
-            None
-        };
+        let header = classify_header(text);
         if let Some(h) = header.as_ref().filter(|h| h.strong) {
             return Some(self.start(h, line));
         }
@@ -553,9 +548,8 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
 
 /// [`wrapped_join`] where `next_class` is `classify_line(next)`.
 fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<String> {
-    let n = next.trim();
-    if n.is_empty() || prev.trim().is_empty() || (may_be_header(n) && classify_header(n).is_some())
-    {
+    let n = trim(next);
+    if n.is_empty() || trim(prev).is_empty() || classify_header(n).is_some() {
         return None;
     }
     if let Some(joined) = join_held_fragments(prev, next, next_class) {
@@ -606,9 +600,9 @@ fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<S
 /// or wrapped by a mail client after its address: the pieces are put back together, without
 /// a separator (each piece carries its own spaces) except between an address and `(`.
 fn join_held_fragments(prev: &str, next: &str, next_class: LineClass) -> Option<String> {
-    let (_, lock) = parse_held_entry(prev.trim())?;
-    let after_index = prev.trim().split_once(':').map_or("", |(_, r)| r.trim());
-    let n = next.trim();
+    let (_, lock) = parse_held_entry(trim(prev))?;
+    let after_index = trim(prev).split_once(':').map_or("", |(_, r)| trim(r));
+    let n = trim(next);
     let incomplete = match &lock {
         None => {
             !after_index.contains('<')
@@ -643,7 +637,7 @@ fn join_held_fragments(prev: &str, next: &str, next_class: LineClass) -> Option<
 /// A `print_lock()` line (alone or in a held-lock list) whose `at:` site is cut off: it ends
 /// in `, at:`, `, at: [<ADDR>]` or, wrapped before the `at:`, in `},`.
 fn lock_site_missing(t: &str) -> bool {
-    let t = t.trim();
+    let t = trim(t);
     let cut =
         t.ends_with(", at:") || t.ends_with("},") || (t.ends_with(">]") && t.contains(", at: [<"));
     if !cut {
@@ -663,7 +657,7 @@ fn lock_site_missing(t: &str) -> bool {
 /// line must reach the usage at least, so that another CPU's message is never glued to it.
 fn rejoin_cut_lock_line(prev: &str, next: &str) -> Option<String> {
     let p = prev.trim_end();
-    let n = next.trim();
+    let n = trim(next);
     let before = lock_line_stage(p).filter(|s| *s < LockLineStage::Site)?;
     let sep = if before == LockLineStage::Address && n.starts_with('(') {
         " "
@@ -694,7 +688,7 @@ fn looks_like_location(t: &str) -> bool {
 
 /// How much of a line the strict parsers understand: 0 for nothing.
 fn parse_quality(t: &str) -> u8 {
-    let t = t.trim();
+    let t = trim(t);
     let lock_score = |l: &LockLine| {
         if !l.rest.is_empty() && l.at.is_none() {
             return 1;
@@ -755,7 +749,7 @@ pub(crate) fn offer_tail(tail: &mut Tail, header: &str, class: LineClass, text: 
             true
         }
         (Tail::AwaitHolder(comm), LineClass::HungTaskLine) => {
-            let rest = text.trim().strip_prefix("task:").unwrap_or("");
+            let rest = trim(text).strip_prefix("task:").unwrap_or("");
             if !is_task_line_of(rest, comm) {
                 return false;
             }

@@ -12,6 +12,7 @@
 //! usage string, not at the first `)`.
 
 use crate::lex::frame::parse_frame;
+use crate::lex::trim;
 use crate::model::{Frame, LockClass};
 
 /// A parsed `print_lock()` line (address, class and `at:` site).
@@ -83,7 +84,7 @@ pub fn is_address(s: &str) -> bool {
 
 /// Parses a `print_lock()` line: `ADDR (NAME){..}-{..}, at: FRAME` (address optional).
 pub fn parse_lock_line(s: &str) -> Option<LockLine> {
-    let t = s.trim();
+    let t = trim(s);
     let (address, desc) = match t.split_once(' ') {
         Some((first, rest)) if is_address(first) => (Some(first.to_string()), rest),
         // 4.15..4.20 hashed every %p before printing it: no address to keep.
@@ -92,7 +93,7 @@ pub fn parse_lock_line(s: &str) -> Option<LockLine> {
     };
     let (mut class, rest) = parse_lock_desc(desc)?;
     class.address = address.clone();
-    let rest = rest.trim();
+    let rest = trim(rest);
     let (at, rest) = match rest.strip_prefix(", at:") {
         Some(frame) => (parse_frame(frame), ""),
         None => (None, rest),
@@ -111,7 +112,7 @@ pub fn parse_lock_line(s: &str) -> Option<LockLine> {
 /// `no locks held by swapper/0/1.` -> `(0, "swapper/0", Some(1))`;
 /// `locks held by deadlock_b/49: 1, last CPU#1:` (7.x) -> `(1, "deadlock_b", Some(49))`.
 pub fn parse_held_heading(s: &str) -> Option<(u32, String, Option<u32>)> {
-    let t = s.trim();
+    let t = trim(s);
     if let Some(rest) = t.strip_prefix("no locks held by ") {
         let task = rest.strip_suffix('.').unwrap_or(rest);
         let (comm, pid) = split_comm_pid(task);
@@ -162,7 +163,7 @@ pub fn parse_held_entry(s: &str) -> Option<(u32, Option<LockLine>)> {
 /// Splits a held-lock entry `#N: REST` into its index and `REST` (untrimmed); `None` when the
 /// (trimmed) text does not start with `#`, digits and `:`.
 pub fn split_held_index(s: &str) -> Option<(u32, &str)> {
-    let (idx, rest) = s.trim().strip_prefix('#')?.split_once(':')?;
+    let (idx, rest) = trim(s).strip_prefix('#')?.split_once(':')?;
     Some((idx.parse().ok()?, rest))
 }
 
@@ -179,7 +180,7 @@ pub fn split_comm_pid(s: &str) -> (String, Option<u32>) {
 
 /// Parses a scenario cell `lock(NAME);` / `rlock(NAME);` / `sync(NAME);` into the name.
 pub fn parse_scenario_lock(s: &str) -> Option<&str> {
-    let t = s.trim();
+    let t = trim(s);
     let inner = t
         .strip_prefix("lock(")
         .or_else(|| t.strip_prefix("rlock("))

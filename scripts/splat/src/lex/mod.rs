@@ -12,6 +12,7 @@ pub mod blocker;
 pub mod frame;
 pub mod functions;
 pub mod lockfmt;
+pub(crate) mod phrase;
 
 use crate::model::{Frame, ReportKind};
 use aho_corasick::{AhoCorasick, Anchored, Input, StartKind};
@@ -20,7 +21,23 @@ use lockfmt::{
     is_address, parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line,
     split_held_index, LockLine,
 };
+use phrase::PhraseMatch;
 use std::sync::OnceLock;
+
+/// `s.trim()`, faster on the usual line whose ends are ASCII: the ASCII whitespace (as
+/// [`char::is_whitespace`] counts it) is cut off byte by byte, and only a line that then
+/// starts or ends with a non-ASCII character goes through the general trim.
+pub(crate) fn trim(s: &str) -> &str {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t'..=b'\r');
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |e| e + 1);
+    let t = &s[start..end];
+    match (t.as_bytes().first(), t.as_bytes().last()) {
+        (Some(f), Some(l)) if !f.is_ascii() || !l.is_ascii() => t.trim(),
+        _ => t,
+    }
+}
 
 /// Which print code produced a report, which decides what its body may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +108,10 @@ pub(crate) fn unbracket(t: &str) -> &str {
 
 /// Recognises a report header line.
 pub(crate) fn classify_header(text: &str) -> Option<Header> {
-    let t = unbracket(text.trim());
+    let t = unbracket(trim(text));
+    if !header_start(t) {
+        return None;
+    }
     let strong = |kind, family| {
         Some(Header {
             kind,
@@ -105,11 +125,13 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
     // "watchdog: BUG: soft lockup", "rcu: INFO: rcu_preempt self-detected stall", and the
     // soft-lockup detector of older kernels, "NMI watchdog: BUG: soft lockup".
     let t = t.strip_prefix("NMI watchdog: ").unwrap_or(t);
-    let t = match t.split_once(": ") {
-        Some((word, rest))
-            if !word.is_empty()
-                && word.len() <= 16
-                && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    let word = t
+        .bytes()
+        .take_while(|b| b.is_ascii_lowercase() || *b == b'_')
+        .count();
+    let t = match t[word..].strip_prefix(": ") {
+        Some(rest)
+            if (1..=16).contains(&word)
                 && (rest.starts_with("BUG:") || rest.starts_with("INFO:")) =>
         {
             rest
@@ -199,6 +221,16 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
     None
 }
 
+/// Whether a header (unbracketed, trimmed) may start with `t`'s first byte: every phrase that
+/// [`classify_header`] recognises starts with one of these (a lowercase `word: ` prefix, or a
+/// lowercase phrase like `kernel BUG at`, included), so that most lines are rejected at once.
+fn header_start(t: &str) -> bool {
+    matches!(
+        t.as_bytes().first(),
+        Some(b'a'..=b'z' | b'_' | b'B' | b'I' | b'K' | b'N' | b'O' | b'S' | b'U' | b'W')
+    )
+}
+
 /// What `spin_bug()` (kernel/locking/spinlock_debug.c) says after `BUG: ` — `spinlock
 /// recursion on CPU#0, comm/pid` — as (what, CPU, task): `recursion`, `lockup suspected`,
 /// `wrong CPU`, `wrong owner`, `already unlocked`, `bad magic`, `cpu recursion`.
@@ -221,10 +253,7 @@ pub(crate) fn spinlock_bug(body: &str) -> Option<(&str, Option<u32>, Option<&str
     let (cpu, task) = match rest.strip_prefix("on CPU#") {
         Some(r) => {
             let (cpu, task) = r.split_once(", ").unwrap_or((r, ""));
-            (
-                cpu.parse().ok(),
-                Some(task.trim()).filter(|t| !t.is_empty()),
-            )
+            (cpu.parse().ok(), Some(trim(task)).filter(|t| !t.is_empty()))
         }
         None => (None, None),
     };
@@ -470,6 +499,9 @@ pub(crate) enum Payload {
 pub(crate) struct Token {
     pub class: LineClass,
     pub payload: Payload,
+    /// What the line says for `extract` (not looked for in a stack frame; `None` for a line
+    /// that was not lexed).
+    phrase: Option<PhraseMatch>,
     /// The class was decided before the held-lock and frame parsers ran (a marker, a register,
     /// a blank line...): whether the line also parses as one of them is not known.
     early: bool,
@@ -480,6 +512,7 @@ impl Token {
     pub(crate) const UNLEXED: Token = Token {
         class: LineClass::Other,
         payload: Payload::None,
+        phrase: None,
         early: true,
     };
 
@@ -487,6 +520,7 @@ impl Token {
         Token {
             class,
             payload: Payload::None,
+            phrase: None,
             early: true,
         }
     }
@@ -495,8 +529,23 @@ impl Token {
         Token {
             class,
             payload: Payload::None,
+            phrase: None,
             early: false,
         }
+    }
+
+    fn with_payload(class: LineClass, payload: Payload) -> Self {
+        Token {
+            class,
+            payload,
+            phrase: None,
+            early: false,
+        }
+    }
+
+    /// The phrase of the line `t` (trimmed) this token was lexed from.
+    pub(crate) fn phrase(&self, t: &str) -> PhraseMatch {
+        self.phrase.unwrap_or_else(|| phrase::phrase(t))
     }
 
     /// The frame of the line `t` (trimmed) this token was lexed from, if it is one; `take`s the
@@ -545,10 +594,19 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
     lex(text).class
 }
 
-/// Reads one line (already stripped of prefixes): its class, and what the parser of its class
-/// found.
+/// Reads one line (already stripped of prefixes): its class, what the parser of its class
+/// found, and (but in a stack frame) the phrase it says.
 pub(crate) fn lex(text: &str) -> Token {
-    let t = text.trim();
+    let t = trim(text);
+    let mut token = lex_class(t);
+    if !matches!(token.payload, Payload::Frame(_)) {
+        token.phrase = Some(phrase::phrase(t));
+    }
+    token
+}
+
+/// The class of a trimmed line, and what the parser of its class found.
+fn lex_class(t: &str) -> Token {
     if t.is_empty() {
         return Token::early(LineClass::Blank);
     }
@@ -587,25 +645,13 @@ pub(crate) fn lex(text: &str) -> Token {
         return Token::early(LineClass::Register);
     }
     if let Some((n, comm, pid)) = parse_held_heading(t) {
-        return Token {
-            class: LineClass::HeldHeading,
-            payload: Payload::HeldHeading(n, comm, pid),
-            early: false,
-        };
+        return Token::with_payload(LineClass::HeldHeading, Payload::HeldHeading(n, comm, pid));
     }
     if let Some((i, lock)) = parse_held_entry(t) {
-        return Token {
-            class: LineClass::HeldEntry,
-            payload: Payload::HeldEntry(i, lock),
-            early: false,
-        };
+        return Token::with_payload(LineClass::HeldEntry, Payload::HeldEntry(i, lock));
     }
     if let Some(f) = parse_frame(t) {
-        return Token {
-            class: LineClass::Frame,
-            payload: Payload::Frame(f),
-            early: false,
-        };
+        return Token::with_payload(LineClass::Frame, Payload::Frame(f));
     }
     if t.contains("Tainted: ") || t.contains("Not tainted") {
         return Token::late(LineClass::KernelIdent);
@@ -696,23 +742,6 @@ static REGISTERS: Table = Table::prefixes(REGISTER_PREFIXES);
 static GENERIC: Table = Table::prefixes(GENERIC_PREFIXES);
 static LOCKDEP: Table = Table::prefixes(LOCKDEP_PREFIXES);
 static LOCKDEP_TASK: Table = Table::phrases(LOCKDEP_TASK_PHRASES);
-static HEADER_WORDS: Table = Table::phrases(&[
-    "BUG",
-    "WARNING",
-    "INFO:",
-    "Oops",
-    "protection fault",
-    "panic",
-    "Unable to handle",
-    "UBSAN",
-    "error:",
-    "opcode",
-    "segment",
-    "fault",
-    "NX-protected",
-    "Showing all locks",
-]);
-
 /// A stack marker line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Marker {
@@ -796,7 +825,7 @@ pub(crate) fn is_rcu_message(t: &str) -> bool {
 
 /// The comm of a hung-task header `INFO: task COMM:PID blocked for more than N seconds.`.
 pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
-    let t = unbracket(header.trim());
+    let t = unbracket(trim(header));
     let rest = t.strip_prefix("INFO: task ")?;
     // Newer kernels tell a task waiting for I/O apart: `blocked in I/O wait for more than`.
     let (task, rest) = rest
@@ -825,15 +854,9 @@ pub(crate) fn is_old_task_line(header: &str, line: &str) -> bool {
         && tokens.all(|t| t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'x'))
 }
 
-/// Cheap test run on every line before the full header classification: every header
-/// contains one of these words.
-pub(crate) fn may_be_header(t: &str) -> bool {
-    HEADER_WORDS.matches(t)
-}
-
 /// `[<c013ca52>]` (or `? [<...>]`) alone: the address of a frame whose symbol was wrapped.
 pub(crate) fn is_bare_address(t: &str) -> bool {
-    let t = t.trim();
+    let t = trim(t);
     let t = t.strip_prefix("? ").unwrap_or(t);
     t.strip_prefix("[<")
         .and_then(|r| r.strip_suffix(">]"))
@@ -870,7 +893,7 @@ pub(crate) fn lock_line_stage(t: &str) -> Option<LockLineStage> {
     let name = rest.strip_prefix('(')?;
     match parse_lock_desc(rest) {
         None => (!name.contains("){")).then_some(LockLineStage::Name),
-        Some((_, after)) => match after.trim() {
+        Some((_, after)) => match trim(after) {
             "" | ", at:" => Some(LockLineStage::Usage),
             a if a.starts_with(", at: ") => Some(LockLineStage::Site),
             _ => None,

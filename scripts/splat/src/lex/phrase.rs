@@ -1,0 +1,423 @@
+//! The phrases of report bodies that `extract` acts on: a line is read once, here, into the
+//! [`Phrase`] it says and where its parts are (its argument and its tail), and `extract`
+//! `match`es on the phrase. A new phrase of the kernel is a row of [`TASK_PHRASES`] or
+//! [`LINE_PHRASES`] and an arm in `extract`.
+//!
+//! Rows are tried in table order, task phrases first, the first that fits wins; the
+//! `usage at:` lines (`IN-HARDIRQ-W at:`), which no fixed text starts, come between the rows
+//! before [`Phrase::Backtrace`] and the rest.
+
+use super::{is_rcu_message, Table};
+
+/// What a line of a report body says, for `extract`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phrase {
+    /// No phrase of the tables.
+    None,
+    /// `COMM/PID is trying to acquire lock:` (and `... to lock:`, `... just changed the state
+    /// of lock:`, `... takes:`): the task (the argument) takes the lock printed next.
+    Acquire,
+    /// `COMM/PID is trying to release lock (NAME) at:`: the task (argument), the rest (tail).
+    Release,
+    /// `COMM/PID is trying to contend lock (NAME) at:`.
+    Contend,
+    /// `COMM/PID is freeing memory START-END, with a lock still held there!`.
+    FreeingMemory,
+    /// `COMM/PID is leaving the kernel with locks still held!`, `... is exiting with ...`.
+    LeavingWithLocks,
+    /// `but task is already holding lock:`: the held lock is printed next.
+    AlreadyHolding,
+    /// `which would create a new lock dependency:`.
+    NewDependency,
+    /// `Chain exists of:`.
+    ChainExists,
+    /// `Possible (interrupt) unsafe locking scenario:`.
+    Scenario,
+    /// `-> #N (NAME){..}-{..}:` of a dependency chain (tail: after `-> #`).
+    ChainEntry,
+    /// `-> (NAME){..}-{..} ops: N {` of a class dump (tail: after `-> (`).
+    ClassHeader,
+    /// `but this lock took another, HARDIRQ-unsafe lock in the past:`.
+    TookAnother,
+    /// `but this lock was taken by another, HARDIRQ-safe lock in the past:`.
+    TakenByAnother,
+    /// `but this new dependency connects a HARDIRQ-irq-safe lock:`.
+    ConnectsIrqSafe,
+    /// `to a HARDIRQ-irq-unsafe lock:`.
+    ToIrqUnsafe,
+    /// `... which became HARDIRQ-irq-safe at:` (tail: after `... which became `).
+    WhichBecame,
+    /// `inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage.` (tail: after `inconsistent {`).
+    Inconsistent,
+    /// `{SOFTIRQ-ON-W} state was registered at:` (argument: the state).
+    StateRegistered,
+    /// `... acquired at:` of a class dump.
+    AcquiredAt,
+    /// `IN-HARDIRQ-W at:`, `INITIAL USE at:` (argument: the label).
+    UsageAt,
+    /// `stack backtrace:`, `NMI backtrace for cpu N`.
+    Backtrace,
+    /// `rcu: RCU grace-period kthread stack dump:`.
+    RcuKthreadStack,
+    /// `Call Trace:`, `Call trace:`, `Backtrace:`.
+    CallTrace,
+    /// `Preemption disabled at:`.
+    PreemptionDisabledAt,
+    /// `CPU: 0 UID: 0 PID: 43 Comm: ...` (tail: after `CPU: `).
+    CpuLine,
+    /// `Pid: 1234, comm: ls ...` of old kernels (tail: after `Pid: `).
+    PidLine,
+    /// `INFO: lockdep is turned off.`
+    LockdepOff,
+    /// `context-{5:5}` (tail: after `context-`).
+    Context,
+    /// `lock: NAME, .magic: ..., .owner: ..., .owner_cpu: N` (tail: after `lock: `).
+    SpinDump,
+    /// `Workqueue: NAME FUNC` (tail).
+    Workqueue,
+    /// `Modules linked in: ...` (tail).
+    Modules,
+    /// `in_atomic(): 1, irqs_disabled(): 0, ...` (tail).
+    InAtomic,
+    /// `preempt_count: 1, expected: 0` (tail).
+    PreemptCount,
+    /// `RCU nest depth: 0, expected: 0` (tail).
+    RcuNestDepth,
+    /// `rcu_scheduler_active = 2, debug_locks = 1` (tail).
+    RcuSchedulerActive,
+    /// `RCU used illegally from extended quiescent state!`.
+    RcuIllegal,
+    /// `irq event stamp: N` (tail).
+    IrqEventStamp,
+    /// `hardirqs last  enabled at (N): FRAME`, `softirqs last disabled at ...`.
+    IrqLast,
+    /// `and the lock comparison function returns N:` (tail).
+    CmpFnReturns,
+    /// `task:COMM state:D ...` (tail: after `task:`).
+    TaskLine,
+    /// A hung task's blocker line, `INFO: task A:1 blocked on a mutex ...`.
+    Blocker,
+    /// `FILE:LINE MESSAGE!` of a suspicious RCU usage.
+    RcuMessage,
+}
+
+/// How a row's text must sit in the line.
+#[derive(Debug, Clone, Copy)]
+enum Fit {
+    /// The whole line.
+    Exact,
+    /// The start of the line (argument and tail: the rest).
+    Prefix,
+    /// The end of the line (argument: the text before it).
+    Suffix,
+    /// Anywhere, at its first occurrence (argument: before it; tail: after it).
+    Contains,
+    /// The start of the line, which also ends with this text (argument: the text between).
+    PrefixAndSuffix(&'static str),
+    /// The start of the line, which also contains this text (argument and tail: the rest).
+    PrefixAndContains(&'static str),
+}
+
+/// The lines that name a task, then what it does (the task is the argument).
+const TASK_PHRASES: &[(&str, Fit, Phrase)] = &[
+    (" is trying to acquire lock:", Fit::Suffix, Phrase::Acquire),
+    (" is trying to acquire:", Fit::Suffix, Phrase::Acquire),
+    (" is trying to lock:", Fit::Suffix, Phrase::Acquire),
+    (
+        " just changed the state of lock:",
+        Fit::Suffix,
+        Phrase::Acquire,
+    ),
+    (" takes:", Fit::Suffix, Phrase::Acquire),
+    (
+        " is trying to release lock (",
+        Fit::Contains,
+        Phrase::Release,
+    ),
+    (
+        " is trying to contend lock (",
+        Fit::Contains,
+        Phrase::Contend,
+    ),
+    (" is freeing memory ", Fit::Contains, Phrase::FreeingMemory),
+    (
+        " is leaving the kernel with locks still held!",
+        Fit::Suffix,
+        Phrase::LeavingWithLocks,
+    ),
+    (
+        " is exiting with locks still held!",
+        Fit::Suffix,
+        Phrase::LeavingWithLocks,
+    ),
+];
+
+/// The lines known by how they start, in the order they are tried.
+const LINE_PHRASES: &[(&str, Fit, Phrase)] = &[
+    (
+        "but task is already holding lock:",
+        Fit::Exact,
+        Phrase::AlreadyHolding,
+    ),
+    (
+        "and this task is already holding:",
+        Fit::Exact,
+        Phrase::AlreadyHolding,
+    ),
+    (
+        "which would create a new lock dependency:",
+        Fit::Exact,
+        Phrase::NewDependency,
+    ),
+    ("Chain exists of:", Fit::Exact, Phrase::ChainExists),
+    (
+        "Possible unsafe locking scenario:",
+        Fit::Prefix,
+        Phrase::Scenario,
+    ),
+    (
+        "Possible interrupt unsafe locking scenario:",
+        Fit::Prefix,
+        Phrase::Scenario,
+    ),
+    ("-> #", Fit::Prefix, Phrase::ChainEntry),
+    ("-> (", Fit::Prefix, Phrase::ClassHeader),
+    (
+        "but this lock took another, ",
+        Fit::Prefix,
+        Phrase::TookAnother,
+    ),
+    (
+        "but this lock was taken by another, ",
+        Fit::Prefix,
+        Phrase::TakenByAnother,
+    ),
+    (
+        "but this new dependency connects a ",
+        Fit::Prefix,
+        Phrase::ConnectsIrqSafe,
+    ),
+    (
+        "to a ",
+        Fit::PrefixAndSuffix("-irq-unsafe lock:"),
+        Phrase::ToIrqUnsafe,
+    ),
+    ("... which became ", Fit::Prefix, Phrase::WhichBecame),
+    ("inconsistent {", Fit::Prefix, Phrase::Inconsistent),
+    (
+        "{",
+        Fit::PrefixAndSuffix("} state was registered at:"),
+        Phrase::StateRegistered,
+    ),
+    ("... acquired at:", Fit::Exact, Phrase::AcquiredAt),
+    // The `usage at:` lines come here (see the module doc).
+    ("stack backtrace:", Fit::Exact, Phrase::Backtrace),
+    ("NMI backtrace for cpu", Fit::Prefix, Phrase::Backtrace),
+    (
+        "rcu: RCU grace-period kthread stack dump",
+        Fit::Prefix,
+        Phrase::RcuKthreadStack,
+    ),
+    ("Call Trace:", Fit::Exact, Phrase::CallTrace),
+    ("Call trace:", Fit::Exact, Phrase::CallTrace),
+    ("Backtrace:", Fit::Exact, Phrase::CallTrace),
+    (
+        "Preemption disabled at:",
+        Fit::Exact,
+        Phrase::PreemptionDisabledAt,
+    ),
+    // `extract` reads held-lock headings and entries here, from the token's payload.
+    ("CPU: ", Fit::Prefix, Phrase::CpuLine),
+    ("Pid: ", Fit::Prefix, Phrase::PidLine),
+    (
+        "INFO: lockdep is turned off.",
+        Fit::Exact,
+        Phrase::LockdepOff,
+    ),
+    ("context-", Fit::Prefix, Phrase::Context),
+    (
+        "lock: ",
+        Fit::PrefixAndContains(".magic: "),
+        Phrase::SpinDump,
+    ),
+    ("Workqueue: ", Fit::Prefix, Phrase::Workqueue),
+    ("Modules linked in:", Fit::Prefix, Phrase::Modules),
+    ("in_atomic(): ", Fit::Prefix, Phrase::InAtomic),
+    ("preempt_count: ", Fit::Prefix, Phrase::PreemptCount),
+    ("RCU nest depth: ", Fit::Prefix, Phrase::RcuNestDepth),
+    (
+        "rcu_scheduler_active = ",
+        Fit::Prefix,
+        Phrase::RcuSchedulerActive,
+    ),
+    ("RCU used illegally from ", Fit::Prefix, Phrase::RcuIllegal),
+    ("irq event stamp: ", Fit::Prefix, Phrase::IrqEventStamp),
+    ("hardirqs last", Fit::Prefix, Phrase::IrqLast),
+    ("softirqs last", Fit::Prefix, Phrase::IrqLast),
+    (
+        "and the lock comparison function returns ",
+        Fit::Prefix,
+        Phrase::CmpFnReturns,
+    ),
+    ("task:", Fit::Prefix, Phrase::TaskLine),
+    (
+        "INFO: task ",
+        Fit::PrefixAndContains(" blocked on "),
+        Phrase::Blocker,
+    ),
+];
+
+/// The rows of [`LINE_PHRASES`] tried before the `usage at:` lines.
+const BEFORE_USAGE_AT: usize = 16;
+
+const TASK_TEXTS: [&str; TASK_PHRASES.len()] = texts(TASK_PHRASES);
+const LINE_TEXTS: [&str; LINE_PHRASES.len()] = texts(LINE_PHRASES);
+
+const fn texts<const N: usize>(rows: &[(&'static str, Fit, Phrase)]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = rows[i].0;
+        i += 1;
+    }
+    out
+}
+
+static TASK: Table = Table::phrases(&TASK_TEXTS);
+static LINE: Table = Table::prefixes(&LINE_TEXTS);
+
+/// A phrase found in a (trimmed) line `t`, with where its parts are: the argument (the task of
+/// a task phrase, the label before a suffix, the text between a prefix and a suffix) and the
+/// tail (the text after the phrase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PhraseMatch {
+    pub phrase: Phrase,
+    arg: (u32, u32),
+    tail: u32,
+}
+
+impl PhraseMatch {
+    const NONE: PhraseMatch = PhraseMatch {
+        phrase: Phrase::None,
+        arg: (0, 0),
+        tail: 0,
+    };
+
+    /// The argument of the phrase.
+    pub fn arg<'a>(&self, t: &'a str) -> &'a str {
+        t.get(self.arg.0 as usize..self.arg.1 as usize)
+            .unwrap_or("")
+    }
+
+    /// The text after the phrase.
+    pub fn tail<'a>(&self, t: &'a str) -> &'a str {
+        t.get(self.tail as usize..).unwrap_or("")
+    }
+
+    fn new(phrase: Phrase, arg: (usize, usize), tail: usize) -> Self {
+        PhraseMatch {
+            phrase,
+            arg: (arg.0 as u32, arg.1 as u32),
+            tail: tail as u32,
+        }
+    }
+}
+
+/// Where the argument and the tail of `t` are when it fits the row `(p, fit)`, if it does.
+fn fits(t: &str, p: &str, fit: Fit) -> Option<((usize, usize), usize)> {
+    let n = t.len();
+    match fit {
+        Fit::Exact => (t == p).then_some(((0, 0), n)),
+        Fit::Prefix => t.starts_with(p).then_some(((p.len(), n), p.len())),
+        Fit::Suffix => t.ends_with(p).then(|| ((0, n - p.len()), n)),
+        Fit::Contains => t.find(p).map(|at| ((0, at), at + p.len())),
+        Fit::PrefixAndSuffix(s) => {
+            let middle = t.strip_prefix(p)?.strip_suffix(s)?;
+            Some(((p.len(), p.len() + middle.len()), n))
+        }
+        Fit::PrefixAndContains(s) => {
+            (t.starts_with(p) && t.contains(s)).then_some(((p.len(), n), p.len()))
+        }
+    }
+}
+
+/// The first row of `rows` that `t` fits, from `from` on.
+fn first_fit(t: &str, rows: &[(&str, Fit, Phrase)], from: usize) -> Option<(usize, PhraseMatch)> {
+    rows.iter()
+        .enumerate()
+        .skip(from)
+        .find_map(|(i, (p, fit, phrase))| {
+            let (arg, tail) = fits(t, p, *fit)?;
+            Some((i, PhraseMatch::new(*phrase, arg, tail)))
+        })
+}
+
+/// `LABEL at:` where the label is one word (`IN-HARDIRQ-W`) or starts `INITIAL `.
+fn usage_at(t: &str) -> Option<PhraseMatch> {
+    let label = t.strip_suffix(" at:")?;
+    (!label.contains(' ') || label.starts_with("INITIAL "))
+        .then(|| PhraseMatch::new(Phrase::UsageAt, (0, label.len()), t.len()))
+}
+
+/// The phrase of a trimmed line. Each table is searched once with its automaton; only a line
+/// that holds a row's text is fitted row by row.
+pub(crate) fn phrase(t: &str) -> PhraseMatch {
+    if TASK.matches(t) {
+        if let Some((_, m)) = first_fit(t, TASK_PHRASES, 0) {
+            return m;
+        }
+    }
+    let line = if LINE.matches(t) {
+        first_fit(t, LINE_PHRASES, 0)
+    } else {
+        None
+    };
+    match line {
+        Some((i, m)) if i < BEFORE_USAGE_AT => m,
+        _ => usage_at(t)
+            .or(line.map(|(_, m)| m))
+            .or_else(|| {
+                is_rcu_message(t).then_some(PhraseMatch::new(Phrase::RcuMessage, (0, 0), 0))
+            })
+            .unwrap_or(PhraseMatch::NONE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phrases_and_their_parts() {
+        let t = "deadlock_b/43 is trying to acquire lock:";
+        let m = phrase(t);
+        assert_eq!((m.phrase, m.arg(t)), (Phrase::Acquire, "deadlock_b/43"));
+        let t = "insmod/1 is trying to release lock (sem_a) at:";
+        let m = phrase(t);
+        assert_eq!(
+            (m.phrase, m.arg(t), m.tail(t)),
+            (Phrase::Release, "insmod/1", "sem_a) at:")
+        );
+        let t = "{SOFTIRQ-ON-W} state was registered at:";
+        let m = phrase(t);
+        assert_eq!(
+            (m.phrase, m.arg(t)),
+            (Phrase::StateRegistered, "SOFTIRQ-ON-W")
+        );
+        let t = "IN-HARDIRQ-W at:";
+        assert_eq!(phrase(t).arg(t), "IN-HARDIRQ-W");
+        assert_eq!(
+            phrase("Preemption disabled at:").phrase,
+            Phrase::PreemptionDisabledAt
+        );
+        assert_eq!(phrase("Call Trace:").phrase, Phrase::CallTrace);
+        assert_eq!(phrase("Call Trace: x").phrase, Phrase::None);
+        let t = "lock: a, .magic: dead4ead, .owner: x/1, .owner_cpu: 0";
+        assert_eq!(
+            phrase(t).tail(t),
+            "a, .magic: dead4ead, .owner: x/1, .owner_cpu: 0"
+        );
+        assert_eq!(phrase("lock: a").phrase, Phrase::None);
+        assert_eq!(phrase("down+0x40/0x50").phrase, Phrase::None);
+    }
+}
