@@ -43,6 +43,16 @@ const MAX_LINES: usize = 20_000;
 /// Foreign lines that may come between a lock line cut in the middle of its name and its rest.
 const CUT_TOLERANCE: usize = 8;
 
+/// Lines room is made for when a report starts (most reports are shorter).
+const LINES_RESERVED: usize = 64;
+
+/// A vector with room for `n` items, holding `first`.
+fn with_first<T>(n: usize, first: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    v.push(first);
+    v
+}
+
 /// A report under construction.
 #[derive(Debug, Clone)]
 pub(crate) struct Segment {
@@ -84,8 +94,8 @@ impl Segment {
             family: header.family,
             header: line.text.trim().to_string(),
             caller: line.caller.map(str::to_string),
-            lines: vec![(line.number, line.text.to_string())],
-            tokens: vec![Token::UNLEXED],
+            lines: with_first(LINES_RESERVED, (line.number, line.text.to_string())),
+            tokens: with_first(LINES_RESERVED, Token::UNLEXED),
             terminated: false,
             soft_end: false,
             foreign_run: 0,
@@ -358,10 +368,20 @@ impl Segmenter {
         // The line is lexed once, here when it may continue the previous one, else in
         // `push_line` when an open report may take it.
         let mut token = None;
+        let header = classify_header(line.text);
         if let Some(idx) = prev {
             let t = token.insert(lex(line.text));
             let after_foreign = self.cut_skipped > 0;
-            if let Some(joined) = self.try_join(&prev_text, idx, line, t.class, after_foreign) {
+            let class = t.class;
+            let joined = self.try_join(
+                &prev_text,
+                idx,
+                line,
+                class,
+                header.is_some(),
+                after_foreign,
+            );
+            if let Some(joined) = joined {
                 self.prev_text = joined;
                 self.prev = Some(idx);
                 self.cut_skipped = 0;
@@ -369,7 +389,7 @@ impl Segmenter {
             }
         }
         // Only a line that a report took can be continued.
-        if let Some(taker) = self.push_line(line, token) {
+        if let Some(taker) = self.push_line(line, header, token) {
             prev_text.clear();
             prev_text.push_str(line.text);
             self.prev = Some(taker);
@@ -394,6 +414,7 @@ impl Segmenter {
         idx: usize,
         line: &Line,
         class: LineClass,
+        is_header: bool,
         after_foreign: bool,
     ) -> Option<String> {
         let seg = self.open.get_mut(idx)?;
@@ -403,7 +424,7 @@ impl Segmenter {
         let joined = if after_foreign {
             rejoin_cut_lock_line(prev, line.text)
         } else {
-            wrapped_join_lexed(prev, line.text, class)
+            wrapped_join_lexed(prev, line.text, class, is_header)
         }?;
         let first = seg.lines.len() == 1;
         let last = seg.lines.last_mut()?;
@@ -421,9 +442,13 @@ impl Segmenter {
 
     /// Offers a line to the open reports or starts one; returns the index of the report that
     /// took the line.
-    fn push_line(&mut self, line: &Line, token: Option<Token>) -> Option<usize> {
+    fn push_line(
+        &mut self,
+        line: &Line,
+        header: Option<Header>,
+        token: Option<Token>,
+    ) -> Option<usize> {
         let text = line.text;
-        let header = classify_header(text);
         if let Some(h) = header.as_ref().filter(|h| h.strong) {
             return Some(self.start(h, line));
         }
@@ -543,13 +568,24 @@ impl Segmenter {
 /// alone (a frame gains its source location, a lock line its `at:` site).
 #[cfg(test)]
 pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
-    wrapped_join_lexed(prev, next, classify_line(next))
+    wrapped_join_lexed(
+        prev,
+        next,
+        classify_line(next),
+        classify_header(next).is_some(),
+    )
 }
 
-/// [`wrapped_join`] where `next_class` is `classify_line(next)`.
-fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<String> {
+/// [`wrapped_join`] where `next_class` is `classify_line(next)` and `next_is_header` whether
+/// `next` is a report header.
+fn wrapped_join_lexed(
+    prev: &str,
+    next: &str,
+    next_class: LineClass,
+    next_is_header: bool,
+) -> Option<String> {
     let n = trim(next);
-    if n.is_empty() || trim(prev).is_empty() || classify_header(n).is_some() {
+    if n.is_empty() || trim(prev).is_empty() || next_is_header {
         return None;
     }
     if let Some(joined) = join_held_fragments(prev, next, next_class) {
@@ -677,7 +713,7 @@ fn rejoin_cut_lock_line(prev: &str, next: &str) -> Option<String> {
 /// `kernel/foo.c:12` or `kernel/foo.c:12 [inline]`: the tail of a wrapped frame line (which
 /// on its own reads as nothing, or as a frame without offset).
 fn looks_like_location(t: &str) -> bool {
-    let first = t.split(' ').next().unwrap_or("");
+    let first = &t[..memchr::memchr(b' ', t.as_bytes()).unwrap_or(t.len())];
     first.contains(':')
         && first.contains('.')
         && first

@@ -28,13 +28,21 @@ pub struct LockLine {
     pub rest: String,
 }
 
-/// Parses `(NAME){USAGE}-{O:I}` at the start of `s` (after leading spaces).
-///
-/// Returns the class (without address) and the text after it.
-pub fn parse_lock_desc(s: &str) -> Option<(LockClass, &str)> {
+/// The parts of a `(NAME){USAGE}-{O:I}` description, borrowed from the line.
+pub(crate) struct DescParts<'a> {
+    pub name: &'a str,
+    pub usage: &'a str,
+    /// The wait types without their braces (`3:3`).
+    pub wait: Option<&'a str>,
+    /// The text after the description.
+    pub rest: &'a str,
+}
+
+/// Reads `(NAME){USAGE}-{O:I}` at the start of `s` (after leading spaces) without copying.
+pub(crate) fn lock_desc_parts(s: &str) -> Option<DescParts<'_>> {
     let s = s.trim_start();
     let body = s.strip_prefix('(')?;
-    for (idx, _) in body.match_indices("){") {
+    for idx in memchr::memmem::find_iter(body.as_bytes(), b"){") {
         let name = &body[..idx];
         let after = &body[idx + 2..];
         let Some(close) = after.find('}') else {
@@ -45,7 +53,7 @@ pub fn parse_lock_desc(s: &str) -> Option<(LockClass, &str)> {
             continue;
         }
         let mut rest = &after[close + 1..];
-        let mut wait_type = None;
+        let mut wait = None;
         if let Some(w) = rest.strip_prefix("-{") {
             if let Some(wclose) = w.find('}') {
                 let inner = &w[..wclose];
@@ -54,7 +62,7 @@ pub fn parse_lock_desc(s: &str) -> Option<(LockClass, &str)> {
                         .bytes()
                         .all(|b| b.is_ascii_digit() || b == b':' || b == b'-')
                 {
-                    wait_type = Some(format!("{{{inner}}}"));
+                    wait = Some(inner);
                     rest = &w[wclose + 1..];
                 }
             }
@@ -62,17 +70,45 @@ pub fn parse_lock_desc(s: &str) -> Option<(LockClass, &str)> {
         if name.is_empty() {
             return None;
         }
-        return Some((
-            LockClass {
-                name: name.to_string(),
-                usage: Some(usage.to_string()),
-                wait_type,
-                address: None,
-            },
+        return Some(DescParts {
+            name,
+            usage,
+            wait,
             rest,
-        ));
+        });
     }
     None
+}
+
+/// Parses `(NAME){USAGE}-{O:I}` at the start of `s` (after leading spaces).
+///
+/// Returns the class (without address) and the text after it.
+pub fn parse_lock_desc(s: &str) -> Option<(LockClass, &str)> {
+    let p = lock_desc_parts(s)?;
+    Some((
+        LockClass {
+            name: p.name.to_string(),
+            usage: Some(p.usage.to_string()),
+            wait_type: p.wait.map(|w| format!("{{{w}}}")),
+            address: None,
+        },
+        p.rest,
+    ))
+}
+
+/// Whether `s` is a `print_lock()` line ([`parse_lock_line`] would read it), without copying.
+pub(crate) fn is_lock_line(s: &str) -> bool {
+    lock_desc_parts(lock_line_desc(trim(s)).1).is_some()
+}
+
+/// A `print_lock()` line's address (if printed) and the rest, from its description on.
+fn lock_line_desc(t: &str) -> (Option<&str>, &str) {
+    match t.split_once(' ') {
+        Some((first, rest)) if is_address(first) => (Some(first), rest),
+        // 4.15..4.20 hashed every %p before printing it: no address to keep.
+        Some(("(____ptrval____)", rest)) => (None, rest),
+        _ => (None, t),
+    }
 }
 
 /// True for a `%px` address: 8 to 16 lowercase hex digits.
@@ -84,13 +120,8 @@ pub fn is_address(s: &str) -> bool {
 
 /// Parses a `print_lock()` line: `ADDR (NAME){..}-{..}, at: FRAME` (address optional).
 pub fn parse_lock_line(s: &str) -> Option<LockLine> {
-    let t = trim(s);
-    let (address, desc) = match t.split_once(' ') {
-        Some((first, rest)) if is_address(first) => (Some(first.to_string()), rest),
-        // 4.15..4.20 hashed every %p before printing it: no address to keep.
-        Some(("(____ptrval____)", rest)) => (None, rest),
-        _ => (None, t),
-    };
+    let (address, desc) = lock_line_desc(trim(s));
+    let address = address.map(str::to_string);
     let (mut class, rest) = parse_lock_desc(desc)?;
     class.address = address.clone();
     let rest = trim(rest);

@@ -18,7 +18,7 @@ use crate::model::{Frame, ReportKind};
 use aho_corasick::{AhoCorasick, Anchored, Input, StartKind};
 use frame::parse_frame;
 use lockfmt::{
-    is_address, parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line,
+    is_address, is_lock_line, lock_desc_parts, parse_held_entry, parse_held_heading,
     split_held_index, LockLine,
 };
 use phrase::PhraseMatch;
@@ -486,10 +486,11 @@ pub(crate) enum Payload {
     /// Nothing parsed (or nothing to keep).
     #[default]
     None,
-    /// A stack frame.
-    Frame(Frame),
+    /// A stack frame (boxed, as the held-lock entry's lock: tokens are moved from the lexer to
+    /// the segment and on to `extract`, and stay small).
+    Frame(Box<Frame>),
     /// A held-lock entry: its index and, when the line has it, the lock.
-    HeldEntry(u32, Option<LockLine>),
+    HeldEntry(u32, Option<Box<LockLine>>),
     /// A held-lock list heading: the count, comm and pid.
     HeldHeading(u32, String, Option<u32>),
 }
@@ -552,7 +553,7 @@ impl Token {
     /// lexed frame.
     pub(crate) fn take_frame(&mut self, t: &str) -> Option<Frame> {
         match std::mem::take(&mut self.payload) {
-            Payload::Frame(f) => Some(f),
+            Payload::Frame(f) => Some(*f),
             other => {
                 self.payload = other;
                 if self.early {
@@ -576,7 +577,7 @@ impl Token {
     /// The held-lock entry of the line `t`, if it is one.
     pub(crate) fn take_held_entry(&mut self, t: &str) -> Option<(u32, Option<LockLine>)> {
         match std::mem::take(&mut self.payload) {
-            Payload::HeldEntry(i, l) => Some((i, l)),
+            Payload::HeldEntry(i, l) => Some((i, l.map(|l| *l))),
             other => {
                 self.payload = other;
                 if self.early {
@@ -648,10 +649,13 @@ fn lex_class(t: &str) -> Token {
         return Token::with_payload(LineClass::HeldHeading, Payload::HeldHeading(n, comm, pid));
     }
     if let Some((i, lock)) = parse_held_entry(t) {
-        return Token::with_payload(LineClass::HeldEntry, Payload::HeldEntry(i, lock));
+        return Token::with_payload(
+            LineClass::HeldEntry,
+            Payload::HeldEntry(i, lock.map(Box::new)),
+        );
     }
     if let Some(f) = parse_frame(t) {
-        return Token::with_payload(LineClass::Frame, Payload::Frame(f));
+        return Token::with_payload(LineClass::Frame, Payload::Frame(Box::new(f)));
     }
     if t.contains("Tainted: ") || t.contains("Not tainted") {
         return Token::late(LineClass::KernelIdent);
@@ -777,13 +781,13 @@ fn is_lockdep_body(t: &str) -> bool {
     if LOCKDEP.matches(t) {
         return true;
     }
-    if LOCKDEP_TASK.matches(t) {
+    if phrase::may_name_task(t) && LOCKDEP_TASK.matches(t) {
         return true;
     }
     if t == "..." || t == "}" || t.contains(" --> ") {
         return true;
     }
-    if parse_lock_line(t).is_some() || parse_lock_desc(t).is_some() {
+    if is_lock_line(t) || lock_desc_parts(t).is_some() {
         return true;
     }
     // "{SOFTIRQ-ON-W} state was registered at:", "IN-HARDIRQ-W at:", "to a HARDIRQ-irq-unsafe
@@ -881,7 +885,16 @@ pub(crate) enum LockLineStage {
 /// The [`LockLineStage`] of a line that starts like a `print_lock()` line with an address (as
 /// every kernel since 4.15 prints it), or `None` for any other line.
 pub(crate) fn lock_line_stage(t: &str) -> Option<LockLineStage> {
-    let t = split_held_index(t).map_or(t, |(_, rest)| rest).trim();
+    let t = trim(split_held_index(t).map_or(t, |(_, rest)| rest));
+    // The address: lowercase hex up to the first space (checked before the space is sought).
+    let hex = t
+        .bytes()
+        .take(17)
+        .take_while(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+        .count();
+    if !(8..=16).contains(&hex) || !matches!(t.as_bytes().get(hex), None | Some(b' ')) {
+        return None;
+    }
     let (address, rest) = t.split_once(' ').unwrap_or((t, ""));
     if !is_address(address) {
         return None;
@@ -891,9 +904,9 @@ pub(crate) fn lock_line_stage(t: &str) -> Option<LockLineStage> {
         return Some(LockLineStage::Address);
     }
     let name = rest.strip_prefix('(')?;
-    match parse_lock_desc(rest) {
+    match lock_desc_parts(rest) {
         None => (!name.contains("){")).then_some(LockLineStage::Name),
-        Some((_, after)) => match trim(after) {
+        Some(parts) => match trim(parts.rest) {
             "" | ", at:" => Some(LockLineStage::Usage),
             a if a.starts_with(", at: ") => Some(LockLineStage::Site),
             _ => None,
