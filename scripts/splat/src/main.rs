@@ -138,11 +138,10 @@ fn report_mode(args: &Args) -> Result<usize, ExitCode> {
             write_err.get_or_insert(e);
         }
     };
+    // The writers end with the wait-for graph that the analysis built while reading.
     let read = if args.json {
         let mut w = splat::JsonWriter::new(out);
-        let res = splat::parse_reader(input, |r| keep(w.write(&r)));
-        let n = w.finish();
-        res.map(|()| n)
+        splat::parse_reader(input, |r| keep(w.write(&r))).map(|g| w.finish(&g))
     } else if args.dot {
         let mut g = splat::DotGraph::default();
         let mut n = 0;
@@ -151,15 +150,14 @@ fn report_mode(args: &Args) -> Result<usize, ExitCode> {
             g.add(&r)
         });
         let mut out = out;
-        let w = out
-            .write_all(g.render().as_bytes())
-            .and_then(|()| out.flush());
-        res.map(|()| w.map(|()| n))
+        res.map(|wait_for| {
+            out.write_all(g.render(&wait_for).as_bytes())
+                .and_then(|()| out.flush())
+                .map(|()| n)
+        })
     } else {
         let mut w = splat::TextWriter::new(out);
-        let res = splat::parse_reader(input, |r| keep(w.write(&r)));
-        let n = w.finish();
-        res.map(|()| n)
+        splat::parse_reader(input, |r| keep(w.write(&r))).map(|g| w.finish(&g))
     };
     let count = match read {
         Ok(Ok(n)) if write_err.is_none() => n,

@@ -7,7 +7,7 @@ use crate::explain::{self, waitfor::Teller, Prose};
 use crate::extract;
 use crate::input;
 use crate::lex::Family;
-use crate::model::{Report, ReportKind};
+use crate::model::{Report, ReportKind, WaitFor};
 use crate::segment;
 use std::collections::VecDeque;
 
@@ -53,11 +53,13 @@ pub fn parse_bytes(log: &[u8]) -> Vec<Report> {
 }
 
 /// Reads a log from `reader` line by line and calls `each` with every report as soon as it
-/// is complete, in header order. Memory use does not grow with the length of the log.
+/// is complete, in header order; returns the wait-for graph of the whole log (which the
+/// writers' `finish` prints after the reports). Memory use does not grow with the length of
+/// the log.
 pub fn parse_reader<R: std::io::BufRead>(
     mut reader: R,
     mut each: impl FnMut(Report),
-) -> std::io::Result<()> {
+) -> std::io::Result<WaitFor> {
     let mut p = Parser::new();
     let mut buf = Vec::with_capacity(512);
     loop {
@@ -77,7 +79,7 @@ pub fn parse_reader<R: std::io::BufRead>(
     for r in p.reports() {
         each(r);
     }
-    Ok(())
+    Ok(p.wait_for())
 }
 
 /// The streaming parser: push lines, take reports as they complete.
@@ -178,6 +180,11 @@ impl Parser {
         self.seg.finish();
         self.drain_segments();
         self.flush_hung();
+    }
+
+    /// The wait-for graph of the reports handed out so far, as the analysis built it.
+    pub fn wait_for(&self) -> WaitFor {
+        self.wait_for.graph()
     }
 
     /// The reports completed so far, in header order (each is returned once).
