@@ -12,7 +12,7 @@
 //! usage string, not at the first `)`.
 
 use crate::lex::frame::parse_frame;
-use crate::lex::trim;
+use crate::lex::{first_byte, trim};
 use crate::model::{Frame, LockClass};
 
 /// A parsed `print_lock()` line (address, class and `at:` site).
@@ -143,6 +143,10 @@ pub fn parse_lock_line(s: &str) -> Option<LockLine> {
 /// `no locks held by swapper/0/1.` -> `(0, "swapper/0", Some(1))`;
 /// `locks held by deadlock_b/49: 1, last CPU#1:` (7.x) -> `(1, "deadlock_b", Some(49))`.
 pub fn parse_held_heading(s: &str) -> Option<(u32, String, Option<u32>)> {
+    // `no locks ...`, `locks held by ...` or a count.
+    if !matches!(first_byte(s), Some(b'n' | b'l' | b'0'..=b'9' | 0x80..)) {
+        return None;
+    }
     let t = trim(s);
     if let Some(rest) = t.strip_prefix("no locks held by ") {
         let task = rest.strip_suffix('.').unwrap_or(rest);
@@ -194,6 +198,9 @@ pub fn parse_held_entry(s: &str) -> Option<(u32, Option<LockLine>)> {
 /// Splits a held-lock entry `#N: REST` into its index and `REST` (untrimmed); `None` when the
 /// (trimmed) text does not start with `#`, digits and `:`.
 pub fn split_held_index(s: &str) -> Option<(u32, &str)> {
+    if !matches!(first_byte(s), Some(b'#' | 0x80..)) {
+        return None;
+    }
     let (idx, rest) = trim(s).strip_prefix('#')?.split_once(':')?;
     Some((idx.parse().ok()?, rest))
 }

@@ -15,7 +15,7 @@ pub mod lockfmt;
 pub(crate) mod phrase;
 
 use crate::model::{Frame, ReportKind};
-use aho_corasick::{AhoCorasick, Anchored, Input, StartKind};
+use aho_corasick::{AhoCorasick, StartKind};
 use frame::parse_frame;
 use lockfmt::{
     is_address, is_lock_line, lock_desc_parts, parse_held_entry, parse_held_heading,
@@ -28,15 +28,31 @@ use std::sync::OnceLock;
 /// [`char::is_whitespace`] counts it) is cut off byte by byte, and only a line that then
 /// starts or ends with a non-ASCII character goes through the general trim.
 pub(crate) fn trim(s: &str) -> &str {
-    let ws = |b: &u8| matches!(b, b' ' | b'\t'..=b'\r');
     let b = s.as_bytes();
-    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |e| e + 1);
-    let t = &s[start..end];
-    match (t.as_bytes().first(), t.as_bytes().last()) {
-        (Some(f), Some(l)) if !f.is_ascii() || !l.is_ascii() => t.trim(),
-        _ => t,
+    let (mut start, mut end) = (0, b.len());
+    while start < end && is_space(b[start]) {
+        start += 1;
     }
+    while end > start && is_space(b[end - 1]) {
+        end -= 1;
+    }
+    if start < end && (b[start] >= 0x80 || b[end - 1] >= 0x80) {
+        return s.trim();
+    }
+    s.get(start..end).unwrap_or_default()
+}
+
+/// The ASCII whitespace of [`char::is_whitespace`] (which `u8::is_ascii_whitespace` is not:
+/// it leaves out the vertical tab).
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r')
+}
+
+/// The first byte of `s` after ASCII whitespace, for a quick look at what a line starts with
+/// before it is trimmed and parsed: `None` when there is none, `Some(0x80..)` for a non-ASCII
+/// character (which may be whitespace: the caller then takes the general path).
+pub(crate) fn first_byte(s: &str) -> Option<u8> {
+    s.bytes().find(|b| !is_space(*b))
 }
 
 /// Which print code produced a report, which decides what its body may contain.
@@ -692,13 +708,23 @@ fn lex_class(t: &str) -> Token {
     Token::late(LineClass::Other)
 }
 
-/// A table of phrases searched with one automaton (built on first use) instead of one
-/// comparison per row: the lexer runs every table on every line of every report.
+/// A table of phrases, searched without a comparison per row: a table of prefixes by the
+/// rows that start with the text's first byte (most lines have none), a table of phrases found
+/// anywhere with one automaton. Both are built on first use; the lexer runs every table on
+/// every line of every report.
 pub(crate) struct Table {
     rows: &'static [&'static str],
     /// Anchored: the rows match at the start of the text only.
     prefix: bool,
-    matcher: OnceLock<Option<AhoCorasick>>,
+    matcher: OnceLock<Matcher>,
+}
+
+enum Matcher {
+    /// For each first byte, the rows that start with it.
+    ByFirstByte(Vec<Vec<&'static str>>),
+    Automaton(AhoCorasick),
+    /// The plain search (an automaton that could not be built: never for these tables).
+    Plain,
 }
 
 impl Table {
@@ -718,25 +744,37 @@ impl Table {
         }
     }
 
+    fn build(&self) -> Matcher {
+        if self.prefix {
+            let mut by_byte = vec![Vec::new(); 256];
+            for row in self.rows {
+                if let Some(&b) = row.as_bytes().first() {
+                    by_byte[usize::from(b)].push(*row);
+                } else {
+                    // An empty prefix matches everything: every bucket gets it.
+                    by_byte.iter_mut().for_each(|rows| rows.push(*row));
+                }
+            }
+            return Matcher::ByFirstByte(by_byte);
+        }
+        AhoCorasick::builder()
+            .start_kind(StartKind::Unanchored)
+            .build(self.rows)
+            .map_or(Matcher::Plain, Matcher::Automaton)
+    }
+
     /// Whether `t` starts with (prefixes) or contains (phrases) a row.
     pub(crate) fn matches(&self, t: &str) -> bool {
-        let ac = self.matcher.get_or_init(|| {
-            let start = if self.prefix {
-                StartKind::Anchored
-            } else {
-                StartKind::Unanchored
-            };
-            AhoCorasick::builder()
-                .start_kind(start)
-                .build(self.rows)
-                .ok()
-        });
-        match ac {
-            Some(ac) if self.prefix => ac.is_match(Input::new(t).anchored(Anchored::Yes)),
-            Some(ac) => ac.is_match(t),
-            // Never for these small tables; the plain search says the same.
-            None if self.prefix => self.rows.iter().any(|p| t.starts_with(p)),
-            None => self.rows.iter().any(|p| t.contains(p)),
+        match self.matcher.get_or_init(|| self.build()) {
+            Matcher::ByFirstByte(by_byte) => {
+                let Some(&first) = t.as_bytes().first() else {
+                    return self.rows.contains(&"");
+                };
+                by_byte[usize::from(first)].iter().any(|p| t.starts_with(p))
+            }
+            Matcher::Automaton(ac) => ac.is_match(t),
+            Matcher::Plain if self.prefix => self.rows.iter().any(|p| t.starts_with(p)),
+            Matcher::Plain => self.rows.iter().any(|p| t.contains(p)),
         }
     }
 }
@@ -815,6 +853,9 @@ fn is_usage_label(s: &str) -> bool {
 
 /// `FILE:LINE MESSAGE!` as printed by `lockdep_rcu_suspicious()`.
 pub(crate) fn is_rcu_message(t: &str) -> bool {
+    if !t.ends_with('!') {
+        return false;
+    }
     let Some((loc, msg)) = t.split_once(' ') else {
         return false;
     };
