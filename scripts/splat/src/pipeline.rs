@@ -134,7 +134,14 @@ impl Parser {
         self.line_no += 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         if let Some((mut first, number)) = self.pending.take() {
-            // The rest of a line broken by a quoted-printable soft break.
+            // The rest of a line broken by a quoted-printable soft break, which may be broken
+            // again (a long lock line: `((work_completion)(=`, `&(&w->work)->work)){...}, at:
+            // f+0x7de/0x14=`, `60`).
+            if input::is_soft_break(raw) && first.len() + raw.len() <= 4096 {
+                first.push_str(&raw[..raw.len() - 1]);
+                self.pending = Some((first, number));
+                return;
+            }
             first.push_str(raw);
             return self.push_decoded(&first, number);
         }

@@ -349,7 +349,7 @@ fn same_warning_site(header: &str, line: &str) -> bool {
 pub(crate) struct Segmenter {
     open: Vec<Segment>,
     /// Finished segments not yet handed out, sorted by header line.
-    done: Vec<Segment>,
+    done: std::collections::VecDeque<Segment>,
     /// The previous line, for joining a line that a mail client wrapped (a buffer reused from
     /// line to line), and the index (in `open`) of the report that took it.
     prev_text: String,
@@ -545,7 +545,7 @@ impl Segmenter {
 
     /// The next finished segment, in header order, once no open report started before it.
     pub fn pop_ready(&mut self) -> Option<Segment> {
-        let first = self.done.first()?.lines.first().map(|l| l.0).unwrap_or(0);
+        let first = self.done.front()?.lines.first().map(|l| l.0).unwrap_or(0);
         let blocked = !self.finished
             && self
                 .open
@@ -554,7 +554,7 @@ impl Segmenter {
         if blocked {
             None
         } else {
-            Some(self.done.remove(0))
+            self.done.pop_front()
         }
     }
 }
@@ -611,7 +611,8 @@ fn wrapped_join_lexed(
         // `comm/pid is freeing memory` + `START-END, with a lock still held there!`
         return Some(joined());
     }
-    if p.contains("INFO: task ") && hung_header_task(p).is_none() {
+    if memchr::memmem::find(p.as_bytes(), b"INFO: task ").is_some() && hung_header_task(p).is_none()
+    {
         // `INFO: task x:1 blocked for more` + `than 120 seconds.`
         let j = joined();
         if hung_header_task(&j).is_some() {
