@@ -588,7 +588,9 @@ fn wrapped_join_lexed(
     if n.is_empty() || trim(prev).is_empty() || next_is_header {
         return None;
     }
-    if let Some(joined) = join_held_fragments(prev, next, next_class) {
+    // The previous line as a held-lock entry, read once for the joins below.
+    let prev_held = parse_held_entry(prev);
+    if let Some(joined) = join_held_fragments(prev, prev_held.as_ref(), next, next_class) {
         return Some(joined);
     }
     if let Some(joined) = rejoin_cut_lock_line(prev, next) {
@@ -624,7 +626,7 @@ fn wrapped_join_lexed(
         return Some(joined());
     }
     // ` #0: ADDR` + `(class){..}, at: ...`: a held lock wrapped after its address.
-    let held_address_only = matches!(parse_held_entry(p), Some((_, None))) && !p.ends_with(':');
+    let held_address_only = matches!(prev_held, Some((_, None))) && !p.ends_with(':');
     if next_class != LineClass::Other && !looks_like_location(n) && !held_address_only {
         return None;
     }
@@ -636,11 +638,16 @@ fn wrapped_join_lexed(
 /// (` #0: ` / `ffffffff8e333e60` / ` (` / `rcu_read_lock` / `){....}-{1:2}` / `, at: ...`),
 /// or wrapped by a mail client after its address: the pieces are put back together, without
 /// a separator (each piece carries its own spaces) except between an address and `(`.
-fn join_held_fragments(prev: &str, next: &str, next_class: LineClass) -> Option<String> {
-    let (_, lock) = parse_held_entry(trim(prev))?;
+fn join_held_fragments(
+    prev: &str,
+    prev_held: Option<&(u32, Option<LockLine>)>,
+    next: &str,
+    next_class: LineClass,
+) -> Option<String> {
+    let (_, lock) = prev_held?;
     let after_index = trim(prev).split_once(':').map_or("", |(_, r)| trim(r));
     let n = trim(next);
-    let incomplete = match &lock {
+    let incomplete = match lock {
         None => {
             !after_index.contains('<')
                 && (after_index.is_empty()

@@ -430,4 +430,10 @@ mod tests {
         assert_eq!(phrase("lock: a").phrase, Phrase::None);
         assert_eq!(phrase("down+0x40/0x50").phrase, Phrase::None);
     }
+
+    #[test]
+    fn usage_at_lines_come_before_the_backtrace_row() {
+        assert_eq!(LINE_PHRASES[BEFORE_USAGE_AT].2, Phrase::Backtrace);
+        assert_eq!(LINE_PHRASES[BEFORE_USAGE_AT - 1].2, Phrase::AcquiredAt);
+    }
 }
