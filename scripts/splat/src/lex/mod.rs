@@ -27,6 +27,7 @@ use std::sync::OnceLock;
 /// `s.trim()`, faster on the usual line whose ends are ASCII: the ASCII whitespace (as
 /// [`char::is_whitespace`] counts it) is cut off byte by byte, and only a line that then
 /// starts or ends with a non-ASCII character goes through the general trim.
+#[inline]
 pub(crate) fn trim(s: &str) -> &str {
     let b = s.as_bytes();
     let (mut start, mut end) = (0, b.len());
@@ -44,6 +45,7 @@ pub(crate) fn trim(s: &str) -> &str {
 
 /// The ASCII whitespace of [`char::is_whitespace`] (which `u8::is_ascii_whitespace` is not:
 /// it leaves out the vertical tab).
+#[inline]
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t'..=b'\r')
 }
@@ -51,6 +53,7 @@ fn is_space(b: u8) -> bool {
 /// The first byte of `s` after ASCII whitespace, for a quick look at what a line starts with
 /// before it is trimmed and parsed: `None` when there is none, `Some(0x80..)` for a non-ASCII
 /// character (which may be whitespace: the caller then takes the general path).
+#[inline]
 pub(crate) fn first_byte(s: &str) -> Option<u8> {
     s.bytes().find(|b| !is_space(*b))
 }
