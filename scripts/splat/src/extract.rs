@@ -8,10 +8,13 @@
 
 use crate::lex::blocker::{is_task_line_of, parse_blocker};
 use crate::lex::frame::{demangle, parse_frame};
+use crate::lex::header::{header_fact, HeaderFact};
 use crate::lex::lockfmt::{
     parse_lock_desc, parse_lock_line, parse_scenario_lock, split_comm_pid, LockLine,
 };
-use crate::lex::phrase::{Phrase, PhraseMatch};
+use crate::lex::phrase::{
+    instruction_pointer, keeps_trace, scenario_line, Phrase, PhraseMatch, ScenarioLine,
+};
 use crate::lex::{
     hung_header_task, is_old_task_line, parse_soft_lockup_header, spinlock_bug, trim, unbracket,
     Family, Token,
@@ -224,23 +227,24 @@ impl Builder {
                     });
                 }
             }
-            ReportKind::SleepInAtomic => {
-                if let Some((_, loc)) = t.split_once(" invalid context at ") {
-                    self.file_line(loc);
-                }
+            _ => self.header_fact(header_fact(self.kind, t)),
+        }
+    }
+
+    /// What the header says beyond its kind.
+    fn header_fact(&mut self, fact: HeaderFact) {
+        match fact {
+            HeaderFact::None => {}
+            HeaderFact::SleepAt(loc) | HeaderFact::KernelBugAt(loc) => self.file_line(loc),
+            HeaderFact::StillHasLocks(task) => {
+                let (comm, pid) = split_comm_pid(task);
+                self.add_task(&comm, pid);
             }
-            ReportKind::LockHeldAtExit => {
-                if let Some(task) = t
-                    .strip_prefix("WARNING: ")
-                    .or_else(|| t.strip_prefix("BUG: "))
-                    .and_then(|r| r.strip_suffix(" still has locks held!"))
-                {
-                    let (comm, pid) = split_comm_pid(task);
-                    self.add_task(&comm, pid);
-                }
+            HeaderFact::SchedulingWhileAtomic { comm, pid, count } => {
+                self.add_task(comm, pid.parse().ok());
+                self.detail("preempt_count", count);
             }
-            ReportKind::SoftLockup => {
-                let body = t.split_once("BUG: ").map_or(t, |(_, b)| b);
+            HeaderFact::Body(body) if self.kind == ReportKind::SoftLockup => {
                 if let Some((cpu, seconds, task)) = parse_soft_lockup_header(body) {
                     self.detail("cpu", cpu.to_string());
                     self.detail("seconds", seconds.to_string());
@@ -249,24 +253,7 @@ impl Builder {
                     }
                 }
             }
-            ReportKind::SchedulingWhileAtomic => {
-                // "COMM/PID/0xPREEMPT_COUNT" (2.6: "COMM/0xPREEMPT_COUNT/PID").
-                if let Some(rest) = t.split_once("scheduling while atomic: ").map(|(_, r)| r) {
-                    let mut parts = trim(rest).rsplitn(3, '/');
-                    let (last, mid, comm) = (parts.next(), parts.next(), parts.next());
-                    if let (Some(last), Some(mid), Some(comm)) = (last, mid, comm) {
-                        let (count, pid) = if mid.starts_with("0x") {
-                            (mid, last)
-                        } else {
-                            (last, mid)
-                        };
-                        self.add_task(comm, pid.parse().ok());
-                        self.detail("preempt_count", count);
-                    }
-                }
-            }
-            ReportKind::SpinlockBug => {
-                let body = t.split_once("BUG: ").map_or(t, |(_, b)| b);
+            HeaderFact::Body(body) => {
                 if let Some((what, cpu, task)) = spinlock_bug(body) {
                     self.detail("spinlock_bug", what);
                     if let Some(cpu) = cpu {
@@ -278,8 +265,48 @@ impl Builder {
                     }
                 }
             }
-            ReportKind::Generic => self.scan_generic_header(t),
-            _ => {}
+            HeaderFact::WarningCpu {
+                pid,
+                location,
+                site,
+            } => {
+                if let Some(pid) = pid {
+                    self.detail("pid", pid);
+                }
+                if let Some(loc) = location {
+                    self.file_line(loc);
+                }
+                if let Some(f) = site.and_then(parse_frame) {
+                    self.detail("function", f.function);
+                }
+            }
+            HeaderFact::WarningAt { location, function } => {
+                if let Some(loc) = location {
+                    self.file_line(loc);
+                }
+                if let Some(func) = function {
+                    self.detail("function", demangle(func));
+                }
+            }
+            HeaderFact::WarningSite {
+                location,
+                site,
+                task,
+            } => {
+                self.file_line(location);
+                if let Some(f) = parse_frame(site) {
+                    self.detail("function", f.function);
+                }
+                if let Some(task) = task {
+                    let (comm, pid) = split_comm_pid(task);
+                    self.add_task(&comm, pid);
+                }
+            }
+            HeaderFact::KasanIn(at) => {
+                if let Some(f) = parse_frame(at) {
+                    self.detail("function", f.function);
+                }
+            }
         }
     }
 
@@ -294,59 +321,6 @@ impl Builder {
         }
     }
 
-    fn scan_generic_header(&mut self, t: &str) {
-        if let Some(rest) = t.strip_prefix("WARNING: CPU: ") {
-            // "WARNING: CPU: 0 PID: 1 at kernel/foo.c:12 func+0x1/0x2 [mod]"
-            if let Some((ids, at)) = rest.split_once(" at ") {
-                if let Some(pid) = ids.split("PID: ").nth(1) {
-                    self.detail("pid", trim(pid));
-                }
-                let mut parts = at.splitn(2, ' ');
-                if let Some(loc) = parts.next() {
-                    self.file_line(loc);
-                }
-                if let Some(f) = parts.next().and_then(parse_frame) {
-                    self.detail("function", f.function);
-                }
-            }
-        } else if let Some(rest) = t.strip_prefix("WARNING: at ") {
-            // Old kernels: "WARNING: at kernel/foo.c:12 func()"
-            let mut parts = rest.splitn(2, ' ');
-            if let Some(loc) = parts.next() {
-                self.file_line(loc);
-            }
-            if let Some(func) = parts.next() {
-                let func = trim(func).trim_end_matches("()");
-                if !func.is_empty() && !func.contains(' ') {
-                    self.detail("function", demangle(func));
-                }
-            }
-        } else if let Some((loc, at)) = t
-            .strip_prefix("WARNING: ")
-            .and_then(|r| r.split_once(" at "))
-            .filter(|(loc, _)| !loc.contains(' ') && loc.contains(':'))
-        {
-            // 6.18+: "WARNING: kernel/foo.c:12 at func+0x1/0x2 kernel/foo.c:12, CPU#1: comm/pid"
-            self.file_line(loc);
-            let (site, cpu) = at.split_once(", CPU#").unwrap_or((at, ""));
-            if let Some(f) = parse_frame(site) {
-                self.detail("function", f.function);
-            }
-            if let Some((_, task)) = cpu.split_once(": ") {
-                let (comm, pid) = split_comm_pid(trim(task));
-                self.add_task(&comm, pid);
-            }
-        } else if let Some(rest) = t.strip_prefix("kernel BUG at ") {
-            self.file_line(rest);
-        } else if let Some(rest) = t.strip_prefix("BUG: KASAN: ") {
-            if let Some((_, at)) = rest.split_once(" in ") {
-                if let Some(f) = parse_frame(at) {
-                    self.detail("function", f.function);
-                }
-            }
-        }
-    }
-
     /// Handles one body line; returns true when it also consumed `next`.
     fn scan_line(&mut self, text: &str, token: &mut Token, next: Option<&str>) -> bool {
         let t = trim(text);
@@ -357,7 +331,7 @@ impl Builder {
             self.push_frame(frame);
             return false;
         }
-        if is_marker_or_register(t) {
+        if keeps_trace(t) {
             self.scan_register(t);
             return false;
         }
@@ -368,15 +342,14 @@ impl Builder {
         self.active_trace = None;
 
         if self.in_scenario {
-            if t.starts_with("*** DEADLOCK ***") {
-                self.in_scenario = false;
-            } else if !t.is_empty()
-                && !t.starts_with("CPU0")
-                && !t.bytes().all(|b| b == b'-' || b == b' ')
-            {
-                self.scenario_lines.push(text.to_string());
-                if let Some(name) = parse_scenario_lock(t) {
-                    self.add_lock_name(name);
+            match scenario_line(t) {
+                ScenarioLine::End => self.in_scenario = false,
+                ScenarioLine::Frame => {}
+                ScenarioLine::Cell => {
+                    self.scenario_lines.push(text.to_string());
+                    if let Some(name) = parse_scenario_lock(t) {
+                        self.add_lock_name(name);
+                    }
                 }
             }
             return false;
@@ -425,17 +398,8 @@ impl Builder {
 
     /// Registers (`RIP: 0010:func+0x1/0x2`) and stack markers; they do not end a trace.
     fn scan_register(&mut self, t: &str) {
-        let rip = t
-            .strip_prefix("RIP: ")
-            .or_else(|| t.strip_prefix("EIP: "))
-            .or_else(|| t.strip_prefix("pc : "));
-        let Some(rip) = rip else {
+        let Some(sym) = instruction_pointer(t) else {
             return;
-        };
-        // "0010:func+0x1/0x2" -> "func+0x1/0x2"
-        let sym = match rip.split_once(':') {
-            Some((seg, rest)) if seg.bytes().all(|b| b.is_ascii_hexdigit()) => rest,
-            _ => rip,
         };
         if let Some(frame) = parse_frame(sym) {
             if !self.details.contains_key("rip") {
@@ -915,25 +879,6 @@ fn cut_taint(s: &str) -> &str {
     let s = s.split(" Tainted:").next().unwrap_or(s);
     let s = s.split(" Not tainted").next().unwrap_or(s);
     trim(s)
-}
-
-/// True for stack markers (`<TASK>`) and register lines, which do not end a stack trace.
-fn is_marker_or_register(t: &str) -> bool {
-    let marker = t
-        .strip_prefix('<')
-        .and_then(|r| r.strip_suffix('>'))
-        .map(|n| n.trim_start_matches('/'))
-        .is_some_and(|n| {
-            !n.is_empty()
-                && n.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'#' || b == b'_')
-        });
-    marker
-        || [
-            "RIP:", "RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "Code:", "EIP:", "pc :",
-        ]
-        .iter()
-        .any(|p| t.starts_with(p))
 }
 
 /// Splits the scenario table lines into CPU0/CPU1 cells by indentation.

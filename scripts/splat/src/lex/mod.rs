@@ -11,6 +11,7 @@
 pub mod blocker;
 pub mod frame;
 pub mod functions;
+pub(crate) mod header;
 pub mod lockfmt;
 pub(crate) mod phrase;
 

@@ -369,6 +369,64 @@ pub(crate) fn may_name_task(t: &str) -> bool {
     })
 }
 
+/// The register lines that a stack dump goes on after (x86 `__show_regs()` prints them between
+/// the frames of an exception's dump; the others end the trace).
+const TRACE_REGISTERS: &[&str] = &[
+    "RIP:", "RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "Code:", "EIP:", "pc :",
+];
+
+/// The registers that hold the instruction pointer (`RIP: 0010:func+0x1/0x2`, `pc : func+...`).
+const INSTRUCTION_POINTERS: &[&str] = &["RIP: ", "EIP: ", "pc : "];
+
+/// True for stack markers (`<TASK>`, `</IRQ>`) and the register lines of [`TRACE_REGISTERS`],
+/// which do not end a stack trace.
+pub(crate) fn keeps_trace(t: &str) -> bool {
+    let marker = t
+        .strip_prefix('<')
+        .and_then(|r| r.strip_suffix('>'))
+        .map(|n| n.trim_start_matches('/'))
+        .is_some_and(|n| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'#' || b == b'_')
+        });
+    marker || TRACE_REGISTERS.iter().any(|p| t.starts_with(p))
+}
+
+/// The symbol of an instruction-pointer line: `RIP: 0010:func+0x1/0x2` -> `func+0x1/0x2`.
+pub(crate) fn instruction_pointer(t: &str) -> Option<&str> {
+    let ip = INSTRUCTION_POINTERS
+        .iter()
+        .find_map(|p| t.strip_prefix(p))?;
+    // "0010:func+0x1/0x2" -> "func+0x1/0x2"
+    Some(match ip.split_once(':') {
+        Some((seg, rest)) if seg.bytes().all(|b| b.is_ascii_hexdigit()) => rest,
+        _ => ip,
+    })
+}
+
+/// A line of a "Possible unsafe locking scenario" table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScenarioLine {
+    /// `*** DEADLOCK ***`: the table is over.
+    End,
+    /// A blank line, the `CPU0  CPU1` heading or its `----` rule.
+    Frame,
+    /// A cell row (`lock(A);`, `<Interrupt>`, `local_irq_disable();`).
+    Cell,
+}
+
+/// What a (trimmed) line of a scenario table is.
+pub(crate) fn scenario_line(t: &str) -> ScenarioLine {
+    if t.starts_with("*** DEADLOCK ***") {
+        ScenarioLine::End
+    } else if t.is_empty() || t.starts_with("CPU0") || t.bytes().all(|b| b == b'-' || b == b' ') {
+        ScenarioLine::Frame
+    } else {
+        ScenarioLine::Cell
+    }
+}
+
 /// The phrase of a trimmed line. Each table is searched once with its automaton; only a line
 /// that holds a row's text is fitted row by row.
 pub(crate) fn phrase(t: &str) -> PhraseMatch {
