@@ -156,6 +156,15 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         {
             rest
         }
+        // A line that starts with a lowercase word (a stack frame, most often) can only be one
+        // of the other reports' headers (`kernel BUG at`, `general protection fault`...).
+        _ if word > 0 => {
+            return GENERIC_HEADERS.matches(t).then_some(Header {
+                kind: ReportKind::Generic,
+                family: Family::Generic,
+                strong: false,
+            });
+        }
         _ => t,
     };
     let body = t
@@ -217,21 +226,7 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
             strong: false,
         });
     }
-    const GENERIC_STARTS: &[&str] = &[
-        "kernel BUG at ",
-        "Oops: ",
-        "Oops ",
-        "general protection fault",
-        "Kernel panic - not syncing",
-        "Unable to handle kernel ",
-        "UBSAN: ",
-        "divide error: ",
-        "invalid opcode: ",
-        "stack segment: ",
-        "double fault: ",
-        "kernel tried to execute NX-protected page",
-    ];
-    if GENERIC_STARTS.iter().any(|p| t.starts_with(p)) {
+    if GENERIC_HEADERS.matches(t) {
         return Some(Header {
             kind: ReportKind::Generic,
             family: Family::Generic,
@@ -240,6 +235,24 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
     }
     None
 }
+
+/// The headers of other reports (`BUG:`, `WARNING:` and `INFO:` ones aside).
+const GENERIC_STARTS: &[&str] = &[
+    "kernel BUG at ",
+    "Oops: ",
+    "Oops ",
+    "general protection fault",
+    "Kernel panic - not syncing",
+    "Unable to handle kernel ",
+    "UBSAN: ",
+    "divide error: ",
+    "invalid opcode: ",
+    "stack segment: ",
+    "double fault: ",
+    "kernel tried to execute NX-protected page",
+];
+
+static GENERIC_HEADERS: Table = Table::prefixes(GENERIC_STARTS);
 
 /// Whether a header (unbracketed, trimmed) may start with `t`'s first byte: every phrase that
 /// [`classify_header`] recognises starts with one of these (a lowercase `word: ` prefix, or a
