@@ -61,16 +61,37 @@ pub fn parse_reader<R: std::io::BufRead>(
     mut each: impl FnMut(Report),
 ) -> std::io::Result<WaitFor> {
     let mut p = Parser::new();
-    let mut buf = Vec::with_capacity(512);
+    // The part of a line that ends past the reader's buffer; a line inside it is read in place.
+    let mut partial = Vec::new();
     loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            if !partial.is_empty() {
+                p.push_bytes(&partial);
+            }
             break;
         }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-        }
-        p.push_bytes(&buf);
+        let used = match memchr::memchr(b'\n', chunk) {
+            Some(end) if partial.is_empty() => {
+                p.push_bytes(&chunk[..end]);
+                end + 1
+            }
+            Some(end) => {
+                partial.extend_from_slice(&chunk[..end]);
+                p.push_bytes(&partial);
+                partial.clear();
+                end + 1
+            }
+            None => {
+                partial.extend_from_slice(chunk);
+                chunk.len()
+            }
+        };
+        reader.consume(used);
         for r in p.reports() {
             each(r);
         }
@@ -153,7 +174,7 @@ impl Parser {
                 return;
             }
         }
-        if self.quoted_printable && raw.contains('=') {
+        if self.quoted_printable && memchr::memchr(b'=', raw.as_bytes()).is_some() {
             return self.push_decoded(raw, self.line_no);
         }
         self.push_record(raw, self.line_no);

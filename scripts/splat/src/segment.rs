@@ -613,8 +613,10 @@ fn wrapped_join_lexed(
         // `comm/pid is freeing memory` + `START-END, with a lock still held there!`
         return Some(joined());
     }
-    if memchr::memmem::find(p.as_bytes(), b"INFO: task ").is_some() && hung_header_task(p).is_none()
-    {
+    static INFO_TASK: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    let info_task = INFO_TASK.get_or_init(|| memchr::memmem::Finder::new("INFO: task "));
+    if info_task.find(p.as_bytes()).is_some() && hung_header_task(p).is_none() {
         // `INFO: task x:1 blocked for more` + `than 120 seconds.`
         let j = joined();
         if hung_header_task(&j).is_some() {

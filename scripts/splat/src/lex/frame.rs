@@ -42,7 +42,8 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
         t = rest.trim_start();
     }
     if let Some(rest) = t.strip_prefix("[<") {
-        let end = memchr::memmem::find(rest.as_bytes(), b">]")?;
+        let b = rest.as_bytes();
+        let end = memchr::memchr_iter(b'>', b).find(|&i| b.get(i + 1) == Some(&b']'))?;
         if !rest[..end].bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }

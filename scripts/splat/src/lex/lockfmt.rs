@@ -42,7 +42,10 @@ pub(crate) struct DescParts<'a> {
 pub(crate) fn lock_desc_parts(s: &str) -> Option<DescParts<'_>> {
     let s = s.trim_start();
     let body = s.strip_prefix('(')?;
-    for idx in memchr::memmem::find_iter(body.as_bytes(), b"){") {
+    // Each `){` in turn (a `)` followed by `{`; the pair cannot overlap itself).
+    let b = body.as_bytes();
+    let closes = memchr::memchr_iter(b')', b).filter(|&i| b.get(i + 1) == Some(&b'{'));
+    for idx in closes {
         let name = &body[..idx];
         let after = &body[idx + 2..];
         let Some(close) = after.find('}') else {

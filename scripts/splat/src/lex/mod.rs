@@ -690,7 +690,7 @@ fn lex_class(t: &str) -> Token {
     if let Some(f) = parse_frame(t) {
         return Token::with_payload(LineClass::Frame, Payload::Frame(Box::new(f)));
     }
-    if t.contains("Tainted: ") || t.contains("Not tainted") {
+    if has_taint(t) {
         return Token::late(LineClass::KernelIdent);
     }
     if t.starts_with("task:") && t.contains(" state:") {
@@ -723,6 +723,14 @@ fn lex_class(t: &str) -> Token {
         return Token::late(LineClass::GenericBody);
     }
     Token::late(LineClass::Other)
+}
+
+/// `Tainted: ` or `Not tainted` in a line (the kernel's identification after a report's header
+/// or in a `CPU:` line): both have `ainted` in them, looked for once.
+fn has_taint(t: &str) -> bool {
+    static AINTED: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let finder = AINTED.get_or_init(|| memchr::memmem::Finder::new("ainted"));
+    finder.find(t.as_bytes()).is_some() && (t.contains("Tainted: ") || t.contains("Not tainted"))
 }
 
 /// A table of phrases, searched without a comparison per row: a table of prefixes by the
