@@ -16,7 +16,7 @@ use crate::lex::phrase::{
     instruction_pointer, keeps_trace, scenario_line, Phrase, PhraseMatch, ScenarioLine,
 };
 use crate::lex::{
-    hung_header_task, is_old_task_line, parse_soft_lockup_header, spinlock_bug, trim, unbracket,
+    hung_header_task, is_old_task_line_of, parse_soft_lockup_header, spinlock_bug, trim, unbracket,
     Family, Token,
 };
 use crate::model::{
@@ -48,7 +48,6 @@ pub(crate) fn build(mut seg: Segment) -> Report {
 
 struct Builder {
     kind: ReportKind,
-    header: String,
     family: Family,
     tasks: Vec<Task>,
     locks: Vec<LockClass>,
@@ -75,7 +74,6 @@ impl Builder {
     fn new(seg: &Segment) -> Self {
         Builder {
             kind: seg.kind,
-            header: seg.header.clone(),
             family: seg.family,
             tasks: Vec::new(),
             locks: Vec::new(),
@@ -639,7 +637,13 @@ impl Builder {
                     self.detail("message", msg.trim_end_matches('!'));
                 }
             }
-            _ if self.kind == ReportKind::HungTask && is_old_task_line(&self.header, t) => {
+            // (`hung` holds the comm that the header names.)
+            _ if self.kind == ReportKind::HungTask
+                && self
+                    .hung
+                    .as_ref()
+                    .is_some_and(|h| is_old_task_line_of(&h.comm, t)) =>
+            {
                 // Old kernels: "COMM  D ffff88007fc13780     0  1234   1200 0x00000000".
                 if let Some(h) = self.hung.as_mut() {
                     if h.state.is_none() {

@@ -703,8 +703,8 @@ fn lock_site_missing(t: &str) -> bool {
 /// line must reach the usage at least, so that another CPU's message is never glued to it.
 fn rejoin_cut_lock_line(prev: &str, next: &str) -> Option<String> {
     let p = prev.trim_end();
-    let n = trim(next);
     let before = lock_line_stage(p).filter(|s| *s < LockLineStage::Site)?;
+    let n = trim(next);
     let sep = if before == LockLineStage::Address && n.starts_with('(') {
         " "
     } else {

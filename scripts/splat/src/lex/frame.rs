@@ -197,8 +197,8 @@ fn is_offset(s: &str) -> bool {
         p.strip_prefix("0x")
             .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
-    match s.split_once('/') {
-        Some((a, b)) => hex(a) && hex(b),
+    match memchr::memchr(b'/', s.as_bytes()) {
+        Some(slash) => hex(&s[..slash]) && hex(&s[slash + 1..]),
         None => hex(s),
     }
 }

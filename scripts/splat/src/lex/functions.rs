@@ -319,7 +319,7 @@ const PRIMITIVES: &[(&str, &str)] = &[
 
 /// The part of a function name before any `.cold` / `.isra.0` / `.constprop.0` suffix.
 pub fn base(function: &str) -> &str {
-    function.split('.').next().unwrap_or(function)
+    &function[..memchr::memchr(b'.', function.as_bytes()).unwrap_or(function.len())]
 }
 
 /// True for frames that a title or "where" should skip.

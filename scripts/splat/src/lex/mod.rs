@@ -909,10 +909,12 @@ pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
 
 /// Old kernels' `sched_show_task()` line: `COMM  D ffff88003fc13780     0   123      2 0x0`.
 pub(crate) fn is_old_task_line(header: &str, line: &str) -> bool {
-    let Some((comm, _, _)) = hung_header_task(header) else {
-        return false;
-    };
-    let Some(rest) = line.trim_start().strip_prefix(comm.as_str()) else {
+    hung_header_task(header).is_some_and(|(comm, _, _)| is_old_task_line_of(&comm, line))
+}
+
+/// [`is_old_task_line`] for the task `comm` of the header.
+pub(crate) fn is_old_task_line_of(comm: &str, line: &str) -> bool {
+    let Some(rest) = line.trim_start().strip_prefix(comm) else {
         return false;
     };
     let mut tokens = rest.split_whitespace();
