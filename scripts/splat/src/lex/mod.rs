@@ -22,7 +22,7 @@ use lockfmt::{
     is_address, is_lock_line, lock_desc_parts, parse_held_entry, parse_held_heading,
     split_held_index, LockLine,
 };
-use phrase::PhraseMatch;
+use phrase::{PhraseMatch, TaskHint};
 use std::sync::OnceLock;
 
 /// `s.trim()`, faster on the usual line whose ends are ASCII: the ASCII whitespace (as
@@ -632,15 +632,16 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
 /// found, and (but in a stack frame) the phrase it says.
 pub(crate) fn lex(text: &str) -> Token {
     let t = trim(text);
-    let mut token = lex_class(t);
+    let mut task = TaskHint::default();
+    let mut token = lex_class(t, &mut task);
     if !matches!(token.payload, Payload::Frame(_)) {
-        token.phrase = Some(phrase::phrase(t));
+        token.phrase = Some(phrase::phrase_with(t, &mut task));
     }
     token
 }
 
 /// The class of a trimmed line, and what the parser of its class found.
-fn lex_class(t: &str) -> Token {
+fn lex_class(t: &str, task: &mut TaskHint) -> Token {
     if t.is_empty() {
         return Token::early(LineClass::Blank);
     }
@@ -716,7 +717,7 @@ fn lex_class(t: &str) -> Token {
     {
         return Token::late(LineClass::IrqTrace);
     }
-    if is_lockdep_body(t) || cut_lock_line(t) {
+    if is_lockdep_body(t, task) || cut_lock_line(t) {
         return Token::late(LineClass::LockdepBody);
     }
     if GENERIC.matches(t) || (t.starts_with("lock: ") && t.contains(".magic: ")) {
@@ -840,11 +841,11 @@ fn is_marker(t: &str) -> Option<Marker> {
 }
 
 /// True for the fixed lines and lock lines that lockdep's report bodies consist of.
-fn is_lockdep_body(t: &str) -> bool {
+fn is_lockdep_body(t: &str, task: &mut TaskHint) -> bool {
     if LOCKDEP.matches(t) {
         return true;
     }
-    if phrase::may_name_task(t) && LOCKDEP_TASK.matches(t) {
+    if task.get(t) && LOCKDEP_TASK.matches(t) {
         return true;
     }
     if t == "..." || t == "}" || t.contains(" --> ") {

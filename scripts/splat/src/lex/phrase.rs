@@ -430,7 +430,22 @@ pub(crate) fn scenario_line(t: &str) -> ScenarioLine {
 /// The phrase of a trimmed line. Each table is searched once with its automaton; only a line
 /// that holds a row's text is fitted row by row.
 pub(crate) fn phrase(t: &str) -> PhraseMatch {
-    if may_name_task(t) && TASK.matches(t) {
+    phrase_with(t, &mut TaskHint::default())
+}
+
+/// Whether a line may name a task ([`may_name_task`]), worked out once for the lexer's tables.
+#[derive(Debug, Default)]
+pub(crate) struct TaskHint(Option<bool>);
+
+impl TaskHint {
+    pub(crate) fn get(&mut self, t: &str) -> bool {
+        *self.0.get_or_insert_with(|| may_name_task(t))
+    }
+}
+
+/// [`phrase`], with the task hint the lexer already worked out.
+pub(crate) fn phrase_with(t: &str, task: &mut TaskHint) -> PhraseMatch {
+    if task.get(t) && TASK.matches(t) {
         if let Some((_, m)) = first_fit(t, TASK_PHRASES, 0) {
             return m;
         }
