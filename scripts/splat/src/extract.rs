@@ -8,12 +8,16 @@
 
 use crate::lex::blocker::{is_task_line_of, parse_blocker};
 use crate::lex::frame::{demangle, parse_frame};
+use crate::lex::header::{header_fact, HeaderFact};
 use crate::lex::lockfmt::{
     parse_lock_desc, parse_lock_line, parse_scenario_lock, split_comm_pid, LockLine,
 };
+use crate::lex::phrase::{
+    instruction_pointer, keeps_trace, scenario_line, Phrase, PhraseMatch, ScenarioLine,
+};
 use crate::lex::{
-    hung_header_task, is_old_task_line, is_rcu_message, parse_soft_lockup_header, spinlock_bug,
-    unbracket, Family, Token,
+    hung_header_task, is_old_task_line_of, parse_soft_lockup_header, spinlock_bug, trim, unbracket,
+    Family, Token,
 };
 use crate::model::{
     ChainEntry, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind, ScenarioRow,
@@ -44,7 +48,6 @@ pub(crate) fn build(mut seg: Segment) -> Report {
 
 struct Builder {
     kind: ReportKind,
-    header: String,
     family: Family,
     tasks: Vec<Task>,
     locks: Vec<LockClass>,
@@ -71,7 +74,6 @@ impl Builder {
     fn new(seg: &Segment) -> Self {
         Builder {
             kind: seg.kind,
-            header: seg.header.clone(),
             family: seg.family,
             tasks: Vec::new(),
             locks: Vec::new(),
@@ -94,7 +96,7 @@ impl Builder {
     }
 
     fn add_task(&mut self, comm: &str, pid: Option<u32>) {
-        let comm = comm.trim();
+        let comm = trim(comm);
         if comm.is_empty() || self.family == Family::LockDump {
             return;
         }
@@ -205,7 +207,7 @@ impl Builder {
 
     /// Facts printed in the header line itself.
     fn scan_header(&mut self, header: &str) {
-        let t = unbracket(header.trim());
+        let t = unbracket(trim(header));
         match self.kind {
             ReportKind::HungTask => {
                 if let Some((comm, pid, seconds)) = hung_header_task(t) {
@@ -223,23 +225,24 @@ impl Builder {
                     });
                 }
             }
-            ReportKind::SleepInAtomic => {
-                if let Some((_, loc)) = t.split_once(" invalid context at ") {
-                    self.file_line(loc);
-                }
+            _ => self.header_fact(header_fact(self.kind, t)),
+        }
+    }
+
+    /// What the header says beyond its kind.
+    fn header_fact(&mut self, fact: HeaderFact) {
+        match fact {
+            HeaderFact::None => {}
+            HeaderFact::SleepAt(loc) | HeaderFact::KernelBugAt(loc) => self.file_line(loc),
+            HeaderFact::StillHasLocks(task) => {
+                let (comm, pid) = split_comm_pid(task);
+                self.add_task(&comm, pid);
             }
-            ReportKind::LockHeldAtExit => {
-                if let Some(task) = t
-                    .strip_prefix("WARNING: ")
-                    .or_else(|| t.strip_prefix("BUG: "))
-                    .and_then(|r| r.strip_suffix(" still has locks held!"))
-                {
-                    let (comm, pid) = split_comm_pid(task);
-                    self.add_task(&comm, pid);
-                }
+            HeaderFact::SchedulingWhileAtomic { comm, pid, count } => {
+                self.add_task(comm, pid.parse().ok());
+                self.detail("preempt_count", count);
             }
-            ReportKind::SoftLockup => {
-                let body = t.split_once("BUG: ").map_or(t, |(_, b)| b);
+            HeaderFact::Body(body) if self.kind == ReportKind::SoftLockup => {
                 if let Some((cpu, seconds, task)) = parse_soft_lockup_header(body) {
                     self.detail("cpu", cpu.to_string());
                     self.detail("seconds", seconds.to_string());
@@ -248,24 +251,7 @@ impl Builder {
                     }
                 }
             }
-            ReportKind::SchedulingWhileAtomic => {
-                // "COMM/PID/0xPREEMPT_COUNT" (2.6: "COMM/0xPREEMPT_COUNT/PID").
-                if let Some(rest) = t.split_once("scheduling while atomic: ").map(|(_, r)| r) {
-                    let mut parts = rest.trim().rsplitn(3, '/');
-                    let (last, mid, comm) = (parts.next(), parts.next(), parts.next());
-                    if let (Some(last), Some(mid), Some(comm)) = (last, mid, comm) {
-                        let (count, pid) = if mid.starts_with("0x") {
-                            (mid, last)
-                        } else {
-                            (last, mid)
-                        };
-                        self.add_task(comm, pid.parse().ok());
-                        self.detail("preempt_count", count);
-                    }
-                }
-            }
-            ReportKind::SpinlockBug => {
-                let body = t.split_once("BUG: ").map_or(t, |(_, b)| b);
+            HeaderFact::Body(body) => {
                 if let Some((what, cpu, task)) = spinlock_bug(body) {
                     self.detail("spinlock_bug", what);
                     if let Some(cpu) = cpu {
@@ -277,14 +263,54 @@ impl Builder {
                     }
                 }
             }
-            ReportKind::Generic => self.scan_generic_header(t),
-            _ => {}
+            HeaderFact::WarningCpu {
+                pid,
+                location,
+                site,
+            } => {
+                if let Some(pid) = pid {
+                    self.detail("pid", pid);
+                }
+                if let Some(loc) = location {
+                    self.file_line(loc);
+                }
+                if let Some(f) = site.and_then(parse_frame) {
+                    self.detail("function", f.function);
+                }
+            }
+            HeaderFact::WarningAt { location, function } => {
+                if let Some(loc) = location {
+                    self.file_line(loc);
+                }
+                if let Some(func) = function {
+                    self.detail("function", demangle(func));
+                }
+            }
+            HeaderFact::WarningSite {
+                location,
+                site,
+                task,
+            } => {
+                self.file_line(location);
+                if let Some(f) = parse_frame(site) {
+                    self.detail("function", f.function);
+                }
+                if let Some(task) = task {
+                    let (comm, pid) = split_comm_pid(task);
+                    self.add_task(&comm, pid);
+                }
+            }
+            HeaderFact::KasanIn(at) => {
+                if let Some(f) = parse_frame(at) {
+                    self.detail("function", f.function);
+                }
+            }
         }
     }
 
     /// `FILE:LINE` into the `file` and `line` details.
     fn file_line(&mut self, loc: &str) {
-        let loc = loc.trim().trim_end_matches('!');
+        let loc = trim(loc).trim_end_matches('!');
         if let Some((file, line)) = loc.rsplit_once(':') {
             if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) {
                 self.detail("file", file);
@@ -293,62 +319,9 @@ impl Builder {
         }
     }
 
-    fn scan_generic_header(&mut self, t: &str) {
-        if let Some(rest) = t.strip_prefix("WARNING: CPU: ") {
-            // "WARNING: CPU: 0 PID: 1 at kernel/foo.c:12 func+0x1/0x2 [mod]"
-            if let Some((ids, at)) = rest.split_once(" at ") {
-                if let Some(pid) = ids.split("PID: ").nth(1) {
-                    self.detail("pid", pid.trim());
-                }
-                let mut parts = at.splitn(2, ' ');
-                if let Some(loc) = parts.next() {
-                    self.file_line(loc);
-                }
-                if let Some(f) = parts.next().and_then(parse_frame) {
-                    self.detail("function", f.function);
-                }
-            }
-        } else if let Some(rest) = t.strip_prefix("WARNING: at ") {
-            // Old kernels: "WARNING: at kernel/foo.c:12 func()"
-            let mut parts = rest.splitn(2, ' ');
-            if let Some(loc) = parts.next() {
-                self.file_line(loc);
-            }
-            if let Some(func) = parts.next() {
-                let func = func.trim().trim_end_matches("()");
-                if !func.is_empty() && !func.contains(' ') {
-                    self.detail("function", demangle(func));
-                }
-            }
-        } else if let Some((loc, at)) = t
-            .strip_prefix("WARNING: ")
-            .and_then(|r| r.split_once(" at "))
-            .filter(|(loc, _)| !loc.contains(' ') && loc.contains(':'))
-        {
-            // 6.18+: "WARNING: kernel/foo.c:12 at func+0x1/0x2 kernel/foo.c:12, CPU#1: comm/pid"
-            self.file_line(loc);
-            let (site, cpu) = at.split_once(", CPU#").unwrap_or((at, ""));
-            if let Some(f) = parse_frame(site) {
-                self.detail("function", f.function);
-            }
-            if let Some((_, task)) = cpu.split_once(": ") {
-                let (comm, pid) = split_comm_pid(task.trim());
-                self.add_task(&comm, pid);
-            }
-        } else if let Some(rest) = t.strip_prefix("kernel BUG at ") {
-            self.file_line(rest);
-        } else if let Some(rest) = t.strip_prefix("BUG: KASAN: ") {
-            if let Some((_, at)) = rest.split_once(" in ") {
-                if let Some(f) = parse_frame(at) {
-                    self.detail("function", f.function);
-                }
-            }
-        }
-    }
-
     /// Handles one body line; returns true when it also consumed `next`.
     fn scan_line(&mut self, text: &str, token: &mut Token, next: Option<&str>) -> bool {
-        let t = text.trim();
+        let t = trim(text);
         if let Some(frame) = token.take_frame(t) {
             if self.in_scenario {
                 return false;
@@ -356,7 +329,7 @@ impl Builder {
             self.push_frame(frame);
             return false;
         }
-        if is_marker_or_register(t) {
+        if keeps_trace(t) {
             self.scan_register(t);
             return false;
         }
@@ -367,15 +340,14 @@ impl Builder {
         self.active_trace = None;
 
         if self.in_scenario {
-            if t.starts_with("*** DEADLOCK ***") {
-                self.in_scenario = false;
-            } else if !t.is_empty()
-                && !t.starts_with("CPU0")
-                && !t.bytes().all(|b| b == b'-' || b == b' ')
-            {
-                self.scenario_lines.push(text.to_string());
-                if let Some(name) = parse_scenario_lock(t) {
-                    self.add_lock_name(name);
+            match scenario_line(t) {
+                ScenarioLine::End => self.in_scenario = false,
+                ScenarioLine::Frame => {}
+                ScenarioLine::Cell => {
+                    self.scenario_lines.push(text.to_string());
+                    if let Some(name) = parse_scenario_lock(t) {
+                        self.add_lock_name(name);
+                    }
                 }
             }
             return false;
@@ -424,17 +396,8 @@ impl Builder {
 
     /// Registers (`RIP: 0010:func+0x1/0x2`) and stack markers; they do not end a trace.
     fn scan_register(&mut self, t: &str) {
-        let rip = t
-            .strip_prefix("RIP: ")
-            .or_else(|| t.strip_prefix("EIP: "))
-            .or_else(|| t.strip_prefix("pc : "));
-        let Some(rip) = rip else {
+        let Some(sym) = instruction_pointer(t) else {
             return;
-        };
-        // "0010:func+0x1/0x2" -> "func+0x1/0x2"
-        let sym = match rip.split_once(':') {
-            Some((seg, rest)) if seg.bytes().all(|b| b.is_ascii_hexdigit()) => rest,
-            _ => rip,
         };
         if let Some(frame) = parse_frame(sym) {
             if !self.details.contains_key("rip") {
@@ -447,29 +410,19 @@ impl Builder {
         }
     }
 
+    /// The phrase of the line (read by the lexer) and what it tells; held-lock headings and
+    /// entries come after the phrases of the report's own text, as the lexer orders them.
     fn scan_phrase(&mut self, t: &str, token: &mut Token, next: Option<&str>) -> bool {
-        // Task lines: "COMM/PID is trying to acquire lock:" and friends.
-        const ACQUIRE_PHRASES: &[&str] = &[
-            " is trying to acquire lock:",
-            " is trying to acquire:",
-            " is trying to lock:",
-            " just changed the state of lock:",
-            " takes:",
-        ];
-        for p in ACQUIRE_PHRASES {
-            if let Some(task) = t.strip_suffix(p) {
-                self.task_with_irq_context(task);
+        let m = token.phrase(t);
+        let (arg, tail) = (m.arg(t), m.tail(t));
+        match m.phrase {
+            Phrase::Acquire => {
+                self.task_with_irq_context(arg);
                 self.pending = Pending::Acquire;
-                return false;
             }
-        }
-        for p in [
-            " is trying to release lock (",
-            " is trying to contend lock (",
-        ] {
-            if let Some((task, rest)) = t.split_once(p) {
-                self.task_with_irq_context(task);
-                let name = rest.strip_suffix(") at:").unwrap_or(rest);
+            Phrase::Release | Phrase::Contend => {
+                self.task_with_irq_context(arg);
+                let name = tail.strip_suffix(") at:").unwrap_or(tail);
                 if !name.is_empty() {
                     self.add_lock_name(name);
                     self.acquiring = Some(LockSite {
@@ -478,141 +431,98 @@ impl Builder {
                         at: None,
                     });
                 }
-                self.start_trace(if p.contains("release") {
+                self.start_trace(if m.phrase == Phrase::Release {
                     "release"
                 } else {
                     "contend"
                 });
-                return false;
             }
-        }
-        if let Some((task, rest)) = t.split_once(" is freeing memory ") {
-            self.task_with_irq_context(task);
-            if let Some((range, _)) = rest.split_once(',') {
-                self.detail("memory", range);
+            Phrase::FreeingMemory => {
+                self.task_with_irq_context(arg);
+                if let Some((range, _)) = tail.split_once(',') {
+                    self.detail("memory", range);
+                }
+                self.pending = Pending::Holding;
             }
-            self.pending = Pending::Holding;
-            return false;
-        }
-        for p in [
-            " is leaving the kernel with locks still held!",
-            " is exiting with locks still held!",
-        ] {
-            if let Some(task) = t.strip_suffix(p) {
-                self.task_with_irq_context(task);
-                return false;
+            Phrase::LeavingWithLocks => self.task_with_irq_context(arg),
+            Phrase::AlreadyHolding => self.pending = Pending::Holding,
+            Phrase::NewDependency => self.pending = Pending::NewDependency,
+            Phrase::ChainExists => self.pending = Pending::ChainExists,
+            Phrase::Scenario => self.in_scenario = true,
+            Phrase::ChainEntry => self.chain_entry(tail),
+            Phrase::ClassHeader => {
+                // print_lock_class_header(): "-> (L){..}-{..} ops: N {"
+                if let Some((class, _)) = parse_lock_desc(&format!("({tail}")) {
+                    self.add_lock(&class);
+                    self.class_ctx = Some(class.name);
+                }
             }
-        }
-        if t == "but task is already holding lock:" || t == "and this task is already holding:" {
-            self.pending = Pending::Holding;
-            return false;
-        }
-        if t == "which would create a new lock dependency:" {
-            self.pending = Pending::NewDependency;
-            return false;
-        }
-        if t == "Chain exists of:" {
-            self.pending = Pending::ChainExists;
-            return false;
-        }
-        if t.starts_with("Possible unsafe locking scenario:")
-            || t.starts_with("Possible interrupt unsafe locking scenario:")
-        {
-            self.in_scenario = true;
-            return false;
-        }
-        if let Some(rest) = t.strip_prefix("-> #") {
-            self.chain_entry(rest);
-            return false;
-        }
-        if let Some(rest) = t.strip_prefix("-> (") {
-            // print_lock_class_header(): "-> (L){..}-{..} ops: N {"
-            if let Some((class, _)) = parse_lock_desc(&format!("({rest}")) {
-                self.add_lock(&class);
-                self.class_ctx = Some(class.name);
+            Phrase::TookAnother => {
+                self.irq_class(tail, "-unsafe lock in the past:");
+                self.detail("direction", "took another lock that is irq-unsafe");
+                self.pending = Pending::Detail("other_lock");
             }
-            return false;
-        }
-        if let Some(rest) = t.strip_prefix("but this lock took another, ") {
-            self.irq_class(rest, "-unsafe lock in the past:");
-            self.detail("direction", "took another lock that is irq-unsafe");
-            self.pending = Pending::Detail("other_lock");
-            return false;
-        }
-        if let Some(rest) = t.strip_prefix("but this lock was taken by another, ") {
-            self.irq_class(rest, "-safe lock in the past:");
-            self.detail("direction", "was taken by another lock that is irq-safe");
-            self.pending = Pending::Detail("other_lock");
-            return false;
-        }
-        if let Some(rest) = t.strip_prefix("but this new dependency connects a ") {
-            self.irq_class(rest, "-irq-safe lock:");
-            self.pending = Pending::Detail("irq_safe_lock");
-            return false;
-        }
-        if t.starts_with("to a ") && t.ends_with("-irq-unsafe lock:") {
-            self.pending = Pending::Detail("irq_unsafe_lock");
-            return false;
-        }
-        if let Some(rest) = t.strip_prefix("... which became ") {
-            let what = rest.strip_suffix(" at:").unwrap_or(rest);
-            self.start_trace(format!("became {what}"));
-            return false;
-        }
-        if let Some(rest) = t.strip_prefix("inconsistent {") {
-            // "inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage."
-            if let Some((from, to)) = rest.split_once("} -> {") {
-                self.detail("from_usage", from);
-                self.detail(
-                    "to_usage",
-                    to.trim_end_matches(" usage.").trim_end_matches('}'),
-                );
+            Phrase::TakenByAnother => {
+                self.irq_class(tail, "-safe lock in the past:");
+                self.detail("direction", "was taken by another lock that is irq-safe");
+                self.pending = Pending::Detail("other_lock");
             }
-            return false;
-        }
-        if let Some(rest) = t.strip_prefix('{') {
-            if let Some(state) = rest.strip_suffix("} state was registered at:") {
-                self.start_trace(format!("{state} state registered"));
-                return false;
+            Phrase::ConnectsIrqSafe => {
+                self.irq_class(tail, "-irq-safe lock:");
+                self.pending = Pending::Detail("irq_safe_lock");
             }
-        }
-        if t == "... acquired at:" {
-            let class = self.class_ctx.clone().unwrap_or_default();
-            self.start_trace(format!("{class} acquired").trim().to_string());
-            return false;
-        }
-        if let Some(label) = t.strip_suffix(" at:") {
-            if !label.contains(' ') || label.starts_with("INITIAL ") {
+            Phrase::ToIrqUnsafe => self.pending = Pending::Detail("irq_unsafe_lock"),
+            Phrase::WhichBecame => {
+                let what = tail.strip_suffix(" at:").unwrap_or(tail);
+                self.start_trace(format!("became {what}"));
+            }
+            Phrase::Inconsistent => {
+                // "inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage."
+                if let Some((from, to)) = tail.split_once("} -> {") {
+                    self.detail("from_usage", from);
+                    self.detail(
+                        "to_usage",
+                        to.trim_end_matches(" usage.").trim_end_matches('}'),
+                    );
+                }
+            }
+            Phrase::StateRegistered => self.start_trace(format!("{arg} state registered")),
+            Phrase::AcquiredAt => {
                 let class = self.class_ctx.clone().unwrap_or_default();
-                self.start_trace(format!("{class} {label}").trim().to_string());
-                return false;
+                self.start_trace(format!("{class} acquired").trim().to_string());
             }
-        }
-        if t == "stack backtrace:" || t.starts_with("NMI backtrace for cpu") {
-            self.start_trace("backtrace");
-            return false;
-        }
-        if t.starts_with("rcu: RCU grace-period kthread stack dump") {
-            self.start_trace("rcu grace-period kthread");
-            return false;
-        }
-        if t == "Call Trace:" || t == "Call trace:" || t == "Backtrace:" {
-            // "Preemption disabled at:" with no site printed must not take the stack dump.
-            let label_only = self.pending_trace.as_deref() == Some("preemption disabled");
-            if self.pending_trace.is_none() || label_only {
-                let name = if self.kind == ReportKind::HungTask {
-                    "hung task"
-                } else {
-                    "backtrace"
-                };
-                self.start_trace(name);
+            Phrase::UsageAt => {
+                let class = self.class_ctx.clone().unwrap_or_default();
+                self.start_trace(format!("{class} {arg}").trim().to_string());
             }
-            return false;
+            Phrase::Backtrace => self.start_trace("backtrace"),
+            Phrase::RcuKthreadStack => self.start_trace("rcu grace-period kthread"),
+            Phrase::CallTrace => {
+                // "Preemption disabled at:" with no site printed must not take the stack dump.
+                let label_only = self.pending_trace.as_deref() == Some("preemption disabled");
+                if self.pending_trace.is_none() || label_only {
+                    let name = if self.kind == ReportKind::HungTask {
+                        "hung task"
+                    } else {
+                        "backtrace"
+                    };
+                    self.start_trace(name);
+                }
+            }
+            Phrase::PreemptionDisabledAt => self.start_trace("preemption disabled"),
+            _ => return self.scan_held_or_later(t, m, token, next),
         }
-        if t == "Preemption disabled at:" {
-            self.start_trace("preemption disabled");
-            return false;
-        }
+        false
+    }
+
+    /// Held-lock headings and entries, then the phrases after them.
+    fn scan_held_or_later(
+        &mut self,
+        t: &str,
+        m: PhraseMatch,
+        token: &mut Token,
+        next: Option<&str>,
+    ) -> bool {
         if let Some((count, comm, pid)) = token.held_heading(t) {
             self.add_task(&comm, pid);
             self.detail("held_lock_count", count.to_string());
@@ -645,130 +555,141 @@ impl Builder {
             }
             return consumed;
         }
-        if let Some(rest) = t.strip_prefix("CPU: ") {
-            self.cpu_line(rest);
-            return false;
-        }
-        if let Some(rest) = t.strip_prefix("Pid: ") {
-            // Old dump_stack(): "Pid: 1234, comm: ls Not tainted 3.2.0 #1"
-            if let Some((pid, rest)) = rest.split_once(", comm: ") {
-                let comm = cut_taint(rest);
-                self.add_task(comm, pid.trim().parse().ok());
-            }
-            return false;
-        }
-        self.scan_kind_specific(t);
+        self.scan_kind_specific(t, m);
         false
     }
 
-    /// The kind-specific single lines.
-    fn scan_kind_specific(&mut self, t: &str) {
-        if t == "INFO: lockdep is turned off." {
-            self.detail("lockdep", "off");
-        } else if let Some(rest) = t.strip_prefix("context-") {
+    /// The single lines of the dump_stack() header and of each kind of report.
+    fn scan_kind_specific(&mut self, t: &str, m: PhraseMatch) {
+        let tail = m.tail(t);
+        match m.phrase {
+            Phrase::CpuLine => self.cpu_line(tail),
+            Phrase::PidLine => {
+                // Old dump_stack(): "Pid: 1234, comm: ls Not tainted 3.2.0 #1"
+                if let Some((pid, rest)) = tail.split_once(", comm: ") {
+                    let comm = cut_taint(rest);
+                    self.add_task(comm, trim(pid).parse().ok());
+                }
+            }
+            Phrase::LockdepOff => self.detail("lockdep", "off"),
             // Invalid wait context: the wait type of the context the lock was taken in.
-            self.detail("context", rest);
-        } else if let Some(rest) = t.strip_prefix("lock: ").filter(|r| r.contains(".magic: ")) {
-            // spin_dump(): "lock: NAME, .magic: dead4ead, .owner: comm/pid, .owner_cpu: N".
-            let mut fields = rest.split(", ");
-            if let Some(name) = fields.next() {
-                self.detail("lock", name);
-            }
-            for f in fields {
-                if let Some(owner) = f.strip_prefix(".owner: ") {
-                    self.detail("owner", owner);
-                } else if let Some(cpu) = f.strip_prefix(".owner_cpu: ") {
-                    self.detail("owner_cpu", cpu);
+            Phrase::Context => self.detail("context", tail),
+            Phrase::SpinDump => {
+                // spin_dump(): "lock: NAME, .magic: dead4ead, .owner: comm/pid, .owner_cpu: N".
+                let mut fields = tail.split(", ");
+                if let Some(name) = fields.next() {
+                    self.detail("lock", name);
                 }
-            }
-        } else if let Some(rest) = t.strip_prefix("Workqueue: ") {
-            // Not the workqueue of a blocker's holder, printed with its stack.
-            if self.pending_trace.as_deref() != Some(HOLDER_STACK) {
-                self.detail("workqueue", rest);
-            }
-        } else if let Some(rest) = t.strip_prefix("Modules linked in:") {
-            self.detail("modules", rest.trim());
-        } else if let Some(rest) = t.strip_prefix("in_atomic(): ") {
-            // "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 42, name: deadlock_a"
-            let (fields, name) = match rest.split_once(", name: ") {
-                Some((f, n)) => (f, Some(n)),
-                None => (rest, None),
-            };
-            let mut pid = None;
-            for (i, field) in fields.split(", ").enumerate() {
-                let (key, value) = if i == 0 {
-                    ("in_atomic()", field)
-                } else {
-                    match field.split_once(": ") {
-                        Some(kv) => kv,
-                        None => continue,
+                for f in fields {
+                    if let Some(owner) = f.strip_prefix(".owner: ") {
+                        self.detail("owner", owner);
+                    } else if let Some(cpu) = f.strip_prefix(".owner_cpu: ") {
+                        self.detail("owner_cpu", cpu);
                     }
-                };
-                match key {
-                    "in_atomic()" => self.detail("in_atomic", value),
-                    "irqs_disabled()" => self.detail("irqs_disabled", value),
-                    "non_block" => self.detail("non_block", value),
-                    "pid" => pid = value.trim().parse().ok(),
-                    _ => {}
                 }
             }
-            if let Some(name) = name {
-                self.add_task(name, pid);
-            }
-        } else if let Some(rest) = t.strip_prefix("preempt_count: ") {
-            if let Some((count, expected)) = rest.split_once(", expected: ") {
-                self.detail("preempt_count", count);
-                self.detail("expected_preempt_count", expected);
-            }
-        } else if let Some(rest) = t.strip_prefix("RCU nest depth: ") {
-            if let Some((depth, _)) = rest.split_once(", expected: ") {
-                self.detail("rcu_nest_depth", depth);
-            }
-        } else if let Some(rest) = t.strip_prefix("rcu_scheduler_active = ") {
-            if let Some((active, debug)) = rest.split_once(", debug_locks = ") {
-                self.detail("rcu_scheduler_active", active);
-                self.detail("debug_locks", debug);
-            }
-        } else if t.starts_with("RCU used illegally from ") {
-            self.detail("rcu_illegal", t.trim_end_matches('!'));
-        } else if let Some(rest) = t.strip_prefix("irq event stamp: ") {
-            self.detail("irq_event_stamp", rest);
-        } else if t.starts_with("hardirqs last") || t.starts_with("softirqs last") {
-            // "hardirqs last  enabled at (123): [<ffffffff81000000>] func+0x1/0x2"
-            let key = t
-                .split(" at (")
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join("_");
-            if let Some((_, sym)) = t.split_once("): ") {
-                if let Some(f) = parse_frame(sym) {
-                    self.detail(&key, f.function);
+            Phrase::Workqueue => self.workqueue(tail),
+            Phrase::Modules => self.detail("modules", trim(tail)),
+            Phrase::InAtomic => self.in_atomic(tail),
+            Phrase::PreemptCount => {
+                if let Some((count, expected)) = tail.split_once(", expected: ") {
+                    self.detail("preempt_count", count);
+                    self.detail("expected_preempt_count", expected);
                 }
             }
-        } else if let Some(rest) = t.strip_prefix("and the lock comparison function returns ") {
-            self.detail("cmp_fn_returns", rest.trim_end_matches(':'));
-        } else if let Some(rest) = t.strip_prefix("context-") {
-            self.detail("context", rest);
-        } else if let Some(rest) = t.strip_prefix("task:") {
-            self.task_line(rest);
-        } else if t.starts_with("INFO: task ") && t.contains(" blocked on ") {
-            self.detail("blocker", t.trim_start_matches("INFO: "));
-            scan_blocker_line(self.hung.as_mut(), t);
-        } else if self.kind == ReportKind::SuspiciousRcuUsage && is_rcu_message(t) {
-            if let Some((loc, msg)) = t.split_once(' ') {
-                self.file_line(loc);
-                self.detail("message", msg.trim_end_matches('!'));
-            }
-        } else if self.kind == ReportKind::HungTask && is_old_task_line(&self.header, t) {
-            // Old kernels: "COMM  D ffff88007fc13780     0  1234   1200 0x00000000".
-            if let Some(h) = self.hung.as_mut() {
-                if h.state.is_none() {
-                    let rest = t.strip_prefix(h.comm.as_str()).unwrap_or(t);
-                    h.state = rest.split_whitespace().next().map(str::to_string);
+            Phrase::RcuNestDepth => {
+                if let Some((depth, _)) = tail.split_once(", expected: ") {
+                    self.detail("rcu_nest_depth", depth);
                 }
             }
+            Phrase::RcuSchedulerActive => {
+                if let Some((active, debug)) = tail.split_once(", debug_locks = ") {
+                    self.detail("rcu_scheduler_active", active);
+                    self.detail("debug_locks", debug);
+                }
+            }
+            Phrase::RcuIllegal => self.detail("rcu_illegal", t.trim_end_matches('!')),
+            Phrase::IrqEventStamp => self.detail("irq_event_stamp", tail),
+            Phrase::IrqLast => {
+                // "hardirqs last  enabled at (123): [<ffffffff81000000>] func+0x1/0x2"
+                let key = t
+                    .split(" at (")
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join("_");
+                if let Some((_, sym)) = t.split_once("): ") {
+                    if let Some(f) = parse_frame(sym) {
+                        self.detail(&key, f.function);
+                    }
+                }
+            }
+            Phrase::CmpFnReturns => self.detail("cmp_fn_returns", tail.trim_end_matches(':')),
+            Phrase::TaskLine => self.task_line(tail),
+            Phrase::Blocker => {
+                self.detail("blocker", t.trim_start_matches("INFO: "));
+                scan_blocker_line(self.hung.as_mut(), t);
+            }
+            Phrase::RcuMessage if self.kind == ReportKind::SuspiciousRcuUsage => {
+                if let Some((loc, msg)) = t.split_once(' ') {
+                    self.file_line(loc);
+                    self.detail("message", msg.trim_end_matches('!'));
+                }
+            }
+            // (`hung` holds the comm that the header names.)
+            _ if self.kind == ReportKind::HungTask
+                && self
+                    .hung
+                    .as_ref()
+                    .is_some_and(|h| is_old_task_line_of(&h.comm, t)) =>
+            {
+                // Old kernels: "COMM  D ffff88007fc13780     0  1234   1200 0x00000000".
+                if let Some(h) = self.hung.as_mut() {
+                    if h.state.is_none() {
+                        let rest = t.strip_prefix(h.comm.as_str()).unwrap_or(t);
+                        h.state = rest.split_whitespace().next().map(str::to_string);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `Workqueue: NAME FUNC`, unless it is the workqueue of a blocker's holder, printed with
+    /// its stack.
+    fn workqueue(&mut self, rest: &str) {
+        if self.pending_trace.as_deref() != Some(HOLDER_STACK) {
+            self.detail("workqueue", rest);
+        }
+    }
+
+    /// "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 42, name: deadlock_a"
+    fn in_atomic(&mut self, rest: &str) {
+        let (fields, name) = match rest.split_once(", name: ") {
+            Some((f, n)) => (f, Some(n)),
+            None => (rest, None),
+        };
+        let mut pid = None;
+        for (i, field) in fields.split(", ").enumerate() {
+            let (key, value) = if i == 0 {
+                ("in_atomic()", field)
+            } else {
+                match field.split_once(": ") {
+                    Some(kv) => kv,
+                    None => continue,
+                }
+            };
+            match key {
+                "in_atomic()" => self.detail("in_atomic", value),
+                "irqs_disabled()" => self.detail("irqs_disabled", value),
+                "non_block" => self.detail("non_block", value),
+                "pid" => pid = trim(value).parse().ok(),
+                _ => {}
+            }
+        }
+        if let Some(name) = name {
+            self.add_task(name, pid);
         }
     }
 
@@ -961,26 +882,7 @@ fn cut_taint(s: &str) -> &str {
     let s = s.split(" Kdump: loaded").next().unwrap_or(s);
     let s = s.split(" Tainted:").next().unwrap_or(s);
     let s = s.split(" Not tainted").next().unwrap_or(s);
-    s.trim()
-}
-
-/// True for stack markers (`<TASK>`) and register lines, which do not end a stack trace.
-fn is_marker_or_register(t: &str) -> bool {
-    let marker = t
-        .strip_prefix('<')
-        .and_then(|r| r.strip_suffix('>'))
-        .map(|n| n.trim_start_matches('/'))
-        .is_some_and(|n| {
-            !n.is_empty()
-                && n.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'#' || b == b'_')
-        });
-    marker
-        || [
-            "RIP:", "RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "Code:", "EIP:", "pc :",
-        ]
-        .iter()
-        .any(|p| t.starts_with(p))
+    trim(s)
 }
 
 /// Splits the scenario table lines into CPU0/CPU1 cells by indentation.
@@ -990,7 +892,7 @@ fn scenario_rows(lines: &[String]) -> Vec<ScenarioRow> {
     lines
         .iter()
         .map(|l| {
-            let cell = Some(l.trim().to_string());
+            let cell = Some(trim(l).to_string());
             if indent(l) >= min + 8 {
                 ScenarioRow {
                     cpu0: None,

@@ -114,9 +114,7 @@ fn embedded_timestamp(raw: &str) -> Option<usize> {
     if raw.starts_with('[') {
         return None;
     }
-    raw.match_indices('[')
-        .map(|(at, _)| at)
-        .find(|&at| at > 0 && is_printk_time(&raw[at..]))
+    memchr::memchr_iter(b'[', raw.as_bytes()).find(|&at| at > 0 && is_printk_time(&raw[at..]))
 }
 
 /// Whether `s` starts with `[`, optional spaces, digits, `.`, six digits and `]`.
@@ -124,7 +122,7 @@ fn is_printk_time(s: &str) -> bool {
     let Some(inner) = s.strip_prefix('[') else {
         return false;
     };
-    let Some(end) = inner.find(']') else {
+    let Some(end) = memchr::memchr(b']', inner.as_bytes()) else {
         return false;
     };
     let Some((secs, micros)) = inner[..end].trim_start().split_once('.') else {
@@ -144,7 +142,12 @@ pub fn strip_prefixes(raw: &str) -> (&str, Option<String>) {
 
 /// [`strip_prefixes`] without allocating: the caller id is borrowed.
 fn strip(raw: &str) -> (&str, Option<&str>) {
-    let mut s = raw.trim_end_matches(['\r', '\n']);
+    let ends = raw
+        .bytes()
+        .rev()
+        .take_while(|b| *b == b'\r' || *b == b'\n')
+        .count();
+    let mut s = &raw[..raw.len() - ends];
     s = strip_quote(s);
     s = strip_syslog(s);
     s = strip_kmsg(s);
@@ -169,10 +172,15 @@ fn strip(raw: &str) -> (&str, Option<&str>) {
     (s, caller)
 }
 
+/// The length of the spaces and TABs `s` starts with.
+fn blank_prefix(s: &str) -> usize {
+    s.bytes().take_while(|b| *b == b' ' || *b == b'\t').count()
+}
+
 /// Email quoting: `> text`, `>> text`, `> > text`, ` > text` -> `text` (one space after each
 /// `>` belongs to the quote; further indentation is the kernel's).
 fn strip_quote(s: &str) -> &str {
-    let lead = s.len() - s.trim_start_matches([' ', '\t']).len();
+    let lead = blank_prefix(s);
     if lead > 3 || !s[lead..].starts_with('>') {
         return s;
     }
@@ -197,8 +205,13 @@ fn strip_syslog(s: &str) -> &str {
     if let Some(rest) = s.strip_prefix(TAG) {
         return rest;
     }
-    match s.find(TAG) {
-        Some(pos) if pos <= 120 && has_clock_time(&s[..pos]) => &s[pos + TAG.len()..],
+    // The tag is looked for where a syslog header can end (at most 120 bytes in).
+    let head = &s.as_bytes()[..s.len().min(120 + TAG.len())];
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(TAG));
+    match finder.find(head) {
+        Some(pos) if has_clock_time(&s[..pos]) => &s[pos + TAG.len()..],
         _ => s,
     }
 }
@@ -227,6 +240,10 @@ fn strip_kmsg(s: &str) -> &str {
                 return &rest[end + 1..];
             }
         }
+    }
+    // A record prefix starts with its level digit.
+    if !s.starts_with(|c: char| c.is_ascii_digit()) {
+        return s;
     }
     if let Some(semi) = s.find(';') {
         let head = &s[..semi];
@@ -269,8 +286,8 @@ fn strip_dmesg_level(s: &str) -> &str {
 /// Strips a leading `[   12.345678]`, `[Thu Nov 21 10:00:00 2024]`, or an elided `[...]` /
 /// `[ ... ]` as people paste them, possibly after a TAB or spaces.
 fn strip_timestamp(s: &str) -> Option<&str> {
-    let inner_start = s.trim_start_matches([' ', '\t']).strip_prefix('[')?;
-    let end = inner_start.find(']')?;
+    let inner_start = s[blank_prefix(s)..].strip_prefix('[')?;
+    let end = memchr::memchr(b']', inner_start.as_bytes())?;
     let inner = inner_start[..end].trim();
     let numeric = !inner.is_empty()
         && inner.contains('.')
@@ -295,7 +312,7 @@ fn strip_timestamp(s: &str) -> Option<&str> {
 /// Strips a leading caller id `[  T123]` / `[    C0]`; returns the rest and `T123`.
 fn strip_caller(s: &str) -> Option<(&str, &str)> {
     let inner_start = s.strip_prefix('[')?;
-    let end = inner_start.find(']')?;
+    let end = memchr::memchr(b']', inner_start.as_bytes())?;
     let inner = inner_start[..end].trim_start();
     let mut chars = inner.chars();
     let first = chars.next()?;

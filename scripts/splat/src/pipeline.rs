@@ -7,7 +7,7 @@ use crate::explain::{self, waitfor::Teller, Prose};
 use crate::extract;
 use crate::input;
 use crate::lex::Family;
-use crate::model::{Report, ReportKind};
+use crate::model::{Report, ReportKind, WaitFor};
 use crate::segment;
 use std::collections::VecDeque;
 
@@ -53,22 +53,45 @@ pub fn parse_bytes(log: &[u8]) -> Vec<Report> {
 }
 
 /// Reads a log from `reader` line by line and calls `each` with every report as soon as it
-/// is complete, in header order. Memory use does not grow with the length of the log.
+/// is complete, in header order; returns the wait-for graph of the whole log (which the
+/// writers' `finish` prints after the reports). Memory use does not grow with the length of
+/// the log.
 pub fn parse_reader<R: std::io::BufRead>(
     mut reader: R,
     mut each: impl FnMut(Report),
-) -> std::io::Result<()> {
+) -> std::io::Result<WaitFor> {
     let mut p = Parser::new();
-    let mut buf = Vec::with_capacity(512);
+    // The part of a line that ends past the reader's buffer; a line inside it is read in place.
+    let mut partial = Vec::new();
     loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            if !partial.is_empty() {
+                p.push_bytes(&partial);
+            }
             break;
         }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-        }
-        p.push_bytes(&buf);
+        let used = match memchr::memchr(b'\n', chunk) {
+            Some(end) if partial.is_empty() => {
+                p.push_bytes(&chunk[..end]);
+                end + 1
+            }
+            Some(end) => {
+                partial.extend_from_slice(&chunk[..end]);
+                p.push_bytes(&partial);
+                partial.clear();
+                end + 1
+            }
+            None => {
+                partial.extend_from_slice(chunk);
+                chunk.len()
+            }
+        };
+        reader.consume(used);
         for r in p.reports() {
             each(r);
         }
@@ -77,7 +100,7 @@ pub fn parse_reader<R: std::io::BufRead>(
     for r in p.reports() {
         each(r);
     }
-    Ok(())
+    Ok(p.wait_for())
 }
 
 /// The streaming parser: push lines, take reports as they complete.
@@ -132,7 +155,14 @@ impl Parser {
         self.line_no += 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         if let Some((mut first, number)) = self.pending.take() {
-            // The rest of a line broken by a quoted-printable soft break.
+            // The rest of a line broken by a quoted-printable soft break, which may be broken
+            // again (a long lock line: `((work_completion)(=`, `&(&w->work)->work)){...}, at:
+            // f+0x7de/0x14=`, `60`).
+            if input::is_soft_break(raw) && first.len() + raw.len() <= 4096 {
+                first.push_str(&raw[..raw.len() - 1]);
+                self.pending = Some((first, number));
+                return;
+            }
             first.push_str(raw);
             return self.push_decoded(&first, number);
         }
@@ -144,7 +174,7 @@ impl Parser {
                 return;
             }
         }
-        if self.quoted_printable && raw.contains('=') {
+        if self.quoted_printable && memchr::memchr(b'=', raw.as_bytes()).is_some() {
             return self.push_decoded(raw, self.line_no);
         }
         self.push_record(raw, self.line_no);
@@ -178,6 +208,11 @@ impl Parser {
         self.seg.finish();
         self.drain_segments();
         self.flush_hung();
+    }
+
+    /// The wait-for graph of the reports handed out so far, as the analysis built it.
+    pub fn wait_for(&self) -> WaitFor {
+        self.wait_for.graph()
     }
 
     /// The reports completed so far, in header order (each is returned once).

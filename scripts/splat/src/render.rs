@@ -1,7 +1,7 @@
 //! Rendering reports: human text, JSON and Graphviz DOT.
 
 use crate::analyze::first_interesting;
-use crate::analyze::waitfor::{name, WaitForBuilder, MAX_EDGE_REPORTS};
+use crate::analyze::waitfor::{name, wait_for, MAX_EDGE_REPORTS};
 use crate::model::{Document, Report, ReportKind, Task, WaitEdge, WaitFor, SCHEMA};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,17 +17,19 @@ pub fn to_json(reports: &[Report]) -> String {
         // Writing to a Vec cannot fail.
         let _ = w.write(r);
     }
-    let _ = w.finish();
+    let _ = w.finish(&wait_for(reports));
     String::from_utf8(out).unwrap_or_default()
 }
 
 /// Writes the JSON document one report at a time (the same text as [`to_json`]), so that a
-/// log of any size is rendered without holding its reports. The wait-for graph is kept as the
-/// reports go by and written after them, as the key `wait_for`.
+/// log of any size is rendered without holding its reports. The wait-for graph that the
+/// analysis built ([`crate::Parser::wait_for`], returned by [`crate::parse_reader`]) is
+/// written after them by [`JsonWriter::finish`], as the key `wait_for`.
 pub struct JsonWriter<W: Write> {
     out: W,
+    /// The JSON of the report being written.
+    buf: Vec<u8>,
     count: usize,
-    wait_for: WaitForBuilder,
 }
 
 impl<W: Write> JsonWriter<W> {
@@ -35,8 +37,8 @@ impl<W: Write> JsonWriter<W> {
     pub fn new(out: W) -> Self {
         JsonWriter {
             out,
+            buf: Vec::new(),
             count: 0,
-            wait_for: WaitForBuilder::new(),
         }
     }
 
@@ -51,17 +53,25 @@ impl<W: Write> JsonWriter<W> {
             self.out.write_all(b",")?;
         }
         self.count += 1;
-        self.wait_for.add(r);
-        let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
-        for line in text.split('\n') {
+        // The report's pretty JSON, each of its lines indented by four spaces as an item of
+        // `reports` (serialized into a buffer kept from report to report).
+        self.buf.clear();
+        serde_json::to_writer_pretty(&mut self.buf, r).map_err(std::io::Error::other)?;
+        let mut rest = self.buf.as_slice();
+        loop {
             self.out.write_all(b"\n    ")?;
-            self.out.write_all(line.as_bytes())?;
+            match memchr::memchr(b'\n', rest) {
+                Some(nl) => {
+                    self.out.write_all(&rest[..nl])?;
+                    rest = &rest[nl + 1..];
+                }
+                None => return self.out.write_all(rest),
+            }
         }
-        Ok(())
     }
 
-    /// Ends the document with the wait-for graph; returns the number of reports written.
-    pub fn finish(mut self) -> std::io::Result<usize> {
+    /// Ends the document with the wait-for graph of the reports written; returns their number.
+    pub fn finish(mut self, wait_for: &WaitFor) -> std::io::Result<usize> {
         if self.count == 0 {
             write!(
                 self.out,
@@ -70,8 +80,7 @@ impl<W: Write> JsonWriter<W> {
         } else {
             self.out.write_all(b"\n  ],")?;
         }
-        let graph =
-            serde_json::to_string_pretty(&self.wait_for.graph()).map_err(std::io::Error::other)?;
+        let graph = serde_json::to_string_pretty(wait_for).map_err(std::io::Error::other)?;
         self.out.write_all(b"\n  \"wait_for\": ")?;
         for (k, line) in graph.split('\n').enumerate() {
             if k > 0 {
@@ -98,17 +107,16 @@ pub fn to_text(reports: &[Report]) -> String {
     for r in reports {
         let _ = w.write(r);
     }
-    let _ = w.finish();
+    let _ = w.finish(&wait_for(reports));
     String::from_utf8(out).unwrap_or_default()
 }
 
 /// Writes the text rendering one report at a time (the same text as [`to_text`]); the
-/// wait-for graph section comes at the end, before the count line.
+/// section of the analysed wait-for graph comes at the end, before the count line.
 pub struct TextWriter<W: Write> {
     out: W,
     count: usize,
     kinds: BTreeMap<ReportKind, usize>,
-    wait_for: WaitForBuilder,
 }
 
 impl<W: Write> TextWriter<W> {
@@ -118,7 +126,6 @@ impl<W: Write> TextWriter<W> {
             out,
             count: 0,
             kinds: BTreeMap::new(),
-            wait_for: WaitForBuilder::new(),
         }
     }
 
@@ -130,7 +137,6 @@ impl<W: Write> TextWriter<W> {
         }
         self.count += 1;
         *self.kinds.entry(r.kind).or_default() += 1;
-        self.wait_for.add(r);
         let _ = writeln!(s, "[{}] {}", self.count, r.title);
         let _ = writeln!(
             s,
@@ -147,16 +153,14 @@ impl<W: Write> TextWriter<W> {
         self.out.write_all(s.as_bytes())
     }
 
-    /// Ends the rendering with the count line; returns the number of reports written.
-    pub fn finish(mut self) -> std::io::Result<usize> {
+    /// Ends the rendering with the wait-for graph of the reports written and the count line;
+    /// returns the number of reports written.
+    pub fn finish(mut self, wait_for: &WaitFor) -> std::io::Result<usize> {
         if self.count == 0 {
             self.out
                 .write_all(b"splat: no lockdep, hung-task or other kernel reports found\n")?;
         } else {
-            if !self.wait_for.is_empty() {
-                let section = text_section(&self.wait_for.graph());
-                self.out.write_all(section.as_bytes())?;
-            }
+            self.out.write_all(text_section(wait_for).as_bytes())?;
             let summary: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
             writeln!(
                 self.out,
@@ -205,7 +209,7 @@ pub fn to_dot(reports: &[Report]) -> String {
     for r in reports {
         g.add(r);
     }
-    g.render()
+    g.render(&wait_for(reports))
 }
 
 /// The lock-order graph built one report at a time (see [`to_dot`]); it holds the lock classes
@@ -215,7 +219,6 @@ pub struct DotGraph {
     nodes: Vec<String>,
     edges: BTreeMap<(String, String), Edge>,
     count: usize,
-    wait_for: WaitForBuilder,
 }
 
 fn add_node(nodes: &mut Vec<String>, n: &str) {
@@ -228,7 +231,6 @@ impl DotGraph {
     /// Adds the next report's locks and edges.
     pub fn add(&mut self, r: &Report) {
         self.count += 1;
-        self.wait_for.add(r);
         let n = self.count;
         let nodes = &mut self.nodes;
         let edges = &mut self.edges;
@@ -328,8 +330,9 @@ impl DotGraph {
         }
     }
 
-    /// The graph as Graphviz DOT, with the wait-for graph of the hung tasks as a cluster.
-    pub fn render(&self) -> String {
+    /// The graph as Graphviz DOT, with the wait-for graph of the hung tasks (as the analysis
+    /// built it) as a cluster.
+    pub fn render(&self, wait_for: &WaitFor) -> String {
         let (nodes, edges) = (&self.nodes, &self.edges);
         let mut out = String::from("digraph splat {\n");
         out.push_str("  // Lock-order graph: an edge A -> B means B was taken while holding A.\n");
@@ -355,8 +358,8 @@ impl DotGraph {
                 attrs.join(", ")
             );
         }
-        if !self.wait_for.is_empty() {
-            out.push_str(&dot_section(&self.wait_for.graph()));
+        if !wait_for.edges.is_empty() {
+            out.push_str(&dot_section(wait_for));
         }
         out.push_str("}\n");
         out

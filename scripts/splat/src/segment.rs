@@ -28,8 +28,7 @@ use crate::lex::lockfmt::{
 };
 use crate::lex::{
     classify_header, classify_line, cut_lock_line, hung_header_task, is_bare_address,
-    is_old_task_line, lex, lock_line_stage, may_be_header, Family, Header, LineClass,
-    LockLineStage, Token,
+    is_old_task_line, lex, lock_line_stage, trim, Family, Header, LineClass, LockLineStage, Token,
 };
 use crate::model::ReportKind;
 
@@ -43,6 +42,16 @@ const MAX_OPEN: usize = 16;
 const MAX_LINES: usize = 20_000;
 /// Foreign lines that may come between a lock line cut in the middle of its name and its rest.
 const CUT_TOLERANCE: usize = 8;
+
+/// Lines room is made for when a report starts (most reports are shorter).
+const LINES_RESERVED: usize = 64;
+
+/// A vector with room for `n` items, holding `first`.
+fn with_first<T>(n: usize, first: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    v.push(first);
+    v
+}
 
 /// A report under construction.
 #[derive(Debug, Clone)]
@@ -85,8 +94,8 @@ impl Segment {
             family: header.family,
             header: line.text.trim().to_string(),
             caller: line.caller.map(str::to_string),
-            lines: vec![(line.number, line.text.to_string())],
-            tokens: vec![Token::UNLEXED],
+            lines: with_first(LINES_RESERVED, (line.number, line.text.to_string())),
+            tokens: with_first(LINES_RESERVED, Token::UNLEXED),
             terminated: false,
             soft_end: false,
             foreign_run: 0,
@@ -323,7 +332,7 @@ impl Segment {
 /// `WARNING: FILE:LINE at ...` lines of the same FILE:LINE (the 6.18+ format).
 fn same_warning_site(header: &str, line: &str) -> bool {
     let site = |t: &str| {
-        t.trim()
+        trim(t)
             .strip_prefix("WARNING: ")
             .and_then(|r| r.split_once(" at "))
             .map(|(loc, _)| loc.to_string())
@@ -340,7 +349,7 @@ fn same_warning_site(header: &str, line: &str) -> bool {
 pub(crate) struct Segmenter {
     open: Vec<Segment>,
     /// Finished segments not yet handed out, sorted by header line.
-    done: Vec<Segment>,
+    done: std::collections::VecDeque<Segment>,
     /// The previous line, for joining a line that a mail client wrapped (a buffer reused from
     /// line to line), and the index (in `open`) of the report that took it.
     prev_text: String,
@@ -359,10 +368,20 @@ impl Segmenter {
         // The line is lexed once, here when it may continue the previous one, else in
         // `push_line` when an open report may take it.
         let mut token = None;
+        let header = classify_header(line.text);
         if let Some(idx) = prev {
             let t = token.insert(lex(line.text));
             let after_foreign = self.cut_skipped > 0;
-            if let Some(joined) = self.try_join(&prev_text, idx, line, t.class, after_foreign) {
+            let class = t.class;
+            let joined = self.try_join(
+                &prev_text,
+                idx,
+                line,
+                class,
+                header.is_some(),
+                after_foreign,
+            );
+            if let Some(joined) = joined {
                 self.prev_text = joined;
                 self.prev = Some(idx);
                 self.cut_skipped = 0;
@@ -370,7 +389,7 @@ impl Segmenter {
             }
         }
         // Only a line that a report took can be continued.
-        if let Some(taker) = self.push_line(line, token) {
+        if let Some(taker) = self.push_line(line, header, token) {
             prev_text.clear();
             prev_text.push_str(line.text);
             self.prev = Some(taker);
@@ -395,6 +414,7 @@ impl Segmenter {
         idx: usize,
         line: &Line,
         class: LineClass,
+        is_header: bool,
         after_foreign: bool,
     ) -> Option<String> {
         let seg = self.open.get_mut(idx)?;
@@ -404,7 +424,7 @@ impl Segmenter {
         let joined = if after_foreign {
             rejoin_cut_lock_line(prev, line.text)
         } else {
-            wrapped_join_lexed(prev, line.text, class)
+            wrapped_join_lexed(prev, line.text, class, is_header)
         }?;
         let first = seg.lines.len() == 1;
         let last = seg.lines.last_mut()?;
@@ -413,7 +433,7 @@ impl Segmenter {
         }
         last.1.clone_from(&joined);
         if first {
-            seg.header = joined.trim().to_string();
+            seg.header = trim(&joined).to_string();
         } else if let Some(t) = seg.tokens.last_mut() {
             *t = lex(&joined);
         }
@@ -422,13 +442,13 @@ impl Segmenter {
 
     /// Offers a line to the open reports or starts one; returns the index of the report that
     /// took the line.
-    fn push_line(&mut self, line: &Line, token: Option<Token>) -> Option<usize> {
+    fn push_line(
+        &mut self,
+        line: &Line,
+        header: Option<Header>,
+        token: Option<Token>,
+    ) -> Option<usize> {
         let text = line.text;
-        let header = if may_be_header(text) {
-            classify_header(text)
-        } else {
-            None
-        };
         if let Some(h) = header.as_ref().filter(|h| h.strong) {
             return Some(self.start(h, line));
         }
@@ -525,7 +545,7 @@ impl Segmenter {
 
     /// The next finished segment, in header order, once no open report started before it.
     pub fn pop_ready(&mut self) -> Option<Segment> {
-        let first = self.done.first()?.lines.first().map(|l| l.0).unwrap_or(0);
+        let first = self.done.front()?.lines.first().map(|l| l.0).unwrap_or(0);
         let blocked = !self.finished
             && self
                 .open
@@ -534,7 +554,7 @@ impl Segmenter {
         if blocked {
             None
         } else {
-            Some(self.done.remove(0))
+            self.done.pop_front()
         }
     }
 }
@@ -548,17 +568,29 @@ impl Segmenter {
 /// alone (a frame gains its source location, a lock line its `at:` site).
 #[cfg(test)]
 pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
-    wrapped_join_lexed(prev, next, classify_line(next))
+    wrapped_join_lexed(
+        prev,
+        next,
+        classify_line(next),
+        classify_header(next).is_some(),
+    )
 }
 
-/// [`wrapped_join`] where `next_class` is `classify_line(next)`.
-fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<String> {
-    let n = next.trim();
-    if n.is_empty() || prev.trim().is_empty() || (may_be_header(n) && classify_header(n).is_some())
-    {
+/// [`wrapped_join`] where `next_class` is `classify_line(next)` and `next_is_header` whether
+/// `next` is a report header.
+fn wrapped_join_lexed(
+    prev: &str,
+    next: &str,
+    next_class: LineClass,
+    next_is_header: bool,
+) -> Option<String> {
+    let n = trim(next);
+    if n.is_empty() || trim(prev).is_empty() || next_is_header {
         return None;
     }
-    if let Some(joined) = join_held_fragments(prev, next, next_class) {
+    // The previous line as a held-lock entry, read once for the joins below.
+    let prev_held = parse_held_entry(prev);
+    if let Some(joined) = join_held_fragments(prev, prev_held.as_ref(), next, next_class) {
         return Some(joined);
     }
     if let Some(joined) = rejoin_cut_lock_line(prev, next) {
@@ -581,7 +613,10 @@ fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<S
         // `comm/pid is freeing memory` + `START-END, with a lock still held there!`
         return Some(joined());
     }
-    if p.contains("INFO: task ") && hung_header_task(p).is_none() {
+    static INFO_TASK: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    let info_task = INFO_TASK.get_or_init(|| memchr::memmem::Finder::new("INFO: task "));
+    if info_task.find(p.as_bytes()).is_some() && hung_header_task(p).is_none() {
         // `INFO: task x:1 blocked for more` + `than 120 seconds.`
         let j = joined();
         if hung_header_task(&j).is_some() {
@@ -593,7 +628,7 @@ fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<S
         return Some(joined());
     }
     // ` #0: ADDR` + `(class){..}, at: ...`: a held lock wrapped after its address.
-    let held_address_only = matches!(parse_held_entry(p), Some((_, None))) && !p.ends_with(':');
+    let held_address_only = matches!(prev_held, Some((_, None))) && !p.ends_with(':');
     if next_class != LineClass::Other && !looks_like_location(n) && !held_address_only {
         return None;
     }
@@ -605,11 +640,16 @@ fn wrapped_join_lexed(prev: &str, next: &str, next_class: LineClass) -> Option<S
 /// (` #0: ` / `ffffffff8e333e60` / ` (` / `rcu_read_lock` / `){....}-{1:2}` / `, at: ...`),
 /// or wrapped by a mail client after its address: the pieces are put back together, without
 /// a separator (each piece carries its own spaces) except between an address and `(`.
-fn join_held_fragments(prev: &str, next: &str, next_class: LineClass) -> Option<String> {
-    let (_, lock) = parse_held_entry(prev.trim())?;
-    let after_index = prev.trim().split_once(':').map_or("", |(_, r)| r.trim());
-    let n = next.trim();
-    let incomplete = match &lock {
+fn join_held_fragments(
+    prev: &str,
+    prev_held: Option<&(u32, Option<LockLine>)>,
+    next: &str,
+    next_class: LineClass,
+) -> Option<String> {
+    let (_, lock) = prev_held?;
+    let after_index = trim(prev).split_once(':').map_or("", |(_, r)| trim(r));
+    let n = trim(next);
+    let incomplete = match lock {
         None => {
             !after_index.contains('<')
                 && (after_index.is_empty()
@@ -643,7 +683,7 @@ fn join_held_fragments(prev: &str, next: &str, next_class: LineClass) -> Option<
 /// A `print_lock()` line (alone or in a held-lock list) whose `at:` site is cut off: it ends
 /// in `, at:`, `, at: [<ADDR>]` or, wrapped before the `at:`, in `},`.
 fn lock_site_missing(t: &str) -> bool {
-    let t = t.trim();
+    let t = trim(t);
     let cut =
         t.ends_with(", at:") || t.ends_with("},") || (t.ends_with(">]") && t.contains(", at: [<"));
     if !cut {
@@ -663,8 +703,8 @@ fn lock_site_missing(t: &str) -> bool {
 /// line must reach the usage at least, so that another CPU's message is never glued to it.
 fn rejoin_cut_lock_line(prev: &str, next: &str) -> Option<String> {
     let p = prev.trim_end();
-    let n = next.trim();
     let before = lock_line_stage(p).filter(|s| *s < LockLineStage::Site)?;
+    let n = trim(next);
     let sep = if before == LockLineStage::Address && n.starts_with('(') {
         " "
     } else {
@@ -683,7 +723,7 @@ fn rejoin_cut_lock_line(prev: &str, next: &str) -> Option<String> {
 /// `kernel/foo.c:12` or `kernel/foo.c:12 [inline]`: the tail of a wrapped frame line (which
 /// on its own reads as nothing, or as a frame without offset).
 fn looks_like_location(t: &str) -> bool {
-    let first = t.split(' ').next().unwrap_or("");
+    let first = &t[..memchr::memchr(b' ', t.as_bytes()).unwrap_or(t.len())];
     first.contains(':')
         && first.contains('.')
         && first
@@ -694,7 +734,7 @@ fn looks_like_location(t: &str) -> bool {
 
 /// How much of a line the strict parsers understand: 0 for nothing.
 fn parse_quality(t: &str) -> u8 {
-    let t = t.trim();
+    let t = trim(t);
     let lock_score = |l: &LockLine| {
         if !l.rest.is_empty() && l.at.is_none() {
             return 1;
@@ -755,7 +795,7 @@ pub(crate) fn offer_tail(tail: &mut Tail, header: &str, class: LineClass, text: 
             true
         }
         (Tail::AwaitHolder(comm), LineClass::HungTaskLine) => {
-            let rest = text.trim().strip_prefix("task:").unwrap_or("");
+            let rest = trim(text).strip_prefix("task:").unwrap_or("");
             if !is_task_line_of(rest, comm) {
                 return false;
             }

@@ -325,5 +325,5 @@ pub fn summarize_reader(
     input: impl BufRead,
 ) -> std::io::Result<()> {
     summary.start_file();
-    crate::pipeline::parse_reader(input, |r| summary.add(name, &r))
+    crate::pipeline::parse_reader(input, |r| summary.add(name, &r)).map(drop)
 }

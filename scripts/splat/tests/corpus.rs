@@ -869,6 +869,22 @@ const EXPECTED: &[Expect] = &[
         truncated: false,
     },
     Expect {
+        file: "sleep-6.14-nvme-fc-syslog-quoted-printable-cut-class.log",
+        index: 0,
+        kind: SleepInAtomic,
+        title: "BUG: sleeping function called from invalid context in nvme_change_ctrl_state",
+        tasks: &[("kworker/u16:14", Some(68705))],
+        locks: &[
+            "(wq_completion)nvme-wq",
+            "(work_completion)(&(&ctrl->connect_work)->work)",
+            "&ctrl->lock#2",
+        ],
+        cycle: &[],
+        acquiring: None,
+        holding: None,
+        truncated: false,
+    },
+    Expect {
         file: "sleep-6.17-syzbot-landlock.log",
         index: 0,
         kind: SleepInAtomic,
@@ -1034,5 +1050,35 @@ fn a_lock_left_held_explains_the_hung_task_after_it() {
              dm_get_live_table), so this task waits forever: release every lock on every return \
              path, including error paths.",
         ]
+    );
+}
+
+/// A quoted-printable mail that its reader never decoded: the soft breaks cut a lock class
+/// name in the middle of its nested parentheses (`((work_completion)(=` / `&(&ctrl->...`), and
+/// the same held-lock line a second time in its offset (`0x14=` / `60`): the pieces are put
+/// back together, the class whole and the `at:` site read.
+#[test]
+fn a_class_name_cut_twice_by_soft_breaks_is_put_back_together() {
+    let reports = parse("sleep-6.14-nvme-fc-syslog-quoted-printable-cut-class.log");
+    let held: Vec<(u32, &str, Option<&str>)> = reports[0]
+        .held_locks
+        .iter()
+        .map(|h| (h.index, h.lock.as_str(), h.at.as_deref()))
+        .collect();
+    assert_eq!(
+        held,
+        [
+            (0, "(wq_completion)nvme-wq", Some("process_one_work")),
+            (
+                1,
+                "(work_completion)(&(&ctrl->connect_work)->work)",
+                Some("process_one_work")
+            ),
+            (2, "&ctrl->lock#2", Some("nvme_fc_connect_ctrl_work.cold")),
+        ]
+    );
+    assert_eq!(
+        reports[0].details.get("workqueue").map(String::as_str),
+        Some("nvme-wq nvme_fc_connect_ctrl_work [nvme_fc]")
     );
 }

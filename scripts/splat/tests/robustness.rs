@@ -211,8 +211,17 @@ fn every_fixture_truncated_at_every_line() {
             let cut = lines[..n].join("\n");
             let reports = splat::parse(&cut);
             exercise(&reports);
-            // Reports are found by their headers, so a prefix finds a prefix of the reports.
-            let kinds: Vec<_> = reports.iter().map(|r| (r.kind, r.start_line)).collect();
+            // Reports are found by their headers, so a prefix finds a prefix of the reports;
+            // but a header that the cut itself ends in the middle of (after a quoted-printable
+            // soft break) says less, and may be of another kind.
+            let mut kinds: Vec<_> = reports.iter().map(|r| (r.kind, r.start_line)).collect();
+            let count = kinds.len();
+            if let (Some(last), Some(whole)) = (kinds.last_mut(), full_kinds.get(count.max(1) - 1))
+            {
+                if last.1 == n && last.1 == whole.1 && lines[n - 1].ends_with('=') {
+                    last.0 = whole.0;
+                }
+            }
             assert!(
                 full_kinds.starts_with(&kinds),
                 "{name} cut at line {n}: {kinds:?} is not a prefix of {full_kinds:?}"

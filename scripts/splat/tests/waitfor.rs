@@ -897,12 +897,14 @@ fn streamed(log: &str) -> (Vec<Report>, String) {
     let mut reports = Vec::new();
     let mut json = Vec::new();
     let mut w = splat::JsonWriter::new(&mut json);
-    splat::parse_reader(log.as_bytes(), |r| {
+    let graph = splat::parse_reader(log.as_bytes(), |r| {
         w.write(&r).expect("write to a Vec");
         reports.push(r);
     })
     .expect("read from a slice");
-    w.finish().expect("write to a Vec");
+    // The analysis built the graph once, as the reports went by: the same as from all of them.
+    assert_eq!(graph, splat::wait_for(&reports));
+    w.finish(&graph).expect("write to a Vec");
     (reports, String::from_utf8(json).expect("utf-8"))
 }
 

@@ -97,12 +97,14 @@ pub(crate) fn culprit(r: &Report) -> Option<String> {
 
 /// Fills `hung_task` analysis fields (summary, blocking primitive).
 pub fn analyse_hung(r: &mut Report) {
-    let frames: Vec<Frame> = stack(r, "hung task")
-        .map(|s| s.frames.clone())
-        .unwrap_or_default();
     let Some(h) = r.hung_task.as_mut() else {
         return;
     };
+    let frames: &[Frame] = r
+        .stacks
+        .iter()
+        .find(|s| s.context == "hung task")
+        .map_or(&[], |s| s.frames.as_slice());
     let summary: Vec<&Frame> = frames
         .iter()
         .filter(|f| f.reliable && !is_scheduler(&f.function))

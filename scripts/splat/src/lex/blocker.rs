@@ -15,6 +15,7 @@
 //! and, when the holder is not hung itself, prints the holder's stack with `sched_show_task()`
 //! (`task:NAME state:X ...`, `Call Trace:`, `<TASK>` ... `</TASK>`).
 
+use super::trim;
 use crate::model::{Blocker, Task};
 
 /// A parsed blocker line: the waiting task (comm, pid) and what it is blocked on.
@@ -78,7 +79,7 @@ const NOT_FOUND: &[(&str, &str)] = &[
 
 /// Parses a blocker line (already stripped of timestamps; surrounding blanks are ignored).
 pub fn parse_blocker(line: &str) -> Option<BlockerLine> {
-    let t = line.trim();
+    let t = trim(line);
     let rest = t.strip_prefix("INFO: task ")?;
     let body = rest.strip_suffix('.').unwrap_or(rest);
     for (suffix, kind) in NOT_FOUND {

@@ -26,7 +26,7 @@ const MAX_DEPTH: usize = 32;
 /// `? sym+0x1/0x2 [mod]`, `sym+0x1/0x2 path/file.c:12`, `[<ffffffff81000000>] ? sym+0x1/0x2`,
 /// `sym path/file.c:12 [inline]`.
 pub fn parse_frame(line: &str) -> Option<Frame> {
-    let raw = line.trim();
+    let raw = super::trim(line);
     let mut t = raw;
     let mut reliable = true;
     if let Some(rest) = strip_ppc_addresses(t) {
@@ -42,7 +42,8 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
         t = rest.trim_start();
     }
     if let Some(rest) = t.strip_prefix("[<") {
-        let end = rest.find(">]")?;
+        let b = rest.as_bytes();
+        let end = memchr::memchr_iter(b'>', b).find(|&i| b.get(i + 1) == Some(&b']'))?;
         if !rest[..end].bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
@@ -55,7 +56,7 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
             return parse_arm_from(raw, inner, reliable);
         }
     }
-    let sym_end = t.find(['+', ' ']).unwrap_or(t.len());
+    let sym_end = memchr::memchr2(b'+', b' ', t.as_bytes()).unwrap_or(t.len());
     let symbol = &t[..sym_end];
     if !is_symbol(symbol) {
         return None;
@@ -63,12 +64,12 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     let mut rest = &t[sym_end..];
     let mut offset = None;
     if let Some(after_plus) = rest.strip_prefix('+') {
-        let off_end = after_plus.find(' ').unwrap_or(after_plus.len());
+        let off_end = memchr::memchr(b' ', after_plus.as_bytes()).unwrap_or(after_plus.len());
         let off = &after_plus[..off_end];
         if !is_offset(off) {
             return None;
         }
-        offset = Some(off.to_string());
+        offset = Some(off);
         rest = &after_plus[off_end..];
     }
     let mut module = None;
@@ -83,35 +84,30 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
         if !is_location(first) {
             return None;
         }
-        location = Some(first.to_string());
+        location = Some(first);
         rest = "";
     }
-    let mut tokens = rest.split_whitespace().peekable();
+    let mut tokens = rest.split_whitespace();
     while let Some(tok) = tokens.next() {
         if let Some(inner) = tok.strip_prefix('[') {
-            // "[module]", "[module buildid]" or "[inline]".
-            let mut content = inner.to_string();
-            while !content.ends_with(']') {
-                match tokens.next() {
-                    Some(more) => {
-                        content.push(' ');
-                        content.push_str(more);
-                    }
-                    None => return None,
+            // "[module]", "[module buildid]" or "[inline]": the name is the first word.
+            let name = match inner.strip_suffix(']') {
+                Some(name) => name,
+                None => {
+                    tokens.by_ref().find(|more| more.ends_with(']'))?;
+                    inner
                 }
-            }
-            content.pop();
-            let name = content.split(' ').next().unwrap_or("");
+            };
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return None;
             }
             if name != "inline" && module.is_none() {
-                module = Some(name.to_string());
+                module = Some(name);
             }
         } else if tok == "(inline)" {
             continue;
-        } else if is_location(tok) && location.is_none() {
-            location = Some(tok.to_string());
+        } else if location.is_none() && is_location(tok) {
+            location = Some(tok);
         } else {
             return None;
         }
@@ -122,19 +118,22 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     let (function, demangled) = demangle_parts(symbol.strip_prefix('.').unwrap_or(symbol));
     Some(Frame {
         function,
-        offset,
-        module,
+        offset: offset.map(str::to_string),
+        module: module.map(str::to_string),
         reliable,
         raw: raw.to_string(),
         symbol: symbol.to_string(),
         demangled,
-        location,
+        location: location.map(str::to_string),
     })
 }
 
 /// The `[c000000003db7b60] [c000000001119714] ` that powerpc prints before each frame (the
 /// stack pointer, then the return address): the rest of the line, or `None`.
 fn strip_ppc_addresses(t: &str) -> Option<&str> {
+    if !t.starts_with('[') || t.starts_with("[<") {
+        return None;
+    }
     let mut rest = t;
     for _ in 0..2 {
         let inner = rest.strip_prefix('[')?;
@@ -198,8 +197,8 @@ fn is_offset(s: &str) -> bool {
         p.strip_prefix("0x")
             .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
-    match s.split_once('/') {
-        Some((a, b)) => hex(a) && hex(b),
+    match memchr::memchr(b'/', s.as_bytes()) {
+        Some(slash) => hex(&s[..slash]) && hex(&s[slash + 1..]),
         None => hex(s),
     }
 }

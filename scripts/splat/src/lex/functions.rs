@@ -319,7 +319,7 @@ const PRIMITIVES: &[(&str, &str)] = &[
 
 /// The part of a function name before any `.cold` / `.isra.0` / `.constprop.0` suffix.
 pub fn base(function: &str) -> &str {
-    function.split('.').next().unwrap_or(function)
+    &function[..memchr::memchr(b'.', function.as_bytes()).unwrap_or(function.len())]
 }
 
 /// True for frames that a title or "where" should skip.
@@ -341,15 +341,31 @@ pub fn pattern_matches(pattern: &str, f: &str) -> bool {
 }
 
 pub fn primitive(function: &str) -> Option<&'static str> {
+    // The table's rows by their first byte (in table order), so that a name is compared with
+    // the few rows that can match it.
+    static BY_FIRST_BYTE: OnceLock<Vec<Vec<(&'static str, &'static str)>>> = OnceLock::new();
     let f = base(function);
-    PRIMITIVES
+    let rows = BY_FIRST_BYTE.get_or_init(|| {
+        let mut by_byte = vec![Vec::new(); 256];
+        for &(p, what) in PRIMITIVES {
+            match p.as_bytes().first() {
+                Some(&b) if b != b'*' => by_byte[usize::from(b)].push((p, what)),
+                _ => by_byte.iter_mut().for_each(|rows| rows.push((p, what))),
+            }
+        }
+        by_byte
+    });
+    let first = usize::from(f.as_bytes().first().copied().unwrap_or(0));
+    rows[first]
         .iter()
         .find(|(p, _)| pattern_matches(p, f))
         .map(|(_, what)| *what)
 }
 
 pub fn is_scheduler(function: &str) -> bool {
-    SCHEDULER.contains(&base(function))
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| SCHEDULER.iter().copied().collect())
+        .contains(base(function))
 }
 
 /// Spinning on a spinlock (or rwlock): the slow paths and the raw lock functions.
@@ -456,7 +472,11 @@ const TITLE_SKIP: &[&str] = &[
 /// True for frames a title skips: boring ones ([`is_boring`]) and the shared code of
 /// `TITLE_SKIP`.
 pub fn is_title_skip(function: &str) -> bool {
-    is_boring(function) || TITLE_SKIP.contains(&base(function))
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    is_boring(function)
+        || SET
+            .get_or_init(|| TITLE_SKIP.iter().copied().collect())
+            .contains(base(function))
 }
 
 /// The frames where a loop a CPU is stuck in was entered: system call entry, the workqueue, a

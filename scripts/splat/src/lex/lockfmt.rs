@@ -12,6 +12,7 @@
 //! usage string, not at the first `)`.
 
 use crate::lex::frame::parse_frame;
+use crate::lex::{first_byte, trim};
 use crate::model::{Frame, LockClass};
 
 /// A parsed `print_lock()` line (address, class and `at:` site).
@@ -27,13 +28,24 @@ pub struct LockLine {
     pub rest: String,
 }
 
-/// Parses `(NAME){USAGE}-{O:I}` at the start of `s` (after leading spaces).
-///
-/// Returns the class (without address) and the text after it.
-pub fn parse_lock_desc(s: &str) -> Option<(LockClass, &str)> {
+/// The parts of a `(NAME){USAGE}-{O:I}` description, borrowed from the line.
+pub(crate) struct DescParts<'a> {
+    pub name: &'a str,
+    pub usage: &'a str,
+    /// The wait types without their braces (`3:3`).
+    pub wait: Option<&'a str>,
+    /// The text after the description.
+    pub rest: &'a str,
+}
+
+/// Reads `(NAME){USAGE}-{O:I}` at the start of `s` (after leading spaces) without copying.
+pub(crate) fn lock_desc_parts(s: &str) -> Option<DescParts<'_>> {
     let s = s.trim_start();
     let body = s.strip_prefix('(')?;
-    for (idx, _) in body.match_indices("){") {
+    // Each `){` in turn (a `)` followed by `{`; the pair cannot overlap itself).
+    let b = body.as_bytes();
+    let closes = memchr::memchr_iter(b')', b).filter(|&i| b.get(i + 1) == Some(&b'{'));
+    for idx in closes {
         let name = &body[..idx];
         let after = &body[idx + 2..];
         let Some(close) = after.find('}') else {
@@ -44,7 +56,7 @@ pub fn parse_lock_desc(s: &str) -> Option<(LockClass, &str)> {
             continue;
         }
         let mut rest = &after[close + 1..];
-        let mut wait_type = None;
+        let mut wait = None;
         if let Some(w) = rest.strip_prefix("-{") {
             if let Some(wclose) = w.find('}') {
                 let inner = &w[..wclose];
@@ -53,7 +65,7 @@ pub fn parse_lock_desc(s: &str) -> Option<(LockClass, &str)> {
                         .bytes()
                         .all(|b| b.is_ascii_digit() || b == b':' || b == b'-')
                 {
-                    wait_type = Some(format!("{{{inner}}}"));
+                    wait = Some(inner);
                     rest = &w[wclose + 1..];
                 }
             }
@@ -61,17 +73,45 @@ pub fn parse_lock_desc(s: &str) -> Option<(LockClass, &str)> {
         if name.is_empty() {
             return None;
         }
-        return Some((
-            LockClass {
-                name: name.to_string(),
-                usage: Some(usage.to_string()),
-                wait_type,
-                address: None,
-            },
+        return Some(DescParts {
+            name,
+            usage,
+            wait,
             rest,
-        ));
+        });
     }
     None
+}
+
+/// Parses `(NAME){USAGE}-{O:I}` at the start of `s` (after leading spaces).
+///
+/// Returns the class (without address) and the text after it.
+pub fn parse_lock_desc(s: &str) -> Option<(LockClass, &str)> {
+    let p = lock_desc_parts(s)?;
+    Some((
+        LockClass {
+            name: p.name.to_string(),
+            usage: Some(p.usage.to_string()),
+            wait_type: p.wait.map(|w| format!("{{{w}}}")),
+            address: None,
+        },
+        p.rest,
+    ))
+}
+
+/// Whether `s` is a `print_lock()` line ([`parse_lock_line`] would read it), without copying.
+pub(crate) fn is_lock_line(s: &str) -> bool {
+    lock_desc_parts(lock_line_desc(trim(s)).1).is_some()
+}
+
+/// A `print_lock()` line's address (if printed) and the rest, from its description on.
+fn lock_line_desc(t: &str) -> (Option<&str>, &str) {
+    match t.split_once(' ') {
+        Some((first, rest)) if is_address(first) => (Some(first), rest),
+        // 4.15..4.20 hashed every %p before printing it: no address to keep.
+        Some(("(____ptrval____)", rest)) => (None, rest),
+        _ => (None, t),
+    }
 }
 
 /// True for a `%px` address: 8 to 16 lowercase hex digits.
@@ -83,16 +123,11 @@ pub fn is_address(s: &str) -> bool {
 
 /// Parses a `print_lock()` line: `ADDR (NAME){..}-{..}, at: FRAME` (address optional).
 pub fn parse_lock_line(s: &str) -> Option<LockLine> {
-    let t = s.trim();
-    let (address, desc) = match t.split_once(' ') {
-        Some((first, rest)) if is_address(first) => (Some(first.to_string()), rest),
-        // 4.15..4.20 hashed every %p before printing it: no address to keep.
-        Some(("(____ptrval____)", rest)) => (None, rest),
-        _ => (None, t),
-    };
+    let (address, desc) = lock_line_desc(trim(s));
+    let address = address.map(str::to_string);
     let (mut class, rest) = parse_lock_desc(desc)?;
     class.address = address.clone();
-    let rest = rest.trim();
+    let rest = trim(rest);
     let (at, rest) = match rest.strip_prefix(", at:") {
         Some(frame) => (parse_frame(frame), ""),
         None => (None, rest),
@@ -111,7 +146,11 @@ pub fn parse_lock_line(s: &str) -> Option<LockLine> {
 /// `no locks held by swapper/0/1.` -> `(0, "swapper/0", Some(1))`;
 /// `locks held by deadlock_b/49: 1, last CPU#1:` (7.x) -> `(1, "deadlock_b", Some(49))`.
 pub fn parse_held_heading(s: &str) -> Option<(u32, String, Option<u32>)> {
-    let t = s.trim();
+    // `no locks ...`, `locks held by ...` or a count.
+    if !matches!(first_byte(s), Some(b'n' | b'l' | b'0'..=b'9' | 0x80..)) {
+        return None;
+    }
+    let t = trim(s);
     if let Some(rest) = t.strip_prefix("no locks held by ") {
         let task = rest.strip_suffix('.').unwrap_or(rest);
         let (comm, pid) = split_comm_pid(task);
@@ -162,7 +201,10 @@ pub fn parse_held_entry(s: &str) -> Option<(u32, Option<LockLine>)> {
 /// Splits a held-lock entry `#N: REST` into its index and `REST` (untrimmed); `None` when the
 /// (trimmed) text does not start with `#`, digits and `:`.
 pub fn split_held_index(s: &str) -> Option<(u32, &str)> {
-    let (idx, rest) = s.trim().strip_prefix('#')?.split_once(':')?;
+    if !matches!(first_byte(s), Some(b'#' | 0x80..)) {
+        return None;
+    }
+    let (idx, rest) = trim(s).strip_prefix('#')?.split_once(':')?;
     Some((idx.parse().ok()?, rest))
 }
 
@@ -179,7 +221,7 @@ pub fn split_comm_pid(s: &str) -> (String, Option<u32>) {
 
 /// Parses a scenario cell `lock(NAME);` / `rlock(NAME);` / `sync(NAME);` into the name.
 pub fn parse_scenario_lock(s: &str) -> Option<&str> {
-    let t = s.trim();
+    let t = trim(s);
     let inner = t
         .strip_prefix("lock(")
         .or_else(|| t.strip_prefix("rlock("))

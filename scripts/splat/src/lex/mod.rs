@@ -11,16 +11,53 @@
 pub mod blocker;
 pub mod frame;
 pub mod functions;
+pub(crate) mod header;
 pub mod lockfmt;
+pub(crate) mod phrase;
 
 use crate::model::{Frame, ReportKind};
-use aho_corasick::{AhoCorasick, Anchored, Input, StartKind};
+use aho_corasick::{AhoCorasick, StartKind};
 use frame::parse_frame;
 use lockfmt::{
-    is_address, parse_held_entry, parse_held_heading, parse_lock_desc, parse_lock_line,
+    is_address, is_lock_line, lock_desc_parts, parse_held_entry, parse_held_heading,
     split_held_index, LockLine,
 };
+use phrase::{PhraseMatch, TaskHint};
 use std::sync::OnceLock;
+
+/// `s.trim()`, faster on the usual line whose ends are ASCII: the ASCII whitespace (as
+/// [`char::is_whitespace`] counts it) is cut off byte by byte, and only a line that then
+/// starts or ends with a non-ASCII character goes through the general trim.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    let (mut start, mut end) = (0, b.len());
+    while start < end && is_space(b[start]) {
+        start += 1;
+    }
+    while end > start && is_space(b[end - 1]) {
+        end -= 1;
+    }
+    if start < end && (b[start] >= 0x80 || b[end - 1] >= 0x80) {
+        return s.trim();
+    }
+    s.get(start..end).unwrap_or_default()
+}
+
+/// The ASCII whitespace of [`char::is_whitespace`] (which `u8::is_ascii_whitespace` is not:
+/// it leaves out the vertical tab).
+#[inline]
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r')
+}
+
+/// The first byte of `s` after ASCII whitespace, for a quick look at what a line starts with
+/// before it is trimmed and parsed: `None` when there is none, `Some(0x80..)` for a non-ASCII
+/// character (which may be whitespace: the caller then takes the general path).
+#[inline]
+pub(crate) fn first_byte(s: &str) -> Option<u8> {
+    s.bytes().find(|b| !is_space(*b))
+}
 
 /// Which print code produced a report, which decides what its body may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +128,10 @@ pub(crate) fn unbracket(t: &str) -> &str {
 
 /// Recognises a report header line.
 pub(crate) fn classify_header(text: &str) -> Option<Header> {
-    let t = unbracket(text.trim());
+    let t = unbracket(trim(text));
+    if !header_start(t) {
+        return None;
+    }
     let strong = |kind, family| {
         Some(Header {
             kind,
@@ -105,14 +145,25 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
     // "watchdog: BUG: soft lockup", "rcu: INFO: rcu_preempt self-detected stall", and the
     // soft-lockup detector of older kernels, "NMI watchdog: BUG: soft lockup".
     let t = t.strip_prefix("NMI watchdog: ").unwrap_or(t);
-    let t = match t.split_once(": ") {
-        Some((word, rest))
-            if !word.is_empty()
-                && word.len() <= 16
-                && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    let word = t
+        .bytes()
+        .take_while(|b| b.is_ascii_lowercase() || *b == b'_')
+        .count();
+    let t = match t[word..].strip_prefix(": ") {
+        Some(rest)
+            if (1..=16).contains(&word)
                 && (rest.starts_with("BUG:") || rest.starts_with("INFO:")) =>
         {
             rest
+        }
+        // A line that starts with a lowercase word (a stack frame, most often) can only be one
+        // of the other reports' headers (`kernel BUG at`, `general protection fault`...).
+        _ if word > 0 => {
+            return GENERIC_HEADERS.matches(t).then_some(Header {
+                kind: ReportKind::Generic,
+                family: Family::Generic,
+                strong: false,
+            });
         }
         _ => t,
     };
@@ -175,21 +226,7 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
             strong: false,
         });
     }
-    const GENERIC_STARTS: &[&str] = &[
-        "kernel BUG at ",
-        "Oops: ",
-        "Oops ",
-        "general protection fault",
-        "Kernel panic - not syncing",
-        "Unable to handle kernel ",
-        "UBSAN: ",
-        "divide error: ",
-        "invalid opcode: ",
-        "stack segment: ",
-        "double fault: ",
-        "kernel tried to execute NX-protected page",
-    ];
-    if GENERIC_STARTS.iter().any(|p| t.starts_with(p)) {
+    if GENERIC_HEADERS.matches(t) {
         return Some(Header {
             kind: ReportKind::Generic,
             family: Family::Generic,
@@ -197,6 +234,34 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         });
     }
     None
+}
+
+/// The headers of other reports (`BUG:`, `WARNING:` and `INFO:` ones aside).
+const GENERIC_STARTS: &[&str] = &[
+    "kernel BUG at ",
+    "Oops: ",
+    "Oops ",
+    "general protection fault",
+    "Kernel panic - not syncing",
+    "Unable to handle kernel ",
+    "UBSAN: ",
+    "divide error: ",
+    "invalid opcode: ",
+    "stack segment: ",
+    "double fault: ",
+    "kernel tried to execute NX-protected page",
+];
+
+static GENERIC_HEADERS: Table = Table::prefixes(GENERIC_STARTS);
+
+/// Whether a header (unbracketed, trimmed) may start with `t`'s first byte: every phrase that
+/// [`classify_header`] recognises starts with one of these (a lowercase `word: ` prefix, or a
+/// lowercase phrase like `kernel BUG at`, included), so that most lines are rejected at once.
+fn header_start(t: &str) -> bool {
+    matches!(
+        t.as_bytes().first(),
+        Some(b'a'..=b'z' | b'_' | b'B' | b'I' | b'K' | b'N' | b'O' | b'S' | b'U' | b'W')
+    )
 }
 
 /// What `spin_bug()` (kernel/locking/spinlock_debug.c) says after `BUG: ` — `spinlock
@@ -221,10 +286,7 @@ pub(crate) fn spinlock_bug(body: &str) -> Option<(&str, Option<u32>, Option<&str
     let (cpu, task) = match rest.strip_prefix("on CPU#") {
         Some(r) => {
             let (cpu, task) = r.split_once(", ").unwrap_or((r, ""));
-            (
-                cpu.parse().ok(),
-                Some(task.trim()).filter(|t| !t.is_empty()),
-            )
+            (cpu.parse().ok(), Some(trim(task)).filter(|t| !t.is_empty()))
         }
         None => (None, None),
     };
@@ -457,10 +519,11 @@ pub(crate) enum Payload {
     /// Nothing parsed (or nothing to keep).
     #[default]
     None,
-    /// A stack frame.
-    Frame(Frame),
+    /// A stack frame (boxed, as the held-lock entry's lock: tokens are moved from the lexer to
+    /// the segment and on to `extract`, and stay small).
+    Frame(Box<Frame>),
     /// A held-lock entry: its index and, when the line has it, the lock.
-    HeldEntry(u32, Option<LockLine>),
+    HeldEntry(u32, Option<Box<LockLine>>),
     /// A held-lock list heading: the count, comm and pid.
     HeldHeading(u32, String, Option<u32>),
 }
@@ -470,6 +533,9 @@ pub(crate) enum Payload {
 pub(crate) struct Token {
     pub class: LineClass,
     pub payload: Payload,
+    /// What the line says for `extract` (not looked for in a stack frame; `None` for a line
+    /// that was not lexed).
+    phrase: Option<PhraseMatch>,
     /// The class was decided before the held-lock and frame parsers ran (a marker, a register,
     /// a blank line...): whether the line also parses as one of them is not known.
     early: bool,
@@ -480,6 +546,7 @@ impl Token {
     pub(crate) const UNLEXED: Token = Token {
         class: LineClass::Other,
         payload: Payload::None,
+        phrase: None,
         early: true,
     };
 
@@ -487,6 +554,7 @@ impl Token {
         Token {
             class,
             payload: Payload::None,
+            phrase: None,
             early: true,
         }
     }
@@ -495,15 +563,30 @@ impl Token {
         Token {
             class,
             payload: Payload::None,
+            phrase: None,
             early: false,
         }
+    }
+
+    fn with_payload(class: LineClass, payload: Payload) -> Self {
+        Token {
+            class,
+            payload,
+            phrase: None,
+            early: false,
+        }
+    }
+
+    /// The phrase of the line `t` (trimmed) this token was lexed from.
+    pub(crate) fn phrase(&self, t: &str) -> PhraseMatch {
+        self.phrase.unwrap_or_else(|| phrase::phrase(t))
     }
 
     /// The frame of the line `t` (trimmed) this token was lexed from, if it is one; `take`s the
     /// lexed frame.
     pub(crate) fn take_frame(&mut self, t: &str) -> Option<Frame> {
         match std::mem::take(&mut self.payload) {
-            Payload::Frame(f) => Some(f),
+            Payload::Frame(f) => Some(*f),
             other => {
                 self.payload = other;
                 if self.early {
@@ -527,7 +610,7 @@ impl Token {
     /// The held-lock entry of the line `t`, if it is one.
     pub(crate) fn take_held_entry(&mut self, t: &str) -> Option<(u32, Option<LockLine>)> {
         match std::mem::take(&mut self.payload) {
-            Payload::HeldEntry(i, l) => Some((i, l)),
+            Payload::HeldEntry(i, l) => Some((i, l.map(|l| *l))),
             other => {
                 self.payload = other;
                 if self.early {
@@ -545,10 +628,20 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
     lex(text).class
 }
 
-/// Reads one line (already stripped of prefixes): its class, and what the parser of its class
-/// found.
+/// Reads one line (already stripped of prefixes): its class, what the parser of its class
+/// found, and (but in a stack frame) the phrase it says.
 pub(crate) fn lex(text: &str) -> Token {
-    let t = text.trim();
+    let t = trim(text);
+    let mut task = TaskHint::default();
+    let mut token = lex_class(t, &mut task);
+    if !matches!(token.payload, Payload::Frame(_)) {
+        token.phrase = Some(phrase::phrase_with(t, &mut task));
+    }
+    token
+}
+
+/// The class of a trimmed line, and what the parser of its class found.
+fn lex_class(t: &str, task: &mut TaskHint) -> Token {
     if t.is_empty() {
         return Token::early(LineClass::Blank);
     }
@@ -587,27 +680,18 @@ pub(crate) fn lex(text: &str) -> Token {
         return Token::early(LineClass::Register);
     }
     if let Some((n, comm, pid)) = parse_held_heading(t) {
-        return Token {
-            class: LineClass::HeldHeading,
-            payload: Payload::HeldHeading(n, comm, pid),
-            early: false,
-        };
+        return Token::with_payload(LineClass::HeldHeading, Payload::HeldHeading(n, comm, pid));
     }
     if let Some((i, lock)) = parse_held_entry(t) {
-        return Token {
-            class: LineClass::HeldEntry,
-            payload: Payload::HeldEntry(i, lock),
-            early: false,
-        };
+        return Token::with_payload(
+            LineClass::HeldEntry,
+            Payload::HeldEntry(i, lock.map(Box::new)),
+        );
     }
     if let Some(f) = parse_frame(t) {
-        return Token {
-            class: LineClass::Frame,
-            payload: Payload::Frame(f),
-            early: false,
-        };
+        return Token::with_payload(LineClass::Frame, Payload::Frame(Box::new(f)));
     }
-    if t.contains("Tainted: ") || t.contains("Not tainted") {
+    if has_taint(t) {
         return Token::late(LineClass::KernelIdent);
     }
     if t.starts_with("task:") && t.contains(" state:") {
@@ -633,7 +717,7 @@ pub(crate) fn lex(text: &str) -> Token {
     {
         return Token::late(LineClass::IrqTrace);
     }
-    if is_lockdep_body(t) || cut_lock_line(t) {
+    if is_lockdep_body(t, task) || cut_lock_line(t) {
         return Token::late(LineClass::LockdepBody);
     }
     if GENERIC.matches(t) || (t.starts_with("lock: ") && t.contains(".magic: ")) {
@@ -642,13 +726,31 @@ pub(crate) fn lex(text: &str) -> Token {
     Token::late(LineClass::Other)
 }
 
-/// A table of phrases searched with one automaton (built on first use) instead of one
-/// comparison per row: the lexer runs every table on every line of every report.
+/// `Tainted: ` or `Not tainted` in a line (the kernel's identification after a report's header
+/// or in a `CPU:` line): both have `ainted` in them, looked for once.
+fn has_taint(t: &str) -> bool {
+    static AINTED: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let finder = AINTED.get_or_init(|| memchr::memmem::Finder::new("ainted"));
+    finder.find(t.as_bytes()).is_some() && (t.contains("Tainted: ") || t.contains("Not tainted"))
+}
+
+/// A table of phrases, searched without a comparison per row: a table of prefixes by the
+/// rows that start with the text's first byte (most lines have none), a table of phrases found
+/// anywhere with one automaton. Both are built on first use; the lexer runs every table on
+/// every line of every report.
 pub(crate) struct Table {
     rows: &'static [&'static str],
     /// Anchored: the rows match at the start of the text only.
     prefix: bool,
-    matcher: OnceLock<Option<AhoCorasick>>,
+    matcher: OnceLock<Matcher>,
+}
+
+enum Matcher {
+    /// For each first byte, the rows that start with it.
+    ByFirstByte(Vec<Vec<&'static str>>),
+    Automaton(AhoCorasick),
+    /// The plain search (an automaton that could not be built: never for these tables).
+    Plain,
 }
 
 impl Table {
@@ -668,25 +770,37 @@ impl Table {
         }
     }
 
+    fn build(&self) -> Matcher {
+        if self.prefix {
+            let mut by_byte = vec![Vec::new(); 256];
+            for row in self.rows {
+                if let Some(&b) = row.as_bytes().first() {
+                    by_byte[usize::from(b)].push(*row);
+                } else {
+                    // An empty prefix matches everything: every bucket gets it.
+                    by_byte.iter_mut().for_each(|rows| rows.push(*row));
+                }
+            }
+            return Matcher::ByFirstByte(by_byte);
+        }
+        AhoCorasick::builder()
+            .start_kind(StartKind::Unanchored)
+            .build(self.rows)
+            .map_or(Matcher::Plain, Matcher::Automaton)
+    }
+
     /// Whether `t` starts with (prefixes) or contains (phrases) a row.
     pub(crate) fn matches(&self, t: &str) -> bool {
-        let ac = self.matcher.get_or_init(|| {
-            let start = if self.prefix {
-                StartKind::Anchored
-            } else {
-                StartKind::Unanchored
-            };
-            AhoCorasick::builder()
-                .start_kind(start)
-                .build(self.rows)
-                .ok()
-        });
-        match ac {
-            Some(ac) if self.prefix => ac.is_match(Input::new(t).anchored(Anchored::Yes)),
-            Some(ac) => ac.is_match(t),
-            // Never for these small tables; the plain search says the same.
-            None if self.prefix => self.rows.iter().any(|p| t.starts_with(p)),
-            None => self.rows.iter().any(|p| t.contains(p)),
+        match self.matcher.get_or_init(|| self.build()) {
+            Matcher::ByFirstByte(by_byte) => {
+                let Some(&first) = t.as_bytes().first() else {
+                    return self.rows.contains(&"");
+                };
+                by_byte[usize::from(first)].iter().any(|p| t.starts_with(p))
+            }
+            Matcher::Automaton(ac) => ac.is_match(t),
+            Matcher::Plain if self.prefix => self.rows.iter().any(|p| t.starts_with(p)),
+            Matcher::Plain => self.rows.iter().any(|p| t.contains(p)),
         }
     }
 }
@@ -696,23 +810,6 @@ static REGISTERS: Table = Table::prefixes(REGISTER_PREFIXES);
 static GENERIC: Table = Table::prefixes(GENERIC_PREFIXES);
 static LOCKDEP: Table = Table::prefixes(LOCKDEP_PREFIXES);
 static LOCKDEP_TASK: Table = Table::phrases(LOCKDEP_TASK_PHRASES);
-static HEADER_WORDS: Table = Table::phrases(&[
-    "BUG",
-    "WARNING",
-    "INFO:",
-    "Oops",
-    "protection fault",
-    "panic",
-    "Unable to handle",
-    "UBSAN",
-    "error:",
-    "opcode",
-    "segment",
-    "fault",
-    "NX-protected",
-    "Showing all locks",
-]);
-
 /// A stack marker line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Marker {
@@ -744,17 +841,17 @@ fn is_marker(t: &str) -> Option<Marker> {
 }
 
 /// True for the fixed lines and lock lines that lockdep's report bodies consist of.
-fn is_lockdep_body(t: &str) -> bool {
+fn is_lockdep_body(t: &str, task: &mut TaskHint) -> bool {
     if LOCKDEP.matches(t) {
         return true;
     }
-    if LOCKDEP_TASK.matches(t) {
+    if task.get(t) && LOCKDEP_TASK.matches(t) {
         return true;
     }
     if t == "..." || t == "}" || t.contains(" --> ") {
         return true;
     }
-    if parse_lock_line(t).is_some() || parse_lock_desc(t).is_some() {
+    if is_lock_line(t) || lock_desc_parts(t).is_some() {
         return true;
     }
     // "{SOFTIRQ-ON-W} state was registered at:", "IN-HARDIRQ-W at:", "to a HARDIRQ-irq-unsafe
@@ -782,6 +879,9 @@ fn is_usage_label(s: &str) -> bool {
 
 /// `FILE:LINE MESSAGE!` as printed by `lockdep_rcu_suspicious()`.
 pub(crate) fn is_rcu_message(t: &str) -> bool {
+    if !t.ends_with('!') {
+        return false;
+    }
     let Some((loc, msg)) = t.split_once(' ') else {
         return false;
     };
@@ -796,7 +896,7 @@ pub(crate) fn is_rcu_message(t: &str) -> bool {
 
 /// The comm of a hung-task header `INFO: task COMM:PID blocked for more than N seconds.`.
 pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
-    let t = unbracket(header.trim());
+    let t = unbracket(trim(header));
     let rest = t.strip_prefix("INFO: task ")?;
     // Newer kernels tell a task waiting for I/O apart: `blocked in I/O wait for more than`.
     let (task, rest) = rest
@@ -810,10 +910,12 @@ pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
 
 /// Old kernels' `sched_show_task()` line: `COMM  D ffff88003fc13780     0   123      2 0x0`.
 pub(crate) fn is_old_task_line(header: &str, line: &str) -> bool {
-    let Some((comm, _, _)) = hung_header_task(header) else {
-        return false;
-    };
-    let Some(rest) = line.trim_start().strip_prefix(comm.as_str()) else {
+    hung_header_task(header).is_some_and(|(comm, _, _)| is_old_task_line_of(&comm, line))
+}
+
+/// [`is_old_task_line`] for the task `comm` of the header.
+pub(crate) fn is_old_task_line_of(comm: &str, line: &str) -> bool {
+    let Some(rest) = line.trim_start().strip_prefix(comm) else {
         return false;
     };
     let mut tokens = rest.split_whitespace();
@@ -825,15 +927,9 @@ pub(crate) fn is_old_task_line(header: &str, line: &str) -> bool {
         && tokens.all(|t| t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'x'))
 }
 
-/// Cheap test run on every line before the full header classification: every header
-/// contains one of these words.
-pub(crate) fn may_be_header(t: &str) -> bool {
-    HEADER_WORDS.matches(t)
-}
-
 /// `[<c013ca52>]` (or `? [<...>]`) alone: the address of a frame whose symbol was wrapped.
 pub(crate) fn is_bare_address(t: &str) -> bool {
-    let t = t.trim();
+    let t = trim(t);
     let t = t.strip_prefix("? ").unwrap_or(t);
     t.strip_prefix("[<")
         .and_then(|r| r.strip_suffix(">]"))
@@ -858,7 +954,16 @@ pub(crate) enum LockLineStage {
 /// The [`LockLineStage`] of a line that starts like a `print_lock()` line with an address (as
 /// every kernel since 4.15 prints it), or `None` for any other line.
 pub(crate) fn lock_line_stage(t: &str) -> Option<LockLineStage> {
-    let t = split_held_index(t).map_or(t, |(_, rest)| rest).trim();
+    let t = trim(split_held_index(t).map_or(t, |(_, rest)| rest));
+    // The address: lowercase hex up to the first space (checked before the space is sought).
+    let hex = t
+        .bytes()
+        .take(17)
+        .take_while(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+        .count();
+    if !(8..=16).contains(&hex) || !matches!(t.as_bytes().get(hex), None | Some(b' ')) {
+        return None;
+    }
     let (address, rest) = t.split_once(' ').unwrap_or((t, ""));
     if !is_address(address) {
         return None;
@@ -868,9 +973,9 @@ pub(crate) fn lock_line_stage(t: &str) -> Option<LockLineStage> {
         return Some(LockLineStage::Address);
     }
     let name = rest.strip_prefix('(')?;
-    match parse_lock_desc(rest) {
+    match lock_desc_parts(rest) {
         None => (!name.contains("){")).then_some(LockLineStage::Name),
-        Some((_, after)) => match after.trim() {
+        Some(parts) => match trim(parts.rest) {
             "" | ", at:" => Some(LockLineStage::Usage),
             a if a.starts_with(", at: ") => Some(LockLineStage::Site),
             _ => None,
