@@ -452,41 +452,49 @@ impl Snapshot {
     }
 
     /// The cycle the waits form, if they form one: each thread of it with the lock it waits on,
-    /// which the next one holds (the last one's lock is held by the first).
+    /// which the next one holds (the last one's lock is held by the first). Found by splat's
+    /// cycle finder ([`splat::cycles`]), the one that reads hung-task reports, so that both
+    /// name a cycle the same way.
     pub fn cycle(&self) -> Option<Vec<(&Thread, &str)>> {
-        let next = |t: &Thread| match &t.waits_on {
-            Some(Wait {
-                holder: Some(Holder::Task { pid, .. }),
-                ..
-            }) => self.threads.iter().find(|h| h.pid == *pid),
-            _ => None,
+        let task = |comm: &str, pid: u32| splat::Task {
+            comm: comm.to_string(),
+            pid: Some(pid),
         };
-        for start in &self.threads {
-            let mut path = vec![start];
-            let mut at = start;
-            while let Some(holder) = next(at) {
-                if let Some(i) = path.iter().position(|t| t.pid == holder.pid) {
-                    let members = &path[i..];
-                    return Some(
-                        members
-                            .iter()
-                            .map(|t| {
-                                (
-                                    *t,
-                                    t.waits_on
-                                        .as_ref()
-                                        .and_then(|w| w.lock.as_deref())
-                                        .unwrap_or("?"),
-                                )
-                            })
-                            .collect(),
-                    );
-                }
-                path.push(holder);
-                at = holder;
-            }
-        }
-        None
+        let edges: Vec<splat::WaitEdge> = self
+            .threads
+            .iter()
+            .filter_map(|t| {
+                let wait = t.waits_on.as_ref()?;
+                let Some(Holder::Task { name, pid }) = &wait.holder else {
+                    return None;
+                };
+                Some(splat::WaitEdge {
+                    waiter: task(&t.name, t.pid),
+                    holder: task(name, *pid),
+                    kind: wait.kind.clone(),
+                    role: None,
+                    holder_role: None,
+                    lock: Some(wait.lock.clone().unwrap_or_else(|| "?".into())),
+                    lock_report: None,
+                    reports: Vec::new(),
+                    holder_hung: false,
+                    holder_state: None,
+                    current: true,
+                    in_cycle: false,
+                })
+            })
+            .collect();
+        let cycle = splat::cycles(&edges).into_iter().next()?;
+        cycle
+            .edges
+            .iter()
+            .map(|&i| {
+                let pid = edges[i].waiter.pid?;
+                let t = self.threads.iter().find(|t| t.pid == pid)?;
+                let lock = t.waits_on.as_ref().and_then(|w| w.lock.as_deref());
+                Some((t, lock.unwrap_or("?")))
+            })
+            .collect()
     }
 
     /// The report: one block per thread, then the cycle, then lock_stat.

@@ -61,4 +61,4 @@ pub use model::{
 };
 pub use pipeline::{parse, parse_bytes, parse_reader, Parser};
 pub use render::{from_json, to_dot, to_json, to_text, DotGraph, JsonWriter, TextWriter};
-pub use waitfor::{wait_for, WaitForBuilder};
+pub use waitfor::{cycles, wait_for, WaitForBuilder};

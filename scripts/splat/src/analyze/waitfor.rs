@@ -318,6 +318,42 @@ pub fn wait_for(reports: &[Report]) -> WaitFor {
 }
 
 /// The cycles of the graph where every task has at most one (current) out-edge.
+/// The cycles of a wait-for graph given as its edges, a waiter's last edge being the lock it
+/// waits on now: the cycle finder of [`wait_for`], for graphs built elsewhere (`make diagnose`
+/// builds one from a live guest's memory), so that every cycle is found and named the same way:
+/// its tasks in wait-for order from the smallest pid, and the lock classes its edges name.
+///
+/// ```
+/// use splat::{Task, WaitEdge};
+/// let t = |comm: &str, pid| Task { comm: comm.into(), pid: Some(pid) };
+/// let edge = |w, h, lock: &str| WaitEdge {
+///     waiter: w, holder: h, kind: "semaphore".into(), role: None, holder_role: None,
+///     lock: Some(lock.into()), lock_report: None, reports: vec![], holder_hung: false,
+///     holder_state: None, current: true, in_cycle: false,
+/// };
+/// let cycles = splat::cycles(&[edge(t("b", 9), t("a", 8), "sem_a"), edge(t("a", 8), t("b", 9), "sem_b")]);
+/// assert_eq!(cycles[0].tasks, [t("a", 8), t("b", 9)]);
+/// assert_eq!(cycles[0].locks, ["sem_b", "sem_a"]);
+/// ```
+pub fn cycles(edges: &[WaitEdge]) -> Vec<WaitCycle> {
+    let next: BTreeMap<Key, usize> = edges
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| Some((key(&e.waiter)?, i)))
+        .collect();
+    let mut cycles = find_cycles(edges, &next);
+    for c in &mut cycles {
+        for &i in &c.edges {
+            if let Some(l) = &edges[i].lock {
+                if !c.locks.contains(l) {
+                    c.locks.push(l.clone());
+                }
+            }
+        }
+    }
+    cycles
+}
+
 fn find_cycles(edges: &[WaitEdge], next: &BTreeMap<Key, usize>) -> Vec<WaitCycle> {
     // 0: not visited, 1: on the current walk, 2: done.
     let mut state: BTreeMap<Key, u8> = BTreeMap::new();
