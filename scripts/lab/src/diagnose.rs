@@ -474,7 +474,7 @@ impl Snapshot {
                     kind: wait.kind.clone(),
                     role: None,
                     holder_role: None,
-                    lock: Some(wait.lock.clone().unwrap_or_else(|| "?".into())),
+                    lock: wait.lock.clone(),
                     lock_report: None,
                     reports: Vec::new(),
                     holder_hung: false,

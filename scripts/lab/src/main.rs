@@ -61,8 +61,9 @@ fn main() -> ExitCode {
         "\n==> splat {}   (what the kernel reported, explained)\n",
         run.log.display()
     );
-    print!("{}", splat::to_text(&run.reports()));
-    lock_graph(&run);
+    let reports = run.reports();
+    print!("{}", splat::to_text(&reports));
+    lock_graph(&run, &reports);
     match check_buggy(&run, scenario) {
         Ok(()) => {
             println!(
@@ -251,9 +252,9 @@ fn gdb(args: &[String]) -> Result<(), String> {
 }
 
 /// Saves the lock-order graph next to the log: as SVG when Graphviz is installed, else as DOT.
-fn lock_graph(run: &Run) {
+fn lock_graph(run: &Run, reports: &[lab::Report]) {
     let dot_file = run.log.with_extension("dot");
-    if std::fs::write(&dot_file, splat::to_dot(&run.reports())).is_err() {
+    if std::fs::write(&dot_file, splat::to_dot(reports)).is_err() {
         return;
     }
     let svg = run.log.with_extension("svg");
