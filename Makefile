@@ -41,6 +41,8 @@ endif
 
 CARGO := cargo --quiet
 HOST := --manifest-path scripts/Cargo.toml
+# The guest's static tool, a crate outside the workspace (see lab::guest_tool).
+GUEST_TOOL := scripts/guest/fail-nth/Cargo.toml
 
 .PHONY: all module kernel setup run shell test check bench bench-splat soak clean clean-cache host \
 	diagnose gdb
@@ -93,6 +95,9 @@ check: $(KERNEL_DEP)
 	@rustfmt --check --edition 2021 src/*.rs src/compat/*.rs
 	@$(CARGO) fmt $(HOST) --all --check
 	@$(CARGO) clippy --quiet $(HOST) --all-targets
+	@$(CARGO) fmt --manifest-path $(GUEST_TOOL) --check
+	@RUSTFLAGS='-C target-feature=+crt-static' $(CARGO) clippy --quiet --manifest-path $(GUEST_TOOL) \
+		--target x86_64-unknown-linux-gnu --target-dir scripts/target
 
 # The debug variant of the kernel (qemu/debug.config), built when first asked for, and the module
 # built against it.

@@ -13,9 +13,14 @@
 # Where the saved guests live (LAB_SNAPSHOTS: elsewhere, e.g. for a test that damages one).
 snapshots=${LAB_SNAPSHOTS:-$CACHE/snapshots}
 
-# guest_kernel: sets kdir (the kernel build directory) and kernel (its bzImage).
+# guest_kernel: sets kdir (the kernel build directory) and kernel (its bzImage). A runner of many
+# guests finds the directory once (scripts/env.sh's remember_kernel_dir): build-kernel.sh --dir
+# costs 0.2 s.
 guest_kernel() {
-    kdir=${LAB_KDIR:-$("$REPO_ROOT/scripts/setup/build-kernel.sh" --dir)}
+    local memo
+    memo=$(kernel_dir_var)
+    kdir=${LAB_KDIR:-${!memo:-}}
+    [[ -n $kdir ]] || kdir=$("$REPO_ROOT/scripts/setup/build-kernel.sh" --dir)
     kernel=$kdir/arch/x86/boot/bzImage
     [[ -f $kernel ]] || die "no guest kernel at $kernel: run 'make kernel KERNEL=$KERNEL'"
 }
@@ -23,8 +28,12 @@ guest_kernel() {
 # host_tsc_khz: the host's TSC rate in kHz, measured by scripts/guest/tsc-khz the first time after the
 # host booted, kept in the cache; fails (with tsc-khz's reason) when the rate cannot be trusted.
 host_tsc_khz() {
-    local file=$CACHE/host-tsc-khz boot
-    boot=$(cat /proc/sys/kernel/random/boot_id)
+    local file=$CACHE/host-tsc-khz boot seen khz
+    read -r boot < /proc/sys/kernel/random/boot_id
+    # Measured since the host booted: read without the lock (the line is written whole).
+    if [[ -f $file ]] && read -r seen khz < "$file" && [[ $seen == "$boot" && $khz =~ ^[1-9][0-9]*$ ]]; then
+        echo "$khz"; return 0
+    fi
     mkdir -p "$CACHE"
     (
         flock 9
@@ -54,7 +63,7 @@ guest_accel() {
                     -append "console=ttyS0 panic=-1 rdinit=/bin/does-not-exist" -nographic -no-reboot \
                     </dev/null 2>/dev/null | grep -q "Kernel panic"; then echo kvm > "$probe"; else echo tcg > "$probe"; fi
             fi
-            accel=$(cat "$probe")
+            read -r accel < "$probe"
         fi
     fi
     case $accel in
@@ -108,12 +117,15 @@ guest_machine() {
     # its console (kept beside the saved state) shows how far it got.
     snapshot_append="${boot_append/ quiet/} earlyprintk=serial,ttyS0,115200"
     snapshot_name=$KERNEL${LAB_VARIANT:+-$LAB_VARIANT}${vmcoreinfo:+-vmcoreinfo}
+    # The key: QEMU, the kernel and busybox by name, size and date (hashing them took 0.1 s a
+    # guest; each is replaced, never edited in place), init and this file by content, and QEMU's
+    # command line.
     local key
-    key=$({ qemu-system-x86_64 --version | head -n1
+    key=$({ stat -L -c '%n %s %Y' "$(command -v qemu-system-x86_64)" "$kernel" /bin/busybox
+            cat "$REPO_ROOT/qemu/init" "${BASH_SOURCE[0]}"
             printf '%s\n' "${machine[@]//"$work"/WORK}" "$snapshot_append"
-            sha256sum "$kernel" /bin/busybox "$REPO_ROOT/qemu/init" "${BASH_SOURCE[0]}" | cut -c1-64
-          } | sha256sum | cut -c1-12)
-    snapshot=$snapshots/$snapshot_name-$key
+          } | sha256sum)
+    snapshot=$snapshots/$snapshot_name-${key:0:12}
 }
 
 # base_initramfs OUT: the initramfs every guest starts from (busybox, qemu/init, users): nothing

@@ -12,7 +12,8 @@
 # cannot recover, e.g. with every CPU spinning: power it off from here once N console lines, default
 # 1, match the extended regular expression PATTERN; the run then counts as finished, status 0),
 # --qmp SOCK (a QMP socket for the host's debuggers, with QEMU's vmcoreinfo device; see
-# scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket).
+# scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket), --with FILE (one more file in
+# the guest's /lab, e.g. a static tool of scripts/guest/; repeatable).
 # Exit status: CMD's, or 124 on timeout. scripts/guest/vm.sh --restores: exit status 0 if guests are
 # restored here, 1 if they are booted (LAB_SNAPSHOT=0, KVM).
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
@@ -22,7 +23,7 @@ set -euo pipefail
 . "$(dirname "$0")/../env.sh"
 . "$REPO_ROOT/scripts/guest/guest.sh"
 
-log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 qmp="" gdb="" restores=0
+log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 qmp="" gdb="" restores=0 with=()
 while (($#)); do
     case $1 in
         --log) log_file=$2; shift 2 ;;
@@ -32,6 +33,7 @@ while (($#)); do
         --count) count=$2; shift 2 ;;
         --qmp) qmp=$2; shift 2 ;;
         --gdb) gdb=$2; shift 2 ;;
+        --with) [[ -f $2 ]] || die "vm.sh: --with $2: no such file"; with+=("$2"); shift 2 ;;
         --restores) restores=1; shift ;;
         --) shift; cmd="$*"; break ;;
         *) die "vm.sh: unknown argument '$1' (see the comment at the top of scripts/guest/vm.sh)" ;;
@@ -67,6 +69,7 @@ stage=$work/payload
 mkdir -p "$stage/lab"
 cp "$REPO_ROOT"/qemu/*.sh "$stage/lab/"
 cp "$module" "$stage/lab/rust_deadlock.ko"
+((${#with[@]} == 0)) || cp "${with[@]}" "$stage/lab/"
 [[ -n $cmd ]] && printf '%s\n' "$cmd" > "$stage/lab/cmd"
 tar -C "$stage" --owner=0 --group=0 -cf "$work/payload.tar" lab
 rm -rf "$stage"
@@ -106,26 +109,32 @@ if [[ -z $cmd ]]; then
 fi
 
 out=${log_file:-$work/console.log}
-# watch: copies the console through; with --until, ends QEMU once enough lines matched.
-watch() {
-    if [[ -z $until ]]; then cat; return; fi
-    awk -v re="$until" -v want="$count" -v pidfile="$work/qemu.pid" -v flag="$work/until" '
-        { print; fflush() }
-        $0 ~ re && ++seen == want { system("touch " flag "; kill $(cat " pidfile ")") }'
+# console: the guest's console as the host keeps it: CRs removed, each line passed on at once
+# (a host that watches the log while the guest runs, --until or make diagnose, must see each
+# line when the guest prints it). Marks the guest's first kernel line (the file first, with its
+# time); with --until, ends QEMU once enough lines matched. Once the command's exit line is out
+# the guest has nothing more to say: QEMU is ended then, which spares the 0.1-0.3 s of a
+# shutdown under emulation.
+# mawk reads a pipe in whole buffers unless told it is interactive; gawk reads what is there.
+if command -v mawk >/dev/null; then line_awk=(mawk -W interactive); else line_awk=(awk); fi
+console() {
+    "${line_awk[@]}" -v re="$until" -v want="$count" -v pidfile="$work/qemu.pid" -v flag="$work/until" \
+        -v first="date +%s.%N > '$work/first'" '
+        { gsub(/\r/, ""); print; fflush() }
+        !seen_first && /^\[/ { seen_first = 1; system(first) }
+        re != "" && $0 ~ re && ++seen == want { system("touch " flag "; kill $(cat " pidfile ")") }
+        /^(\[ *[0-9.]*\] )?lab: exit [0-9]+$/ { system("kill $(cat " pidfile ")") }'
 }
 
 # A guest that never prints its first line: a restore that went wrong, or a boot that hung before
 # init (rare, under load; its cause is not known). First lines come within a second of a restore,
 # and within 5-15 s of a quiet boot: these deadlines are for a guest that will never print one.
 if [[ -n $snapshot ]]; then first_line_s=20; else first_line_s=60; fi
-# silent_watch: ends QEMU if the console has no kernel line ("[ ...") within first_line_s; keeps
-# when the first one came (for LAB_TIMING).
+# silent_watch: ends QEMU if the console has had no kernel line after first_line_s. One sleep,
+# no polling: under emulation the guest needs every CPU cycle the host has.
 silent_watch() {
-    local deadline=$((SECONDS + first_line_s))
-    while ((SECONDS < deadline)); do
-        if grep -qs '^\[' "$out"; then echo "$EPOCHREALTIME" > "$work/first"; return; fi
-        sleep 0.01
-    done
+    sleep "$first_line_s"
+    [[ -f $work/first ]] && return
     touch "$work/silent"
     kill "$(cat "$work/qemu.pid" 2>/dev/null)" 2>/dev/null || true
 }
@@ -136,17 +145,16 @@ run_guest() {
     : > "$out"
     send_payload
     qemu_start=$EPOCHREALTIME
-    silent_watch &
+    # Its own descriptors: a sleep left behind must not hold the pipes of whoever runs vm.sh.
+    silent_watch </dev/null >/dev/null 2>&1 &
     local watcher=$!
-    # sed -u, not tr: tr holds its output back in 4 KiB blocks, and a host that watches the log
-    # while the guest runs (--until, make diagnose) must see each line when the guest prints it.
     set +e
     if ((quiet)); then
         timeout -k 5 "$timeout_s" "${machine[@]}" "${start_args[@]}" -serial mon:stdio \
-            -pidfile "$work/qemu.pid" </dev/null 2>&1 | sed -u 's/\r//g' | watch > "$out"
+            -pidfile "$work/qemu.pid" </dev/null 2>&1 | console > "$out"
     else
         timeout -k 5 "$timeout_s" "${machine[@]}" "${start_args[@]}" -serial mon:stdio \
-            -pidfile "$work/qemu.pid" </dev/null 2>&1 | sed -u 's/\r//g' | watch | tee "$out"
+            -pidfile "$work/qemu.pid" </dev/null 2>&1 | console | tee "$out"
     fi
     status=${PIPESTATUS[0]}
     set -e
