@@ -64,32 +64,48 @@ built=$(modinfo -F vermagic "$module" 2>/dev/null | cut -d' ' -f1)
 work=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# The payload: a tar of /lab (the module, qemu/*.sh, the command), after a line with its size.
-stage=$work/payload
-mkdir -p "$stage/lab"
-cp "$REPO_ROOT"/qemu/*.sh "$stage/lab/"
-cp "$module" "$stage/lab/rust_deadlock.ko"
-((${#with[@]} == 0)) || cp "${with[@]}" "$stage/lab/"
-[[ -n $cmd ]] && printf '%s\n' "$cmd" > "$stage/lab/cmd"
-tar -C "$stage" --owner=0 --group=0 -cf "$work/payload.tar" lab
+# The payload, in two parts, each a tar of files for /lab after a line with its size: first what
+# many runs share (the module, qemu/*.sh), then this run's own (the command, --with's files; none
+# for an interactive shell: size 0). The first is made the same way from the same files (names
+# sorted, dates and owners zeroed), so that its hash can key a saved guest that holds it already.
+stage=$work/stage
+mkdir -p "$stage/shared/lab" "$stage/own/lab"
+cp "$REPO_ROOT"/qemu/*.sh "$stage/shared/lab/"
+cp "$module" "$stage/shared/lab/rust_deadlock.ko"
+((${#with[@]} == 0)) || cp "${with[@]}" "$stage/own/lab/"
+[[ -z $cmd ]] || printf '%s\n' "$cmd" > "$stage/own/lab/cmd"
+for part in shared own; do
+    [[ -z $(ls -A "$stage/$part/lab") ]] \
+        || tar -C "$stage/$part" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+            -cf "$work/$part.tar" lab
+done
 rm -rf "$stage"
 
 guest_machine "$work" ${qmp:+--vmcoreinfo}
 touch "$work/started"
-if [[ -n $snapshot ]]; then
-    ensure_snapshot "$work"
-    start_args=(-initrd "$snapshot/initramfs.cpio" -append "$snapshot_append"
-                -incoming "exec:cat '$snapshot/state'")
-else
-    base_initramfs "$work/initramfs.cpio"
-    start_args=(-initrd "$work/initramfs.cpio" -append "$boot_append")
-fi
-[[ -z $qmp ]] || start_args+=(-qmp "unix:$qmp,server=on,wait=off")
-[[ -z $gdb ]] || start_args+=(-gdb "unix:$gdb,server=on,wait=off")
+# prepare: sets start_args (how QEMU starts: restored from the saved guest that holds the shared
+# part already, else from the one at init, else booted) and parts (what the port then carries).
+prepare() {
+    if [[ -n $snapshot ]]; then
+        ensure_snapshot "$work"
+        if ensure_payload_snapshot "$work" "$work/shared.tar"; then
+            start_args=(-incoming "exec:cat '$payload_snapshot/state'") parts=(own)
+        else
+            start_args=(-incoming "exec:cat '$snapshot/state'") parts=(shared own)
+        fi
+        start_args+=(-initrd "$snapshot/initramfs.cpio" -append "$snapshot_append")
+    else
+        [[ -f $work/initramfs.cpio ]] || base_initramfs "$work/initramfs.cpio"
+        start_args=(-initrd "$work/initramfs.cpio" -append "$boot_append") parts=(shared own)
+    fi
+    [[ -z $qmp ]] || start_args+=(-qmp "unix:$qmp,server=on,wait=off")
+    [[ -z $gdb ]] || start_args+=(-gdb "unix:$gdb,server=on,wait=off")
+}
+prepare
 
-# send_payload: into the port's FIFO, where QEMU (which holds it open for reading and writing,
-# so that it never sees an end) passes it on as fast as the guest reads. A second guest gets new
-# FIFOs: nothing of what the first one left unread.
+# send_payload: the parts into the port's FIFO, where QEMU (which holds it open for reading and
+# writing, so that it never sees an end) passes them on as fast as the guest reads. A second guest
+# gets new FIFOs: nothing of what the first one left unread.
 writer=""
 send_payload() {
     if [[ -n $writer ]]; then
@@ -97,7 +113,8 @@ send_payload() {
         rm -f "$work/port.in" "$work/port.out"
         mkfifo "$work/port.in" "$work/port.out"
     fi
-    { stat -c %s "$work/payload.tar"; cat "$work/payload.tar"; } > "$work/port.in" &
+    local part
+    for part in "${parts[@]}"; do payload_part "$work/$part.tar"; done > "$work/port.in" &
     writer=$!
 }
 
@@ -114,16 +131,18 @@ out=${log_file:-$work/console.log}
 # line when the guest prints it). Marks the guest's first kernel line (the file first, with its
 # time); with --until, ends QEMU once enough lines matched. Once the command's exit line is out
 # the guest has nothing more to say: QEMU is ended then, which spares the 0.1-0.3 s of a
-# shutdown under emulation.
+# shutdown under emulation, and what it says as it ends is not kept.
 # mawk reads a pipe in whole buffers unless told it is interactive; gawk reads what is there.
 if command -v mawk >/dev/null; then line_awk=(mawk -W interactive); else line_awk=(awk); fi
 console() {
     "${line_awk[@]}" -v re="$until" -v want="$count" -v pidfile="$work/qemu.pid" -v flag="$work/until" \
         -v first="date +%s.%N > '$work/first'" '
+        ended { next }
         { gsub(/\r/, ""); print; fflush() }
         !seen_first && /^\[/ { seen_first = 1; system(first) }
-        re != "" && $0 ~ re && ++seen == want { system("touch " flag "; kill $(cat " pidfile ")") }
-        /^(\[ *[0-9.]*\] )?lab: exit [0-9]+$/ { system("kill $(cat " pidfile ")") }'
+        re != "" && $0 ~ re && ++seen == want { system("touch " flag); ended = 1 }
+        /^(\[ *[0-9.]*\] )?lab: exit [0-9]+$/ { ended = 1 }
+        ended { system("kill $(cat " pidfile ")") }'
 }
 
 # A guest that never prints its first line: a restore that went wrong, or a boot that hung before
@@ -171,6 +190,7 @@ if [[ -f $work/silent ]] || { ((status != 0 && status != 124)) && ! grep -qs '^\
     if [[ -n $snapshot ]]; then
         echo "vm.sh: the restored guest $what (console kept as $kept): saving the guest again" >&2
         ensure_snapshot "$work" --again "$work/started"
+        prepare
     else
         echo "vm.sh: the guest $what, it hung before init (console kept as $kept): booting it once more" >&2
     fi
