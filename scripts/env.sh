@@ -86,14 +86,16 @@ remember_kernel_dir() {
     export "${var?}"
 }
 
-# step DIR NAME CMD...: runs CMD and records "NAME STATUS" in DIR/steps, which `lab results DIR`
-# reads (scripts/lab/src/results.rs) with the JUnit files of the steps that ran tests.
+# step DIR NAME CMD...: runs CMD, says how it went and how long it took, and records "NAME
+# STATUS" in DIR/steps, which `lab results DIR` reads (scripts/lab/src/results.rs) with the JUnit
+# files of the steps that ran tests.
 step() {
-    local dir=$1 name=$2; shift 2
+    local dir=$1 name=$2 start=$SECONDS; shift 2
     printf '\n\033[1m==> %s\033[0m\n' "$name"
     "$@"
     local rc=$?
     echo "$name $rc" >> "$dir/steps"
+    printf '\033[1m==> %s: %s in %d s\033[0m\n' "$name" "$( ((rc == 0)) && echo ok || echo "failed ($rc)")" $((SECONDS - start))
     return "$rc"
 }
 
