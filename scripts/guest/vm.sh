@@ -131,7 +131,8 @@ out=${log_file:-$work/console.log}
 # line when the guest prints it). Marks the guest's first kernel line (the file first, with its
 # time); with --until, ends QEMU once enough lines matched. Once the command's exit line is out
 # the guest has nothing more to say: QEMU is ended then, which spares the 0.1-0.3 s of a
-# shutdown under emulation, and what it says as it ends is not kept.
+# shutdown under emulation, and what it says as it ends is not kept. (A guest that powered off
+# first took its pidfile with it: nothing to end then.)
 # mawk reads a pipe in whole buffers unless told it is interactive; gawk reads what is there.
 if command -v mawk >/dev/null; then line_awk=(mawk -W interactive); else line_awk=(awk); fi
 console() {
@@ -142,7 +143,7 @@ console() {
         !seen_first && /^\[/ { seen_first = 1; system(first) }
         re != "" && $0 ~ re && ++seen == want { system("touch " flag); ended = 1 }
         /^(\[ *[0-9.]*\] )?lab: exit [0-9]+$/ { ended = 1 }
-        ended { system("kill $(cat " pidfile ")") }'
+        ended { system("kill $(cat " pidfile " 2>/dev/null) 2>/dev/null") }'
 }
 
 # A guest that never prints its first line: a restore that went wrong, or a boot that hung before
