@@ -14,6 +14,7 @@ pub use splat::check::{Rule, Rules};
 pub use splat::{Report, ReportKind};
 
 pub mod diagnose;
+pub mod kcidb;
 pub mod results;
 pub mod scenarios;
 pub use scenarios::{scenario, Scenario, SCENARIOS};
