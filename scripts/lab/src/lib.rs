@@ -18,6 +18,8 @@ pub mod kcidb;
 pub mod results;
 pub mod scenarios;
 pub use scenarios::{scenario, Scenario, SCENARIOS};
+#[cfg(test)]
+mod workflow;
 
 /// The repository's top directory.
 pub fn repo_root() -> PathBuf {
