@@ -15,23 +15,31 @@ use std::process::Command;
 
 const WORKFLOW: &str = ".github/workflows/lab.yml";
 
-/// The steps `make test-plan ARGS` prints, run at the top of the repository in an environment
-/// without the variables an enclosing `make test` exports.
-fn plan(args: &[&str]) -> Vec<String> {
-    let out = Command::new("make")
-        .args(["-s", "--no-print-directory", "test-plan"])
+/// `make test-plan ARGS`, run at the top of the repository in an environment without the
+/// variables an enclosing `make test` exports.
+fn make_plan(args: &[&str]) -> std::process::Output {
+    let mut make = Command::new("make");
+    make.args(["-s", "--no-print-directory", "test-plan"])
         .args(args)
-        .current_dir(crate::repo_root())
-        .env_remove("MAKEFLAGS")
-        .env_remove("MAKELEVEL")
-        .env_remove("MFLAGS")
-        .env_remove("KERNEL")
-        .env_remove("LAB_VARIANT")
-        .env_remove("TEST_KERNELS")
-        .env_remove("TEST_PARTS")
-        .env_remove("TEST_SHARD")
-        .output()
-        .expect("run make test-plan");
+        .current_dir(crate::repo_root());
+    for var in [
+        "MAKEFLAGS",
+        "MAKELEVEL",
+        "MFLAGS",
+        "KERNEL",
+        "LAB_VARIANT",
+        "TEST_KERNELS",
+        "TEST_PARTS",
+        "TEST_SHARD",
+    ] {
+        make.env_remove(var);
+    }
+    make.output().expect("run make test-plan")
+}
+
+/// The steps `make test-plan ARGS` prints.
+fn plan(args: &[&str]) -> Vec<String> {
+    let out = make_plan(args);
     assert!(
         out.status.success(),
         "make test-plan {args:?}: {}",
@@ -211,13 +219,7 @@ fn bad_parts_or_shards_are_refused() {
         ("SHARD=0/2", "SHARD=0/2: M/N"),
         ("TESTS=vm", "TESTS=vm: all, host or lab"),
     ] {
-        let out = Command::new("make")
-            .args(["-s", "--no-print-directory", "test-plan", arg])
-            .current_dir(crate::repo_root())
-            .env_remove("MAKEFLAGS")
-            .env_remove("MAKELEVEL")
-            .output()
-            .unwrap();
+        let out = make_plan(&[arg]);
         assert!(!out.status.success(), "{arg}");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains(want),

@@ -190,22 +190,15 @@ fn with_default_allow_only_the_deny_list_fails_a_console() {
     let (_dir, rules) = rules(
         "default = \"allow\"\n[[deny]]\nkind = \"circular_dependency\"\n[[deny]]\nkind = \"recursive_locking\"\n",
     );
-    let hung = check(&[
-        "--rules",
-        &rules,
-        &path("corpus", "hung-6.7-syzbot-arm64-folio-lock.log"),
-    ]);
+    let corpus = |name| check(&["--rules", &rules, &path("corpus", name)]);
+    let hung = corpus("hung-6.7-syzbot-arm64-folio-lock.log");
     assert_eq!(hung.status.code(), Some(0), "{}", out(&hung));
     assert!(
         out(&hung).contains("     allowed: no rule names it, default = \"allow\"\n"),
         "{}",
         out(&hung)
     );
-    let circular = check(&[
-        "--rules",
-        &rules,
-        &path("corpus", "circular-5.7-btrfs-md-workqueue-quoted.log"),
-    ]);
+    let circular = corpus("circular-5.7-btrfs-md-workqueue-quoted.log");
     assert_eq!(circular.status.code(), Some(1), "{}", out(&circular));
     assert!(
         out(&circular).contains("     denied by deny rule 1: kind = circular_dependency\n"),
