@@ -47,7 +47,7 @@ use wildmatch::WildMatch;
 /// What happens to a report that no rule names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Default {
+pub enum Unnamed {
     /// It fails the check (the default: only what the allow list names passes).
     #[default]
     Deny,
@@ -213,7 +213,7 @@ impl std::error::Error for RulesError {}
 #[serde(deny_unknown_fields)]
 struct RulesFile {
     #[serde(default)]
-    default: Default,
+    default: Unnamed,
     #[serde(default)]
     allow: Vec<RuleEntry>,
     #[serde(default)]
@@ -250,7 +250,7 @@ impl From<RuleEntry> for Rule {
 /// Every rule names something ([`Rule`]'s invariant) and knows its list and place in it.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
-    default: Default,
+    default: Unnamed,
     allow: Vec<Rule>,
     deny: Vec<Rule>,
 }
@@ -367,7 +367,7 @@ impl Rules {
         }
         match self.allow.iter().find(|rule| rule.matches(r)) {
             Some(rule) => Verdict::Allowed(rule),
-            None if self.default == Default::Allow => Verdict::AllowedByDefault,
+            None if self.default == Unnamed::Allow => Verdict::AllowedByDefault,
             None => Verdict::NotAllowed,
         }
     }
