@@ -110,7 +110,7 @@ check: $(KERNEL_DEP)
 	@$(CARGO) fmt $(HOST) --all --check
 	@$(CARGO) clippy --quiet $(HOST) --all-targets
 	@scripts/setup/setup-host.sh --ci
-	@. scripts/env.sh && "$$ACTIONLINT" -no-color .github/workflows/*.yml
+	@bash -c '. scripts/env.sh && exec "$$ACTIONLINT" -no-color .github/workflows/*.yml'
 
 # The debug variant of the kernel (qemu/debug.config), built when first asked for, and the module
 # built against it.
