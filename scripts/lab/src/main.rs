@@ -127,6 +127,10 @@ fn results(args: &[String]) -> ExitCode {
         Ok(s) => s,
         Err(why) => return exit(Err(why)),
     };
+    let origin = match kcidb_origin() {
+        Ok(o) => o,
+        Err(why) => return exit(Err(why)),
+    };
     // The module's KUnit results, as the guest of a kernel's lab tests printed them.
     let logs = lab::out_dir().join("vm-logs");
     let kunit = |step: &str| std::fs::read_to_string(logs.join(step).join("kunit.ktap")).ok();
@@ -135,11 +139,9 @@ fn results(args: &[String]) -> ExitCode {
         return exit(Err(format!("{}: {e}", ktap.display())));
     }
     let kcidb = dir.join("results.kcidb.json");
-    let doc = kcidb_origin().map(|o| lab::kcidb::document(&steps, &o));
-    if let Err(e) = doc.and_then(|d| {
-        std::fs::write(&kcidb, format!("{d:#}\n")).map_err(|e| format!("{}: {e}", kcidb.display()))
-    }) {
-        return exit(Err(e));
+    let doc = lab::kcidb::document(&steps, &origin);
+    if let Err(e) = std::fs::write(&kcidb, format!("{doc:#}\n")) {
+        return exit(Err(format!("{}: {e}", kcidb.display())));
     }
     print!("{}", lab::results::summary(&steps));
     if steps.iter().all(lab::results::Step::ok) {
