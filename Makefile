@@ -51,6 +51,8 @@ endif
 
 CARGO := cargo --quiet
 HOST := --manifest-path scripts/Cargo.toml
+# The guest's static tool, a crate outside the workspace (see lab::guest_tool).
+GUEST_TOOL := scripts/guest/fail-nth/Cargo.toml
 
 .PHONY: all module kernel setup run shell test check bench bench-splat soak clean clean-cache host \
 	diagnose gdb test-plan kernel-key
@@ -109,6 +111,9 @@ check: $(KERNEL_DEP)
 	@rustfmt --check --edition 2021 src/*.rs src/compat/*.rs
 	@$(CARGO) fmt $(HOST) --all --check
 	@$(CARGO) clippy --quiet $(HOST) --all-targets
+	@$(CARGO) fmt --manifest-path $(GUEST_TOOL) --check
+	@RUSTFLAGS='-C target-feature=+crt-static' $(CARGO) clippy --quiet --manifest-path $(GUEST_TOOL) \
+		--target x86_64-unknown-linux-gnu --target-dir scripts/target
 	@scripts/setup/setup-host.sh --ci
 	@bash -c '. scripts/env.sh && exec "$$ACTIONLINT" -no-color .github/workflows/*.yml'
 

@@ -71,7 +71,7 @@ HOST_PACKAGES=(
     "flex:flex" "bison:bison" "bc:bc" "cpio:cpio" "xz-utils:xz" "kmod:modinfo"
     "libelf-dev:/usr/include/libelf.h" "libclang-$LLVM_VERSION-dev:$LIBCLANG_PATH/libclang.so"
     "busybox-static:/bin/busybox" "qemu-system-x86:qemu-system-x86_64"
-    "gcc:gcc" "make:make" "perl:perl" "time:/usr/bin/time"
+    "gcc:gcc" "libc6-dev:/usr/lib/x86_64-linux-gnu/libc.a" "make:make" "perl:perl" "time:/usr/bin/time"
     "python3-venv:/usr/lib/python3.11/ensurepip" "gdb:gdb"
 )
 
@@ -86,14 +86,31 @@ keep_module() {
     cp "$REPO_ROOT/src/rust_deadlock.ko" "$LAB_OUT/ko/$1/"
 }
 
-# step DIR NAME CMD...: runs CMD and records "NAME STATUS" in DIR/steps, which `lab results DIR`
-# reads (scripts/lab/src/results.rs) with the JUnit files of the steps that ran tests.
+# kernel_dir_var: the name of the variable that remembers the build directory of $KERNEL's kernel
+# (with $LAB_VARIANT's fragment) for the processes this one starts: LAB_KDIR_7_3, LAB_KDIR_7_3_debug.
+kernel_dir_var() { local v=LAB_KDIR_${KERNEL//./_}${LAB_VARIANT:+_$LAB_VARIANT}; echo "${v//[^A-Za-z0-9_]/_}"; }
+
+# remember_kernel_dir TARGET: finds the build directory of TARGET's kernel (a series, or
+# SERIES-VARIANT) once and exports it, so that each guest a runner starts need not ask
+# scripts/setup/build-kernel.sh again (scripts/guest/guest.sh's guest_kernel).
+remember_kernel_dir() {
+    local series=${1%%-*} variant="" var
+    [[ $1 == *-* ]] && variant=${1#*-}
+    var=$(KERNEL=$series LAB_VARIANT=$variant kernel_dir_var)
+    printf -v "$var" %s "$(KERNEL=$series LAB_VARIANT=$variant "$REPO_ROOT/scripts/setup/build-kernel.sh" --dir)"
+    export "${var?}"
+}
+
+# step DIR NAME CMD...: runs CMD, says how it went and how long it took, and records "NAME
+# STATUS" in DIR/steps, which `lab results DIR` reads (scripts/lab/src/results.rs) with the JUnit
+# files of the steps that ran tests.
 step() {
-    local dir=$1 name=$2; shift 2
+    local dir=$1 name=$2 start=$SECONDS; shift 2
     printf '\n\033[1m==> %s\033[0m\n' "$name"
     "$@"
     local rc=$?
     echo "$name $rc" >> "$dir/steps"
+    printf '\033[1m==> %s: %s in %d s\033[0m\n' "$name" "$( ((rc == 0)) && echo ok || echo "failed ($rc)")" $((SECONDS - start))
     return "$rc"
 }
 
@@ -110,6 +127,7 @@ lab_tests() {
     local dir=$1 name=$2 target=$3 series=${3%%-*} variant=""; shift 3
     [[ $target == *-* ]] && variant=${target#*-}
     local filter="package(lab) & not kind(lib)${LAB_TESTS:+ & ($LAB_TESTS)}"
+    remember_kernel_dir "$target"; remember_kernel_dir "$series-debug"
     KERNEL=$series "$REPO_ROOT/scripts/guest/vm.sh" --restores || filter+=' & not binary(restore)'
     [[ $target == "${KERNELS[0]}" ]] \
         || filter+=' & not test(=a_saved_guest_that_does_not_restore_is_saved_again)'

@@ -13,9 +13,14 @@
 # Where the saved guests live (LAB_SNAPSHOTS: elsewhere, e.g. for a test that damages one).
 snapshots=${LAB_SNAPSHOTS:-$CACHE/snapshots}
 
-# guest_kernel: sets kdir (the kernel build directory) and kernel (its bzImage).
+# guest_kernel: sets kdir (the kernel build directory) and kernel (its bzImage). A runner of many
+# guests finds the directory once (scripts/env.sh's remember_kernel_dir): build-kernel.sh --dir
+# costs 0.2 s.
 guest_kernel() {
-    kdir=${LAB_KDIR:-$("$REPO_ROOT/scripts/setup/build-kernel.sh" --dir)}
+    local memo
+    memo=$(kernel_dir_var)
+    kdir=${LAB_KDIR:-${!memo:-}}
+    [[ -n $kdir ]] || kdir=$("$REPO_ROOT/scripts/setup/build-kernel.sh" --dir)
     kernel=$kdir/arch/x86/boot/bzImage
     [[ -f $kernel ]] || die "no guest kernel at $kernel: run 'make kernel KERNEL=$KERNEL'"
 }
@@ -23,8 +28,12 @@ guest_kernel() {
 # host_tsc_khz: the host's TSC rate in kHz, measured by scripts/guest/tsc-khz the first time after the
 # host booted, kept in the cache; fails (with tsc-khz's reason) when the rate cannot be trusted.
 host_tsc_khz() {
-    local file=$CACHE/host-tsc-khz boot
-    boot=$(cat /proc/sys/kernel/random/boot_id)
+    local file=$CACHE/host-tsc-khz boot seen khz
+    read -r boot < /proc/sys/kernel/random/boot_id
+    # Measured since the host booted: read without the lock (the line is written whole).
+    if [[ -f $file ]] && read -r seen khz < "$file" && [[ $seen == "$boot" && $khz =~ ^[1-9][0-9]*$ ]]; then
+        echo "$khz"; return 0
+    fi
     mkdir -p "$CACHE"
     (
         flock 9
@@ -54,7 +63,7 @@ guest_accel() {
                     -append "console=ttyS0 panic=-1 rdinit=/bin/does-not-exist" -nographic -no-reboot \
                     </dev/null 2>/dev/null | grep -q "Kernel panic"; then echo kvm > "$probe"; else echo tcg > "$probe"; fi
             fi
-            accel=$(cat "$probe")
+            read -r accel < "$probe"
         fi
     fi
     case $accel in
@@ -108,12 +117,21 @@ guest_machine() {
     # its console (kept beside the saved state) shows how far it got.
     snapshot_append="${boot_append/ quiet/} earlyprintk=serial,ttyS0,115200"
     snapshot_name=$KERNEL${LAB_VARIANT:+-$LAB_VARIANT}${vmcoreinfo:+-vmcoreinfo}
+    # The key: QEMU, the kernel and busybox by name, size and date (hashing them took 0.1 s a
+    # guest; each is replaced, never edited in place), init and this file by content, and QEMU's
+    # command line.
     local key
-    key=$({ qemu-system-x86_64 --version | head -n1
+    key=$({ stat -L -c '%n %s %Y' "$(command -v qemu-system-x86_64)" "$kernel" /bin/busybox
+            cat "$REPO_ROOT/qemu/init" "${BASH_SOURCE[0]}"
             printf '%s\n' "${machine[@]//"$work"/WORK}" "$snapshot_append"
-            sha256sum "$kernel" /bin/busybox "$REPO_ROOT/qemu/init" "${BASH_SOURCE[0]}" | cut -c1-64
-          } | sha256sum | cut -c1-12)
-    snapshot=$snapshots/$snapshot_name-$key
+          } | sha256sum)
+    snapshot=$snapshots/$snapshot_name-${key:0:12}
+}
+
+# payload_part TAR: one part of the payload as qemu/init reads it: its size, then the tar; 0 if
+# there is no TAR.
+payload_part() {
+    if [[ -f $1 ]]; then stat -c %s "$1"; cat "$1"; else echo 0; fi
 }
 
 # base_initramfs OUT: the initramfs every guest starts from (busybox, qemu/init, users): nothing
@@ -145,6 +163,72 @@ ensure_snapshot() {
         [[ -f $snapshot/state ]] || make_snapshot "$work"
         touch "$snapshot"   # used now (make_snapshot removes those unused for a day)
     ) 9> "$snapshots/$snapshot_name.lock"
+}
+
+# ensure_payload_snapshot WORK TAR: sets payload_snapshot to the saved guest that holds the
+# payload's shared part TAR already: the saved guest at init, restored, given TAR, and saved again
+# once qemu/init said "lab: payload". Made if missing (one process at a time), kept inside the
+# saved guest at init (made again with it), the 6 used last kept. Fails, and the run sends the
+# whole payload to the saved guest at init instead, when it cannot be made.
+ensure_payload_snapshot() {
+    local work=$1 tar=$2 hash
+    [[ -f $tar ]] || return 1
+    hash=$(sha256sum < "$tar")
+    payload_snapshot=$snapshot/payloads/${hash:0:12}
+    (
+        flock 9
+        if [[ ! -f $payload_snapshot/state ]]; then
+            make_payload_snapshot "$work" "$tar" || exit 1
+            find "$snapshot/payloads" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' \
+                | sort -rn | tail -n +7 | cut -d' ' -f2- | xargs -r rm -rf
+        fi
+        touch "$payload_snapshot"
+    ) 9> "$snapshot/payloads.lock"
+}
+
+# make_payload_snapshot WORK TAR: makes $payload_snapshot (see ensure_payload_snapshot), with the
+# run's own port FIFOs in WORK, which it leaves new.
+make_payload_snapshot() {
+    local work=$1 tar=$2 mk=$1/psave new=$payload_snapshot.new qemu writer rc=0
+    rm -rf "$new" "$mk"; mkdir -p "$new" "$mk"
+    mkfifo "$mk/mon.in" "$mk/mon.out"
+    payload_part "$tar" > "$work/port.in" &
+    writer=$!
+    timeout -k 5 120 "${machine[@]}" -initrd "$snapshot/initramfs.cpio" -append "$snapshot_append" \
+        -incoming "exec:cat '$snapshot/state'" -serial "file:$new/console.log" \
+        -chardev "pipe,id=hmp,path=$mk/mon" -mon chardev=hmp,mode=readline \
+        -pidfile "$mk/qemu.pid" </dev/null >"$mk/qemu.err" 2>&1 &
+    qemu=$!
+    cat "$mk/mon.out" > "$mk/mon.log" &
+    exec 7<>"$mk/mon.in"
+    wait_text "$new/console.log" 'lab: payload' "$qemu" 60 || rc=$?
+    if ((rc == 0)); then
+        printf 'migrate "exec:cat > %s"\ninfo migrate\nquit\n' "$new/state" >&7
+    else
+        kill "$qemu" 2>/dev/null || true
+    fi
+    wait "$qemu" 2>/dev/null || true
+    exec 7>&-
+    kill "$writer" 2>/dev/null || true
+    rm -f "$work/port.in" "$work/port.out"
+    mkfifo "$work/port.in" "$work/port.out"
+    if ((rc == 0)) && grep -q 'Migration status: completed' "$mk/mon.log" && [[ -s $new/state ]]; then
+        rm -rf "$payload_snapshot"
+        mv "$new" "$payload_snapshot"
+        return 0
+    fi
+    echo "vm.sh: saving the guest with its payload failed (console kept in $new/): the whole payload goes to the saved guest at init" >&2
+    return 1
+}
+
+# wait_text LOG TEXT PID SECS: waits until LOG has TEXT, while PID lives, at most SECS seconds.
+wait_text() {
+    local deadline=$((SECONDS + $4))
+    until grep -qs -- "$2" "$1"; do
+        kill -0 "$3" 2>/dev/null || return 3
+        ((SECONDS < deadline)) || return 2
+        sleep 0.02
+    done
 }
 
 # others [FIND-ARGS...]: the saved guests of the same name with other keys (not those of another

@@ -12,7 +12,8 @@
 # cannot recover, e.g. with every CPU spinning: power it off from here once N console lines, default
 # 1, match the extended regular expression PATTERN; the run then counts as finished, status 0),
 # --qmp SOCK (a QMP socket for the host's debuggers, with QEMU's vmcoreinfo device; see
-# scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket).
+# scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket), --with FILE (one more file in
+# the guest's /lab, e.g. a static tool of scripts/guest/; repeatable).
 # Exit status: CMD's, or 124 on timeout. scripts/guest/vm.sh --restores: exit status 0 if guests are
 # restored here, 1 if they are booted (LAB_SNAPSHOT=0, KVM).
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
@@ -22,7 +23,7 @@ set -euo pipefail
 . "$(dirname "$0")/../env.sh"
 . "$REPO_ROOT/scripts/guest/guest.sh"
 
-log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 qmp="" gdb="" restores=0
+log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 qmp="" gdb="" restores=0 with=()
 while (($#)); do
     case $1 in
         --log) log_file=$2; shift 2 ;;
@@ -32,6 +33,7 @@ while (($#)); do
         --count) count=$2; shift 2 ;;
         --qmp) qmp=$2; shift 2 ;;
         --gdb) gdb=$2; shift 2 ;;
+        --with) [[ -f $2 ]] || die "vm.sh: --with $2: no such file"; with+=("$2"); shift 2 ;;
         --restores) restores=1; shift ;;
         --) shift; cmd="$*"; break ;;
         *) die "vm.sh: unknown argument '$1' (see the comment at the top of scripts/guest/vm.sh)" ;;
@@ -62,31 +64,48 @@ built=$(modinfo -F vermagic "$module" 2>/dev/null | cut -d' ' -f1)
 work=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# The payload: a tar of /lab (the module, qemu/*.sh, the command), after a line with its size.
-stage=$work/payload
-mkdir -p "$stage/lab"
-cp "$REPO_ROOT"/qemu/*.sh "$stage/lab/"
-cp "$module" "$stage/lab/rust_deadlock.ko"
-[[ -n $cmd ]] && printf '%s\n' "$cmd" > "$stage/lab/cmd"
-tar -C "$stage" --owner=0 --group=0 -cf "$work/payload.tar" lab
+# The payload, in two parts, each a tar of files for /lab after a line with its size: first what
+# many runs share (the module, qemu/*.sh), then this run's own (the command, --with's files; none
+# for an interactive shell: size 0). The first is made the same way from the same files (names
+# sorted, dates and owners zeroed), so that its hash can key a saved guest that holds it already.
+stage=$work/stage
+mkdir -p "$stage/shared/lab" "$stage/own/lab"
+cp "$REPO_ROOT"/qemu/*.sh "$stage/shared/lab/"
+cp "$module" "$stage/shared/lab/rust_deadlock.ko"
+((${#with[@]} == 0)) || cp "${with[@]}" "$stage/own/lab/"
+[[ -z $cmd ]] || printf '%s\n' "$cmd" > "$stage/own/lab/cmd"
+for part in shared own; do
+    [[ -z $(ls -A "$stage/$part/lab") ]] \
+        || tar -C "$stage/$part" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+            -cf "$work/$part.tar" lab
+done
 rm -rf "$stage"
 
 guest_machine "$work" ${qmp:+--vmcoreinfo}
 touch "$work/started"
-if [[ -n $snapshot ]]; then
-    ensure_snapshot "$work"
-    start_args=(-initrd "$snapshot/initramfs.cpio" -append "$snapshot_append"
-                -incoming "exec:cat '$snapshot/state'")
-else
-    base_initramfs "$work/initramfs.cpio"
-    start_args=(-initrd "$work/initramfs.cpio" -append "$boot_append")
-fi
-[[ -z $qmp ]] || start_args+=(-qmp "unix:$qmp,server=on,wait=off")
-[[ -z $gdb ]] || start_args+=(-gdb "unix:$gdb,server=on,wait=off")
+# prepare: sets start_args (how QEMU starts: restored from the saved guest that holds the shared
+# part already, else from the one at init, else booted) and parts (what the port then carries).
+prepare() {
+    if [[ -n $snapshot ]]; then
+        ensure_snapshot "$work"
+        if ensure_payload_snapshot "$work" "$work/shared.tar"; then
+            start_args=(-incoming "exec:cat '$payload_snapshot/state'") parts=(own)
+        else
+            start_args=(-incoming "exec:cat '$snapshot/state'") parts=(shared own)
+        fi
+        start_args+=(-initrd "$snapshot/initramfs.cpio" -append "$snapshot_append")
+    else
+        [[ -f $work/initramfs.cpio ]] || base_initramfs "$work/initramfs.cpio"
+        start_args=(-initrd "$work/initramfs.cpio" -append "$boot_append") parts=(shared own)
+    fi
+    [[ -z $qmp ]] || start_args+=(-qmp "unix:$qmp,server=on,wait=off")
+    [[ -z $gdb ]] || start_args+=(-gdb "unix:$gdb,server=on,wait=off")
+}
+prepare
 
-# send_payload: into the port's FIFO, where QEMU (which holds it open for reading and writing,
-# so that it never sees an end) passes it on as fast as the guest reads. A second guest gets new
-# FIFOs: nothing of what the first one left unread.
+# send_payload: the parts into the port's FIFO, where QEMU (which holds it open for reading and
+# writing, so that it never sees an end) passes them on as fast as the guest reads. A second guest
+# gets new FIFOs: nothing of what the first one left unread.
 writer=""
 send_payload() {
     if [[ -n $writer ]]; then
@@ -94,7 +113,8 @@ send_payload() {
         rm -f "$work/port.in" "$work/port.out"
         mkfifo "$work/port.in" "$work/port.out"
     fi
-    { stat -c %s "$work/payload.tar"; cat "$work/payload.tar"; } > "$work/port.in" &
+    local part
+    for part in "${parts[@]}"; do payload_part "$work/$part.tar"; done > "$work/port.in" &
     writer=$!
 }
 
@@ -106,26 +126,35 @@ if [[ -z $cmd ]]; then
 fi
 
 out=${log_file:-$work/console.log}
-# watch: copies the console through; with --until, ends QEMU once enough lines matched.
-watch() {
-    if [[ -z $until ]]; then cat; return; fi
-    awk -v re="$until" -v want="$count" -v pidfile="$work/qemu.pid" -v flag="$work/until" '
-        { print; fflush() }
-        $0 ~ re && ++seen == want { system("touch " flag "; kill $(cat " pidfile ")") }'
+# console: the guest's console as the host keeps it: CRs removed, each line passed on at once
+# (a host that watches the log while the guest runs, --until or make diagnose, must see each
+# line when the guest prints it). Marks the guest's first kernel line (the file first, with its
+# time); with --until, ends QEMU once enough lines matched. Once the command's exit line is out
+# the guest has nothing more to say: QEMU is ended then, which spares the 0.1-0.3 s of a
+# shutdown under emulation, and what it says as it ends is not kept. (A guest that powered off
+# first took its pidfile with it: nothing to end then.)
+# mawk reads a pipe in whole buffers unless told it is interactive; gawk reads what is there.
+if command -v mawk >/dev/null; then line_awk=(mawk -W interactive); else line_awk=(awk); fi
+console() {
+    "${line_awk[@]}" -v re="$until" -v want="$count" -v pidfile="$work/qemu.pid" -v flag="$work/until" \
+        -v first="date +%s.%N > '$work/first'" '
+        ended { next }
+        { gsub(/\r/, ""); print; fflush() }
+        !seen_first && /^\[/ { seen_first = 1; system(first) }
+        re != "" && $0 ~ re && ++seen == want { system("touch " flag); ended = 1 }
+        /^(\[ *[0-9.]*\] )?lab: exit [0-9]+$/ { ended = 1 }
+        ended { system("kill $(cat " pidfile " 2>/dev/null) 2>/dev/null") }'
 }
 
 # A guest that never prints its first line: a restore that went wrong, or a boot that hung before
 # init (rare, under load; its cause is not known). First lines come within a second of a restore,
 # and within 5-15 s of a quiet boot: these deadlines are for a guest that will never print one.
 if [[ -n $snapshot ]]; then first_line_s=20; else first_line_s=60; fi
-# silent_watch: ends QEMU if the console has no kernel line ("[ ...") within first_line_s; keeps
-# when the first one came (for LAB_TIMING).
+# silent_watch: ends QEMU if the console has had no kernel line after first_line_s. One sleep,
+# no polling: under emulation the guest needs every CPU cycle the host has.
 silent_watch() {
-    local deadline=$((SECONDS + first_line_s))
-    while ((SECONDS < deadline)); do
-        if grep -qs '^\[' "$out"; then echo "$EPOCHREALTIME" > "$work/first"; return; fi
-        sleep 0.01
-    done
+    sleep "$first_line_s"
+    [[ -f $work/first ]] && return
     touch "$work/silent"
     kill "$(cat "$work/qemu.pid" 2>/dev/null)" 2>/dev/null || true
 }
@@ -136,17 +165,16 @@ run_guest() {
     : > "$out"
     send_payload
     qemu_start=$EPOCHREALTIME
-    silent_watch &
+    # Its own descriptors: a sleep left behind must not hold the pipes of whoever runs vm.sh.
+    silent_watch </dev/null >/dev/null 2>&1 &
     local watcher=$!
-    # sed -u, not tr: tr holds its output back in 4 KiB blocks, and a host that watches the log
-    # while the guest runs (--until, make diagnose) must see each line when the guest prints it.
     set +e
     if ((quiet)); then
         timeout -k 5 "$timeout_s" "${machine[@]}" "${start_args[@]}" -serial mon:stdio \
-            -pidfile "$work/qemu.pid" </dev/null 2>&1 | sed -u 's/\r//g' | watch > "$out"
+            -pidfile "$work/qemu.pid" </dev/null 2>&1 | console > "$out"
     else
         timeout -k 5 "$timeout_s" "${machine[@]}" "${start_args[@]}" -serial mon:stdio \
-            -pidfile "$work/qemu.pid" </dev/null 2>&1 | sed -u 's/\r//g' | watch | tee "$out"
+            -pidfile "$work/qemu.pid" </dev/null 2>&1 | console | tee "$out"
     fi
     status=${PIPESTATUS[0]}
     set -e
@@ -163,6 +191,7 @@ if [[ -f $work/silent ]] || { ((status != 0 && status != 124)) && ! grep -qs '^\
     if [[ -n $snapshot ]]; then
         echo "vm.sh: the restored guest $what (console kept as $kept): saving the guest again" >&2
         ensure_snapshot "$work" --again "$work/started"
+        prepare
     else
         echo "vm.sh: the guest $what, it hung before init (console kept as $kept): booting it once more" >&2
     fi

@@ -158,7 +158,7 @@ pub struct Run {
 }
 
 /// How a guest is started.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Boot {
     /// Kill the guest after this many seconds (a deadline for a guest that went wrong, not a
     /// measure: with several guests on two cores, a test takes up to twice its time alone).
@@ -171,6 +171,8 @@ pub struct Boot {
     /// Restore the guest from the kernel's saved guest where the lab can (`LAB_SNAPSHOT`, the
     /// default); `false` boots it.
     pub restore: bool,
+    /// More files for the guest's `/lab`: static tools of `scripts/guest/` ([`guest_tool`]).
+    pub with: Vec<PathBuf>,
 }
 
 impl Default for Boot {
@@ -180,8 +182,29 @@ impl Default for Boot {
             echo: false,
             until: None,
             restore: true,
+            with: Vec::new(),
         }
     }
+}
+
+/// Builds the crate `scripts/guest/NAME` as a static binary, which the lab's busybox guest (it
+/// has no C library) can run from `/lab/NAME` when a [`Boot`] brings it `with`, and returns its
+/// path. It is a crate of its own, outside the workspace (its panics abort), built for the
+/// host's target named in full, so that the static flags stay off the host tools' own builds.
+pub fn guest_tool(name: &str) -> PathBuf {
+    const TARGET: &str = "x86_64-unknown-linux-gnu";
+    let scripts = repo_root().join("scripts");
+    let status = Command::new("cargo")
+        .args(["build", "--quiet", "--release", "--target", TARGET])
+        .arg("--manifest-path")
+        .arg(scripts.join(format!("guest/{name}/Cargo.toml")))
+        .arg("--target-dir")
+        .arg(scripts.join("target"))
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .status()
+        .unwrap_or_else(|e| panic!("run cargo to build {name}: {e}"));
+    assert!(status.success(), "building scripts/guest/{name} failed");
+    scripts.join(format!("target/{TARGET}/release/{name}"))
 }
 
 /// What ends a guest whose every CPU spins (the `spin` scenario): the soft-lockup detector's
@@ -213,6 +236,9 @@ pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
     }
     if !how.restore {
         vm.env("LAB_SNAPSHOT", "0");
+    }
+    for file in &how.with {
+        vm.arg("--with").arg(file);
     }
     // vm.sh's own remarks (a missed deadline) pass through here: printed by this thread, a test
     // harness shows them with the test's failure, not in the middle of its result line.

@@ -137,20 +137,32 @@ fn a_saved_guest_that_does_not_restore_is_saved_again() {
     let (status, remarks, console) = vm("resave-1.log");
     assert_eq!(status, Some(0), "{remarks}\n{console}");
     assert!(remarks.contains("saved the"), "not saved: {remarks}");
-    // Damage the saved state: QEMU cannot load it.
-    let state = std::fs::read_dir(dir.path())
-        .expect("the saved guests")
-        .filter_map(Result::ok)
-        .map(|e| e.path().join("state"))
-        .find(|p| p.is_file())
-        .expect("a saved state");
-    let len = std::fs::metadata(&state).expect("state").len();
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&state)
-        .expect("state");
-    file.set_len(len / 2).expect("truncate the state");
-    drop(file);
+    // Damage the saved states (the one at init, and the one with this run's payload in it): QEMU
+    // cannot load them.
+    let mut states = Vec::new();
+    let mut dirs = vec![dir.path().to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d)
+            .expect("a saved guest's directory")
+            .flatten()
+        {
+            let path = e.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if e.file_name() == "state" {
+                states.push(path);
+            }
+        }
+    }
+    assert_eq!(states.len(), 2, "saved states: {states:?}");
+    for state in &states {
+        let len = std::fs::metadata(state).expect("state").len();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(state)
+            .expect("state");
+        file.set_len(len / 2).expect("truncate the state");
+    }
     let (status, remarks, console) = vm("resave-2.log");
     assert_eq!(status, Some(0), "{remarks}\n{console}");
     assert!(

@@ -5,8 +5,7 @@
 
 use lab::{boot, Boot, ReportKind, Rule, Rules, Run};
 
-/// A generous deadline: the failslab loop alone loads the module 300 times, and took 290 s of a
-/// make test with four guests on two cores.
+/// A generous deadline, for guests that share two cores with others.
 fn run(name: &str, cmd: &str) -> Run {
     let run = boot(
         name,
@@ -164,36 +163,79 @@ echo "lab: end"; states; lsmod"#,
     assert_unloaded(&run);
 }
 
-/// Allocations fail while the module loads (fault injection, failslab: every Nth slab allocation
-/// of the insmod processes fails, for N = 1 to 300 in turn, the count running on from one load to
-/// the next). The failures land in exec, in the module loader, and in the module's own init, the
-/// creation of its kthreads included. A failed insmod must leave nothing loaded, and kmemleak must
-/// find nothing at the end. (busybox's insmod retries a failed finit_module with init_module, so
-/// some loads fail once and then succeed.)
+/// Every slab allocation of the module's init fails in turn, each in a load of its own (fault
+/// injection: failslab, driven by `fail-nth`, a static tool of `scripts/guest/` that loads the
+/// module with the N-th allocation of its task failing and says whether that one did). A
+/// bisection first finds where the init starts: a failure before it (the module loader) fails the
+/// load without a word from the module; one in it makes the init give up, which it says; one the
+/// kernel survives (kmemleak's own records, everything after the init) is placed by its
+/// neighbours. Then each allocation from there on fails in turn, until six in a row fail outside
+/// the init: about 35 loads where sweeping every allocation of a load would take 440. A failed
+/// load must leave nothing loaded, and kmemleak must find nothing at the end.
 #[test]
 fn failing_allocations_make_insmod_fail_cleanly() {
-    let run = run(
+    let run = boot(
         "failslab",
         r#"leaks_forget
 F=/sys/kernel/debug/failslab
+# Only the failures fail-nth asks for: failslab on (probability 100) for the tasks that ask
+# (task-filter; no task sets make-it-fail), sleeping allocations too, without a stack each.
 echo N > $F/ignore-gfp-wait; echo 0 > $F/verbose; echo Y > $F/task-filter
-echo 100 > $F/probability; echo -1 > $F/times; echo 0 > $F/space
-n=1 failed=0
-while [ $n -le 300 ]; do
-    echo $n > $F/interval
-    if sh -c "echo 1 > /proc/self/make-it-fail && exec insmod $MOD" 2>/dev/null; then
-        rmmod rust_deadlock || echo "lab: rmmod after $n failed"
-    else
-        failed=$((failed + 1))
-        [ -d /sys/module/rust_deadlock ] && { echo "lab: loaded after failed insmod $n"; rmmod rust_deadlock; }
-    fi
+echo -1 > $F/times; echo 100 > $F/probability
+dmesg -c > /dev/null
+# try N: a load with its N-th allocation failing; sets fired (1: it did), rc (the load's result),
+# left (when it did not fire) and init (1: the module's init ran and gave up).
+try() {
+    set -- $(/lab/fail-nth "$1" "$MOD")
+    [ "$1" = fail-nth ] || { echo "lab: fail-nth did not run"; exit 1; }
+    fired=${3#fired=} rc=${4#rc=} left=${5#left=}
+    init=0; dmesg -c | grep -q "rust_deadlock: load failed" && init=1
+    if [ "$rc" = 0 ]; then rmmod rust_deadlock || echo "lab: rmmod after $2 failed"
+    elif [ -d /sys/module/rust_deadlock ]; then echo "lab: loaded after failed load $2"; rmmod rust_deadlock; fi
+    loads=$((loads + 1))
+    echo "lab: load $loads: allocation $2 fired=$fired rc=$rc init=$init"
+}
+# kind: what the last load's failure hit: A, an allocation before the module's init (the load
+# failed, the module said nothing); B, one in the init (it gave up, and said so); X, one whose
+# failure the kernel survives, which says nothing of where it is (kmemleak's own records, which
+# fall back on a pool, take turns with the loader's allocations; and all after the init).
+kind() { if [ "$init" = 1 ]; then echo B; elif [ "$rc" != 0 ]; then echo A; else echo X; fi; }
+# side N: A, B, or C (after the init): N's kind, else that of a neighbour, else C.
+side() {
+    try $1; k=$(kind)
+    [ $k = X ] && { try $(($1 + 1)); k=$(kind); }
+    [ $k = X ] && [ $1 -gt 1 ] && { try $(($1 - 1)); k=$(kind); }
+    [ $k = X ] && k=C
+}
+loads=0
+try 100000
+[ "$fired" = 0 ] && [ "$rc" = 0 ] || { echo "lab: a load with no failure failed: $rc"; exit 1; }
+total=$((100000 - left))
+side 1; [ $k = A ] || { echo "lab: the first allocation of a load did not fail it"; exit 1; }
+# Bisection: allocation lo comes before the init, hi does not.
+lo=1 hi=$((total + 1))
+while [ $((hi - lo)) -gt 1 ]; do
+    mid=$(((lo + hi) / 2)); side $mid
+    if [ $k = A ]; then lo=$mid; else hi=$mid; fi
+done
+# Each allocation from there on, until six in a row fail outside the init.
+n=$((lo + 1)) in_init=0 outside=0
+while [ $outside -lt 6 ] && [ $n -le $total ]; do
+    try $n
+    if [ "$init" = 1 ]; then in_init=$((in_init + 1)); outside=0; else outside=$((outside + 1)); fi
     n=$((n + 1))
 done
 echo 0 > $F/probability; echo Y > $F/ignore-gfp-wait
-echo "lab: failslab: $failed insmods failed, last n=$n"
+echo "lab: failslab: $total allocations in a load, the init's after $lo: $in_init failed it, in $loads loads"
 echo "lab: end"; states; lsmod
 leaks"#,
+        Boot {
+            timeout_s: 300,
+            with: vec![lab::guest_tool("fail-nth")],
+            ..Boot::default()
+        },
     );
+    run.assert_ok();
     let lab = run.lab_lines();
     assert!(
         !lab.iter()
@@ -201,10 +243,17 @@ leaks"#,
         "{}",
         run.failure("a failed insmod left the module loaded")
     );
+    let failed_init = lab
+        .iter()
+        .find_map(|l| l.strip_prefix("failslab: "))
+        .and_then(|l| l.split(": ").nth(1)?.split(' ').next()?.parse::<u32>().ok());
+    // At least the module's state and its two threads' creation.
     assert!(
-        lab.iter().any(|l| l.starts_with("failslab: ")),
+        failed_init.is_some_and(|n| n >= 3),
         "{}",
-        run.failure("the failslab loop did not finish")
+        run.failure(
+            "the failslab loop did not finish, or failed fewer than 3 of the init's allocations"
+        )
     );
     // Some of the failures hit the module's own allocations: its init said so and gave up.
     assert!(
