@@ -45,6 +45,12 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts that `splat check` exited with `code` and printed `text`.
+fn expect(o: &Output, code: i32, text: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}{}", out(o), err(o));
+    assert!(out(o).contains(text), "no {text:?} in:\n{}", out(o));
+}
+
 /// The lab's rules for its AB-BA deadlock: the module's circular report and its threads' hung
 /// tasks pass, nothing else.
 const ABBA_RULES: &str = r#"
@@ -61,11 +67,10 @@ task = "deadlock_?"
 #[test]
 fn a_console_without_reports_passes_even_without_rules() {
     let o = check(&[&fixture("no-reports.log")]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
-    assert!(
-        out(&o).ends_with("splat check: ok: no report\n"),
-        "{}",
-        out(&o)
+    expect(
+        &o,
+        0,
+        "no-reports.log: no report\nsplat check: ok: no report\n",
     );
 }
 
@@ -192,18 +197,16 @@ fn with_default_allow_only_the_deny_list_fails_a_console() {
     );
     let corpus = |name| check(&["--rules", &rules, &path("corpus", name)]);
     let hung = corpus("hung-6.7-syzbot-arm64-folio-lock.log");
-    assert_eq!(hung.status.code(), Some(0), "{}", out(&hung));
-    assert!(
-        out(&hung).contains("     allowed: no rule names it, default = \"allow\"\n"),
-        "{}",
-        out(&hung)
+    expect(
+        &hung,
+        0,
+        "     allowed: no rule names it, default = \"allow\"\n",
     );
     let circular = corpus("circular-5.7-btrfs-md-workqueue-quoted.log");
-    assert_eq!(circular.status.code(), Some(1), "{}", out(&circular));
-    assert!(
-        out(&circular).contains("     denied by deny rule 1: kind = circular_dependency\n"),
-        "{}",
-        out(&circular)
+    expect(
+        &circular,
+        1,
+        "     denied by deny rule 1: kind = circular_dependency\n",
     );
 }
 
