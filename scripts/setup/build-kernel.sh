@@ -5,6 +5,8 @@
 #
 #   scripts/setup/build-kernel.sh          set up and build if needed, print the build directory
 #   scripts/setup/build-kernel.sh --dir    print the build directory only
+#   scripts/setup/build-kernel.sh --key    print its name only (kernel-SERIES[-VARIANT]-KEY), the
+#                                          key CI caches the build under
 set -euo pipefail
 . "$(dirname "$0")/../env.sh"
 
@@ -24,6 +26,7 @@ fi
 build=$CACHE/$name-$(key_of)
 
 if [[ ${1:-} == --dir ]]; then echo "$build"; exit 0; fi
+if [[ ${1:-} == --key ]]; then echo "${build##*/}"; exit 0; fi
 if [[ -f $build/.lab-done ]]; then echo "$build"; exit 0; fi
 
 # Set-up may install or fetch the source package, which changes the key: compute it again.

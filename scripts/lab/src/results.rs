@@ -194,10 +194,11 @@ pub fn summary(steps: &[Step]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const JUNIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+    /// nextest's JUnit layout: a pass, a failure, a test that passed on retry.
+    pub(crate) const JUNIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="nextest-run" tests="3" failures="1" errors="0">
   <testsuite name="lab::vm" tests="3" disabled="0" errors="0" failures="1">
     <testcase name="kunit_suite_passes" classname="lab::vm" timestamp="2026-12-02T03:00:00Z" time="2.5"/>

@@ -38,6 +38,7 @@
 //! The library never panics, whatever the input (a property test feeds it arbitrary bytes).
 
 pub mod analyze;
+pub mod check;
 mod explain;
 mod extract;
 pub mod input;

@@ -4,6 +4,8 @@
 
 use clap::Parser;
 
+mod check_cli;
+
 /// mimalloc: a report-dense log makes several small allocations per line (each report's lines,
 /// frames and fields), which glibc's allocator serves at several times the cost.
 #[global_allocator]
@@ -29,6 +31,9 @@ called from invalid context, scheduling while atomic, invalid wait context, spin
 debug BUGs, soft lockups, RCU stalls, hung tasks (with a following \"Showing all locks held\"
 list, and the blocker lines of newer kernels: the wait-for graph of the blocked tasks and
 its cycles), and any other BUG / WARNING / Oops as a generic report.
+
+Gate: splat check [--rules FILE] LOG... exits 1 when a log holds a report that the allow
+and deny lists of FILE do not allow (splat check --help).
 
 Exit status:
   0  at least one report was found
@@ -250,6 +255,11 @@ fn summary_mode(args: &Args) -> Result<usize, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // `splat check ...`: the CI gate (src/check_cli.rs).
+    let mut argv = std::env::args_os().skip(1).peekable();
+    if argv.peek().is_some_and(|a| a == "check") {
+        return check_cli::main(argv.skip(1));
+    }
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {

@@ -5,8 +5,18 @@ use std::path::Path;
 
 /// The pipeline, bottom first.
 const ORDER: &[&str] = &[
-    "model", "input", "lex", "segment", "extract", "analyze", "explain", "render", "pipeline",
+    "model",
+    "input",
+    "lex",
+    "segment",
+    "extract",
+    "analyze",
+    "explain",
+    "render",
+    "pipeline",
     "triage",
+    "check",
+    "check_cli",
 ];
 
 fn rank(module: &str) -> Option<usize> {
