@@ -26,6 +26,49 @@ const MAX_DEPTH: usize = 32;
 /// `? sym+0x1/0x2 [mod]`, `sym+0x1/0x2 path/file.c:12`, `[<ffffffff81000000>] ? sym+0x1/0x2`,
 /// `sym path/file.c:12 [inline]`.
 pub fn parse_frame(line: &str) -> Option<Frame> {
+    frame_parts(line).map(FrameParts::to_frame)
+}
+
+/// The parts of a stack frame line, borrowed from it: what [`parse_frame`] reads, before any
+/// of it is copied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameParts<'a> {
+    /// The trimmed line.
+    raw: &'a str,
+    symbol: &'a str,
+    /// The name the function is read from: the symbol, without the ELFv1 `.` of a ppc64 frame
+    /// (but as printed in an ARM `(sym) from` frame).
+    name: &'a str,
+    offset: Option<&'a str>,
+    module: Option<&'a str>,
+    location: Option<&'a str>,
+    reliable: bool,
+}
+
+impl FrameParts<'_> {
+    /// Whether the frame has a source location (`file.c:12`).
+    pub(crate) fn has_location(&self) -> bool {
+        self.location.is_some()
+    }
+
+    /// The frame, its parts copied (and a Rust symbol demangled).
+    pub(crate) fn to_frame(self) -> Frame {
+        let (function, demangled) = demangle_parts(self.name);
+        Frame {
+            function,
+            offset: self.offset.map(str::to_string),
+            module: self.module.map(str::to_string),
+            reliable: self.reliable,
+            raw: self.raw.to_string(),
+            symbol: self.symbol.to_string(),
+            demangled,
+            location: self.location.map(str::to_string),
+        }
+    }
+}
+
+/// [`parse_frame`] without copying: the parts of the frame, or `None` when the line is not one.
+pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
     let raw = super::trim(line);
     let mut t = raw;
     let mut reliable = true;
@@ -115,16 +158,14 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     if offset.is_none() && location.is_none() {
         return None;
     }
-    let (function, demangled) = demangle_parts(symbol.strip_prefix('.').unwrap_or(symbol));
-    Some(Frame {
-        function,
-        offset: offset.map(str::to_string),
-        module: module.map(str::to_string),
+    Some(FrameParts {
+        raw,
+        symbol,
+        name: symbol.strip_prefix('.').unwrap_or(symbol),
+        offset,
+        module,
+        location,
         reliable,
-        raw: raw.to_string(),
-        symbol: symbol.to_string(),
-        demangled,
-        location: location.map(str::to_string),
     })
 }
 
@@ -150,29 +191,27 @@ fn strip_ppc_addresses(t: &str) -> Option<&str> {
 /// 32-bit ARM (before 4.x): `[<c0011cf4>] (show_stack) from [<c04f8b40>] (dump_stack+0x8c/0xc0)`.
 /// The frame is the first function (its offset is printed only on newer kernels); the
 /// second is its caller, which the next line repeats.
-fn parse_arm_from(raw: &str, inner: &str, reliable: bool) -> Option<Frame> {
+fn parse_arm_from<'a>(raw: &'a str, inner: &'a str, reliable: bool) -> Option<FrameParts<'a>> {
     let (func, after) = inner.split_once(')')?;
     if !(after.trim().is_empty() || after.trim_start().starts_with("from ")) {
         return None;
     }
     let (symbol, offset) = match func.split_once('+') {
-        Some((sym, off)) if is_offset(off) => (sym, Some(off.to_string())),
+        Some((sym, off)) if is_offset(off) => (sym, Some(off)),
         Some(_) => return None,
         None => (func, None),
     };
     if !is_symbol(symbol) {
         return None;
     }
-    let (function, demangled) = demangle_parts(symbol);
-    Some(Frame {
-        function,
+    Some(FrameParts {
+        raw,
+        symbol,
+        name: symbol,
         offset,
         module: None,
-        reliable,
-        raw: raw.to_string(),
-        symbol: symbol.to_string(),
-        demangled,
         location: None,
+        reliable,
     })
 }
 

@@ -607,6 +607,16 @@ impl Token {
         }
     }
 
+    /// The held-lock entry of the line `t`, if it is one, borrowed from the token when the lexer
+    /// read it.
+    pub(crate) fn held_entry_ref(&self, t: &str) -> HeldRef<'_> {
+        match &self.payload {
+            Payload::HeldEntry(i, l) => HeldRef::Borrowed(*i, l.as_deref()),
+            _ if self.early => HeldRef::parse(t),
+            _ => HeldRef::None,
+        }
+    }
+
     /// The held-lock entry of the line `t`, if it is one.
     pub(crate) fn take_held_entry(&mut self, t: &str) -> Option<(u32, Option<LockLine>)> {
         match std::mem::take(&mut self.payload) {
@@ -619,6 +629,35 @@ impl Token {
                     None
                 }
             }
+        }
+    }
+}
+
+/// A line's held-lock entry (index and lock), borrowed from its token or parsed from the line.
+pub(crate) enum HeldRef<'a> {
+    /// The line is not a held-lock entry.
+    None,
+    /// The entry the lexer read.
+    Borrowed(u32, Option<&'a LockLine>),
+    /// The entry parsed from the line.
+    Parsed(u32, Option<Box<LockLine>>),
+}
+
+impl HeldRef<'_> {
+    /// The held-lock entry of the line `t`, parsed.
+    pub(crate) fn parse(t: &str) -> Self {
+        match parse_held_entry(t) {
+            Some((i, l)) => HeldRef::Parsed(i, l.map(Box::new)),
+            None => HeldRef::None,
+        }
+    }
+
+    /// The index and the lock, if the line is an entry.
+    pub(crate) fn get(&self) -> Option<(u32, Option<&LockLine>)> {
+        match self {
+            HeldRef::None => None,
+            HeldRef::Borrowed(i, l) => Some((*i, *l)),
+            HeldRef::Parsed(i, l) => Some((*i, l.as_deref())),
         }
     }
 }
@@ -954,6 +993,13 @@ pub(crate) enum LockLineStage {
 /// The [`LockLineStage`] of a line that starts like a `print_lock()` line with an address (as
 /// every kernel since 4.15 prints it), or `None` for any other line.
 pub(crate) fn lock_line_stage(t: &str) -> Option<LockLineStage> {
+    // A held lock's `#`, or the address's first hex digit (most lines are rejected here).
+    if !matches!(
+        first_byte(t),
+        Some(b'#' | b'0'..=b'9' | b'a'..=b'f' | 0x80..)
+    ) {
+        return None;
+    }
     let t = trim(split_held_index(t).map_or(t, |(_, rest)| rest));
     // The address: lowercase hex up to the first space (checked before the space is sought).
     let hex = t

@@ -362,10 +362,14 @@ fn usage_at(t: &str) -> Option<PhraseMatch> {
 /// Whether `t` may hold a task phrase: each has ` is `, ` just ` or ` takes:` in it (a look at
 /// the word after each space, cheaper than the automaton on lines that have none).
 pub(crate) fn may_name_task(t: &str) -> bool {
+    // A plain scan: the lines are short and have many spaces, each of which a `memchr_iter`
+    // step would cost a call.
     let b = t.as_bytes();
-    memchr::memchr_iter(b' ', b).any(|at| {
-        let next = &b[at..];
-        next.starts_with(b" is ") || next.starts_with(b" just ") || next.starts_with(b" takes:")
+    (0..b.len()).any(|at| {
+        b[at] == b' ' && {
+            let next = &b[at..];
+            next.starts_with(b" is ") || next.starts_with(b" just ") || next.starts_with(b" takes:")
+        }
     })
 }
 
