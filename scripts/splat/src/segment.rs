@@ -28,9 +28,9 @@ use crate::lex::lockfmt::{
     split_held_index, LockLine,
 };
 use crate::lex::{
-    classify_header, classify_line, cut_lock_line, hung_header_task, is_bare_address,
-    is_old_task_line, lex, lock_line_stage, trim, Family, Header, HeldRef, LineClass,
-    LockLineStage, Token,
+    classify_header, classify_line, cut_lock_line, first_byte, hung_header_task, is_bare_address,
+    is_old_task_line, join_split_comm, lex, lock_line_stage, may_start_split_comm, trim, Family,
+    Header, HeldRef, LineClass, LockLineStage, Token,
 };
 use crate::model::ReportKind;
 
@@ -360,11 +360,38 @@ pub(crate) struct Segmenter {
     cut_skipped: usize,
     /// `finish` was called: everything in `done` is ready.
     finished: bool,
+    /// The previous line, when it may be the first half of a line cut by a newline in a comm
+    /// ([`may_start_split_comm`]): its number and text.
+    split_comm: Option<(usize, String)>,
 }
 
 impl Segmenter {
     /// Feeds one line.
     pub fn push(&mut self, line: &Line) {
+        // A line cut by a newline in a task's comm: the first half went by as a line of its
+        // own (which nothing takes), the whole line follows.
+        if let Some((number, first)) = self.split_comm.take() {
+            if let Some(joined) = join_split_comm(&first, line.text) {
+                let whole = Line {
+                    number,
+                    text: &joined,
+                    caller: line.caller,
+                };
+                return self.push_one(&whole);
+            }
+        }
+        let maybe = matches!(
+            first_byte(line.text),
+            Some(b'I' | b't' | b'l' | b'0'..=b'9' | 0x80..)
+        );
+        if maybe && may_start_split_comm(trim(line.text)) {
+            self.split_comm = Some((line.number, line.text.to_string()));
+        }
+        self.push_one(line)
+    }
+
+    /// Feeds one whole line.
+    fn push_one(&mut self, line: &Line) {
         let prev = self.prev.take();
         let mut prev_text = std::mem::take(&mut self.prev_text);
         // The line is lexed once, here when it may continue the previous one, else in

@@ -738,6 +738,7 @@ fn lex_class(t: &str, task: &mut TaskHint) -> Token {
     }
     if t.starts_with("\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\"")
         || t.starts_with("Future hung task reports are suppressed")
+        || t == "Blocked by coredump."
         || (t.starts_with("INFO: task ") && t.contains(" blocked on "))
     {
         return Token::late(LineClass::HungBody);
@@ -945,6 +946,51 @@ pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
     let pid = pid.parse().ok()?;
     let secs = rest.split(' ').next()?.parse().ok()?;
     Some((comm.to_string(), pid, secs))
+}
+
+/// The kernel lines that print a task's comm first in the line or after a fixed phrase (the
+/// hung-task header and blocker line, `sched_show_task()`'s `task:` line, a held-lock list's
+/// heading), when `t` (trimmed) may be the first half of one cut by a newline in the comm: the
+/// console prints each line of a record on a line of its own (`INFO: task worker` /
+/// `2:288 blocked for more than 122 seconds.` for the comm `worker\n2`).
+pub(crate) fn may_start_split_comm(t: &str) -> bool {
+    let heading = |t: &str| {
+        let count = t.bytes().take_while(u8::is_ascii_digit).count();
+        let rest = &t[count..];
+        let prefix = if count == 0 {
+            "locks held by "
+        } else if rest.starts_with(" locks ") {
+            " locks held by "
+        } else {
+            " lock held by "
+        };
+        rest.starts_with(prefix) && parse_held_heading(t).is_none()
+    };
+    match t.as_bytes().first() {
+        Some(b'I') => t.starts_with("INFO: task ") && !t.contains(" blocked"),
+        Some(b't') => t.starts_with("task:") && !t.contains(" state:"),
+        Some(b'l' | b'0'..=b'9') => heading(t),
+        _ => false,
+    }
+}
+
+/// The line that `first` ([`may_start_split_comm`]) and `next` make when `next` finishes it:
+/// the two halves of the comm joined by `\x0a`, the way the kernel escapes a newline in a record
+/// (`/dev/kmsg`, so that `dmesg` shows the same comm), when the joined line reads as the line
+/// `first` began; `None` otherwise.
+pub(crate) fn join_split_comm(first: &str, next: &str) -> Option<String> {
+    let first = first.trim_start();
+    let next = next.trim_end();
+    if next.is_empty() {
+        return None;
+    }
+    let joined = format!("{first}\\x0a{next}");
+    let t = trim(&joined);
+    let ok = hung_header_task(t).is_some()
+        || blocker::parse_blocker(t).is_some()
+        || (t.starts_with("task:") && t.contains(" state:"))
+        || parse_held_heading(t).is_some();
+    ok.then_some(joined)
 }
 
 /// Old kernels' `sched_show_task()` line: `COMM  D ffff88003fc13780     0   123      2 0x0`.
