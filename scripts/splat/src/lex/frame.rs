@@ -118,19 +118,18 @@ pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
     let mut module = None;
     let mut location = None;
     // Older decode_stacktrace.sh output: `sym (file.c:12 file.h:3 (discriminator 2))`.
-    if let Some(inner) = rest
-        .trim()
+    if let Some(inner) = super::trim(rest)
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
     {
-        let first = inner.split_whitespace().next().unwrap_or("");
+        let first = words(inner).next().unwrap_or("");
         if !is_location(first) {
             return None;
         }
         location = Some(first);
         rest = "";
     }
-    let mut tokens = rest.split_whitespace();
+    let mut tokens = words(rest);
     while let Some(tok) = tokens.next() {
         if let Some(inner) = tok.strip_prefix('[') {
             // "[module]", "[module buildid]" or "[inline]": the name is the first word.
@@ -167,6 +166,45 @@ pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
         location,
         reliable,
     })
+}
+
+/// `s.split_whitespace()`, split byte by byte when `s` is ASCII (the usual frame: its
+/// whitespace is then [`super::is_space`]'s, the ASCII part of [`char::is_whitespace`]).
+fn words(s: &str) -> Words<'_> {
+    if s.is_ascii() {
+        Words::Ascii(s, 0)
+    } else {
+        Words::Other(s.split_whitespace())
+    }
+}
+
+/// The iterator of [`words`].
+enum Words<'a> {
+    /// An ASCII text and the position reached.
+    Ascii(&'a str, usize),
+    Other(std::str::SplitWhitespace<'a>),
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            Words::Ascii(s, pos) => {
+                let b = s.as_bytes();
+                while *pos < b.len() && super::is_space(b[*pos]) {
+                    *pos += 1;
+                }
+                let start = *pos;
+                while *pos < b.len() && !super::is_space(b[*pos]) {
+                    *pos += 1;
+                }
+                // Both ends are at ASCII bytes (or the end): char boundaries.
+                (start < *pos).then(|| &s[start..*pos])
+            }
+            Words::Other(w) => w.next(),
+        }
+    }
 }
 
 /// The `[c000000003db7b60] [c000000001119714] ` that powerpc prints before each frame (the
@@ -219,15 +257,13 @@ fn parse_arm_from<'a>(raw: &'a str, inner: &'a str, reliable: bool) -> Option<Fr
 /// leading `.` is the ppc64 ELFv1 text symbol of a function (`.sk_common_release`).
 fn is_symbol(s: &str) -> bool {
     let body = s.strip_prefix('.').unwrap_or(s);
-    !body.is_empty()
+    body.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && s.len() <= 8192
         && body
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
-        && body
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
 }
 
 /// `0x21/0xd0` (or a bare `0x21`).
@@ -244,13 +280,17 @@ fn is_offset(s: &str) -> bool {
 
 /// `kernel/locking/semaphore.c:60` (optionally `:col`).
 fn is_location(s: &str) -> bool {
-    let Some((file, line)) = s.split_once(':') else {
+    let b = s.as_bytes();
+    let Some(colon) = memchr::memchr(b':', b) else {
         return false;
     };
-    let line_ok = line
-        .split(':')
-        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    line_ok && (file.contains('.') || file.contains('/')) && !file.is_empty()
+    let (file, line) = (&b[..colon], &b[colon + 1..]);
+    // `:`-separated numbers, none empty.
+    let line_ok = line.first().is_some_and(u8::is_ascii_digit)
+        && line.last().is_some_and(u8::is_ascii_digit)
+        && line.iter().all(|&c| c.is_ascii_digit() || c == b':')
+        && !line.windows(2).any(|w| w == b"::");
+    line_ok && file.iter().any(|&c| c == b'.' || c == b'/')
 }
 
 /// The readable name of a symbol: Rust symbols demangled and trimmed, others unchanged.

@@ -47,7 +47,7 @@ pub(crate) fn trim(s: &str) -> &str {
 /// The ASCII whitespace of [`char::is_whitespace`] (which `u8::is_ascii_whitespace` is not:
 /// it leaves out the vertical tab).
 #[inline]
-fn is_space(b: u8) -> bool {
+pub(crate) fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t'..=b'\r')
 }
 
