@@ -261,10 +261,21 @@ fn is_symbol(s: &str) -> bool {
         .next()
         .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && s.len() <= 8192
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
+        && body.bytes().all(|b| SYMBOL_BYTES[usize::from(b)])
 }
+
+/// The bytes of a printed symbol name ([`is_symbol`]), by value: one lookup a byte (Rust
+/// symbols are long).
+static SYMBOL_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'$';
+        b += 1;
+    }
+    t
+};
 
 /// `0x21/0xd0` (or a bare `0x21`).
 fn is_offset(s: &str) -> bool {

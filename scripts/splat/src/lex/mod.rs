@@ -25,31 +25,7 @@ use lockfmt::{
 use phrase::{PhraseMatch, TaskHint};
 use std::sync::OnceLock;
 
-/// `s.trim()`, faster on the usual line whose ends are ASCII: the ASCII whitespace (as
-/// [`char::is_whitespace`] counts it) is cut off byte by byte, and only a line that then
-/// starts or ends with a non-ASCII character goes through the general trim.
-#[inline]
-pub(crate) fn trim(s: &str) -> &str {
-    let b = s.as_bytes();
-    let (mut start, mut end) = (0, b.len());
-    while start < end && is_space(b[start]) {
-        start += 1;
-    }
-    while end > start && is_space(b[end - 1]) {
-        end -= 1;
-    }
-    if start < end && (b[start] >= 0x80 || b[end - 1] >= 0x80) {
-        return s.trim();
-    }
-    s.get(start..end).unwrap_or_default()
-}
-
-/// The ASCII whitespace of [`char::is_whitespace`] (which `u8::is_ascii_whitespace` is not:
-/// it leaves out the vertical tab).
-#[inline]
-pub(crate) fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t'..=b'\r')
-}
+pub(crate) use crate::input::{is_space, trim};
 
 /// The first byte of `s` after ASCII whitespace, for a quick look at what a line starts with
 /// before it is trimmed and parsed: `None` when there is none, `Some(0x80..)` for a non-ASCII
