@@ -231,8 +231,12 @@ fn strip_syslog(s: &str) -> &str {
     if let Some(rest) = s.strip_prefix(TAG) {
         return rest;
     }
-    // The tag is looked for where a syslog header can end (at most 120 bytes in).
+    // The tag is looked for where a syslog header can end (at most 120 bytes in), after a
+    // clock time: a line without a `:` there has neither (most lines, found at once).
     let head = &s.as_bytes()[..s.len().min(120 + TAG.len())];
+    if memchr::memchr(b':', head).is_none() {
+        return s;
+    }
     static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
         std::sync::OnceLock::new();
     let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(TAG));

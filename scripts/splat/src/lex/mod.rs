@@ -990,6 +990,9 @@ pub(crate) fn is_old_task_line_of(comm: &str, line: &str) -> bool {
 
 /// `[<c013ca52>]` (or `? [<...>]`) alone: the address of a frame whose symbol was wrapped.
 pub(crate) fn is_bare_address(t: &str) -> bool {
+    if !matches!(first_byte(t), Some(b'?' | b'[' | 0x80..)) {
+        return false;
+    }
     let t = trim(t);
     let t = t.strip_prefix("? ").unwrap_or(t);
     t.strip_prefix("[<")
