@@ -812,7 +812,12 @@ impl Table {
                 let Some(&first) = t.as_bytes().first() else {
                     return self.rows.contains(&"");
                 };
-                by_byte[usize::from(first)].iter().any(|p| t.starts_with(p))
+                // The second byte first: a bucket's rows often share the first.
+                let b = t.as_bytes();
+                by_byte[usize::from(first)].iter().any(|p| {
+                    let p = p.as_bytes();
+                    p.len() <= b.len() && (p.len() < 2 || p[1] == b[1]) && b.starts_with(p)
+                })
             }
             Matcher::Automaton(ac) => ac.is_match(t),
             Matcher::Plain if self.prefix => self.rows.iter().any(|p| t.starts_with(p)),
