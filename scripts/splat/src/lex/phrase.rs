@@ -343,10 +343,16 @@ fn fits(t: &str, p: &str, fit: Fit) -> Option<((usize, usize), usize)> {
 
 /// The first row of `rows` that `t` fits, from `from` on.
 fn first_fit(t: &str, rows: &[(&str, Fit, Phrase)], from: usize) -> Option<(usize, PhraseMatch)> {
+    let first = t.as_bytes().first();
     rows.iter()
         .enumerate()
         .skip(from)
         .find_map(|(i, (p, fit, phrase))| {
+            // A row the line must start with cannot fit a line that starts with another byte.
+            let anchored = !matches!(fit, Fit::Suffix | Fit::Contains);
+            if anchored && p.as_bytes().first() != first {
+                return None;
+            }
             let (arg, tail) = fits(t, p, *fit)?;
             Some((i, PhraseMatch::new(*phrase, arg, tail)))
         })
