@@ -1228,10 +1228,8 @@ fn lock_lines_cut_by_another_cpu() {
 #[test]
 fn hung_task_in_io_wait() {
     let reports = load("hung-io-wait-7.3-format.log");
-    assert_eq!(
-        kinds(&reports),
-        [ReportKind::HungTask, ReportKind::HungTask]
-    );
+    assert!(reports.iter().all(|r| r.kind == ReportKind::HungTask));
+    assert_eq!(reports.len(), 2);
     let jbd2 = reports[0].hung_task.as_ref().unwrap();
     assert_eq!(
         (
