@@ -75,6 +75,27 @@ pub fn parse_reader<R: std::io::BufRead>(
             }
             break;
         }
+        if partial.is_empty() {
+            // The whole lines of the buffer, checked as UTF-8 at once (a check per line costs
+            // more than the check itself); a buffer with invalid UTF-8 goes line by line below.
+            let whole = memchr::memrchr(b'\n', chunk).map_or(0, |end| end + 1);
+            if let Ok(text) = std::str::from_utf8(&chunk[..whole.saturating_sub(1)]) {
+                if whole > 0 {
+                    let mut start = 0;
+                    let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
+                    for end in ends {
+                        // `start` and `end` are at a `\n` or an end of `text`: char boundaries.
+                        p.push_line(&text[start..end]);
+                        start = end + 1;
+                        for r in p.reports() {
+                            each(r);
+                        }
+                    }
+                    reader.consume(whole);
+                    continue;
+                }
+            }
+        }
         let used = match memchr::memchr(b'\n', chunk) {
             Some(end) if partial.is_empty() => {
                 p.push_bytes(&chunk[..end]);

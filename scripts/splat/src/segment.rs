@@ -22,13 +22,15 @@
 
 use crate::input::Line;
 use crate::lex::blocker::{is_task_line_of, parse_blocker};
-use crate::lex::frame::parse_frame;
+use crate::lex::frame::frame_parts;
 use crate::lex::lockfmt::{
-    is_address, parse_held_entry, parse_held_heading, parse_lock_line, LockLine,
+    is_address, lock_line_quality, parse_held_entry, parse_held_heading, parse_lock_line,
+    split_held_index, LockLine,
 };
 use crate::lex::{
-    classify_header, classify_line, cut_lock_line, hung_header_task, is_bare_address,
-    is_old_task_line, lex, lock_line_stage, trim, Family, Header, LineClass, LockLineStage, Token,
+    classify_header, classify_line, cut_lock_line, first_byte, hung_header_task, is_bare_address,
+    is_old_task_line, join_split_comm, lex, lock_line_stage, may_start_split_comm, trim, Family,
+    Header, HeldRef, LineClass, LockLineStage, Token,
 };
 use crate::model::ReportKind;
 
@@ -358,11 +360,38 @@ pub(crate) struct Segmenter {
     cut_skipped: usize,
     /// `finish` was called: everything in `done` is ready.
     finished: bool,
+    /// The previous line, when it may be the first half of a line cut by a newline in a comm
+    /// ([`may_start_split_comm`]): its number and text.
+    split_comm: Option<(usize, String)>,
 }
 
 impl Segmenter {
     /// Feeds one line.
     pub fn push(&mut self, line: &Line) {
+        // A line cut by a newline in a task's comm: the first half went by as a line of its
+        // own (which nothing takes), the whole line follows.
+        if let Some((number, first)) = self.split_comm.take() {
+            if let Some(joined) = join_split_comm(&first, line.text) {
+                let whole = Line {
+                    number,
+                    text: &joined,
+                    caller: line.caller,
+                };
+                return self.push_one(&whole);
+            }
+        }
+        let maybe = matches!(
+            first_byte(line.text),
+            Some(b'I' | b't' | b'l' | b'0'..=b'9' | 0x80..)
+        );
+        if maybe && may_start_split_comm(trim(line.text)) {
+            self.split_comm = Some((line.number, line.text.to_string()));
+        }
+        self.push_one(line)
+    }
+
+    /// Feeds one whole line.
+    fn push_one(&mut self, line: &Line) {
         let prev = self.prev.take();
         let mut prev_text = std::mem::take(&mut self.prev_text);
         // The line is lexed once, here when it may continue the previous one, else in
@@ -421,16 +450,22 @@ impl Segmenter {
         if seg.terminated || !seg.compatible(line.caller) {
             return None;
         }
+        // Only the report's last line can be continued (checked first: its token then tells
+        // what the previous line is, without parsing it again).
+        if seg.lines.last().is_none_or(|l| l.1 != prev) {
+            return None;
+        }
         let joined = if after_foreign {
             rejoin_cut_lock_line(prev, line.text)
         } else {
-            wrapped_join_lexed(prev, line.text, class, is_header)
+            let prev_held = seg
+                .tokens
+                .last()
+                .map_or_else(|| HeldRef::parse(prev), |t| t.held_entry_ref(prev));
+            wrapped_join_lexed(prev, prev_held, line.text, class, is_header)
         }?;
         let first = seg.lines.len() == 1;
         let last = seg.lines.last_mut()?;
-        if last.1 != prev {
-            return None;
-        }
         last.1.clone_from(&joined);
         if first {
             seg.header = trim(&joined).to_string();
@@ -570,6 +605,7 @@ impl Segmenter {
 pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
     wrapped_join_lexed(
         prev,
+        HeldRef::parse(prev),
         next,
         classify_line(next),
         classify_header(next).is_some(),
@@ -580,6 +616,7 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
 /// `next` is a report header.
 fn wrapped_join_lexed(
     prev: &str,
+    prev_held: HeldRef<'_>,
     next: &str,
     next_class: LineClass,
     next_is_header: bool,
@@ -589,8 +626,8 @@ fn wrapped_join_lexed(
         return None;
     }
     // The previous line as a held-lock entry, read once for the joins below.
-    let prev_held = parse_held_entry(prev);
-    if let Some(joined) = join_held_fragments(prev, prev_held.as_ref(), next, next_class) {
+    let prev_held = prev_held.get();
+    if let Some(joined) = join_held_fragments(prev, prev_held, next, next_class) {
         return Some(joined);
     }
     if let Some(joined) = rejoin_cut_lock_line(prev, next) {
@@ -629,7 +666,7 @@ fn wrapped_join_lexed(
     }
     // ` #0: ADDR` + `(class){..}, at: ...`: a held lock wrapped after its address.
     let held_address_only = matches!(prev_held, Some((_, None))) && !p.ends_with(':');
-    if next_class != LineClass::Other && !looks_like_location(n) && !held_address_only {
+    if next_class != LineClass::Other && !held_address_only && !looks_like_location(n) {
         return None;
     }
     let j = joined();
@@ -642,7 +679,7 @@ fn wrapped_join_lexed(
 /// a separator (each piece carries its own spaces) except between an address and `(`.
 fn join_held_fragments(
     prev: &str,
-    prev_held: Option<&(u32, Option<LockLine>)>,
+    prev_held: Option<(u32, Option<&LockLine>)>,
     next: &str,
     next_class: LineClass,
 ) -> Option<String> {
@@ -723,35 +760,26 @@ fn rejoin_cut_lock_line(prev: &str, next: &str) -> Option<String> {
 /// `kernel/foo.c:12` or `kernel/foo.c:12 [inline]`: the tail of a wrapped frame line (which
 /// on its own reads as nothing, or as a frame without offset).
 fn looks_like_location(t: &str) -> bool {
-    let first = &t[..memchr::memchr(b' ', t.as_bytes()).unwrap_or(t.len())];
-    first.contains(':')
-        && first.contains('.')
-        && first
-            .rsplit(':')
-            .next()
-            .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    let b = t.as_bytes();
+    let first = &b[..memchr::memchr(b' ', b).unwrap_or(b.len())];
+    let Some(colon) = memchr::memrchr(b':', first) else {
+        return false;
+    };
+    let line = &first[colon + 1..];
+    memchr::memchr(b'.', first).is_some() && !line.is_empty() && line.iter().all(u8::is_ascii_digit)
 }
 
 /// How much of a line the strict parsers understand: 0 for nothing.
 fn parse_quality(t: &str) -> u8 {
     let t = trim(t);
-    let lock_score = |l: &LockLine| {
-        if !l.rest.is_empty() && l.at.is_none() {
-            return 1;
-        }
-        match &l.at {
-            Some(f) => 2 + u8::from(f.location.is_some()),
-            None => 1,
-        }
-    };
-    if let Some(f) = parse_frame(t) {
-        return 2 + u8::from(f.location.is_some());
+    if let Some(f) = frame_parts(t) {
+        return 2 + u8::from(f.has_location());
     }
-    if let Some((_, Some(l))) = parse_held_entry(t) {
-        return lock_score(&l);
+    if let Some(q) = split_held_index(t).and_then(|(_, rest)| lock_line_quality(rest)) {
+        return q;
     }
-    if let Some(l) = parse_lock_line(t) {
-        return lock_score(&l);
+    if let Some(q) = lock_line_quality(t) {
+        return q;
     }
     if classify_line(t) != LineClass::Other {
         return 1;

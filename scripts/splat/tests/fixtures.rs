@@ -1220,3 +1220,170 @@ fn lock_lines_cut_by_another_cpu() {
         }
     }
 }
+
+/// The reports below were written from the format strings of Linux 7.3 (`kernel/hung_task.c`,
+/// `sched_show_task()` in `kernel/sched/core.c`, `lockdep_print_held_locks()`, and the console's
+/// `record_print_text()`, which prints each line of a record on a line of its own): no public
+/// report of these formats was found.
+#[test]
+fn hung_task_in_io_wait() {
+    let reports = load("hung-io-wait-7.3-format.log");
+    assert!(reports.iter().all(|r| r.kind == ReportKind::HungTask));
+    assert_eq!(reports.len(), 2);
+    let jbd2 = reports[0].hung_task.as_ref().unwrap();
+    assert_eq!(
+        (
+            jbd2.comm.as_str(),
+            jbd2.pid,
+            jbd2.seconds,
+            jbd2.state.as_deref()
+        ),
+        ("jbd2/vda-8", 112, 122, Some("D"))
+    );
+    assert_eq!(
+        reports[0].title,
+        "INFO: task hung in jbd2_journal_commit_transaction"
+    );
+    assert_eq!(
+        reports[0].header,
+        "INFO: task jbd2/vda-8:112 blocked in I/O wait for more than 122 seconds."
+    );
+    assert_eq!((reports[0].start_line, reports[0].end_line), (2, 19));
+    // The second task's report has the `Blocked by coredump.` line of a task whose process
+    // dumps core, and ends with the registers of its user-space entry.
+    let dd = &reports[1];
+    assert_eq!(
+        dd.header,
+        "INFO: task dd:431 blocked in I/O wait for more than 122 seconds."
+    );
+    assert!(
+        dd.lines.iter().any(|l| l.trim() == "Blocked by coredump."),
+        "{:?}",
+        dd.lines
+    );
+    assert_eq!((dd.start_line, dd.end_line), (20, 46));
+    assert_eq!(dd.hung_task.as_ref().unwrap().pid, 431);
+    assert!(!dd.truncated);
+}
+
+#[test]
+fn comm_with_a_newline() {
+    // The comm `worker\n2`: the console prints the header, the blocker line, the `task:` line
+    // and the held-lock heading in two lines each; splat joins them, the newline written as the
+    // kernel escapes it in `/dev/kmsg` (`\x0a`).
+    let reports = load("comm-newline-7.3-format.log");
+    assert_eq!(kinds(&reports), [ReportKind::HungTask]);
+    let r = &reports[0];
+    assert_eq!(
+        r.header,
+        r"INFO: task worker\x0a2:288 blocked for more than 122 seconds."
+    );
+    assert_eq!(r.title, "INFO: task hung in demo_ioctl");
+    let h = r.hung_task.as_ref().unwrap();
+    assert_eq!(
+        (h.comm.as_str(), h.pid, h.seconds, h.state.as_deref()),
+        (r"worker\x0a2", 288, 122, Some("D"))
+    );
+    let b = h.blocker.as_ref().unwrap();
+    assert_eq!(b.kind, "mutex");
+    assert_eq!(
+        b.line,
+        r"INFO: task worker\x0a2:288 is blocked on a mutex likely owned by task holder:287."
+    );
+    assert_eq!(
+        b.holder.as_ref().map(|t| (t.comm.as_str(), t.pid)),
+        Some(("holder", Some(287)))
+    );
+    let graph = splat::wait_for(&reports);
+    assert_eq!(graph.edges.len(), 1);
+    assert_eq!(graph.edges[0].waiter.comm, r"worker\x0a2");
+    assert_eq!(graph.edges[0].lock.as_deref(), Some("&demo->lock"));
+    // The heading of the task's (empty) held-lock list, also cut, is read whole: the list
+    // names the other tasks' locks only.
+    assert_eq!(
+        r.held_locks,
+        [
+            held(
+                "khungtaskd",
+                31,
+                0,
+                "rcu_read_lock",
+                Some("ffffffff9a3b8d20"),
+                "debug_show_all_locks"
+            ),
+            held(
+                "holder",
+                287,
+                0,
+                "&demo->lock",
+                Some("ff110000058e2a38"),
+                "demo_ioctl"
+            ),
+        ]
+    );
+    assert!(r
+        .lines
+        .iter()
+        .any(|l| l.contains(r"locks held by worker\x0a2/288: 0")));
+}
+
+#[test]
+fn held_lock_list_interleaved_with_other_messages() {
+    // Another CPU's `usb` and `audit` messages come between the lines of the lock list.
+    let r = only("held-list-interleaved-7.3-format.log", ReportKind::HungTask);
+    assert_eq!(r.title, "INFO: task hung in demo_work_fn");
+    let lock = |task: &str, pid, index, lock: &str, address: &str, at: &str| {
+        held(task, pid, index, lock, Some(address), at)
+    };
+    assert_eq!(
+        r.held_locks,
+        [
+            lock(
+                "khungtaskd",
+                31,
+                0,
+                "rcu_read_lock",
+                "ffffffff9a3b8d20",
+                "debug_show_all_locks"
+            ),
+            lock(
+                "kworker/u8:3",
+                97,
+                0,
+                "(wq_completion)events_unbound",
+                "ff1100000103c948",
+                "process_one_work"
+            ),
+            lock(
+                "kworker/u8:3",
+                97,
+                1,
+                "(work_completion)(&demo->work)",
+                "ffa0000000537e58",
+                "process_one_work"
+            ),
+            lock(
+                "kworker/u8:3",
+                97,
+                2,
+                "&demo->lock",
+                "ff110000058e2a38",
+                "demo_work_fn"
+            ),
+            lock(
+                "demo-cli",
+                412,
+                0,
+                "&demo->lock",
+                "ff110000058e2a38",
+                "demo_ioctl"
+            ),
+        ]
+    );
+    // The other CPU's lines are not the report's.
+    assert!(!r
+        .lines
+        .iter()
+        .any(|l| l.contains("usb 1-1") || l.contains("audit:")));
+    assert!(!r.truncated);
+}

@@ -26,6 +26,49 @@ const MAX_DEPTH: usize = 32;
 /// `? sym+0x1/0x2 [mod]`, `sym+0x1/0x2 path/file.c:12`, `[<ffffffff81000000>] ? sym+0x1/0x2`,
 /// `sym path/file.c:12 [inline]`.
 pub fn parse_frame(line: &str) -> Option<Frame> {
+    frame_parts(line).map(FrameParts::to_frame)
+}
+
+/// The parts of a stack frame line, borrowed from it: what [`parse_frame`] reads, before any
+/// of it is copied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameParts<'a> {
+    /// The trimmed line.
+    raw: &'a str,
+    symbol: &'a str,
+    /// The name the function is read from: the symbol, without the ELFv1 `.` of a ppc64 frame
+    /// (but as printed in an ARM `(sym) from` frame).
+    name: &'a str,
+    offset: Option<&'a str>,
+    module: Option<&'a str>,
+    location: Option<&'a str>,
+    reliable: bool,
+}
+
+impl FrameParts<'_> {
+    /// Whether the frame has a source location (`file.c:12`).
+    pub(crate) fn has_location(&self) -> bool {
+        self.location.is_some()
+    }
+
+    /// The frame, its parts copied (and a Rust symbol demangled).
+    pub(crate) fn to_frame(self) -> Frame {
+        let (function, demangled) = demangle_parts(self.name);
+        Frame {
+            function,
+            offset: self.offset.map(str::to_string),
+            module: self.module.map(str::to_string),
+            reliable: self.reliable,
+            raw: self.raw.to_string(),
+            symbol: self.symbol.to_string(),
+            demangled,
+            location: self.location.map(str::to_string),
+        }
+    }
+}
+
+/// [`parse_frame`] without copying: the parts of the frame, or `None` when the line is not one.
+pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
     let raw = super::trim(line);
     let mut t = raw;
     let mut reliable = true;
@@ -75,19 +118,18 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     let mut module = None;
     let mut location = None;
     // Older decode_stacktrace.sh output: `sym (file.c:12 file.h:3 (discriminator 2))`.
-    if let Some(inner) = rest
-        .trim()
+    if let Some(inner) = super::trim(rest)
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
     {
-        let first = inner.split_whitespace().next().unwrap_or("");
+        let first = words(inner).next().unwrap_or("");
         if !is_location(first) {
             return None;
         }
         location = Some(first);
         rest = "";
     }
-    let mut tokens = rest.split_whitespace();
+    let mut tokens = words(rest);
     while let Some(tok) = tokens.next() {
         if let Some(inner) = tok.strip_prefix('[') {
             // "[module]", "[module buildid]" or "[inline]": the name is the first word.
@@ -115,17 +157,54 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     if offset.is_none() && location.is_none() {
         return None;
     }
-    let (function, demangled) = demangle_parts(symbol.strip_prefix('.').unwrap_or(symbol));
-    Some(Frame {
-        function,
-        offset: offset.map(str::to_string),
-        module: module.map(str::to_string),
+    Some(FrameParts {
+        raw,
+        symbol,
+        name: symbol.strip_prefix('.').unwrap_or(symbol),
+        offset,
+        module,
+        location,
         reliable,
-        raw: raw.to_string(),
-        symbol: symbol.to_string(),
-        demangled,
-        location: location.map(str::to_string),
     })
+}
+
+/// `s.split_whitespace()`, split byte by byte when `s` is ASCII (the usual frame: its
+/// whitespace is then [`super::is_space`]'s, the ASCII part of [`char::is_whitespace`]).
+fn words(s: &str) -> Words<'_> {
+    if s.is_ascii() {
+        Words::Ascii(s, 0)
+    } else {
+        Words::Other(s.split_whitespace())
+    }
+}
+
+/// The iterator of [`words`].
+enum Words<'a> {
+    /// An ASCII text and the position reached.
+    Ascii(&'a str, usize),
+    Other(std::str::SplitWhitespace<'a>),
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            Words::Ascii(s, pos) => {
+                let b = s.as_bytes();
+                while *pos < b.len() && super::is_space(b[*pos]) {
+                    *pos += 1;
+                }
+                let start = *pos;
+                while *pos < b.len() && !super::is_space(b[*pos]) {
+                    *pos += 1;
+                }
+                // Both ends are at ASCII bytes (or the end): char boundaries.
+                (start < *pos).then(|| &s[start..*pos])
+            }
+            Words::Other(w) => w.next(),
+        }
+    }
 }
 
 /// The `[c000000003db7b60] [c000000001119714] ` that powerpc prints before each frame (the
@@ -150,29 +229,27 @@ fn strip_ppc_addresses(t: &str) -> Option<&str> {
 /// 32-bit ARM (before 4.x): `[<c0011cf4>] (show_stack) from [<c04f8b40>] (dump_stack+0x8c/0xc0)`.
 /// The frame is the first function (its offset is printed only on newer kernels); the
 /// second is its caller, which the next line repeats.
-fn parse_arm_from(raw: &str, inner: &str, reliable: bool) -> Option<Frame> {
+fn parse_arm_from<'a>(raw: &'a str, inner: &'a str, reliable: bool) -> Option<FrameParts<'a>> {
     let (func, after) = inner.split_once(')')?;
     if !(after.trim().is_empty() || after.trim_start().starts_with("from ")) {
         return None;
     }
     let (symbol, offset) = match func.split_once('+') {
-        Some((sym, off)) if is_offset(off) => (sym, Some(off.to_string())),
+        Some((sym, off)) if is_offset(off) => (sym, Some(off)),
         Some(_) => return None,
         None => (func, None),
     };
     if !is_symbol(symbol) {
         return None;
     }
-    let (function, demangled) = demangle_parts(symbol);
-    Some(Frame {
-        function,
+    Some(FrameParts {
+        raw,
+        symbol,
+        name: symbol,
         offset,
         module: None,
-        reliable,
-        raw: raw.to_string(),
-        symbol: symbol.to_string(),
-        demangled,
         location: None,
+        reliable,
     })
 }
 
@@ -180,16 +257,25 @@ fn parse_arm_from(raw: &str, inner: &str, reliable: bool) -> Option<Frame> {
 /// leading `.` is the ppc64 ELFv1 text symbol of a function (`.sk_common_release`).
 fn is_symbol(s: &str) -> bool {
     let body = s.strip_prefix('.').unwrap_or(s);
-    !body.is_empty()
+    body.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && s.len() <= 8192
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
-        && body
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && body.bytes().all(|b| SYMBOL_BYTES[usize::from(b)])
 }
+
+/// The bytes of a printed symbol name ([`is_symbol`]), by value: one lookup a byte (Rust
+/// symbols are long).
+static SYMBOL_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'$';
+        b += 1;
+    }
+    t
+};
 
 /// `0x21/0xd0` (or a bare `0x21`).
 fn is_offset(s: &str) -> bool {
@@ -205,13 +291,17 @@ fn is_offset(s: &str) -> bool {
 
 /// `kernel/locking/semaphore.c:60` (optionally `:col`).
 fn is_location(s: &str) -> bool {
-    let Some((file, line)) = s.split_once(':') else {
+    let b = s.as_bytes();
+    let Some(colon) = memchr::memchr(b':', b) else {
         return false;
     };
-    let line_ok = line
-        .split(':')
-        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    line_ok && (file.contains('.') || file.contains('/')) && !file.is_empty()
+    let (file, line) = (&b[..colon], &b[colon + 1..]);
+    // `:`-separated numbers, none empty.
+    let line_ok = line.first().is_some_and(u8::is_ascii_digit)
+        && line.last().is_some_and(u8::is_ascii_digit)
+        && line.iter().all(|&c| c.is_ascii_digit() || c == b':')
+        && !line.windows(2).any(|w| w == b"::");
+    line_ok && file.iter().any(|&c| c == b'.' || c == b'/')
 }
 
 /// The readable name of a symbol: Rust symbols demangled and trimmed, others unchanged.

@@ -3,7 +3,7 @@
 //! hung task sleeps in (and what each waits on), and the spinlock slow paths.
 
 use super::Table;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 use std::sync::OnceLock;
 
 /// Exact function names that are never "interesting": lockdep, stack dumping, scheduler,
@@ -328,7 +328,7 @@ pub fn is_boring(function: &str) -> bool {
     static PREFIXES: Table = Table::prefixes(BORING_PREFIXES);
     let f = base(function);
     EXACT
-        .get_or_init(|| BORING_EXACT.iter().copied().collect())
+        .get_or_init(|| BORING_EXACT.iter().copied().collect::<HashSet<_>>())
         .contains(f)
         || PREFIXES.matches(f)
 }
@@ -364,7 +364,7 @@ pub fn primitive(function: &str) -> Option<&'static str> {
 
 pub fn is_scheduler(function: &str) -> bool {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| SCHEDULER.iter().copied().collect())
+    SET.get_or_init(|| SCHEDULER.iter().copied().collect::<HashSet<_>>())
         .contains(base(function))
 }
 
@@ -475,7 +475,7 @@ pub fn is_title_skip(function: &str) -> bool {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
     is_boring(function)
         || SET
-            .get_or_init(|| TITLE_SKIP.iter().copied().collect())
+            .get_or_init(|| TITLE_SKIP.iter().copied().collect::<HashSet<_>>())
             .contains(base(function))
 }
 

@@ -11,7 +11,7 @@
 //! `(wq_completion)events`), so the name ends at the first `){` that is followed by a valid
 //! usage string, not at the first `)`.
 
-use crate::lex::frame::parse_frame;
+use crate::lex::frame::{frame_parts, parse_frame};
 use crate::lex::{first_byte, trim};
 use crate::model::{Frame, LockClass};
 
@@ -138,6 +138,16 @@ pub fn parse_lock_line(s: &str) -> Option<LockLine> {
         at,
         rest: rest.to_string(),
     })
+}
+
+/// How much of a `print_lock()` line [`parse_lock_line`] would read, without copying: `None`
+/// when it is not one, 1 without a readable `at:` frame, 2 with one, 3 when the frame has its
+/// source location.
+pub(crate) fn lock_line_quality(s: &str) -> Option<u8> {
+    let (_, desc) = lock_line_desc(trim(s));
+    let parts = lock_desc_parts(desc)?;
+    let at = trim(parts.rest).strip_prefix(", at:").and_then(frame_parts);
+    Some(at.map_or(1, |f| 2 + u8::from(f.has_location())))
 }
 
 /// Parses the heading of a held-locks list.

@@ -25,31 +25,7 @@ use lockfmt::{
 use phrase::{PhraseMatch, TaskHint};
 use std::sync::OnceLock;
 
-/// `s.trim()`, faster on the usual line whose ends are ASCII: the ASCII whitespace (as
-/// [`char::is_whitespace`] counts it) is cut off byte by byte, and only a line that then
-/// starts or ends with a non-ASCII character goes through the general trim.
-#[inline]
-pub(crate) fn trim(s: &str) -> &str {
-    let b = s.as_bytes();
-    let (mut start, mut end) = (0, b.len());
-    while start < end && is_space(b[start]) {
-        start += 1;
-    }
-    while end > start && is_space(b[end - 1]) {
-        end -= 1;
-    }
-    if start < end && (b[start] >= 0x80 || b[end - 1] >= 0x80) {
-        return s.trim();
-    }
-    s.get(start..end).unwrap_or_default()
-}
-
-/// The ASCII whitespace of [`char::is_whitespace`] (which `u8::is_ascii_whitespace` is not:
-/// it leaves out the vertical tab).
-#[inline]
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t'..=b'\r')
-}
+pub(crate) use crate::input::{is_space, trim};
 
 /// The first byte of `s` after ASCII whitespace, for a quick look at what a line starts with
 /// before it is trimmed and parsed: `None` when there is none, `Some(0x80..)` for a non-ASCII
@@ -607,6 +583,16 @@ impl Token {
         }
     }
 
+    /// The held-lock entry of the line `t`, if it is one, borrowed from the token when the lexer
+    /// read it.
+    pub(crate) fn held_entry_ref(&self, t: &str) -> HeldRef<'_> {
+        match &self.payload {
+            Payload::HeldEntry(i, l) => HeldRef::Borrowed(*i, l.as_deref()),
+            _ if self.early => HeldRef::parse(t),
+            _ => HeldRef::None,
+        }
+    }
+
     /// The held-lock entry of the line `t`, if it is one.
     pub(crate) fn take_held_entry(&mut self, t: &str) -> Option<(u32, Option<LockLine>)> {
         match std::mem::take(&mut self.payload) {
@@ -619,6 +605,35 @@ impl Token {
                     None
                 }
             }
+        }
+    }
+}
+
+/// A line's held-lock entry (index and lock), borrowed from its token or parsed from the line.
+pub(crate) enum HeldRef<'a> {
+    /// The line is not a held-lock entry.
+    None,
+    /// The entry the lexer read.
+    Borrowed(u32, Option<&'a LockLine>),
+    /// The entry parsed from the line.
+    Parsed(u32, Option<Box<LockLine>>),
+}
+
+impl HeldRef<'_> {
+    /// The held-lock entry of the line `t`, parsed.
+    pub(crate) fn parse(t: &str) -> Self {
+        match parse_held_entry(t) {
+            Some((i, l)) => HeldRef::Parsed(i, l.map(Box::new)),
+            None => HeldRef::None,
+        }
+    }
+
+    /// The index and the lock, if the line is an entry.
+    pub(crate) fn get(&self) -> Option<(u32, Option<&LockLine>)> {
+        match self {
+            HeldRef::None => None,
+            HeldRef::Borrowed(i, l) => Some((*i, *l)),
+            HeldRef::Parsed(i, l) => Some((*i, l.as_deref())),
         }
     }
 }
@@ -699,6 +714,7 @@ fn lex_class(t: &str, task: &mut TaskHint) -> Token {
     }
     if t.starts_with("\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\"")
         || t.starts_with("Future hung task reports are suppressed")
+        || t == "Blocked by coredump."
         || (t.starts_with("INFO: task ") && t.contains(" blocked on "))
     {
         return Token::late(LineClass::HungBody);
@@ -796,7 +812,12 @@ impl Table {
                 let Some(&first) = t.as_bytes().first() else {
                     return self.rows.contains(&"");
                 };
-                by_byte[usize::from(first)].iter().any(|p| t.starts_with(p))
+                // The second byte first: a bucket's rows often share the first.
+                let b = t.as_bytes();
+                by_byte[usize::from(first)].iter().any(|p| {
+                    let p = p.as_bytes();
+                    p.len() <= b.len() && (p.len() < 2 || p[1] == b[1]) && b.starts_with(p)
+                })
             }
             Matcher::Automaton(ac) => ac.is_match(t),
             Matcher::Plain if self.prefix => self.rows.iter().any(|p| t.starts_with(p)),
@@ -908,6 +929,51 @@ pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
     Some((comm.to_string(), pid, secs))
 }
 
+/// The kernel lines that print a task's comm first in the line or after a fixed phrase (the
+/// hung-task header and blocker line, `sched_show_task()`'s `task:` line, a held-lock list's
+/// heading), when `t` (trimmed) may be the first half of one cut by a newline in the comm: the
+/// console prints each line of a record on a line of its own (`INFO: task worker` /
+/// `2:288 blocked for more than 122 seconds.` for the comm `worker\n2`).
+pub(crate) fn may_start_split_comm(t: &str) -> bool {
+    let heading = |t: &str| {
+        let count = t.bytes().take_while(u8::is_ascii_digit).count();
+        let rest = &t[count..];
+        let prefix = if count == 0 {
+            "locks held by "
+        } else if rest.starts_with(" locks ") {
+            " locks held by "
+        } else {
+            " lock held by "
+        };
+        rest.starts_with(prefix) && parse_held_heading(t).is_none()
+    };
+    match t.as_bytes().first() {
+        Some(b'I') => t.starts_with("INFO: task ") && !t.contains(" blocked"),
+        Some(b't') => t.starts_with("task:") && !t.contains(" state:"),
+        Some(b'l' | b'0'..=b'9') => heading(t),
+        _ => false,
+    }
+}
+
+/// The line that `first` ([`may_start_split_comm`]) and `next` make when `next` finishes it:
+/// the two halves of the comm joined by `\x0a`, the way the kernel escapes a newline in a record
+/// (`/dev/kmsg`, so that `dmesg` shows the same comm), when the joined line reads as the line
+/// `first` began; `None` otherwise.
+pub(crate) fn join_split_comm(first: &str, next: &str) -> Option<String> {
+    let first = first.trim_start();
+    let next = next.trim_end();
+    if next.is_empty() {
+        return None;
+    }
+    let joined = format!("{first}\\x0a{next}");
+    let t = trim(&joined);
+    let ok = hung_header_task(t).is_some()
+        || blocker::parse_blocker(t).is_some()
+        || (t.starts_with("task:") && t.contains(" state:"))
+        || parse_held_heading(t).is_some();
+    ok.then_some(joined)
+}
+
 /// Old kernels' `sched_show_task()` line: `COMM  D ffff88003fc13780     0   123      2 0x0`.
 pub(crate) fn is_old_task_line(header: &str, line: &str) -> bool {
     hung_header_task(header).is_some_and(|(comm, _, _)| is_old_task_line_of(&comm, line))
@@ -929,6 +995,9 @@ pub(crate) fn is_old_task_line_of(comm: &str, line: &str) -> bool {
 
 /// `[<c013ca52>]` (or `? [<...>]`) alone: the address of a frame whose symbol was wrapped.
 pub(crate) fn is_bare_address(t: &str) -> bool {
+    if !matches!(first_byte(t), Some(b'?' | b'[' | 0x80..)) {
+        return false;
+    }
     let t = trim(t);
     let t = t.strip_prefix("? ").unwrap_or(t);
     t.strip_prefix("[<")
@@ -954,6 +1023,13 @@ pub(crate) enum LockLineStage {
 /// The [`LockLineStage`] of a line that starts like a `print_lock()` line with an address (as
 /// every kernel since 4.15 prints it), or `None` for any other line.
 pub(crate) fn lock_line_stage(t: &str) -> Option<LockLineStage> {
+    // A held lock's `#`, or the address's first hex digit (most lines are rejected here).
+    if !matches!(
+        first_byte(t),
+        Some(b'#' | b'0'..=b'9' | b'a'..=b'f' | 0x80..)
+    ) {
+        return None;
+    }
     let t = trim(split_held_index(t).map_or(t, |(_, rest)| rest));
     // The address: lowercase hex up to the first space (checked before the space is sought).
     let hex = t

@@ -343,10 +343,16 @@ fn fits(t: &str, p: &str, fit: Fit) -> Option<((usize, usize), usize)> {
 
 /// The first row of `rows` that `t` fits, from `from` on.
 fn first_fit(t: &str, rows: &[(&str, Fit, Phrase)], from: usize) -> Option<(usize, PhraseMatch)> {
+    let first = t.as_bytes().first();
     rows.iter()
         .enumerate()
         .skip(from)
         .find_map(|(i, (p, fit, phrase))| {
+            // A row the line must start with cannot fit a line that starts with another byte.
+            let anchored = !matches!(fit, Fit::Suffix | Fit::Contains);
+            if anchored && p.as_bytes().first() != first {
+                return None;
+            }
             let (arg, tail) = fits(t, p, *fit)?;
             Some((i, PhraseMatch::new(*phrase, arg, tail)))
         })
@@ -362,10 +368,14 @@ fn usage_at(t: &str) -> Option<PhraseMatch> {
 /// Whether `t` may hold a task phrase: each has ` is `, ` just ` or ` takes:` in it (a look at
 /// the word after each space, cheaper than the automaton on lines that have none).
 pub(crate) fn may_name_task(t: &str) -> bool {
+    // A plain scan: the lines are short and have many spaces, each of which a `memchr_iter`
+    // step would cost a call.
     let b = t.as_bytes();
-    memchr::memchr_iter(b' ', b).any(|at| {
-        let next = &b[at..];
-        next.starts_with(b" is ") || next.starts_with(b" just ") || next.starts_with(b" takes:")
+    (0..b.len()).any(|at| {
+        b[at] == b' ' && {
+            let next = &b[at..];
+            next.starts_with(b" is ") || next.starts_with(b" just ") || next.starts_with(b" takes:")
+        }
     })
 }
 
