@@ -57,6 +57,11 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
 
     /// Initialises the scenario's locks.
     fn new() -> impl PinInit<Self, Error>;
+
+    /// Wakes what a thread may sleep on forever besides the module's semaphores (which unloading
+    /// releases itself): called again and again while unloading waits for the threads. The woken
+    /// thread sees that the module is stopping and returns. Most scenarios have nothing to wake.
+    fn unblock(&self) {}
 }
 
 /// One iteration of a thread of the scenario `S`. `held` is the thread's lock-order token: it
@@ -228,6 +233,8 @@ const UNLOAD_TIMEOUT_MS: u32 = 1500;
 /// The scenario itself is shared by the thread closures, so it lives until the last thread is gone.
 pub(crate) struct Running {
     threads: KVec<KThread>,
+    /// The scenario's [`Scenario::unblock`].
+    unblock: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl Running {
@@ -236,8 +243,10 @@ impl Running {
         const { assert!(S::THREADS.len() <= MAX_THREADS) };
         let scenario = Arc::pin_init(S::new(), GFP_KERNEL)?;
         // Built first, so that on a failure below, dropping it stops the threads already started.
+        let s = scenario.clone();
         let mut running = Self {
             threads: KVec::with_capacity(S::THREADS.len(), GFP_KERNEL)?,
+            unblock: Arc::new(move || s.unblock(), GFP_KERNEL)?,
         };
         for (i, &Thread { name, cpu, step }) in S::THREADS.iter().enumerate() {
             let s = scenario.clone();
@@ -305,6 +314,7 @@ impl Drop for Running {
             // thread touches no data behind that semaphore, by the rule of `Scenario::THREADS`
             // (it asks `Ctx` first), so the data keeps at most one user: a holder from before.
             broken += unsafe { semaphore::up_sleepers() };
+            (self.unblock)();
             pause(PAUSE_MS);
             waited += PAUSE_MS;
         }
