@@ -32,6 +32,10 @@ pub(crate) struct Completions {
     done: Completion,
 }
 
+/// What `status` shows a thread waiting on.
+const LOCK: &CStr = c_str!("done_lock");
+const DONE: &CStr = c_str!("done");
+
 impl Scenario for Completions {
     const THREADS: &'static [Thread<Self>] = &[
         Thread::new(c_str!("waiter"), Self::waiter),
@@ -60,20 +64,20 @@ impl Completions {
     fn waiter(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         if ctx.buggy() {
             // The bug: `completer` needs `done_lock` before it can complete.
-            let _jobs = self.done_lock.lock();
+            let _jobs = ctx.waits_on(LOCK, || self.done_lock.lock());
             if ctx.hold() {
-                self.done.wait();
+                ctx.waits_on(DONE, || self.done.wait());
             }
         } else {
-            self.done.wait();
-            let _jobs = self.done_lock.lock();
+            ctx.waits_on(DONE, || self.done.wait());
+            let _jobs = ctx.waits_on(LOCK, || self.done_lock.lock());
         }
     }
 
     /// `completer`: records a job under `done_lock`, then completes `done`.
     #[inline(never)]
     fn completer(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
-        let mut jobs = self.done_lock.lock();
+        let mut jobs = ctx.waits_on(LOCK, || self.done_lock.lock());
         if ctx.running() {
             *jobs += 1;
         }

@@ -30,6 +30,10 @@ pub(crate) struct Mutexes {
     mutex_b: Mutex<()>,
 }
 
+/// The mutexes' names, for `status` (lockdep gets them from `new_mutex!`).
+const A: &CStr = c_str!("mutex_a");
+const B: &CStr = c_str!("mutex_b");
+
 impl Scenario for Mutexes {
     const THREADS: &'static [Thread<Self>] = &[
         Thread::new(c_str!("mutex_1"), Self::thread_a),
@@ -52,7 +56,7 @@ impl Mutexes {
     /// `mutex_1`: always `mutex_a`, then `mutex_b`.
     #[inline(never)]
     fn thread_a(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
-        Self::both(&self.mutex_a, &self.mutex_b, ctx);
+        Self::both((&self.mutex_a, A), (&self.mutex_b, B), ctx);
     }
 
     /// `mutex_2`: `mutex_a`, then `mutex_b` when fixed; the opposite order when buggy.
@@ -60,18 +64,19 @@ impl Mutexes {
     fn thread_b(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         if ctx.buggy() {
             // The bug.
-            Self::both(&self.mutex_b, &self.mutex_a, ctx);
+            Self::both((&self.mutex_b, B), (&self.mutex_a, A), ctx);
         } else {
-            Self::both(&self.mutex_a, &self.mutex_b, ctx);
+            Self::both((&self.mutex_a, A), (&self.mutex_b, B), ctx);
         }
     }
 
-    /// Takes `first`, holds it for `hold_ms`, takes `second`, releases both.
+    /// Takes `first`, holds it for `hold_ms`, takes `second`, releases both (each mutex with its
+    /// name, for `status`).
     #[inline(always)]
-    fn both(first: &Mutex<()>, second: &Mutex<()>, ctx: &Ctx) {
-        let _first = first.lock();
+    fn both(first: (&Mutex<()>, &'static CStr), second: (&Mutex<()>, &'static CStr), ctx: &Ctx) {
+        let _first = ctx.waits_on(first.1, || first.0.lock());
         if ctx.hold() {
-            let _second = second.lock();
+            let _second = ctx.waits_on(second.1, || second.0.lock());
         }
     }
 }

@@ -33,6 +33,10 @@ pub(crate) struct RwSem {
     rw_mutex: Mutex<u64>,
 }
 
+/// The locks' names, for `status` (lockdep gets them from the constructors).
+const SEM: &CStr = c_str!("rw_sem");
+const MUTEX: &CStr = c_str!("rw_mutex");
+
 impl Scenario for RwSem {
     const THREADS: &'static [Thread<Self>] = &[
         Thread::new(c_str!("rw_reader"), Self::reader),
@@ -55,9 +59,9 @@ impl RwSem {
     /// `rw_reader`: `rw_sem` for reading, then `rw_mutex`.
     #[inline(never)]
     fn reader(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
-        let version = self.rw_sem.read();
+        let version = ctx.waits_on(SEM, || self.rw_sem.read());
         if ctx.hold() {
-            let writes = self.rw_mutex.lock();
+            let writes = ctx.waits_on(MUTEX, || self.rw_mutex.lock());
             let _consistent = *version >= *writes;
         }
     }
@@ -68,15 +72,15 @@ impl RwSem {
     fn writer(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         if ctx.buggy() {
             // The bug.
-            let mut writes = self.rw_mutex.lock();
+            let mut writes = ctx.waits_on(MUTEX, || self.rw_mutex.lock());
             if ctx.hold() {
-                let mut version = self.rw_sem.write();
+                let mut version = ctx.waits_on(SEM, || self.rw_sem.write());
                 *version += 1;
                 *writes += 1;
             }
         } else {
-            let mut version = self.rw_sem.write();
-            let mut writes = self.rw_mutex.lock();
+            let mut version = ctx.waits_on(SEM, || self.rw_sem.write());
+            let mut writes = ctx.waits_on(MUTEX, || self.rw_mutex.lock());
             *version += 1;
             *writes += 1;
         }

@@ -155,7 +155,8 @@ impl Ctx {
     }
 
     /// Runs `take` (which takes the lock named `lock`) with the thread shown in `status` as
-    /// waiting on `lock`. Semaphores record their sleepers themselves; this is for spinlocks.
+    /// waiting on `lock`. Semaphores record their sleepers themselves; this is for the
+    /// other locks, and for waits on completions and work items.
     pub(crate) fn waits_on<R>(&self, lock: &'static CStr, take: impl FnOnce() -> R) -> R {
         let waiting = &STATS[self.thread].waiting;
         waiting.store(lock.as_char_ptr().cast_mut(), Ordering::Release);
@@ -172,7 +173,7 @@ struct ThreadStats {
     task: AtomicPtr<bindings::task_struct>,
     iterations: AtomicU64,
     running: AtomicBool,
-    /// The spinlock the thread spins on (a static C string), or null ([`Ctx::waits_on`]).
+    /// What the thread waits on besides semaphores (a static C string), or null ([`Ctx::waits_on`]).
     waiting: AtomicPtr<kernel::ffi::c_char>,
 }
 

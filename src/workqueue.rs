@@ -30,6 +30,10 @@ pub(crate) struct WorkQueue {
     job: Job<Mutex<u64>>,
 }
 
+/// What `status` shows the flusher waiting on.
+const LOCK: &CStr = c_str!("wq_lock");
+const JOB: &CStr = c_str!("wq_job");
+
 impl Scenario for WorkQueue {
     const THREADS: &'static [Thread<Self>] = &[Thread::new(c_str!("wq_flusher"), Self::flusher)];
     const LOCKS: &'static [&'static str] = &["wq_lock", "(work_completion)(wq_job)"];
@@ -54,15 +58,15 @@ impl WorkQueue {
     fn flusher(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         if ctx.buggy() {
             // The bug: the job needs `wq_lock` to finish.
-            let _runs = self.job.data().lock();
+            let _runs = ctx.waits_on(LOCK, || self.job.data().lock());
             self.job.queue();
             if ctx.hold() {
-                self.job.flush();
+                ctx.waits_on(JOB, || self.job.flush());
             }
         } else {
             self.job.queue();
-            self.job.flush();
-            let _runs = self.job.data().lock();
+            ctx.waits_on(JOB, || self.job.flush());
+            let _runs = ctx.waits_on(LOCK, || self.job.data().lock());
         }
     }
 

@@ -38,6 +38,17 @@ pub struct Scenario {
     /// Whether the buggy variant spins every CPU forever: the guest cannot recover, the soft-lockup
     /// detector reports the CPUs, and the lab powers the guest off from the host.
     pub spins: bool,
+    /// Whether `rmmod` ends the buggy variant's threads. A task asleep in `mutex_lock()`,
+    /// `down_write()` or `flush_work()` cannot be woken: the demo then leaves the threads stuck
+    /// and the guest is ended.
+    pub unloads: bool,
+    /// The reports the buggy variant prints besides `report`, each at least once (maybe again
+    /// and again).
+    pub also: &'static [ReportKind],
+    /// On kernels whose hung-task detector names blockers: (hung task, owner) pairs it must
+    /// print, as "INFO: task HUNG:pid is blocked on a mutex likely owned by task OWNER:pid". A
+    /// hung task's name may end in `/`: any task whose name starts so (`kworker/`).
+    pub owners: &'static [(&'static str, &'static str)],
 }
 
 const CIRCULAR: &str = "possible circular locking dependency detected";
@@ -58,6 +69,9 @@ pub const SCENARIOS: &[Scenario] = &[
         flip: true,
         in_interrupt: false,
         spins: false,
+        unloads: true,
+        also: &[],
+        owners: &[],
     },
     Scenario {
         name: "abc",
@@ -75,6 +89,9 @@ pub const SCENARIOS: &[Scenario] = &[
         flip: false,
         in_interrupt: false,
         spins: false,
+        unloads: true,
+        also: &[],
+        owners: &[],
     },
     Scenario {
         name: "recursive",
@@ -90,6 +107,9 @@ pub const SCENARIOS: &[Scenario] = &[
         flip: true,
         in_interrupt: false,
         spins: false,
+        unloads: true,
+        also: &[],
+        owners: &[],
     },
     Scenario {
         name: "irq",
@@ -105,6 +125,9 @@ pub const SCENARIOS: &[Scenario] = &[
         flip: true,
         in_interrupt: true,
         spins: false,
+        unloads: true,
+        also: &[],
+        owners: &[],
     },
     Scenario {
         name: "leak",
@@ -120,6 +143,9 @@ pub const SCENARIOS: &[Scenario] = &[
         flip: false,
         in_interrupt: false,
         spins: false,
+        unloads: true,
+        also: &[],
+        owners: &[],
     },
     Scenario {
         name: "plain",
@@ -135,6 +161,9 @@ pub const SCENARIOS: &[Scenario] = &[
         flip: true,
         in_interrupt: false,
         spins: false,
+        unloads: true,
+        also: &[],
+        owners: &[],
     },
     Scenario {
         name: "spin",
@@ -150,6 +179,101 @@ pub const SCENARIOS: &[Scenario] = &[
         flip: true,
         in_interrupt: false,
         spins: true,
+        unloads: false,
+        also: &[],
+        owners: &[],
+    },
+    Scenario {
+        name: "mutex",
+        threads: &["mutex_1", "mutex_2"],
+        progress: &["mutex_1", "mutex_2"],
+        locks: &["mutex_a", "mutex_b"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["mutex_a", "mutex_b"],
+        functions: &["Mutexes::thread_a", "Mutexes::thread_b"],
+        fix: "in one global order",
+        hung: &["mutex_1", "mutex_2"],
+        flip: true,
+        in_interrupt: false,
+        spins: false,
+        unloads: false,
+        also: &[],
+        owners: &[("mutex_1", "mutex_2"), ("mutex_2", "mutex_1")],
+    },
+    Scenario {
+        name: "rwsem",
+        threads: &["rw_reader", "rw_writer"],
+        progress: &["rw_reader", "rw_writer"],
+        locks: &["rw_mutex", "rw_sem"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["rw_mutex", "rw_sem"],
+        functions: &["RwSem::reader", "RwSem::writer"],
+        fix: "in one global order",
+        hung: &["rw_reader", "rw_writer"],
+        flip: true,
+        in_interrupt: false,
+        spins: false,
+        unloads: false,
+        also: &[],
+        owners: &[("rw_reader", "rw_writer"), ("rw_writer", "rw_reader")],
+    },
+    Scenario {
+        name: "workqueue",
+        threads: &["wq_flusher"],
+        progress: &["wq_flusher"],
+        // The flusher holds rcu_read_lock inside flush_work when it "acquires" the job: the
+        // report's list of held locks shows it.
+        locks: &["(work_completion)(wq_job)", "rcu_read_lock", "wq_lock"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["(work_completion)(wq_job)", "wq_lock"],
+        functions: &["WorkQueue::flusher", "WorkQueue::run"],
+        fix: "flush",
+        hung: &["wq_flusher"],
+        flip: true,
+        in_interrupt: false,
+        spins: false,
+        unloads: false,
+        also: &[],
+        owners: &[("kworker/", "wq_flusher")],
+    },
+    Scenario {
+        name: "completion",
+        threads: &["waiter", "completer"],
+        progress: &["waiter", "completer"],
+        locks: &[],
+        report: None,
+        report_line: "",
+        cycle: &[],
+        functions: &["Completions::waiter", "Completions::completer"],
+        fix: "completion",
+        hung: &["waiter", "completer"],
+        flip: true,
+        in_interrupt: false,
+        spins: false,
+        unloads: true,
+        also: &[],
+        owners: &[("completer", "waiter")],
+    },
+    Scenario {
+        name: "atomic",
+        threads: &["atomic_1"],
+        progress: &["atomic_1"],
+        locks: &["atomic_mutex", "atomic_spin"],
+        report: Some(ReportKind::InvalidWaitContext),
+        report_line: "Invalid wait context",
+        cycle: &[],
+        functions: &["Atomic::thread"],
+        fix: "before atomic_spin",
+        hung: &[],
+        flip: true,
+        in_interrupt: false,
+        spins: false,
+        unloads: true,
+        also: &[ReportKind::SleepInAtomic],
+        owners: &[],
     },
 ];
 
@@ -176,10 +300,15 @@ impl Scenario {
                 self.hung.join(", ")
             ));
         }
+        for kind in self.also {
+            parts.push(format!("the kernel reported {}", kind.as_str()));
+        }
         if self.spins {
             parts.push("the soft-lockup detector reported both CPUs, and the lab powered the frozen guest off".into());
-        } else {
+        } else if self.unloads {
             parts.push("rmmod ended the threads within 2 s".into());
+        } else {
+            parts.push("nothing can wake the threads (rmmod would hang with them)".into());
         }
         parts.join("; ") + "."
     }
@@ -187,13 +316,14 @@ impl Scenario {
     /// The shell assignments that tell `qemu/demo.sh` which scenario to play.
     pub fn demo_env(&self) -> String {
         format!(
-            "SCENARIO={} PROGRESS='{}' REPORT='{}' HUNG='{}' FLIP={} SPINS={}",
+            "SCENARIO={} PROGRESS='{}' REPORT='{}' HUNG='{}' FLIP={} SPINS={} UNLOADS={}",
             self.name,
             self.progress.join(" "),
             self.report_line,
             self.hung.join(" "),
             u8::from(self.flip),
             u8::from(self.spins),
+            u8::from(self.unloads),
         )
     }
 }

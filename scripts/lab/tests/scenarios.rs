@@ -77,7 +77,9 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(abba, abc, recursive, irq, leak, plain, spin);
+scenarios!(
+    abba, abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic
+);
 
 /// An unknown scenario is refused at load time: insmod fails with EINVAL, the kernel log lists the
 /// valid names, and nothing stays loaded.
