@@ -3,10 +3,10 @@
 //! Waiting for a completion while holding the lock its completer needs: a deadlock lockdep cannot
 //! see.
 //!
-//! `waiter` takes `done_lock` (a mutex), and in buggy mode waits for the completion `done` while
-//! it holds it. `completer` takes `done_lock` to record its work, then completes `done`. Once
-//! `waiter` holds the mutex and waits, `completer` sleeps on the mutex and can never complete:
-//! both are stuck in state D. Lockdep tracks locks, not completions, so it prints nothing; only
+//! `waiter` asks for a job and waits for the completion `done`; in buggy mode it does both while
+//! it holds `done_lock` (a mutex). `completer` does each job it is asked for: it takes
+//! `done_lock` to record it, then completes `done`. Once `waiter` holds the mutex and waits,
+//! `completer` sleeps on the mutex and can never complete: both are stuck in state D. Lockdep tracks locks, not completions, so it prints nothing; only
 //! the hung-task detector reports the two threads (on 7.x it names `waiter` as the owner of the
 //! mutex `completer` waits for; what `waiter` waits for, no report can say).
 //!
@@ -19,17 +19,21 @@
 use crate::order::{Token, Unlocked};
 use crate::scenario::{Ctx, Scenario, Thread};
 use crate::wait::Completion;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::{new_mutex, Mutex};
 
-/// The mutex (a count of completed jobs), and the completion.
+/// The mutex (a count of completed jobs), the completion, and the request for a job.
 #[pin_data]
 pub(crate) struct Completions {
     #[pin]
     done_lock: Mutex<u64>,
     #[pin]
     done: Completion,
+    /// Set by `waiter` to ask for a job, cleared by `completer` as it takes it: one completion
+    /// per request, so that `waiter` always waits for a job still to be done.
+    requested: AtomicBool,
 }
 
 /// What `status` shows a thread waiting on.
@@ -50,6 +54,7 @@ impl Scenario for Completions {
         try_pin_init!(Self {
             done_lock <- new_mutex!(0, "done_lock"),
             done <- Completion::new(),
+            requested: AtomicBool::new(false),
         })
     }
 
@@ -59,24 +64,34 @@ impl Scenario for Completions {
 }
 
 impl Completions {
-    /// `waiter`: waits for one completion, with `done_lock` held when buggy.
+    /// `waiter`: asks for a job and waits for its completion, with `done_lock` held when buggy.
     #[inline(never)]
     fn waiter(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
         if ctx.buggy() {
             // The bug: `completer` needs `done_lock` before it can complete.
             let _jobs = ctx.waits_on(LOCK, || self.done_lock.lock());
             if ctx.hold() {
-                ctx.waits_on(DONE, || self.done.wait());
+                self.request_and_wait(ctx);
             }
         } else {
-            ctx.waits_on(DONE, || self.done.wait());
+            self.request_and_wait(ctx);
             let _jobs = ctx.waits_on(LOCK, || self.done_lock.lock());
         }
     }
 
-    /// `completer`: records a job under `done_lock`, then completes `done`.
+    /// Asks for a job, and waits until it is done.
+    #[inline(always)]
+    fn request_and_wait(&self, ctx: &Ctx) {
+        self.requested.store(true, Ordering::Release);
+        ctx.waits_on(DONE, || self.done.wait());
+    }
+
+    /// `completer`: if a job was asked for, records it under `done_lock`, then completes `done`.
     #[inline(never)]
     fn completer(&self, ctx: &Ctx, _held: &mut Token<'_, Unlocked>) {
+        if !self.requested.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let mut jobs = ctx.waits_on(LOCK, || self.done_lock.lock());
         if ctx.running() {
             *jobs += 1;
