@@ -934,7 +934,7 @@ fn streamed_reports_and_json_match_the_whole_log_on_every_fixture() {
         assert_eq!(back, doc, "{name}");
         with_graph += usize::from(!doc.wait_for.edges.is_empty());
     }
-    assert_eq!(with_graph, 9, "the 7.3, blocker and scenario fixtures");
+    assert_eq!(with_graph, 13, "the 7.3, blocker and scenario fixtures");
 }
 
 #[test]
