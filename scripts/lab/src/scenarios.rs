@@ -54,6 +54,26 @@ pub struct Scenario {
 const CIRCULAR: &str = "possible circular locking dependency detected";
 
 /// Every scenario; the first is the module's default.
+/// What most scenarios share; each row of [`SCENARIOS`] says what differs.
+const ROW: Scenario = Scenario {
+    name: "",
+    threads: &[],
+    progress: &[],
+    locks: &[],
+    report: None,
+    report_line: "",
+    cycle: &[],
+    functions: &[],
+    fix: "",
+    hung: &[],
+    flip: true,
+    in_interrupt: false,
+    spins: false,
+    unloads: true,
+    also: &[],
+    owners: &[],
+};
+
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "abba",
@@ -66,12 +86,7 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["AbBa::thread_a", "AbBa::thread_b"],
         fix: "in one global order",
         hung: &["deadlock_a", "deadlock_b"],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
-        unloads: true,
-        also: &[],
-        owners: &[],
+        ..ROW
     },
     Scenario {
         name: "abc",
@@ -87,11 +102,7 @@ pub const SCENARIOS: &[Scenario] = &[
         // The fixed variant records sem_a -> sem_c: flipped after it, abc_c's sem_c -> sem_a
         // closes a two-lock cycle with that order before the three-lock one.
         flip: false,
-        in_interrupt: false,
-        spins: false,
-        unloads: true,
-        also: &[],
-        owners: &[],
+        ..ROW
     },
     Scenario {
         name: "recursive",
@@ -100,16 +111,10 @@ pub const SCENARIOS: &[Scenario] = &[
         locks: &["sem_r"],
         report: Some(ReportKind::RecursiveLocking),
         report_line: "possible recursive locking detected",
-        cycle: &[],
         functions: &["Recursive::update", "Recursive::log_update"],
         fix: "do not take a lock the task already holds",
         hung: &["recursive"],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
-        unloads: true,
-        also: &[],
-        owners: &[],
+        ..ROW
     },
     Scenario {
         name: "irq",
@@ -118,16 +123,10 @@ pub const SCENARIOS: &[Scenario] = &[
         locks: &["irq_lock"],
         report: Some(ReportKind::InconsistentLockState),
         report_line: "inconsistent lock state",
-        cycle: &[],
         functions: &["Irq::thread", "Irq::fire"],
         fix: "with interrupts disabled",
-        hung: &[],
-        flip: true,
         in_interrupt: true,
-        spins: false,
-        unloads: true,
-        also: &[],
-        owners: &[],
+        ..ROW
     },
     Scenario {
         name: "leak",
@@ -136,16 +135,11 @@ pub const SCENARIOS: &[Scenario] = &[
         locks: &["sem_l"],
         report: Some(ReportKind::LockHeldAtExit),
         report_line: "still has locks held",
-        cycle: &[],
         functions: &["Leak::job"],
         fix: "release every lock on every return path",
         hung: &["leak_b"],
         flip: false,
-        in_interrupt: false,
-        spins: false,
-        unloads: true,
-        also: &[],
-        owners: &[],
+        ..ROW
     },
     Scenario {
         name: "plain",
@@ -154,16 +148,10 @@ pub const SCENARIOS: &[Scenario] = &[
         locks: &[],
         report: None,
         report_line: "",
-        cycle: &[],
         functions: &["Plain::thread_a", "Plain::thread_b"],
         fix: "no lockdep annotation",
         hung: &["plain_a", "plain_b"],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
-        unloads: true,
-        also: &[],
-        owners: &[],
+        ..ROW
     },
     Scenario {
         name: "spin",
@@ -175,13 +163,9 @@ pub const SCENARIOS: &[Scenario] = &[
         cycle: &["spin_a", "spin_b"],
         functions: &["Spin::thread_a", "Spin::thread_b"],
         fix: "in one global order",
-        hung: &[],
-        flip: true,
-        in_interrupt: false,
         spins: true,
         unloads: false,
-        also: &[],
-        owners: &[],
+        ..ROW
     },
     Scenario {
         name: "mutex",
@@ -194,12 +178,9 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["Mutexes::thread_a", "Mutexes::thread_b"],
         fix: "in one global order",
         hung: &["mutex_1", "mutex_2"],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
         unloads: false,
-        also: &[],
         owners: &[("mutex_1", "mutex_2"), ("mutex_2", "mutex_1")],
+        ..ROW
     },
     Scenario {
         name: "rwsem",
@@ -212,12 +193,9 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["RwSem::reader", "RwSem::writer"],
         fix: "in one global order",
         hung: &["rw_reader", "rw_writer"],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
         unloads: false,
-        also: &[],
         owners: &[("rw_reader", "rw_writer"), ("rw_writer", "rw_reader")],
+        ..ROW
     },
     Scenario {
         name: "workqueue",
@@ -232,12 +210,9 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["WorkQueue::flusher", "WorkQueue::run"],
         fix: "flush",
         hung: &["wq_flusher"],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
         unloads: false,
-        also: &[],
         owners: &[("kworker/", "wq_flusher")],
+        ..ROW
     },
     Scenario {
         name: "completion",
@@ -246,16 +221,11 @@ pub const SCENARIOS: &[Scenario] = &[
         locks: &[],
         report: None,
         report_line: "",
-        cycle: &[],
         functions: &["Completions::waiter", "Completions::completer"],
         fix: "completion",
         hung: &["waiter", "completer"],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
-        unloads: true,
-        also: &[],
         owners: &[("completer", "waiter")],
+        ..ROW
     },
     Scenario {
         name: "atomic",
@@ -264,16 +234,10 @@ pub const SCENARIOS: &[Scenario] = &[
         locks: &["atomic_mutex", "atomic_spin"],
         report: Some(ReportKind::InvalidWaitContext),
         report_line: "Invalid wait context",
-        cycle: &[],
         functions: &["Atomic::thread"],
         fix: "before atomic_spin",
-        hung: &[],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
-        unloads: true,
         also: &[ReportKind::SleepInAtomic],
-        owners: &[],
+        ..ROW
     },
 ];
 
