@@ -761,17 +761,6 @@ fn explain_wait_context(r: &Report) -> String {
     let mut lines = Vec::new();
     let lock = r.acquiring.as_ref();
     let class = lock.and_then(|a| r.lock(&a.lock));
-    if let Some(a) = lock {
-        let wait = class
-            .and_then(|c| c.wait_type.as_deref())
-            .map(|w| format!(" (wait type {w}: {})", wait_type_name(w)))
-            .unwrap_or_default();
-        let site =
-            a.at.as_ref()
-                .map(|f| format!(" in {f}"))
-                .unwrap_or_default();
-        lines.push(format!("{} tries to take {}{wait}{site}.", who(r), a.lock));
-    }
     // The held locks whose inner wait type is below the new lock's outer one forbid it: a lock
     // that may wait longer (sleep) taken inside one that may not. The numbers differ between
     // kernels (PROVE_RAW_LOCK_NESTING adds one), their order does not.
@@ -788,6 +777,23 @@ fn explain_wait_context(r: &Report) -> String {
         Some(4) => Some(3),
         _ => None,
     };
+    // Without PROVE_RAW_LOCK_NESTING, spinlock_t and raw_spinlock_t share 2 and sleeping is 3.
+    let name = |w: &str| match (sleeping, level(Some(w), true)) {
+        (Some(3), Some(2)) => "spinning: spinlock_t, raw_spinlock_t",
+        (Some(3), Some(3)) => "sleeping: mutex, rw_semaphore",
+        _ => wait_type_name(w),
+    };
+    if let Some(a) = lock {
+        let wait = class
+            .and_then(|c| c.wait_type.as_deref())
+            .map(|w| format!(" (wait type {w}: {})", name(w)))
+            .unwrap_or_default();
+        let site =
+            a.at.as_ref()
+                .map(|f| format!(" in {f}"))
+                .unwrap_or_default();
+        lines.push(format!("{} tries to take {}{wait}{site}.", who(r), a.lock));
+    }
     let narrower: Vec<&str> = own_held(r)
         .filter(|h| {
             let inner = r
