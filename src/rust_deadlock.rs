@@ -17,8 +17,11 @@ mod compat;
 mod kthread;
 mod order;
 mod param;
+mod rw_semaphore;
 mod scenario;
 mod semaphore;
+mod wait;
+mod work;
 
 compat::with_kunit! {
     // The module's KUnit suite, where the kernel crate can build one.
@@ -28,11 +31,16 @@ compat::with_kunit! {
 // The scenarios.
 mod abba;
 mod abc;
+mod atomic;
+mod completion;
 mod irq;
 mod leak;
+mod mutex;
 mod plain;
 mod recursive;
+mod rwsem;
 mod spin;
+mod workqueue;
 
 use param::{BoolParam, ChoiceParam, PageWriter, ShowParam, UintParam};
 use scenario::{Running, Scenario};
@@ -66,6 +74,11 @@ scenarios! {
     "leak" => leak::Leak,
     "plain" => plain::Plain,
     "spin" => spin::Spin,
+    "mutex" => mutex::Mutexes,
+    "rwsem" => rwsem::RwSem,
+    "workqueue" => workqueue::WorkQueue,
+    "completion" => completion::Completions,
+    "atomic" => atomic::Atomic,
 }
 
 module! {
@@ -86,7 +99,7 @@ module_param!(
     SCENARIO: ChoiceParam,
     "scenario",
     0o444,
-    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin"
+    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic"
 );
 
 /// Whether the threads run the buggy variant of the scenario.

@@ -57,6 +57,11 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
 
     /// Initialises the scenario's locks.
     fn new() -> impl PinInit<Self, Error>;
+
+    /// Wakes what a thread may sleep on forever besides the module's semaphores (which unloading
+    /// releases itself): called again and again while unloading waits for the threads. The woken
+    /// thread sees that the module is stopping and returns. Most scenarios have nothing to wake.
+    fn unblock(&self) {}
 }
 
 /// One iteration of a thread of the scenario `S`. `held` is the thread's lock-order token: it
@@ -150,7 +155,8 @@ impl Ctx {
     }
 
     /// Runs `take` (which takes the lock named `lock`) with the thread shown in `status` as
-    /// waiting on `lock`. Semaphores record their sleepers themselves; this is for spinlocks.
+    /// waiting on `lock`. Semaphores record their sleepers themselves; this is for the
+    /// other locks, and for waits on completions and work items.
     pub(crate) fn waits_on<R>(&self, lock: &'static CStr, take: impl FnOnce() -> R) -> R {
         let waiting = &STATS[self.thread].waiting;
         waiting.store(lock.as_char_ptr().cast_mut(), Ordering::Release);
@@ -167,7 +173,7 @@ struct ThreadStats {
     task: AtomicPtr<bindings::task_struct>,
     iterations: AtomicU64,
     running: AtomicBool,
-    /// The spinlock the thread spins on (a static C string), or null ([`Ctx::waits_on`]).
+    /// What the thread waits on besides semaphores (a static C string), or null ([`Ctx::waits_on`]).
     waiting: AtomicPtr<kernel::ffi::c_char>,
 }
 
@@ -228,6 +234,8 @@ const UNLOAD_TIMEOUT_MS: u32 = 1500;
 /// The scenario itself is shared by the thread closures, so it lives until the last thread is gone.
 pub(crate) struct Running {
     threads: KVec<KThread>,
+    /// The scenario's [`Scenario::unblock`].
+    unblock: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl Running {
@@ -236,8 +244,10 @@ impl Running {
         const { assert!(S::THREADS.len() <= MAX_THREADS) };
         let scenario = Arc::pin_init(S::new(), GFP_KERNEL)?;
         // Built first, so that on a failure below, dropping it stops the threads already started.
+        let s = scenario.clone();
         let mut running = Self {
             threads: KVec::with_capacity(S::THREADS.len(), GFP_KERNEL)?,
+            unblock: Arc::new(move || s.unblock(), GFP_KERNEL)?,
         };
         for (i, &Thread { name, cpu, step }) in S::THREADS.iter().enumerate() {
             let s = scenario.clone();
@@ -305,6 +315,7 @@ impl Drop for Running {
             // thread touches no data behind that semaphore, by the rule of `Scenario::THREADS`
             // (it asks `Ctx` first), so the data keeps at most one user: a holder from before.
             broken += unsafe { semaphore::up_sleepers() };
+            (self.unblock)();
             pause(PAUSE_MS);
             waited += PAUSE_MS;
         }

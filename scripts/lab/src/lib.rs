@@ -449,9 +449,11 @@ pub fn boot_for(scenario: &Scenario, echo: bool) -> Boot {
 
 /// Checks that a guest that ran `scenario`'s buggy variant showed exactly what it should: the
 /// expected lockdep report and no other (none at all for a scenario lockdep cannot see), naming
-/// the scenario's locks, cycle and functions; a hung-task report and state D for each thread
-/// that sleeps forever; a soft-lockup report for each spinning thread; and an `rmmod` that
-/// succeeded within 2 s (except where the guest cannot recover). The error is a one-line reason.
+/// the scenario's locks, cycle and functions, and the other reports it must print; a hung-task
+/// report and state D for each thread that sleeps forever, and where the kernel names blockers,
+/// each owner it must name; a soft-lockup report for each spinning thread; and an `rmmod` that
+/// succeeded within 2 s (except where nothing can end the threads). The error is a one-line
+/// reason.
 pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
     if run.status != 0 {
         return Err(format!("the guest command failed (status {})", run.status));
@@ -464,9 +466,14 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             !matches!(
                 r.kind,
                 ReportKind::HungTask | ReportKind::SoftLockup | ReportKind::Generic
-            )
+            ) && !scenario.also.contains(&r.kind)
         })
         .collect();
+    for kind in scenario.also {
+        if !reports.iter().any(|r| r.kind == *kind) {
+            return Err(format!("no {} report", kind.as_str()));
+        }
+    }
     match scenario.report {
         None if lockdep.is_empty() => {}
         None => return Err(format!("lockdep reported: {}", lockdep[0].title)),
@@ -526,6 +533,24 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             return Err(format!("{thread} was not in state D"));
         }
     }
+    if run.target.names_blockers() {
+        for (hung, owner) in scenario.owners {
+            let names = |r: &Report| {
+                let task = r.hung_task.as_ref()?;
+                let holder = task.blocker.as_ref()?.holder.as_ref()?;
+                let matches = match hung.strip_suffix('/') {
+                    Some(prefix) => task.comm.starts_with(prefix),
+                    None => task.comm == *hung,
+                };
+                (matches && holder.comm == *owner).then_some(())
+            };
+            if !reports.iter().any(|r| names(r).is_some()) {
+                return Err(format!(
+                    "no hung-task report says that {hung} is blocked by {owner}"
+                ));
+            }
+        }
+    }
     if scenario.spins {
         for thread in scenario.threads {
             let spun = |r: &&Report| {
@@ -535,6 +560,9 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
                 return Err(format!("no soft-lockup report for {thread}"));
             }
         }
+        return Ok(());
+    }
+    if !scenario.unloads {
         return Ok(());
     }
     match run.timing("rmmod rust_deadlock") {

@@ -38,11 +38,42 @@ pub struct Scenario {
     /// Whether the buggy variant spins every CPU forever: the guest cannot recover, the soft-lockup
     /// detector reports the CPUs, and the lab powers the guest off from the host.
     pub spins: bool,
+    /// Whether `rmmod` ends the buggy variant's threads. A task asleep in `mutex_lock()`,
+    /// `down_write()` or `flush_work()` cannot be woken: the demo then leaves the threads stuck
+    /// and the guest is ended.
+    pub unloads: bool,
+    /// The reports the buggy variant prints besides `report`, each at least once (maybe again
+    /// and again).
+    pub also: &'static [ReportKind],
+    /// On kernels whose hung-task detector names blockers: (hung task, owner) pairs it must
+    /// print, as "INFO: task HUNG:pid is blocked on a mutex likely owned by task OWNER:pid". A
+    /// hung task's name may end in `/`: any task whose name starts so (`kworker/`).
+    pub owners: &'static [(&'static str, &'static str)],
 }
 
 const CIRCULAR: &str = "possible circular locking dependency detected";
 
 /// Every scenario; the first is the module's default.
+/// What most scenarios share; each row of [`SCENARIOS`] says what differs.
+const ROW: Scenario = Scenario {
+    name: "",
+    threads: &[],
+    progress: &[],
+    locks: &[],
+    report: None,
+    report_line: "",
+    cycle: &[],
+    functions: &[],
+    fix: "",
+    hung: &[],
+    flip: true,
+    in_interrupt: false,
+    spins: false,
+    unloads: true,
+    also: &[],
+    owners: &[],
+};
+
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "abba",
@@ -55,9 +86,7 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["AbBa::thread_a", "AbBa::thread_b"],
         fix: "in one global order",
         hung: &["deadlock_a", "deadlock_b"],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
+        ..ROW
     },
     Scenario {
         name: "abc",
@@ -73,8 +102,7 @@ pub const SCENARIOS: &[Scenario] = &[
         // The fixed variant records sem_a -> sem_c: flipped after it, abc_c's sem_c -> sem_a
         // closes a two-lock cycle with that order before the three-lock one.
         flip: false,
-        in_interrupt: false,
-        spins: false,
+        ..ROW
     },
     Scenario {
         name: "recursive",
@@ -83,13 +111,10 @@ pub const SCENARIOS: &[Scenario] = &[
         locks: &["sem_r"],
         report: Some(ReportKind::RecursiveLocking),
         report_line: "possible recursive locking detected",
-        cycle: &[],
         functions: &["Recursive::update", "Recursive::log_update"],
         fix: "do not take a lock the task already holds",
         hung: &["recursive"],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
+        ..ROW
     },
     Scenario {
         name: "irq",
@@ -98,13 +123,10 @@ pub const SCENARIOS: &[Scenario] = &[
         locks: &["irq_lock"],
         report: Some(ReportKind::InconsistentLockState),
         report_line: "inconsistent lock state",
-        cycle: &[],
         functions: &["Irq::thread", "Irq::fire"],
         fix: "with interrupts disabled",
-        hung: &[],
-        flip: true,
         in_interrupt: true,
-        spins: false,
+        ..ROW
     },
     Scenario {
         name: "leak",
@@ -113,13 +135,11 @@ pub const SCENARIOS: &[Scenario] = &[
         locks: &["sem_l"],
         report: Some(ReportKind::LockHeldAtExit),
         report_line: "still has locks held",
-        cycle: &[],
         functions: &["Leak::job"],
         fix: "release every lock on every return path",
         hung: &["leak_b"],
         flip: false,
-        in_interrupt: false,
-        spins: false,
+        ..ROW
     },
     Scenario {
         name: "plain",
@@ -128,13 +148,10 @@ pub const SCENARIOS: &[Scenario] = &[
         locks: &[],
         report: None,
         report_line: "",
-        cycle: &[],
         functions: &["Plain::thread_a", "Plain::thread_b"],
         fix: "no lockdep annotation",
         hung: &["plain_a", "plain_b"],
-        flip: true,
-        in_interrupt: false,
-        spins: false,
+        ..ROW
     },
     Scenario {
         name: "spin",
@@ -146,10 +163,81 @@ pub const SCENARIOS: &[Scenario] = &[
         cycle: &["spin_a", "spin_b"],
         functions: &["Spin::thread_a", "Spin::thread_b"],
         fix: "in one global order",
-        hung: &[],
-        flip: true,
-        in_interrupt: false,
         spins: true,
+        unloads: false,
+        ..ROW
+    },
+    Scenario {
+        name: "mutex",
+        threads: &["mutex_1", "mutex_2"],
+        progress: &["mutex_1", "mutex_2"],
+        locks: &["mutex_a", "mutex_b"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["mutex_a", "mutex_b"],
+        functions: &["Mutexes::thread_a", "Mutexes::thread_b"],
+        fix: "in one global order",
+        hung: &["mutex_1", "mutex_2"],
+        unloads: false,
+        owners: &[("mutex_1", "mutex_2"), ("mutex_2", "mutex_1")],
+        ..ROW
+    },
+    Scenario {
+        name: "rwsem",
+        threads: &["rw_reader", "rw_writer"],
+        progress: &["rw_reader", "rw_writer"],
+        locks: &["rw_mutex", "rw_sem"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["rw_mutex", "rw_sem"],
+        functions: &["RwSem::reader", "RwSem::writer"],
+        fix: "in one global order",
+        hung: &["rw_reader", "rw_writer"],
+        unloads: false,
+        owners: &[("rw_reader", "rw_writer"), ("rw_writer", "rw_reader")],
+        ..ROW
+    },
+    Scenario {
+        name: "workqueue",
+        threads: &["wq_flusher"],
+        progress: &["wq_flusher"],
+        // The flusher holds rcu_read_lock inside flush_work when it "acquires" the job: the
+        // report's list of held locks shows it.
+        locks: &["(work_completion)(wq_job)", "rcu_read_lock", "wq_lock"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["(work_completion)(wq_job)", "wq_lock"],
+        functions: &["WorkQueue::flusher", "WorkQueue::run"],
+        fix: "flush",
+        hung: &["wq_flusher"],
+        unloads: false,
+        owners: &[("kworker/", "wq_flusher")],
+        ..ROW
+    },
+    Scenario {
+        name: "completion",
+        threads: &["waiter", "completer"],
+        progress: &["waiter", "completer"],
+        locks: &[],
+        report: None,
+        report_line: "",
+        functions: &["Completions::waiter", "Completions::completer"],
+        fix: "completion",
+        hung: &["waiter", "completer"],
+        owners: &[("completer", "waiter")],
+        ..ROW
+    },
+    Scenario {
+        name: "atomic",
+        threads: &["atomic_1"],
+        progress: &["atomic_1"],
+        locks: &["atomic_mutex", "atomic_spin"],
+        report: Some(ReportKind::InvalidWaitContext),
+        report_line: "Invalid wait context",
+        functions: &["Atomic::thread"],
+        fix: "before atomic_spin",
+        also: &[ReportKind::SleepInAtomic],
+        ..ROW
     },
 ];
 
@@ -176,10 +264,15 @@ impl Scenario {
                 self.hung.join(", ")
             ));
         }
+        for kind in self.also {
+            parts.push(format!("the kernel reported {}", kind.as_str()));
+        }
         if self.spins {
             parts.push("the soft-lockup detector reported both CPUs, and the lab powered the frozen guest off".into());
-        } else {
+        } else if self.unloads {
             parts.push("rmmod ended the threads within 2 s".into());
+        } else {
+            parts.push("nothing can wake the threads (rmmod would hang with them)".into());
         }
         parts.join("; ") + "."
     }
@@ -187,13 +280,14 @@ impl Scenario {
     /// The shell assignments that tell `qemu/demo.sh` which scenario to play.
     pub fn demo_env(&self) -> String {
         format!(
-            "SCENARIO={} PROGRESS='{}' REPORT='{}' HUNG='{}' FLIP={} SPINS={}",
+            "SCENARIO={} PROGRESS='{}' REPORT='{}' HUNG='{}' FLIP={} SPINS={} UNLOADS={}",
             self.name,
             self.progress.join(" "),
             self.report_line,
             self.hung.join(" "),
             u8::from(self.flip),
             u8::from(self.spins),
+            u8::from(self.unloads),
         )
     }
 }

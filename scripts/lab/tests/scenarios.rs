@@ -71,7 +71,9 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(abba, abc, recursive, irq, leak, plain, spin);
+scenarios!(
+    abba, abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic
+);
 
 /// An unknown scenario is refused at load time: insmod fails with EINVAL, the kernel log lists the
 /// valid names, and nothing stays loaded.
@@ -105,5 +107,63 @@ fn unknown_scenario_is_refused() {
         run.lines().any(|l| l == refusal),
         "{}",
         run.failure(&format!("no line '{refusal}'"))
+    );
+}
+
+/// The article's last symptom, a panic, asked for per run: with `sysctl_name` set to 1, the
+/// buggy `scenario` makes the kernel panic with `message`, right after the report of the stuck
+/// thread, whose stack points at `function` (where it sleeps or spins) in a function named `step`... (the
+/// scenario's code). The guest ends itself (panic_timeout -1: an immediate reset).
+fn panics(scenario: &str, setup: &str, message: &str, function: &str, step: &str) {
+    let run = boot(
+        &format!("{scenario}-panic"),
+        &format!("{setup}; load scenario={scenario} buggy=1; while :; do sleep 60; done"),
+        Boot {
+            until: Some(("Kernel panic - not syncing", 1)),
+            ..Boot::default()
+        },
+    );
+    assert_eq!(run.status, 0, "{}", run.failure("the guest did not panic"));
+    let Some(panic) = run.find(&format!("Kernel panic - not syncing: {message}")) else {
+        panic!("{}", run.failure(&format!("no panic '{message}'")));
+    };
+    let stuck = run.reports().into_iter().rev().find(|r| {
+        let frames = r.stacks.iter().flat_map(|s| s.frames.iter());
+        let names: Vec<&str> = frames.map(|f| f.function.as_str()).collect();
+        r.start_line <= panic + 1
+            && names.contains(&function)
+            && names.iter().any(|f| f.contains(step))
+    });
+    assert!(
+        stuck.is_some(),
+        "{}",
+        run.failure(&format!(
+            "no report before the panic with {function} in {step}'s stack"
+        ))
+    );
+}
+
+/// `hung_task_panic`: the mutex deadlock panics; the hung thread's stack points at schedule().
+#[test]
+fn a_hung_task_panics_at_schedule() {
+    panics(
+        "mutex",
+        "echo 1 > /proc/sys/kernel/hung_task_panic",
+        "hung_task: blocked tasks",
+        "schedule",
+        "Mutexes::thread_",
+    );
+}
+
+/// `softlockup_panic`: the spinlock deadlock panics; the spinning CPU's stack points at the
+/// spinlock's loop.
+#[test]
+fn a_soft_lockup_panics_at_spin_lock() {
+    panics(
+        "spin",
+        "soft_lockup_after_2s; echo 1 > /proc/sys/kernel/softlockup_panic",
+        "softlockup: hung tasks",
+        "do_raw_spin_lock",
+        "Spin::thread_",
     );
 }

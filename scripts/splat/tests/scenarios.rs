@@ -559,3 +559,96 @@ fn abc_is_a_three_lock_cycle() {
         }]
     );
 }
+
+/// The scenarios of the lock kinds beyond semaphores and spinlocks (7.3's consoles, each the
+/// demo of `make run SCENARIO=name`): the first report's kind, locks and fix.
+#[test]
+fn every_lock_kind_has_its_own_fix() {
+    use ReportKind::*;
+    let cases: [(&str, ReportKind, &[&str], &str); 4] = [
+        (
+            "scenario-mutex-7.3.log",
+            CircularDependency,
+            &["mutex_a", "mutex_b"],
+            "Fix: take mutex_a and mutex_b in one global order everywhere",
+        ),
+        (
+            "scenario-rwsem-7.3.log",
+            CircularDependency,
+            &["rw_mutex", "rw_sem"],
+            "Fix: take rw_sem and rw_mutex in one global order everywhere",
+        ),
+        (
+            "scenario-workqueue-7.3.log",
+            CircularDependency,
+            &["(work_completion)(wq_job)", "rcu_read_lock", "wq_lock"],
+            "Fix: do not flush or cancel-and-wait for the work while holding wq_lock",
+        ),
+        (
+            "scenario-atomic-7.3.log",
+            SleepInAtomic,
+            &["atomic_spin"],
+            "Fix: do not sleep in atomic context",
+        ),
+    ];
+    for (log, kind, want, fixed) in cases {
+        let reports = load(log);
+        let r = &reports[0];
+        assert_eq!(r.kind, kind, "{log}");
+        let mut names = locks(r);
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names, want, "{log}");
+        assert!(fix(r).starts_with(fixed), "{log}: {}", fix(r));
+    }
+    // The sleeping lock under a spinlock: lockdep's report names the spinlock to take it before,
+    // whichever numbering of wait types the kernel has (6.12's mutex is {3:3}, 7.3's {4:4}).
+    for log in ["scenario-atomic-7.3.log", "scenario-atomic-6.12.log"] {
+        let atomic = load(log);
+        assert_eq!(
+            kinds(&atomic)[..2],
+            [SleepInAtomic, InvalidWaitContext],
+            "{log}"
+        );
+        assert_eq!(
+            fix(&atomic[1]),
+            "Fix: take atomic_mutex before atomic_spin (or after releasing it): move what may \
+             sleep out of the atomic section.",
+            "{log}"
+        );
+        assert!(
+            line(&atomic[1], "atomic_1/").contains("(wait type {"),
+            "{log}"
+        );
+        assert!(
+            atomic[1]
+                .explanation
+                .contains("sleeping: mutex, rw_semaphore"),
+            "{log}: {}",
+            atomic[1].explanation
+        );
+    }
+}
+
+/// Waiting for a completion with a lock held that the completer needs: lockdep sees nothing, the
+/// hung-task reports tell it. The waiter's last report says not to wait with the lock held; the
+/// completer's, whose wait-for chain ends at the waiter, says the same about the waiter.
+#[test]
+fn a_completion_wait_with_a_lock_held_is_explained() {
+    let reports = load("scenario-completion-7.3.log");
+    assert!(reports.iter().all(|r| r.kind == ReportKind::HungTask));
+    let last = |comm: &str| {
+        reports
+            .iter()
+            .rev()
+            .find(|r| r.tasks[0].comm == comm)
+            .unwrap_or_else(|| panic!("no report of {comm}"))
+    };
+    assert!(fix(last("waiter"))
+        .starts_with("Fix: do not wait for a completion while holding done_lock"));
+    let completer = fix(last("completer"));
+    assert!(
+        completer.contains("waits in wait_for_completion() while it holds done_lock"),
+        "{completer}"
+    );
+}

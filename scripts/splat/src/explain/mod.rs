@@ -316,6 +316,27 @@ fn explain_circular(r: &Report) -> String {
                 .to_string(),
         );
         let unique = global_order(&r.cycle);
+        let work =
+            |l: &&String| l.starts_with("(work_completion)") || l.starts_with("(wq_completion)");
+        // A two-lock cycle through a work item: a lock held around a flush that the item takes.
+        if let (Some(w), 2) = (r.cycle.iter().find(work), unique.len()) {
+            let others: Vec<&str> = unique
+                .iter()
+                .filter(|l| !work(l))
+                .map(String::as_str)
+                .collect();
+            lines.push(format!(
+                "{w} is not a lock but a wait: flushing or cancelling a work item \
+                 (flush_work, cancel_work_sync, flush_workqueue) waits until it has run."
+            ));
+            lines.push(format!(
+                "Fix: do not flush or cancel-and-wait for the work while holding {}, which the \
+                 work item takes: flush first, then take the lock (or let the work item do \
+                 without it).",
+                others.join(", ")
+            ));
+            return lines.join("\n");
+        }
         let against = match (&where_now, held, acq) {
             (Some(f), Some(h), Some(a)) => format!(
                 "; {f} ({who}) must not take {} while holding {}",
@@ -740,16 +761,61 @@ fn explain_wait_context(r: &Report) -> String {
     let mut lines = Vec::new();
     let lock = r.acquiring.as_ref();
     let class = lock.and_then(|a| r.lock(&a.lock));
+    // The held locks whose inner wait type is below the new lock's outer one forbid it: a lock
+    // that may wait longer (sleep) taken inside one that may not. The numbers differ between
+    // kernels (PROVE_RAW_LOCK_NESTING adds one), their order does not.
+    let level = |w: Option<&str>, inner: bool| -> Option<u32> {
+        let (outer, inner_) = w?.trim_matches(|c| c == '{' || c == '}').split_once(':')?;
+        (if inner { inner_ } else { outer }).parse().ok()
+    };
+    let wanted = class.and_then(|c| level(c.wait_type.as_deref(), false));
+    // A task's own context is the highest wait type: {5:5} with PROVE_RAW_LOCK_NESTING, where a
+    // sleeping lock is 4, and {4:4} without, where it is 3. Only a sleeping lock is explained
+    // here; a spinlock_t inside a raw spinlock is the case below.
+    let sleeping = match level(r.details.get("context").map(String::as_str), true) {
+        Some(5) => Some(4),
+        Some(4) => Some(3),
+        _ => None,
+    };
+    // Without PROVE_RAW_LOCK_NESTING, spinlock_t and raw_spinlock_t share 2 and sleeping is 3.
+    let name = |w: &str| match (sleeping, level(Some(w), true)) {
+        (Some(3), Some(2)) => "spinning: spinlock_t, raw_spinlock_t",
+        (Some(3), Some(3)) => "sleeping: mutex, rw_semaphore",
+        _ => wait_type_name(w),
+    };
     if let Some(a) = lock {
         let wait = class
             .and_then(|c| c.wait_type.as_deref())
-            .map(|w| format!(" (wait type {w}: {})", wait_type_name(w)))
+            .map(|w| format!(" (wait type {w}: {})", name(w)))
             .unwrap_or_default();
         let site =
             a.at.as_ref()
                 .map(|f| format!(" in {f}"))
                 .unwrap_or_default();
         lines.push(format!("{} tries to take {}{wait}{site}.", who(r), a.lock));
+    }
+    let narrower: Vec<&str> = own_held(r)
+        .filter(|h| {
+            let inner = r
+                .lock(&h.lock)
+                .and_then(|c| level(c.wait_type.as_deref(), true));
+            matches!((inner, wanted), (Some(i), Some(w)) if i < w)
+        })
+        .map(|h| h.lock.as_str())
+        .collect();
+    if let (Some(a), false, true) = (lock, narrower.is_empty(), wanted == sleeping) {
+        let held = narrower.join(", ");
+        lines.push(format!(
+            "It holds {held}, inside which {} may not be taken: it may wait longer (sleep) than \
+             {held} allows.",
+            a.lock
+        ));
+        lines.push(format!(
+            "Fix: take {} before {held} (or after releasing it): move what may sleep out of the \
+             atomic section.",
+            a.lock
+        ));
+        return lines.join("\n");
     }
     if let Some(ctx) = r.details.get("context") {
         lines.push(format!(
@@ -892,15 +958,24 @@ fn explain_hung(r: &Report, earlier: &History) -> (Vec<String>, Option<String>) 
     if let Some(cause) = &earlier.cause {
         lines.push(format!("Likely cause: {}.", cause.mention(comm, *pid)));
     }
-    let fix = match earlier.leak_for(h) {
-        Some(leak) => {
+    let held = held_summary(r);
+    let fix = match (earlier.leak_for(h), waiting_on.as_deref(), &held) {
+        (Some(leak), _, _) => {
             let [cause, fix] = leak_lines(h, leak);
             lines.push(cause);
             fix
         }
-        None => "Fix: find who holds what this task waits for (a lock-order report above, or \
+        // A wait lockdep does not track, with locks held: what it waits for may need them.
+        (None, Some(what @ ("completion" | "work item")), Some(held)) => format!(
+            "Fix: do not wait for a {what} while holding {held}: lockdep cannot see this wait, \
+             and if the completer (or the work item) needs one of these locks, neither can go \
+             on. Release the locks before waiting, or complete without taking them."
+        ),
+        (None, _, _) => {
+            "Fix: find who holds what this task waits for (a lock-order report above, or \
                  SysRq-d \"show all locks\") and fix the ordering or the missing release."
-            .to_string(),
+                .to_string()
+        }
     };
     (lines, Some(fix))
 }

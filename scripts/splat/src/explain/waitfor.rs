@@ -243,10 +243,14 @@ fn blocker_lines(cx: &Ctx, r: &Report) -> (Vec<String>, Option<String>) {
         };
         return (lines, Some(fix));
     }
+    let mut fix = None;
     if !closed {
         match k.filter(|end| !next.contains_key(end)) {
             Some(end) => {
                 let _ = write!(sentence, ", {}", cx.chain_end(&end));
+                fix = steps
+                    .last()
+                    .and_then(|last| hidden_wait_fix(cx, &end, last));
             }
             None if path.len() >= MAX_CHAIN => sentence.push_str(", and so on"),
             None => sentence.push_str(", which is part of a wait-for cycle of other tasks"),
@@ -254,7 +258,21 @@ fn blocker_lines(cx: &Ctx, r: &Report) -> (Vec<String>, Option<String>) {
     }
     lines.push(format!("Wait-for chain (no cycle): {sentence}."));
     lines.extend(locks_line(&steps, false));
-    (lines, None)
+    (lines, fix)
+}
+
+/// The fix when a chain ends at a hung task that holds the lock of the chain's last edge and
+/// waits for something the kernel tracks no owner of (`wait_for_completion()`, `flush_work()`):
+/// most likely what it waits for needs that lock, a cycle through a wait no report can show.
+fn hidden_wait_fix(cx: &Ctx, end: &Key, last: &WaitEdge) -> Option<String> {
+    let wait = cx.b.last_hung(end)?.blocked_in.as_deref()?;
+    let lock = last.lock.as_deref()?;
+    Some(format!(
+        "Fix: {}/{} waits in {wait} while it holds {lock}; if what it waits for (the completer \
+         of a completion, a work item being flushed) needs {lock}, nothing can go on: release \
+         {lock} before waiting (never flush or wait for work that takes a lock you hold).",
+        end.0, end.1
+    ))
 }
 
 /// Why lockdep printed no report about the locks of a cycle that no lockdep report names: it
