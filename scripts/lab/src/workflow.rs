@@ -31,6 +31,9 @@ fn make_plan(args: &[&str]) -> std::process::Output {
         "TEST_KERNELS",
         "TEST_PARTS",
         "TEST_SHARD",
+        // make exports what its command line set: the CI's host job runs `make test TESTS=host`.
+        "TESTS",
+        "SHARD",
     ] {
         make.env_remove(var);
     }
