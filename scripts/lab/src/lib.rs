@@ -590,6 +590,18 @@ pub fn expected_reports(scenario: &Scenario) -> Rules {
     for thread in scenario.hung {
         rules = rules.allowing(Rule::new().kind(ReportKind::HungTask).task(thread));
     }
+    // The tasks the hung-task detector finds blocked on the scenario's threads, which it did not
+    // start: a kworker runs the work item (`kworker/` stands for any of them).
+    for (waiter, _) in scenario.owners {
+        let glob = format!("{waiter}{}", if waiter.ends_with('/') { "*" } else { "" });
+        rules = rules.allowing(Rule::new().kind(ReportKind::HungTask).task(&glob));
+    }
+    // The other reports the scenario prints, about its own threads.
+    for &kind in scenario.also {
+        for thread in scenario.threads {
+            rules = rules.allowing(Rule::new().kind(kind).task(thread));
+        }
+    }
     if scenario.spins {
         for thread in scenario.threads {
             rules = rules.allowing(Rule::new().kind(ReportKind::SoftLockup).task(thread));
