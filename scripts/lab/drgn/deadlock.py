@@ -438,7 +438,7 @@ def describe_wait(kind, role, lock, task, tasks, records, waits):
         wait["waiters"] = [t.pid.value_() for t in completion_for_each_task(lock)]
         wait["on_wait_list"] = me in [t.value_() for t in completion_for_each_task(lock)]
         wait["no_holder"] = (
-            "a completion has no owner: which task would complete it cannot be known"
+            "a completion has no owner, so which task would complete it is not recorded anywhere"
         )
     return wait
 

@@ -387,7 +387,7 @@ impl Wait {
         match self.kind.as_str() {
             "spinlock" => ("spins on", "held by"),
             "work" => ("waits for", "run by"),
-            "completion" => ("waits for", "held by"),
+            "completion" => ("waits for", "done by"),
             _ => ("waits on", "held by"),
         }
     }
@@ -575,14 +575,32 @@ impl Snapshot {
         chain
     }
 
-    /// The longest chain of waits, for when they form no cycle.
+    /// The longest chain of waits, for when they form no cycle (the first by pid of the longest).
     pub fn longest_chain(&self) -> Vec<&Thread> {
-        self.threads
+        let chains = self
+            .threads
             .iter()
             .filter(|t| t.waits_on.is_some())
-            .map(|t| self.chain(t))
-            .max_by_key(|c| c.len())
-            .unwrap_or_default()
+            .map(|t| self.chain(t));
+        chains.fold(Vec::new(), |longest, c| {
+            if c.len() > longest.len() {
+                c
+            } else {
+                longest
+            }
+        })
+    }
+
+    /// A line for each task, outside `core` (a cycle or a chain), whose waits lead into it.
+    fn behind(&self, core: &[&Thread], line: &dyn Fn(&Thread, &Wait) -> String) -> String {
+        let mut out = String::new();
+        let inside = |t: &Thread| core.iter().any(|c| c.pid == t.pid);
+        for t in self.threads.iter().filter(|t| !inside(t)) {
+            if let (Some(w), true) = (&t.waits_on, self.chain(t).iter().any(|c| inside(c))) {
+                let _ = writeln!(out, "behind it: {}", line(t, w));
+            }
+        }
+        out
     }
 
     /// The report: a summary, one block per task, then the cycle (or the longest chain), then
@@ -619,15 +637,21 @@ impl Snapshot {
                         " (counted until lockdep turned off)"
                     }
                 );
+                let width = classes
+                    .iter()
+                    .map(|c| c.name.len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(20);
                 let _ = writeln!(
                     out,
-                    "  {:<20} {:>11} {:>12} {:>12} {:>12}",
+                    "  {:<width$} {:>11} {:>12} {:>12} {:>12}",
                     "class", "contentions", "wait max", "wait total", "acquisitions"
                 );
                 for c in classes {
                     let _ = writeln!(
                         out,
-                        "  {:<20} {:>11} {:>12} {:>12} {:>12}",
+                        "  {:<width$} {:>11} {:>12} {:>12} {:>12}",
                         c.name,
                         c.contentions,
                         ms(c.wait_max_ns),
@@ -681,7 +705,7 @@ impl Snapshot {
                 Some(h) => format!("{held} {}", h.name),
                 None => match (&w.holder, &w.no_holder) {
                     (Some(Holder::Gone { .. }), _) => format!("{held} a task that has exited"),
-                    (_, Some(why)) => format!("nobody named: {why}"),
+                    (_, Some(why)) => format!("{held} nobody that can be named ({why})"),
                     _ => "nobody recorded".to_owned(),
                 },
             };
@@ -703,14 +727,8 @@ impl Snapshot {
                         "none of them can ever wake"
                     }
                 );
-                let in_cycle = |t: &Thread| cycle.iter().any(|(c, _)| c.pid == t.pid);
-                for t in self.threads.iter().filter(|t| !in_cycle(t)) {
-                    if let (Some(w), true) =
-                        (&t.waits_on, self.chain(t).iter().any(|c| in_cycle(c)))
-                    {
-                        let _ = writeln!(out, "behind it: {}", line(t, w));
-                    }
-                }
+                let tasks: Vec<&Thread> = cycle.iter().map(|(t, _)| *t).collect();
+                out.push_str(&self.behind(&tasks, &line));
             }
             None => {
                 let chain = self.longest_chain();
@@ -718,13 +736,13 @@ impl Snapshot {
                     out.push_str("\nno task waits on a lock\n");
                     return out;
                 }
-                let mut prefix = "\nno cycle; the longest chain of waits:";
-                for t in chain {
+                out.push_str("\nno cycle; the longest chain of waits:\n");
+                for t in &chain {
                     if let Some(w) = &t.waits_on {
-                        let _ = writeln!(out, "{prefix}\n  {}", line(t, w));
-                        prefix = "";
+                        let _ = writeln!(out, "  {}", line(t, w));
                     }
                 }
+                out.push_str(&self.behind(&chain, &line));
             }
         }
         out
@@ -834,7 +852,7 @@ fn block(t: &Thread) -> String {
             ),
             None => writeln!(
                 out,
-                "  {held:<9} nobody named: {}",
+                "  {held:<9} cannot be named: {}",
                 w.no_holder.as_deref().unwrap_or("nothing recorded who holds it")
             ),
         };
@@ -842,16 +860,70 @@ fn block(t: &Thread) -> String {
     if let Some(err) = &t.stack_error {
         let _ = writeln!(out, "  no stack: {err}");
     }
-    for (i, f) in t
-        .frames
+    out.push_str(&stack(&t.frames));
+    out
+}
+
+/// A stack, compact: without the scheduler's frames on top of every sleeper's stack and the
+/// entry frames under every thread's and system call's, and with a long run of frames in one
+/// directory of the kernel (a file system's read path) folded into its first and last.
+fn stack(frames: &[Frame]) -> String {
+    let first = frames
         .iter()
-        .enumerate()
-        .skip_while(|(_, f)| scheduler(&f.function))
-    {
+        .position(|f| !scheduler(&f.function))
+        .unwrap_or(frames.len());
+    let last = frames
+        .iter()
+        .rposition(|f| !entry(&f.function))
+        .map_or(first, |i| i + 1)
+        .max(first);
+    let line = |i: usize| {
+        let f = &frames[i];
         let inline = if f.inline { " (inlined)" } else { "" };
-        let _ = writeln!(out, "  #{i:<2} {}{inline}  {}", f.name(), f.location());
+        format!("  #{i:<2} {}{inline}  {}\n", f.name(), f.location())
+    };
+    let dir = |i: usize| {
+        let location = frames[i].location();
+        location.split_once('/').map(|(d, _)| d.to_owned())
+    };
+    let mut out = String::new();
+    let mut i = first;
+    while i < last {
+        let run = (i..last)
+            .take_while(|&j| dir(j).is_some() && dir(j) == dir(i))
+            .count();
+        if run > 4 && dir(i).as_deref() != Some("src") {
+            out.push_str(&line(i));
+            let _ = writeln!(
+                out,
+                "  ... {} more in {}/",
+                run - 2,
+                dir(i).unwrap_or_default()
+            );
+            out.push_str(&line(i + run - 1));
+            i += run;
+        } else {
+            out.push_str(&line(i));
+            i += 1;
+        }
     }
     out
+}
+
+/// Whether a function is where a thread or a system call enters the kernel.
+fn entry(function: &str) -> bool {
+    [
+        "kthread",
+        "ret_from_fork",
+        "entry_SYSCALL",
+        "do_syscall_",
+        "x64_sys_call",
+        "__x64_sys_",
+        "__se_sys_",
+        "__do_sys_",
+    ]
+    .iter()
+    .any(|p| function.starts_with(p))
 }
 
 /// Whether a function is the scheduler's own, on top of every sleeping task's stack.
