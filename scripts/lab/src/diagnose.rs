@@ -892,7 +892,7 @@ fn stack(frames: &[Frame]) -> String {
         let run = (i..last)
             .take_while(|&j| dir(j).is_some() && dir(j) == dir(i))
             .count();
-        if run > 4 && dir(i).as_deref() != Some("src") {
+        if run > 6 && dir(i).as_deref() != Some("src") {
             out.push_str(&line(i));
             let _ = writeln!(
                 out,
