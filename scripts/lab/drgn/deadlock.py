@@ -366,6 +366,15 @@ def holder_of(addr, tasks):
     return {"gone": hex(addr)}
 
 
+def set_holder(wait, addr, tasks, source, otherwise):
+    """Names the holder at `addr` and where it was read, or says why nobody can be named."""
+    if addr:
+        wait["holder"] = holder_of(addr, tasks)
+        wait["holder_from"] = source
+    else:
+        wait["no_holder"] = otherwise
+
+
 def describe_wait(kind, role, lock, task, tasks, records, waits):
     """What a sleeping task waits on: its kind, name, whether it is on the lock's own wait list,
     and its holder, or why none can be named."""
@@ -378,22 +387,25 @@ def describe_wait(kind, role, lock, task, tasks, records, waits):
         wait["on_wait_list"] = me in waiting_tasks(lock, "struct semaphore_waiter")
         last = lock.last_holder.value_() if hasattr(lock, "last_holder") else 0
         if record and record["holder"]:
-            wait["holder"] = holder_of(record["holder"], tasks)
-            wait["holder_from"] = "the module's record"
-        elif last:
-            wait["holder"] = holder_of(last, tasks)
-            wait["holder_from"] = "the semaphore's last holder (7.x)"
+            set_holder(wait, record["holder"], tasks, "the module's record", None)
         else:
-            wait["no_holder"] = "a semaphore has no owner, and nothing recorded who took it"
+            set_holder(
+                wait,
+                last,
+                tasks,
+                "the semaphore's last holder (7.x)",
+                "a semaphore has no owner, and nothing recorded who took it",
+            )
     elif kind == "mutex":
         wait["lock"] = dep_name(lock) or symbol_at(addr)
         wait["on_wait_list"] = me in waiting_tasks(lock, "struct mutex_waiter")
-        owner = mutex_owner(lock).value_()
-        if owner:
-            wait["holder"] = holder_of(owner, tasks)
-            wait["holder_from"] = "the mutex's owner field"
-        else:
-            wait["no_holder"] = "the mutex has no owner now: it is being handed over"
+        set_holder(
+            wait,
+            mutex_owner(lock).value_(),
+            tasks,
+            "the mutex's owner field",
+            "the mutex has no owner now: it is being handed over",
+        )
     elif kind == "rwsem":
         wait["lock"] = dep_name(lock) or symbol_at(addr)
         wait["on_wait_list"] = me in waiting_tasks(lock, "struct rwsem_waiter")
@@ -401,9 +413,9 @@ def describe_wait(kind, role, lock, task, tasks, records, waits):
         owner = rwsem_owner(lock).value_()
         if state == RwsemLocked.WRITE_LOCKED:
             wait["held_as"] = "writer"
-            if owner:
-                wait["holder"] = holder_of(owner, tasks)
-                wait["holder_from"] = "the rwsem's owner field"
+            set_holder(
+                wait, owner, tasks, "the rwsem's owner field", "the writer is not recorded"
+            )
         elif state == RwsemLocked.READ_LOCKED:
             readers = lock.count.counter.value_() >> RWSEM_READER_SHIFT
             wait["held_as"] = "reader"
@@ -521,11 +533,13 @@ def main():
         elif spin:
             lock, name, holder, cpu = spin
             wait = {"kind": "spinlock", "lock": name, "address": hex(lock), "owner_cpu": cpu}
-            if holder:
-                wait["holder"] = holder_of(holder, tasks)
-                wait["holder_from"] = "the spinlock's owner field (CONFIG_DEBUG_SPINLOCK)"
-            else:
-                wait["no_holder"] = "the spinlock records no owner"
+            set_holder(
+                wait,
+                holder,
+                tasks,
+                "the spinlock's owner field (CONFIG_DEBUG_SPINLOCK)",
+                "the spinlock records no owner",
+            )
             thread["waits_on"] = wait
             thread["waited_ns"] = waited_ns(task, True)
         elif state == "D":
