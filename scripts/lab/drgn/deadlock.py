@@ -52,7 +52,17 @@ from drgn.helpers.linux.sched import task_cpu, task_rq, task_state_to_char
 MODULE = "rust_deadlock"
 # task->blocker (7.x, include/linux/hung_task.h): the low two bits say the kind of lock.
 BLOCKER_TYPE_MASK = 0x3
-BLOCKER_KINDS = {0x0: ("mutex", None), 0x1: ("semaphore", None), 0x2: ("rwsem", "reader"), 0x3: ("rwsem", "writer")}
+BLOCKER_KINDS = {
+    0x0: ("mutex", None),
+    0x1: ("semaphore", None),
+    0x2: ("rwsem", "reader"),
+    0x3: ("rwsem", "writer"),
+}
+LOCK_TYPES = {
+    "mutex": "struct mutex *",
+    "semaphore": "struct semaphore *",
+    "rwsem": "struct rw_semaphore *",
+}
 PF_WQ_WORKER = 0x00000020
 PF_KTHREAD = 0x00200000
 # kernel/locking/rwsem.c: the reader count's place in `count`, and `owner`'s reader-owned flag.
@@ -155,8 +165,7 @@ def waited_lock(task, trace):
     if blocker:
         kind, role = BLOCKER_KINDS[blocker & BLOCKER_TYPE_MASK]
         addr = blocker & ~BLOCKER_TYPE_MASK
-        typename = {"mutex": "struct mutex *", "semaphore": "struct semaphore *", "rwsem": "struct rw_semaphore *"}[kind]
-        return kind, role, Object(prog, typename, addr)
+        return kind, role, Object(prog, LOCK_TYPES[kind], addr)
     sem = frame_arg(trace, SEM_FRAMES, "sem")
     if sem is not None:
         return "semaphore", None, sem
@@ -447,8 +456,9 @@ def describe_wait(kind, role, lock, task, tasks, records, waits):
             wait["no_holder"] = "no worker runs the work item yet: it waits in its queue"
     elif kind == "completion":
         wait["lock"] = waits.get(me) or symbol_at(addr)
-        wait["waiters"] = [t.pid.value_() for t in completion_for_each_task(lock)]
-        wait["on_wait_list"] = me in [t.value_() for t in completion_for_each_task(lock)]
+        waiters = list(completion_for_each_task(lock))
+        wait["waiters"] = [task_ref(t) for t in waiters]
+        wait["on_wait_list"] = me in [t.value_() for t in waiters]
         wait["no_holder"] = (
             "a completion has no owner, so which task would complete it is not recorded anywhere"
         )

@@ -367,8 +367,8 @@ pub struct Wait {
     pub readers: Option<u64>,
     /// A work item's function (a symbol).
     pub function: Option<String>,
-    /// The pids waiting on a completion.
-    pub waiters: Option<Vec<u32>>,
+    /// The tasks waiting on a completion.
+    pub waiters: Option<Vec<Holder>>,
     /// The CPU a spinlock's owner took it on.
     pub owner_cpu: Option<i64>,
 }
@@ -816,7 +816,14 @@ fn block(t: &Thread) -> String {
             None => {}
         }
         if let Some(waiters) = &w.waiters {
-            how.push(format!("{} waiting", waiters.len()));
+            let names: Vec<String> = waiters
+                .iter()
+                .map(|h| match h {
+                    Holder::Task { name, pid } => format!("{name} (pid {pid})"),
+                    Holder::Gone { gone } => gone.clone(),
+                })
+                .collect();
+            how.push(format!("waited for by {}", names.join(", ")));
         }
         let _ = writeln!(
             out,

@@ -424,6 +424,7 @@ fn diagnose_completion_without_an_owner() {
             &snapshot.render(),
             &[
                 "  waits for done (completion at 0x",
+                ", on its wait list, waited for by waiter (pid ",
                 "  done by   cannot be named: a completion has no owner",
                 "no cycle; the longest chain of waits:",
                 "  completer waits on done_lock (mutex), held by waiter",
