@@ -176,8 +176,9 @@ fn show_status(out: &mut PageWriter<'_>) -> fmt::Result {
 
 /// Reads as the name of the lock it took and released, after waiting for it as long as it takes.
 fn show_peek(out: &mut PageWriter<'_>) -> fmt::Result {
-    // SAFETY: Only the `peek` parameter's get callback calls this, and the reference is dropped
-    // before it returns.
+    // SAFETY: Only `PEEK`'s get callback calls this (`ShowParam::get`), and the kernel calls that
+    // with the module's parameter lock held (`param_attr_show`); the reference is dropped before
+    // the callback returns.
     let peeker = unsafe { PEEKER.in_callback() };
     match peeker.as_ref().map(|peek| peek()) {
         Some(Some(lock)) => writeln!(out, "took {} and released it", lock.to_str().unwrap_or("?")),
