@@ -11,8 +11,8 @@
 #   make         build the module (against the lab kernel, or KDIR=/path/to/your/kernel/build)
 #   make check   zero-warning checks: module with CLIPPY=1, rustfmt, cargo clippy and fmt,
 #                actionlint on .github/workflows/
-#   make diagnose   boot the debug guest, let SCENARIO deadlock, print each thread's state, stack,
-#                the lock it waits on and its holder, the cycle, lock_stat (drgn from the host);
+#   make diagnose   boot the debug guest, let SCENARIO deadlock, print each stuck task's state, wait
+#                time, stack, the lock it waits on, its kind and holder, the cycle, lock_stat (drgn);
 #                CORE=file also saves the guest's memory, FROM=file reads such a dump instead
 #   make gdb     the same deadlocked guest under gdb, with the kernel's gdb scripts (lx-ps, ...)
 #   make bench   measure boot, warm run and test-suite times

@@ -37,6 +37,11 @@ impl Scenario for AbBa {
     ];
     const LOCKS: &'static [&'static str] = &["sem_a", "sem_b"];
 
+    fn peek(&self) -> Option<&'static CStr> {
+        drop(self.sem_a.unordered().lock());
+        Some(c_str!("sem_a"))
+    }
+
     const BUGGY: &'static str = "buggy (deadlock_b takes sem_b, then sem_a)";
     const FIXED: &'static str = "fixed (both threads take sem_a, then sem_b)";
 

@@ -40,6 +40,11 @@ impl Scenario for Abc {
     ];
     const LOCKS: &'static [&'static str] = &["sem_a", "sem_b", "sem_c"];
 
+    fn peek(&self) -> Option<&'static CStr> {
+        drop(self.sem_a.unordered().lock());
+        Some(c_str!("sem_a"))
+    }
+
     const BUGGY: &'static str =
         "buggy (abc_a takes sem_a then sem_b, abc_b sem_b then sem_c, abc_c sem_c then sem_a)";
     const FIXED: &'static str =

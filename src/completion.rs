@@ -47,6 +47,11 @@ impl Scenario for Completions {
     ];
     const LOCKS: &'static [&'static str] = &["done_lock"];
 
+    fn peek(&self) -> Option<&'static CStr> {
+        drop(self.done_lock.lock());
+        Some(c_str!("done_lock"))
+    }
+
     const BUGGY: &'static str = "buggy (waiter waits for done while it holds done_lock)";
     const FIXED: &'static str = "fixed (waiter waits for done, then takes done_lock)";
 

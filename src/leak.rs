@@ -39,6 +39,11 @@ impl Scenario for Leak {
     ];
     const LOCKS: &'static [&'static str] = &["sem_l"];
 
+    fn peek(&self) -> Option<&'static CStr> {
+        drop(self.sem_l.unordered().lock());
+        Some(c_str!("sem_l"))
+    }
+
     const BUGGY: &'static str = "buggy (leak_a's failing job returns without releasing sem_l)";
     const FIXED: &'static str = "fixed (leak_a's failing job releases sem_l)";
 

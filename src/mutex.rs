@@ -41,6 +41,11 @@ impl Scenario for Mutexes {
     ];
     const LOCKS: &'static [&'static str] = &["mutex_a", "mutex_b"];
 
+    fn peek(&self) -> Option<&'static CStr> {
+        drop(self.mutex_a.lock());
+        Some(c_str!("mutex_a"))
+    }
+
     const BUGGY: &'static str = "buggy (mutex_2 takes mutex_b, then mutex_a)";
     const FIXED: &'static str = "fixed (both threads take mutex_a, then mutex_b)";
 

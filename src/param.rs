@@ -478,3 +478,47 @@ macro_rules! module_param {
         };
     };
 }
+
+/// A value that is only touched with this module's parameter lock held (`kernel_param_lock`,
+/// which the kernel holds around every parameter callback): how a parameter callback reaches what
+/// the module's init made, while its exit may take it away.
+///
+/// # Invariants
+///
+/// The value is only accessed with this module's parameter lock held.
+pub(crate) struct ParamLocked<T>(core::cell::UnsafeCell<T>);
+
+// SAFETY: By the type invariant, every access holds the parameter lock, so no two overlap; the
+// value may be put in by one thread and used or dropped by another, hence `T: Send`.
+unsafe impl<T: Send> Sync for ParamLocked<T> {}
+
+impl<T> ParamLocked<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(core::cell::UnsafeCell::new(value))
+    }
+
+    /// Puts `value` in and returns the old value, taking the parameter lock here: never call it
+    /// from a parameter callback (the lock is a mutex, not recursive). The old value is dropped by
+    /// the caller, after the lock is released.
+    pub(crate) fn replace(&self, value: T) -> T {
+        // SAFETY: The module's `struct module` lives as long as its code runs; the lock is a
+        // mutex, and the module's code runs in process context here (init and exit).
+        unsafe { bindings::kernel_param_lock(compat::this_module()) };
+        // SAFETY: The parameter lock is held (taken above), so this is the only access.
+        let old = core::mem::replace(unsafe { &mut *self.0.get() }, value);
+        // SAFETY: Taken above.
+        unsafe { bindings::kernel_param_unlock(compat::this_module()) };
+        old
+    }
+
+    /// The value, read from a parameter callback.
+    ///
+    /// # Safety
+    ///
+    /// The caller runs inside one of this module's parameter callbacks (the kernel holds the
+    /// parameter lock around them) and drops the reference before the callback returns.
+    pub(crate) unsafe fn in_callback(&self) -> &T {
+        // SAFETY: The caller holds the parameter lock, so no `replace` runs meanwhile.
+        unsafe { &*self.0.get() }
+    }
+}

@@ -32,6 +32,11 @@ impl Scenario for Plain {
     ];
     const LOCKS: &'static [&'static str] = &["sem1", "sem2"];
 
+    fn peek(&self) -> Option<&'static CStr> {
+        drop(self.sem1.down());
+        Some(c_str!("sem1"))
+    }
+
     const BUGGY: &'static str = "buggy (plain_b takes sem2, then sem1; lockdep cannot see them)";
     const FIXED: &'static str = "fixed (both threads take sem1, then sem2)";
 

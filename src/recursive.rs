@@ -33,6 +33,11 @@ impl Scenario for Recursive {
     const THREADS: &'static [Thread<Self>] = &[Thread::new(c_str!("recursive"), Self::update)];
     const LOCKS: &'static [&'static str] = &["sem_r"];
 
+    fn peek(&self) -> Option<&'static CStr> {
+        drop(self.sem_r.unordered().lock());
+        Some(c_str!("sem_r"))
+    }
+
     const BUGGY: &'static str =
         "buggy (recursive holds sem_r and calls a helper that takes sem_r again)";
     const FIXED: &'static str = "fixed (the helper uses the caller's hold on sem_r)";

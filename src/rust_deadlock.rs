@@ -42,7 +42,8 @@ mod rwsem;
 mod spin;
 mod workqueue;
 
-use param::{BoolParam, ChoiceParam, PageWriter, ShowParam, UintParam};
+use kernel::sync::Arc;
+use param::{BoolParam, ChoiceParam, PageWriter, ParamLocked, ShowParam, UintParam};
 use scenario::{Running, Scenario};
 
 /// A scenario the `scenario` parameter can name.
@@ -129,6 +130,21 @@ module_param!(
     "Read-only: the scenario and mode, and per thread its iteration count and the lock it waits on"
 );
 
+/// Takes the scenario's first sleeping lock, then releases it.
+static PEEK: ShowParam = ShowParam::new(show_peek);
+module_param!(
+    PEEK: ShowParam,
+    "peek",
+    0o444,
+    "Read-only: takes the scenario's first sleeping lock and releases it (a read caught behind a deadlock)"
+);
+
+/// What a `peek` read runs: the running scenario's `Scenario::peek`.
+type Peek = Arc<dyn Fn() -> Option<&'static CStr> + Send + Sync>;
+
+/// The running scenario's peek, while the module is loaded.
+static PEEKER: ParamLocked<Option<Peek>> = ParamLocked::new(None);
+
 /// The scenario chosen at load time.
 fn scenario() -> &'static Entry {
     &SCENARIOS[SCENARIO.get()]
@@ -158,8 +174,22 @@ fn show_status(out: &mut PageWriter<'_>) -> fmt::Result {
     scenario::write_status(out)
 }
 
+/// Reads as the name of the lock it took and released, after waiting for it as long as it takes.
+fn show_peek(out: &mut PageWriter<'_>) -> fmt::Result {
+    // SAFETY: Only `PEEK`'s get callback calls this (`ShowParam::get`), and the kernel calls that
+    // with the module's parameter lock held (`param_attr_show`); the reference is dropped before
+    // the callback returns.
+    let peeker = unsafe { PEEKER.in_callback() };
+    match peeker.as_ref().map(|peek| peek()) {
+        Some(Some(lock)) => writeln!(out, "took {} and released it", lock.to_str().unwrap_or("?")),
+        Some(None) => writeln!(out, "scenario {} has no lock to peek at", scenario().name),
+        None => writeln!(out, "no scenario running"),
+    }
+}
+
 struct RustDeadlock {
-    _running: Running,
+    /// `None` once dropped (see `Drop`).
+    running: Option<Running>,
 }
 
 impl kernel::Module for RustDeadlock {
@@ -171,6 +201,7 @@ impl kernel::Module for RustDeadlock {
                 e.to_errno()
             );
         })?;
+        drop(PEEKER.replace(Some(running.peek())));
         LIVE.store(true, Ordering::Release);
         pr_info!(
             "loaded (built for kernel {}): scenario {}, hold_ms={}\n",
@@ -179,12 +210,18 @@ impl kernel::Module for RustDeadlock {
             HOLD_MS.get()
         );
         announce_mode(BUGGY.get());
-        Ok(Self { _running: running })
+        Ok(Self {
+            running: Some(running),
+        })
     }
 }
 
 impl Drop for RustDeadlock {
     fn drop(&mut self) {
         pr_info!("unloading\n");
+        // The threads first: stopping them breaks the deadlocks, and with them the wait of a
+        // `peek` read, which holds the parameter lock that taking the peek back needs.
+        drop(self.running.take());
+        drop(PEEKER.replace(None));
     }
 }

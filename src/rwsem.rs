@@ -44,6 +44,11 @@ impl Scenario for RwSem {
     ];
     const LOCKS: &'static [&'static str] = &["rw_sem", "rw_mutex"];
 
+    fn peek(&self) -> Option<&'static CStr> {
+        drop(self.rw_mutex.lock());
+        Some(c_str!("rw_mutex"))
+    }
+
     const BUGGY: &'static str = "buggy (rw_writer takes rw_mutex, then rw_sem to write)";
     const FIXED: &'static str = "fixed (both threads take rw_sem, then rw_mutex)";
 

@@ -62,6 +62,14 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// releases itself): called again and again while unloading waits for the threads. The woken
     /// thread sees that the module is stopping and returns. Most scenarios have nothing to wake.
     fn unblock(&self) {}
+
+    /// Takes the scenario's first sleeping lock and releases it at once, touching no data behind
+    /// it, and returns the lock's name: what a reader of the `peek` parameter does, so that a user
+    /// process can be caught behind a deadlock as any file read that takes a lock can be. `None`:
+    /// the scenario has no such lock (a spinlock would make the reader spin, not sleep).
+    fn peek(&self) -> Option<&'static CStr> {
+        None
+    }
 }
 
 /// One iteration of a thread of the scenario `S`. `held` is the thread's lock-order token: it
@@ -236,6 +244,8 @@ pub(crate) struct Running {
     threads: KVec<KThread>,
     /// The scenario's [`Scenario::unblock`].
     unblock: Arc<dyn Fn() + Send + Sync>,
+    /// The scenario's [`Scenario::peek`] (the closure keeps the scenario alive).
+    peek: Arc<dyn Fn() -> Option<&'static CStr> + Send + Sync>,
 }
 
 impl Running {
@@ -248,6 +258,10 @@ impl Running {
         let mut running = Self {
             threads: KVec::with_capacity(S::THREADS.len(), GFP_KERNEL)?,
             unblock: Arc::new(move || s.unblock(), GFP_KERNEL)?,
+            peek: {
+                let s = scenario.clone();
+                Arc::new(move || s.peek(), GFP_KERNEL)?
+            },
         };
         for (i, &Thread { name, cpu, step }) in S::THREADS.iter().enumerate() {
             let s = scenario.clone();
@@ -290,6 +304,11 @@ impl Running {
             running.threads.push(thread, GFP_KERNEL)?;
         }
         Ok(running)
+    }
+
+    /// The scenario's [`Scenario::peek`], which may outlive the threads.
+    pub(crate) fn peek(&self) -> Arc<dyn Fn() -> Option<&'static CStr> + Send + Sync> {
+        self.peek.clone()
     }
 }
 

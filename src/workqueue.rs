@@ -38,6 +38,11 @@ impl Scenario for WorkQueue {
     const THREADS: &'static [Thread<Self>] = &[Thread::new(c_str!("wq_flusher"), Self::flusher)];
     const LOCKS: &'static [&'static str] = &["wq_lock", "(work_completion)(wq_job)"];
 
+    fn peek(&self) -> Option<&'static CStr> {
+        drop(self.job.data().lock());
+        Some(c_str!("wq_lock"))
+    }
+
     const BUGGY: &'static str = "buggy (wq_flusher flushes wq_job while it holds wq_lock)";
     const FIXED: &'static str = "fixed (wq_flusher flushes wq_job, then takes wq_lock)";
 

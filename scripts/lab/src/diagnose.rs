@@ -4,9 +4,12 @@
 //! the kernel's gdb scripts) with a QMP socket, QEMU's vmcoreinfo device and its gdb stub, and
 //! lets a scenario deadlock (`qemu/deadlock.sh`). [`Snapshot::read`] then runs drgn with the
 //! project's script (`scripts/lab/drgn/deadlock.py`) on the live guest or on a memory dump of it
-//! ([`Live::dump`]), and [`Snapshot::render`] prints one block per thread: its state, the lock it
-//! waits on and who holds it, its stack with demangled Rust names; then the cycle the waits form,
-//! and lock_stat's numbers for the module's lock classes.
+//! ([`Live::dump`]), and [`Snapshot::render`] prints a summary, then one block per stuck task
+//! (the module's threads, and any kworker or user process caught with them): its state and how
+//! long it has waited, the lock it waits on, its kind and who holds it (or why nobody can be
+//! named), its stack with demangled Rust names; then the cycle the waits form across lock kinds
+//! (or the longest chain when there is none), and lock_stat's numbers for the module's lock
+//! classes.
 
 use crate::{log_dir, repo_root, Run, Scenario};
 use serde::Deserialize;
@@ -285,19 +288,23 @@ pub struct Snapshot {
     pub module_loaded: bool,
     /// Whether lockdep still runs (it turns itself off after its first report).
     pub lockdep_on: bool,
-    /// The module's threads, by pid.
+    /// The stuck tasks (asleep in state D, or spinning) and the module's threads, by pid.
     pub threads: Vec<Thread>,
     /// lock_stat's numbers for the module's lock classes (`None`: no lock_stat in the kernel).
     pub classes: Option<Vec<Class>>,
 }
 
-/// One of the module's threads.
+/// A task of the report: one of the module's threads, or a task stuck with them.
 #[derive(Debug, Deserialize)]
 pub struct Thread {
     pub name: String,
     pub pid: u32,
     /// The scheduler's state letter (`D`: uninterruptible sleep).
     pub state: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// How long it has waited: asleep, since it left the CPU; spinning, since it last got it.
+    pub waited_ns: Option<u64>,
     /// The stack, innermost frame first.
     pub frames: Vec<Frame>,
     /// Why there is no stack, if there is none.
@@ -311,6 +318,19 @@ pub struct Thread {
     pub on_cpu: bool,
 }
 
+/// Where a task came from.
+#[derive(Debug, Deserialize)]
+pub struct Origin {
+    /// `module` (one of its kthreads), `kworker`, `user` (a user process) or `kthread`.
+    pub kind: String,
+    /// A kworker's work item (its lockdep name).
+    pub work: Option<String>,
+    /// A kworker's work function (a symbol, Rust's mangled).
+    pub function: Option<String>,
+    /// The module parameter's file a user process is reading.
+    pub reads: Option<String>,
+}
+
 /// A stack frame.
 #[derive(Debug, Deserialize)]
 pub struct Frame {
@@ -321,21 +341,56 @@ pub struct Frame {
     pub line: Option<u32>,
 }
 
-/// The lock a thread waits on.
+/// What a task waits on.
 #[derive(Debug, Deserialize)]
 pub struct Wait {
-    /// `semaphore` (the thread sleeps) or `spinlock` (it spins).
+    /// `semaphore`, `mutex`, `rwsem`, `work` (a work item being flushed), `completion` (the task
+    /// sleeps) or `spinlock` (it spins).
     pub kind: String,
-    /// Its name: a semaphore's from the module's record, a spinlock's from lockdep's map.
+    /// How an rwsem's waiter wants it: `reader` or `writer`.
+    pub role: Option<String>,
+    /// Its name: lockdep's, or the module's record (a semaphore's, a completion's).
     pub lock: Option<String>,
-    /// The address of its `struct semaphore` or `raw_spinlock_t`.
+    /// The address of its kernel structure.
     pub address: String,
-    /// Whether the semaphore's own wait list holds the thread.
+    /// Whether the lock's own wait list holds the task.
     pub on_wait_list: Option<bool>,
-    /// Who holds it: a semaphore's from the module's record, a spinlock's from its `owner`.
+    /// Who holds it (a work item: the kworker running it).
     pub holder: Option<Holder>,
+    /// Where the holder was read.
+    pub holder_from: Option<String>,
+    /// Why no holder can be named.
+    pub no_holder: Option<String>,
+    /// How an rwsem is held: `reader` or `writer`.
+    pub held_as: Option<String>,
+    /// How many readers hold an rwsem.
+    pub readers: Option<u64>,
+    /// A work item's function (a symbol).
+    pub function: Option<String>,
+    /// The tasks waiting on a completion.
+    pub waiters: Option<Vec<Holder>>,
     /// The CPU a spinlock's owner took it on.
     pub owner_cpu: Option<i64>,
+}
+
+impl Wait {
+    /// The lock's name, or its kind and address.
+    pub fn name(&self) -> String {
+        self.lock
+            .clone()
+            .unwrap_or_else(|| format!("{} at {}", self.kind, self.address))
+    }
+
+    /// How a task relates to it and to its holder: (`waits on`, `held by`), or for a work item
+    /// (`waits for`, `run by`).
+    fn verbs(&self) -> (&'static str, &'static str) {
+        match self.kind.as_str() {
+            "spinlock" => ("spins on", "held by"),
+            "work" => ("waits for", "run by"),
+            "completion" => ("waits for", "done by"),
+            _ => ("waits on", "held by"),
+        }
+    }
 }
 
 /// The holder of a lock.
@@ -451,11 +506,25 @@ impl Snapshot {
         self.threads.iter().find(|t| t.name == name)
     }
 
-    /// The cycle the waits form, if they form one: each thread of it with the lock it waits on,
-    /// which the next one holds (the last one's lock is held by the first). Found by splat's
-    /// cycle finder ([`splat::cycles`]), the one that reads hung-task reports, so that both
-    /// name a cycle the same way.
-    pub fn cycle(&self) -> Option<Vec<(&Thread, &str)>> {
+    /// The task with pid `pid`.
+    fn by_pid(&self, pid: u32) -> Option<&Thread> {
+        self.threads.iter().find(|t| t.pid == pid)
+    }
+
+    /// Where the wait of `t` leads: the task holding what it waits on, if that task is known.
+    fn next(&self, t: &Thread) -> Option<&Thread> {
+        match &t.waits_on.as_ref()?.holder {
+            Some(Holder::Task { pid, .. }) => self.by_pid(*pid),
+            _ => None,
+        }
+    }
+
+    /// The cycle the waits form, if they form one: each task of it with what it waits on, which
+    /// the next one holds (the last one's lock is held by the first). Found by splat's cycle
+    /// finder ([`splat::cycles`]), the one that reads hung-task reports, so that both name a
+    /// cycle the same way. Every kind of wait counts: a work item's edge goes to the kworker that
+    /// runs it.
+    pub fn cycle(&self) -> Option<Vec<(&Thread, &Wait)>> {
         let task = |comm: &str, pid: u32| splat::Task {
             comm: comm.to_string(),
             pid: Some(pid),
@@ -465,15 +534,13 @@ impl Snapshot {
             .iter()
             .filter_map(|t| {
                 let wait = t.waits_on.as_ref()?;
-                let Some(Holder::Task { name, pid }) = &wait.holder else {
-                    return None;
-                };
+                let holder = self.next(t)?;
                 Some(splat::WaitEdge {
                     waiter: task(&t.name, t.pid),
-                    holder: task(name, *pid),
+                    holder: task(&holder.name, holder.pid),
                     kind: wait.kind.clone(),
-                    role: None,
-                    holder_role: None,
+                    role: wait.role.clone(),
+                    holder_role: wait.held_as.clone(),
                     lock: wait.lock.clone(),
                     lock_report: None,
                     reports: Vec::new(),
@@ -489,15 +556,55 @@ impl Snapshot {
             .edges
             .iter()
             .map(|&i| {
-                let pid = edges[i].waiter.pid?;
-                let t = self.threads.iter().find(|t| t.pid == pid)?;
-                let lock = t.waits_on.as_ref().and_then(|w| w.lock.as_deref());
-                Some((t, lock.unwrap_or("?")))
+                let t = self.by_pid(edges[i].waiter.pid?)?;
+                Some((t, t.waits_on.as_ref()?))
             })
             .collect()
     }
 
-    /// The report: one block per thread, then the cycle, then lock_stat.
+    /// The chain of waits that starts at `t`: `t`, the holder of what it waits on, and so on, up
+    /// to a task whose wait leads to no known task, or back onto the chain.
+    fn chain<'a>(&'a self, t: &'a Thread) -> Vec<&'a Thread> {
+        let mut chain = vec![t];
+        while let Some(next) = self.next(chain[chain.len() - 1]) {
+            if chain.iter().any(|c| c.pid == next.pid) {
+                break;
+            }
+            chain.push(next);
+        }
+        chain
+    }
+
+    /// The longest chain of waits, for when they form no cycle (the first by pid of the longest).
+    pub fn longest_chain(&self) -> Vec<&Thread> {
+        let chains = self
+            .threads
+            .iter()
+            .filter(|t| t.waits_on.is_some())
+            .map(|t| self.chain(t));
+        chains.fold(Vec::new(), |longest, c| {
+            if c.len() > longest.len() {
+                c
+            } else {
+                longest
+            }
+        })
+    }
+
+    /// A line for each task, outside `core` (a cycle or a chain), whose waits lead into it.
+    fn behind(&self, core: &[&Thread], line: &dyn Fn(&Thread, &Wait) -> String) -> String {
+        let mut out = String::new();
+        let inside = |t: &Thread| core.iter().any(|c| c.pid == t.pid);
+        for t in self.threads.iter().filter(|t| !inside(t)) {
+            if let (Some(w), true) = (&t.waits_on, self.chain(t).iter().any(|c| inside(c))) {
+                let _ = writeln!(out, "behind it: {}", line(t, w));
+            }
+        }
+        out
+    }
+
+    /// The report: a summary, one block per task, then the cycle (or the longest chain), then
+    /// lock_stat.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -513,80 +620,11 @@ impl Snapshot {
         if !self.module_loaded {
             out.push_str("the module is not loaded\n");
         }
+        out.push_str(&self.summary());
         for t in &self.threads {
-            let on = match (t.on_cpu, t.cpu) {
-                (true, Some(cpu)) => format!(" on CPU {cpu}"),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "\n{} (pid {}): state {}{on}",
-                t.name,
-                t.pid,
-                state(&t.state)
-            );
-            if let Some(w) = &t.waits_on {
-                let lock = w
-                    .lock
-                    .as_deref()
-                    .unwrap_or("a lock the module did not record");
-                let (verb, how) = match w.on_wait_list {
-                    _ if w.kind == "spinlock" => ("spins on", "spinning"),
-                    Some(true) => ("waits on", "on its wait list"),
-                    _ => ("waits on", "NOT on its wait list"),
-                };
-                let _ = writeln!(
-                    out,
-                    "  {verb:<9} {lock} ({} at {}, {how})",
-                    w.kind, w.address
-                );
-                let _ = match &w.holder {
-                    Some(Holder::Task { name, pid }) if *pid == t.pid => {
-                        writeln!(out, "  held by   {name} (pid {pid}) itself")
-                    }
-                    Some(Holder::Task { name, pid }) => match w.owner_cpu {
-                        Some(cpu) => writeln!(out, "  held by   {name} (pid {pid}), taken on CPU {cpu}"),
-                        None => writeln!(out, "  held by   {name} (pid {pid})"),
-                    },
-                    Some(Holder::Gone { gone }) => writeln!(
-                        out,
-                        "  held by   a task that has exited (task_struct {gone}): it never released it"
-                    ),
-                    None => writeln!(out, "  held by   nobody recorded"),
-                };
-            }
-            if let Some(err) = &t.stack_error {
-                let _ = writeln!(out, "  no stack: {err}");
-            }
-            for (i, f) in t.frames.iter().enumerate() {
-                let inline = if f.inline { " (inlined)" } else { "" };
-                let _ = writeln!(out, "  #{i:<2} {}{inline}  {}", f.name(), f.location());
-            }
+            out.push_str(&block(t));
         }
-        match self.cycle() {
-            Some(cycle) if cycle.len() == 1 => {
-                let (t, lock) = cycle[0];
-                let _ = writeln!(
-                    out,
-                    "\ncycle: {} waits on {lock}, which it holds itself: it can never wake",
-                    t.name
-                );
-            }
-            Some(cycle) => {
-                let mut prefix = "\ncycle:";
-                for (i, (t, lock)) in cycle.iter().enumerate() {
-                    let holder = cycle[(i + 1) % cycle.len()].0;
-                    let _ = writeln!(
-                        out,
-                        "{prefix} {} waits on {lock}, held by {}",
-                        t.name, holder.name
-                    );
-                    prefix = "      ";
-                }
-                let _ = writeln!(out, "       none of them can ever wake");
-            }
-            None => out.push_str("\nno cycle among the module's threads\n"),
-        }
+        out.push_str(&self.waits());
         match &self.classes {
             None => out.push_str("\nno lock_stat in this kernel\n"),
             Some(classes) => {
@@ -599,15 +637,21 @@ impl Snapshot {
                         " (counted until lockdep turned off)"
                     }
                 );
+                let width = classes
+                    .iter()
+                    .map(|c| c.name.len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(20);
                 let _ = writeln!(
                     out,
-                    "  {:<20} {:>11} {:>12} {:>12} {:>12}",
+                    "  {:<width$} {:>11} {:>12} {:>12} {:>12}",
                     "class", "contentions", "wait max", "wait total", "acquisitions"
                 );
                 for c in classes {
                     let _ = writeln!(
                         out,
-                        "  {:<20} {:>11} {:>12} {:>12} {:>12}",
+                        "  {:<width$} {:>11} {:>12} {:>12} {:>12}",
                         c.name,
                         c.contentions,
                         ms(c.wait_max_ns),
@@ -619,6 +663,286 @@ impl Snapshot {
         }
         out
     }
+
+    /// One line: how many tasks are stuck, and where they came from.
+    fn summary(&self) -> String {
+        let stuck: Vec<&Thread> = self
+            .threads
+            .iter()
+            .filter(|t| t.waits_on.is_some() || t.state == "D")
+            .collect();
+        let mut parts = Vec::new();
+        for (kind, one, many) in [
+            ("module", "a thread of the module", "threads of the module"),
+            ("kworker", "a kworker", "kworkers"),
+            ("user", "a user process", "user processes"),
+            ("kthread", "another kthread", "other kthreads"),
+        ] {
+            let names: Vec<&str> = stuck
+                .iter()
+                .filter(|t| t.origin.kind == kind)
+                .map(|t| t.name.as_str())
+                .collect();
+            match names.len() {
+                0 => {}
+                1 => parts.push(format!("{one} ({})", names[0])),
+                n => parts.push(format!("{n} {many} ({})", names.join(", "))),
+            }
+        }
+        match stuck.len() {
+            0 => "nothing is stuck\n".into(),
+            n => format!("{n} stuck: {}\n", parts.join(", ")),
+        }
+    }
+
+    /// The cycle the waits form, the tasks stuck behind it; or the longest chain.
+    fn waits(&self) -> String {
+        let mut out = String::new();
+        let line = |t: &Thread, w: &Wait| {
+            let (waits, held) = w.verbs();
+            let end = match self.next(t) {
+                Some(h) if h.pid == t.pid => "which it holds itself".to_owned(),
+                Some(h) => format!("{held} {}", h.name),
+                None => match (&w.holder, &w.no_holder) {
+                    (Some(Holder::Gone { .. }), _) => format!("{held} a task that has exited"),
+                    (_, Some(why)) => format!("{held} nobody that can be named ({why})"),
+                    _ => "nobody recorded".to_owned(),
+                },
+            };
+            format!("{} {waits} {} ({}), {end}", t.name, w.name(), w.kind)
+        };
+        match self.cycle() {
+            Some(cycle) => {
+                let mut prefix = "\ncycle:";
+                for (t, w) in &cycle {
+                    let _ = writeln!(out, "{prefix} {}", line(t, w));
+                    prefix = "      ";
+                }
+                let _ = writeln!(
+                    out,
+                    "       {}",
+                    if cycle.len() == 1 {
+                        "it can never wake"
+                    } else {
+                        "none of them can ever wake"
+                    }
+                );
+                let tasks: Vec<&Thread> = cycle.iter().map(|(t, _)| *t).collect();
+                out.push_str(&self.behind(&tasks, &line));
+            }
+            None => {
+                let chain = self.longest_chain();
+                if chain.is_empty() {
+                    out.push_str("\nno task waits on a lock\n");
+                    return out;
+                }
+                out.push_str("\nno cycle; the longest chain of waits:\n");
+                for t in &chain {
+                    if let Some(w) = &t.waits_on {
+                        let _ = writeln!(out, "  {}", line(t, w));
+                    }
+                }
+                out.push_str(&self.behind(&chain, &line));
+            }
+        }
+        out
+    }
+}
+
+/// One task's block: who it is and how long it has waited, what it waits on and who holds it,
+/// its stack (the scheduler's own innermost frames left out).
+fn block(t: &Thread) -> String {
+    let mut out = String::new();
+    let who = match (t.origin.kind.as_str(), &t.origin) {
+        ("module", _) => "a thread of the module".to_owned(),
+        (
+            "kworker",
+            Origin {
+                work: Some(work),
+                function,
+                ..
+            },
+        ) => format!(
+            "a kworker running {work}{}",
+            function
+                .as_deref()
+                .map_or(String::new(), |f| format!(" ({})", splat::demangle(f)))
+        ),
+        ("kworker", _) => "a kworker".to_owned(),
+        (
+            "user",
+            Origin {
+                reads: Some(file), ..
+            },
+        ) => format!("a user process reading {file}"),
+        ("user", _) => "a user process".to_owned(),
+        (kind, _) => kind.to_owned(),
+    };
+    let on = match (t.on_cpu, t.cpu) {
+        (true, Some(cpu)) => format!(" on CPU {cpu}"),
+        _ => String::new(),
+    };
+    let waited = match (t.waited_ns, &t.waits_on) {
+        (Some(ns), Some(w)) if w.kind == "spinlock" => format!(", spinning for {}", secs(ns)),
+        (Some(ns), _) => format!(", for {}", secs(ns)),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "\n{} (pid {}), {who}: state {}{on}{waited}",
+        t.name,
+        t.pid,
+        state(&t.state)
+    );
+    if let Some(w) = &t.waits_on {
+        let (verb, held) = w.verbs();
+        let mut how = Vec::new();
+        if let Some(role) = &w.role {
+            how.push(
+                if role == "writer" {
+                    "to write"
+                } else {
+                    "to read"
+                }
+                .to_owned(),
+            );
+        }
+        if let Some(f) = &w.function {
+            how.push(format!("function {}", splat::demangle(f)));
+        }
+        match w.on_wait_list {
+            Some(true) => how.push("on its wait list".into()),
+            Some(false) => how.push("NOT on its wait list".into()),
+            None => {}
+        }
+        if let Some(waiters) = &w.waiters {
+            let names: Vec<String> = waiters
+                .iter()
+                .map(|h| match h {
+                    Holder::Task { name, pid } => format!("{name} (pid {pid})"),
+                    Holder::Gone { gone } => gone.clone(),
+                })
+                .collect();
+            how.push(format!("waited for by {}", names.join(", ")));
+        }
+        let _ = writeln!(
+            out,
+            "  {verb:<9} {} ({} at {}{})",
+            w.name(),
+            w.kind,
+            w.address,
+            how.iter().map(|h| format!(", {h}")).collect::<String>()
+        );
+        let as_reader = match (&w.held_as, w.readers) {
+            (Some(r), Some(n)) if r == "reader" => {
+                format!(" for reading ({n} reader{})", if n == 1 { "" } else { "s" })
+            }
+            _ => String::new(),
+        };
+        let from = w
+            .holder_from
+            .as_deref()
+            .map_or(String::new(), |f| format!(": {f}"));
+        let cpu = w
+            .owner_cpu
+            .map_or(String::new(), |c| format!(", taken on CPU {c}"));
+        let _ = match &w.holder {
+            Some(Holder::Task { name, pid }) if *pid == t.pid => {
+                writeln!(out, "  {held:<9} {name} (pid {pid}) itself{from}")
+            }
+            Some(Holder::Task { name, pid }) => {
+                writeln!(out, "  {held:<9} {name} (pid {pid}){as_reader}{cpu}{from}")
+            }
+            Some(Holder::Gone { gone }) => writeln!(
+                out,
+                "  {held:<9} a task that has exited (task_struct {gone}): it never released it{from}"
+            ),
+            None => writeln!(
+                out,
+                "  {held:<9} cannot be named: {}",
+                w.no_holder.as_deref().unwrap_or("nothing recorded who holds it")
+            ),
+        };
+    }
+    if let Some(err) = &t.stack_error {
+        let _ = writeln!(out, "  no stack: {err}");
+    }
+    out.push_str(&stack(&t.frames));
+    out
+}
+
+/// A stack, compact: without the scheduler's frames on top of every sleeper's stack and the
+/// entry frames under every thread's and system call's, and with a long run of frames in one
+/// directory of the kernel (a file system's read path) folded into its first and last.
+fn stack(frames: &[Frame]) -> String {
+    let first = frames
+        .iter()
+        .position(|f| !scheduler(&f.function))
+        .unwrap_or(frames.len());
+    let last = frames
+        .iter()
+        .rposition(|f| !entry(&f.function))
+        .map_or(first, |i| i + 1)
+        .max(first);
+    let line = |i: usize| {
+        let f = &frames[i];
+        let inline = if f.inline { " (inlined)" } else { "" };
+        format!("  #{i:<2} {}{inline}  {}\n", f.name(), f.location())
+    };
+    let dir = |i: usize| {
+        let location = frames[i].location();
+        location.split_once('/').map(|(d, _)| d.to_owned())
+    };
+    let mut out = String::new();
+    let mut i = first;
+    while i < last {
+        let run = (i..last)
+            .take_while(|&j| dir(j).is_some() && dir(j) == dir(i))
+            .count();
+        if run > 6 && dir(i).as_deref() != Some("src") {
+            out.push_str(&line(i));
+            let _ = writeln!(
+                out,
+                "  ... {} more in {}/",
+                run - 2,
+                dir(i).unwrap_or_default()
+            );
+            out.push_str(&line(i + run - 1));
+            i += run;
+        } else {
+            out.push_str(&line(i));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Whether a function is where a thread or a system call enters the kernel.
+fn entry(function: &str) -> bool {
+    [
+        "kthread",
+        "ret_from_fork",
+        "entry_SYSCALL",
+        "do_syscall_",
+        "x64_sys_call",
+        "__x64_sys_",
+        "__se_sys_",
+        "__do_sys_",
+    ]
+    .iter()
+    .any(|p| function.starts_with(p))
+}
+
+/// Whether a function is the scheduler's own, on top of every sleeping task's stack.
+fn scheduler(function: &str) -> bool {
+    ["context_switch", "__switch_to", "__schedule", "schedule"]
+        .iter()
+        .any(|p| function.starts_with(p))
+}
+
+/// Nanoseconds as seconds.
+fn secs(ns: u64) -> String {
+    format!("{:.1} s", ns as f64 / 1e9)
 }
 
 /// A scheduler state letter, explained.

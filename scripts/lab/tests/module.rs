@@ -23,7 +23,7 @@ fn modinfo_describes_every_parameter() {
     let out = String::from_utf8(modinfo.stdout).unwrap();
     let mut parms: Vec<&str> = out.lines().collect();
     parms.sort_unstable();
-    assert_eq!(parms.len(), 4, "{out}");
+    assert_eq!(parms.len(), 5, "{out}");
     let described = |name: &str, text: &str, ty: &str| {
         parms.iter().any(|p| {
             p.strip_prefix(name)
@@ -40,6 +40,10 @@ fn modinfo_describes_every_parameter() {
         "{out}"
     );
     assert!(described("status", "Read-only", "(charp)"), "{out}");
+    assert!(
+        described("peek", "Read-only: takes the scenario's first", "(charp)"),
+        "{out}"
+    );
     // Every scenario is named in the description.
     assert!(described("scenario", "Load time only", "(charp)"), "{out}");
     let scenario = parms.iter().find(|p| p.starts_with("scenario:")).unwrap();
