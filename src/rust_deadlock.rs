@@ -33,6 +33,7 @@ mod abba;
 mod abc;
 mod atomic;
 mod completion;
+mod hardirq;
 mod irq;
 mod leak;
 mod mutex;
@@ -79,6 +80,7 @@ scenarios! {
     "workqueue" => workqueue::WorkQueue,
     "completion" => completion::Completions,
     "atomic" => atomic::Atomic,
+    "hardirq" => hardirq::HardIrq,
 }
 
 module! {
@@ -99,7 +101,7 @@ module_param!(
     SCENARIO: ChoiceParam,
     "scenario",
     0o444,
-    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic"
+    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic, hardirq"
 );
 
 /// Whether the threads run the buggy variant of the scenario.

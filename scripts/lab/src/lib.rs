@@ -168,6 +168,9 @@ pub struct Boot {
     /// For a guest that cannot recover: power it off once this many console lines matched this
     /// extended regular expression (`scripts/guest/vm.sh --until`); the run then has status 0.
     pub until: Option<(&'static str, u32)>,
+    /// With `until`: power the guest off only at the first line after those that matches this
+    /// extended regular expression (`scripts/guest/vm.sh --then`): the end of the report.
+    pub then: Option<&'static str>,
     /// Restore the guest from the kernel's saved guest where the lab can (`LAB_SNAPSHOT`, the
     /// default); `false` boots it.
     pub restore: bool,
@@ -181,6 +184,7 @@ impl Default for Boot {
             timeout_s: 300,
             echo: false,
             until: None,
+            then: None,
             restore: true,
             with: Vec::new(),
         }
@@ -211,6 +215,13 @@ pub fn guest_tool(name: &str) -> PathBuf {
 /// third report. Each CPU is reported once, then again: by the third, the first two are complete.
 pub const SOFT_LOCKUPS: (&str, u32) = ("BUG: soft lockup - CPU#", 3);
 
+/// What ends a guest with a CPU stuck in an interrupt handler (the `hardirq` scenario): the
+/// hard-lockup detector's report, once the stuck CPU's stack that it asks for by NMI is out (it
+/// ends with the interrupted task's part, `</TASK>`).
+pub const HARD_LOCKUP: (&str, u32) = ("NMI backtrace for cpu", 1);
+/// The last line of [`HARD_LOCKUP`]'s report.
+pub const HARD_LOCKUP_END: &str = "</TASK>";
+
 /// Starts a fresh guest, runs the guest shell command line `cmd` in it (with `qemu/lib.sh`
 /// loaded), and returns once the guest has powered off or timed out. (A guest that never prints
 /// its first line is ended and started again by `scripts/guest/vm.sh`, which says so.)
@@ -233,6 +244,9 @@ pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
             .arg(pattern)
             .arg("--count")
             .arg(count.to_string());
+    }
+    if let Some(pattern) = how.then {
+        vm.arg("--then").arg(pattern);
     }
     if !how.restore {
         vm.env("LAB_SNAPSHOT", "0");
@@ -438,11 +452,17 @@ pub fn demo(scenario: &Scenario) -> String {
 }
 
 /// How a guest that plays `scenario`'s buggy variant is booted: a guest whose CPUs all spin is
-/// powered off from the host after the soft-lockup reports.
+/// powered off from the host after the soft-lockup reports, one with a CPU stuck in an interrupt
+/// after the hard-lockup report.
 pub fn boot_for(scenario: &Scenario, echo: bool) -> Boot {
     Boot {
         echo,
-        until: scenario.spins.then_some(SOFT_LOCKUPS),
+        until: if scenario.hard_lockup.is_some() {
+            Some(HARD_LOCKUP)
+        } else {
+            scenario.spins.then_some(SOFT_LOCKUPS)
+        },
+        then: scenario.hard_lockup.and(Some(HARD_LOCKUP_END)),
         ..Boot::default()
     }
 }
@@ -551,6 +571,9 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             }
         }
     }
+    if let Some(cpu) = scenario.hard_lockup {
+        return check_hard_lockup(run, scenario, cpu);
+    }
     if scenario.spins {
         for thread in scenario.threads {
             let spun = |r: &&Report| {
@@ -570,6 +593,46 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
         Some((rc, ms)) => Err(format!("rmmod exited {rc} after {ms} ms")),
         None => Err("rmmod did not finish".into()),
     }
+}
+
+/// Checks the hard-lockup detector's report of `cpu`, which splat does not read: "Watchdog
+/// detected hard LOCKUP on cpu N" (7.x: "CPUM: Watchdog detected ..."), then, asked for by NMI,
+/// the stuck CPU's stack ("NMI backtrace for cpu N", up to the end of the interrupted task's part):
+/// the spinlock's loop (`do_raw_spin_lock`), in every function of the scenario (the interrupt's
+/// callback, on top of the thread's step it interrupted), and the scenario's thread as the task.
+fn check_hard_lockup(run: &Run, scenario: &Scenario, cpu: u32) -> Result<(), String> {
+    let lines: Vec<&str> = run.lines().collect();
+    let header = format!("Watchdog detected hard LOCKUP on cpu {cpu}");
+    let Some(at) = lines.iter().position(|l| l.contains(&header)) else {
+        return Err(format!("no '{header}'"));
+    };
+    let nmi = format!("NMI backtrace for cpu {cpu}");
+    let Some(start) = lines[at..].iter().position(|l| *l == nmi).map(|i| at + i) else {
+        return Err(format!("no '{nmi}' after the hard-lockup report"));
+    };
+    let stack: Vec<&str> = lines[start..]
+        .iter()
+        .take_while(|l| l.trim() != HARD_LOCKUP_END)
+        .copied()
+        .collect();
+    let functions: Vec<String> = stack
+        .iter()
+        .filter_map(|l| splat::parse_frame(l))
+        .filter(|f| f.reliable)
+        .map(|f| f.function)
+        .collect();
+    let mut want = vec!["do_raw_spin_lock"];
+    want.extend(scenario.functions);
+    for f in want {
+        if !functions.iter().any(|n| n.ends_with(f)) {
+            return Err(format!("the stuck CPU's stack does not name {f}: {functions:?}"));
+        }
+    }
+    let task = |t: &&str| scenario.threads.iter().any(|th| t.contains(&format!(" Comm: {th} ")));
+    if !stack.iter().any(task) {
+        return Err(format!("the stuck CPU's stack is not that of {:?}", scenario.threads));
+    }
+    Ok(())
 }
 
 /// The reports `scenario`'s buggy variant may print, as splat's check mode rules: its lockdep
@@ -606,6 +669,15 @@ pub fn expected_reports(scenario: &Scenario) -> Rules {
         for thread in scenario.threads {
             rules = rules.allowing(Rule::new().kind(ReportKind::SoftLockup).task(thread));
         }
+    }
+    if scenario.hard_lockup.is_some() {
+        // The other CPU, whatever task it runs, may wait forever for the stuck one (an IPI that
+        // is never answered: a TLB flush), without scheduling.
+        rules = rules.allowing(
+            Rule::new()
+                .name("a CPU waiting for the stuck one")
+                .kind(ReportKind::SoftLockup),
+        );
     }
     rules
 }

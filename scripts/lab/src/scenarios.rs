@@ -38,6 +38,10 @@ pub struct Scenario {
     /// Whether the buggy variant spins every CPU forever: the guest cannot recover, the soft-lockup
     /// detector reports the CPUs, and the lab powers the guest off from the host.
     pub spins: bool,
+    /// The CPU the buggy variant leaves spinning in an interrupt handler with interrupts off, if
+    /// it does: the hard-lockup detector reports that CPU, with its stack (by NMI), and the lab
+    /// powers the guest off from the host.
+    pub hard_lockup: Option<u32>,
     /// Whether `rmmod` ends the buggy variant's threads. A task asleep in `mutex_lock()`,
     /// `down_write()` or `flush_work()` cannot be woken: the demo then leaves the threads stuck
     /// and the guest is ended.
@@ -69,6 +73,7 @@ const ROW: Scenario = Scenario {
     flip: true,
     in_interrupt: false,
     spins: false,
+    hard_lockup: None,
     unloads: true,
     also: &[],
     owners: &[],
@@ -239,6 +244,19 @@ pub const SCENARIOS: &[Scenario] = &[
         also: &[ReportKind::SleepInAtomic],
         ..ROW
     },
+    Scenario {
+        name: "hardirq",
+        threads: &["hardirq_thread"],
+        progress: &["hardirq_thread"],
+        locks: &["hardirq_lock"],
+        report: Some(ReportKind::InconsistentLockState),
+        report_line: "inconsistent lock state",
+        functions: &["HardIrq::thread", "HardIrq::fire"],
+        fix: "with interrupts disabled",
+        hard_lockup: Some(1),
+        unloads: false,
+        ..ROW
+    },
 ];
 
 /// The scenario named `name`.
@@ -267,7 +285,9 @@ impl Scenario {
         for kind in self.also {
             parts.push(format!("the kernel reported {}", kind.as_str()));
         }
-        if self.spins {
+        if let Some(cpu) = self.hard_lockup {
+            parts.push(format!("the hard-lockup detector reported CPU {cpu}, stuck in the interrupt, and the lab powered the guest off"));
+        } else if self.spins {
             parts.push("the soft-lockup detector reported both CPUs, and the lab powered the frozen guest off".into());
         } else if self.unloads {
             parts.push("rmmod ended the threads within 2 s".into());
@@ -280,13 +300,14 @@ impl Scenario {
     /// The shell assignments that tell `qemu/demo.sh` which scenario to play.
     pub fn demo_env(&self) -> String {
         format!(
-            "SCENARIO={} PROGRESS='{}' REPORT='{}' HUNG='{}' FLIP={} SPINS={} UNLOADS={}",
+            "SCENARIO={} PROGRESS='{}' REPORT='{}' HUNG='{}' FLIP={} SPINS={} HARD={} UNLOADS={}",
             self.name,
             self.progress.join(" "),
             self.report_line,
             self.hung.join(" "),
             u8::from(self.flip),
             u8::from(self.spins),
+            u8::from(self.hard_lockup.is_some()),
             u8::from(self.unloads),
         )
     }

@@ -72,7 +72,8 @@ macro_rules! scenarios {
 }
 
 scenarios!(
-    abba, abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic
+    abba, abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic,
+    hardirq
 );
 
 /// An unknown scenario is refused at load time: insmod fails with EINVAL, the kernel log lists the
