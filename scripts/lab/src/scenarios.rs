@@ -49,6 +49,9 @@ pub struct Scenario {
     /// The reports the buggy variant prints besides `report`, each at least once (maybe again
     /// and again).
     pub also: &'static [ReportKind],
+    /// A line of the `also` report that comes last, for the demo to wait for (empty: none to wait
+    /// for).
+    pub also_line: &'static str,
     /// On kernels whose hung-task detector names blockers: (hung task, owner) pairs it must
     /// print, as "INFO: task HUNG:pid is blocked on a mutex likely owned by task OWNER:pid". A
     /// hung task's name may end in `/`: any task whose name starts so (`kworker/`).
@@ -76,6 +79,7 @@ const ROW: Scenario = Scenario {
     hard_lockup: None,
     unloads: true,
     also: &[],
+    also_line: "",
     owners: &[],
 };
 
@@ -234,14 +238,15 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "atomic",
-        threads: &["atomic_1"],
-        progress: &["atomic_1"],
+        threads: &["atomic_1", "atomic_2"],
+        progress: &["atomic_1", "atomic_2"],
         locks: &["atomic_mutex", "atomic_spin"],
         report: Some(ReportKind::InvalidWaitContext),
         report_line: "Invalid wait context",
         functions: &["Atomic::thread"],
         fix: "before atomic_spin",
-        also: &[ReportKind::SleepInAtomic],
+        also: &[ReportKind::SleepInAtomic, ReportKind::SchedulingWhileAtomic],
+        also_line: "BUG: scheduling while atomic: atomic_1/",
         ..ROW
     },
     Scenario {
@@ -300,10 +305,11 @@ impl Scenario {
     /// The shell assignments that tell `qemu/demo.sh` which scenario to play.
     pub fn demo_env(&self) -> String {
         format!(
-            "SCENARIO={} PROGRESS='{}' REPORT='{}' HUNG='{}' FLIP={} SPINS={} HARD={} UNLOADS={}",
+            "SCENARIO={} PROGRESS='{}' REPORT='{}' ALSO='{}' HUNG='{}' FLIP={} SPINS={} HARD={} UNLOADS={}",
             self.name,
             self.progress.join(" "),
             self.report_line,
+            self.also_line,
             self.hung.join(" "),
             u8::from(self.flip),
             u8::from(self.spins),
