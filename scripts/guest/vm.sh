@@ -20,7 +20,8 @@
 # restored here, 1 if they are booted (LAB_SNAPSHOT=0, KVM).
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
 # LAB_SNAPSHOT=0 boots every guest instead of restoring it (KVM always boots: see scripts/README.md).
-# KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load.
+# KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load;
+# LAB_CPUS the guest's CPUs (default 2).
 set -euo pipefail
 . "$(dirname "$0")/../env.sh"
 . "$REPO_ROOT/scripts/guest/guest.sh"

@@ -176,6 +176,8 @@ pub struct Boot {
     pub restore: bool,
     /// More files for the guest's `/lab`: static tools of `scripts/guest/` ([`guest_tool`]).
     pub with: Vec<PathBuf>,
+    /// The guest's CPUs (`LAB_CPUS`); `None`: the lab's two.
+    pub cpus: Option<u32>,
 }
 
 impl Default for Boot {
@@ -187,6 +189,7 @@ impl Default for Boot {
             then: None,
             restore: true,
             with: Vec::new(),
+            cpus: None,
         }
     }
 }
@@ -250,6 +253,9 @@ pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
     }
     if !how.restore {
         vm.env("LAB_SNAPSHOT", "0");
+    }
+    if let Some(cpus) = how.cpus {
+        vm.env("LAB_CPUS", cpus.to_string());
     }
     for file in &how.with {
         vm.arg("--with").arg(file);
@@ -552,6 +558,9 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
         if !lab.contains(&format!("state {thread} D").as_str()) {
             return Err(format!("{thread} was not in state D"));
         }
+        if !run.lines().any(|l| ps_shows_d(l, thread)) {
+            return Err(format!("ps did not show {thread} in state D"));
+        }
     }
     if run.target.names_blockers() {
         for (hung, owner) in scenario.owners {
@@ -593,6 +602,17 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
         Some((rc, ms)) => Err(format!("rmmod exited {rc} after {ms} ms")),
         None => Err("rmmod did not finish".into()),
     }
+}
+
+/// Whether `line` is a row of busybox `ps -o pid,stat,comm` that shows `thread` in state D
+/// (uninterruptible sleep; `DW`: a kernel thread).
+fn ps_shows_d(line: &str, thread: &str) -> bool {
+    let mut cols = line.split_whitespace();
+    let (Some(pid), Some(stat), Some(comm), None) = (cols.next(), cols.next(), cols.next(), cols.next())
+    else {
+        return false;
+    };
+    pid.bytes().all(|b| b.is_ascii_digit()) && stat.starts_with('D') && comm == thread
 }
 
 /// Checks the hard-lockup detector's report of `cpu`, which splat does not read: "Watchdog

@@ -168,3 +168,47 @@ fn a_soft_lockup_panics_at_spin_lock() {
         "Spin::thread_",
     );
 }
+
+/// High CPU, the article's first symptom, where a CPU is left to show it: in a guest with three
+/// CPUs, once the soft-lockup detector has reported both spinning CPUs, `top` shows both `spin`
+/// threads running (`RW`: a kernel thread in state R) and each taking a CPU (a third of three
+/// CPUs' time), at the top of the list.
+#[test]
+fn spinning_threads_top_the_cpu_list() {
+    let spin = lab::scenario("spin").expect("a scenario of the table");
+    let run = boot(
+        "spin-top",
+        "soft_lockup_after_2s; load scenario=spin buggy=1; \
+         wait_log 60 'soft lockup - CPU#' 2; top -b -n 1",
+        Boot {
+            cpus: Some(3),
+            ..Boot::default()
+        },
+    );
+    run.assert_ok();
+    run.assert_allowed(&lab::expected_reports(spin));
+    // busybox top's rows: PID PPID USER STAT VSZ %VSZ %CPU COMMAND ([name] for a kthread).
+    let rows: Vec<Vec<&str>> = run
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("PID  PPID USER"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .take_while(|cols| cols.len() >= 8 && cols[0].bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    for (i, thread) in spin.threads.iter().enumerate() {
+        let name = format!("[{thread}]");
+        let row = rows.iter().position(|cols| cols[7] == name);
+        let Some(at) = row else {
+            panic!("{}", run.failure(&format!("top does not list {thread}")));
+        };
+        let cpu: u32 = rows[at][6].trim_end_matches('%').parse().unwrap_or(0);
+        assert!(
+            rows[at][3].starts_with('R') && cpu >= 20 && at < spin.threads.len(),
+            "{}",
+            run.failure(&format!(
+                "{thread} (thread {i}) is not running at the top of top's list: {:?}",
+                rows[at]
+            ))
+        );
+    }
+}
