@@ -32,6 +32,7 @@ compat::with_kunit! {
 mod abba;
 mod abc;
 mod atomic;
+mod backlog;
 mod completion;
 mod hardirq;
 mod irq;
@@ -81,6 +82,7 @@ scenarios! {
     "completion" => completion::Completions,
     "atomic" => atomic::Atomic,
     "hardirq" => hardirq::HardIrq,
+    "backlog" => backlog::Backlog,
 }
 
 module! {
@@ -101,7 +103,7 @@ module_param!(
     SCENARIO: ChoiceParam,
     "scenario",
     0o444,
-    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic, hardirq"
+    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic, hardirq, backlog"
 );
 
 /// Whether the threads run the buggy variant of the scenario.

@@ -262,6 +262,19 @@ pub const SCENARIOS: &[Scenario] = &[
         unloads: false,
         ..ROW
     },
+    Scenario {
+        name: "backlog",
+        threads: &["producer", "consumer", "auditor"],
+        progress: &["producer", "consumer", "auditor"],
+        locks: &["backlog_a", "backlog_b"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["backlog_a", "backlog_b"],
+        functions: &["Backlog::consumer", "Backlog::auditor"],
+        fix: "in one global order",
+        hung: &["consumer", "auditor"],
+        ..ROW
+    },
 ];
 
 /// The scenario named `name`.

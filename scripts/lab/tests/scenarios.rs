@@ -73,7 +73,7 @@ macro_rules! scenarios {
 
 scenarios!(
     abba, abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic,
-    hardirq
+    hardirq, backlog
 );
 
 /// An unknown scenario is refused at load time: insmod fails with EINVAL, the kernel log lists the
@@ -210,5 +210,56 @@ fn spinning_threads_top_the_cpu_list() {
                 rows[at]
             ))
         );
+    }
+}
+
+/// Kernel memory growing with no user-space cause: while `backlog`'s consumer is deadlocked, the
+/// requests its producer queues pile up in the slab allocator, up to the scenario's bound (4096
+/// requests of 4 KiB): `Slab` in `/proc/meminfo` grows by at least 15 MiB and `kmalloc-4k` by at
+/// least 4000 objects, and `rmmod`, which breaks the deadlock, gives it all back.
+#[test]
+fn requests_pile_up_in_slab_behind_a_deadlocked_consumer() {
+    let backlog = lab::scenario("backlog").expect("a scenario of the table");
+    let run = boot(
+        "backlog-slab",
+        "load scenario=backlog; progressed producer consumer auditor; slab; setparam buggy 1; \
+         wait_log 60 'queueing no more'; slab; timed rmmod rust_deadlock; slab",
+        Boot::default(),
+    );
+    run.assert_ok();
+    run.assert_allowed(&lab::expected_reports(backlog));
+    let full = "rust_deadlock: backlog: 4096 requests queued (16384 KiB), none consumed: \
+                queueing no more";
+    assert!(
+        run.lines().any(|l| l == full),
+        "{}",
+        run.failure(&format!("no line '{full}'"))
+    );
+    let slab: Vec<(i64, i64)> = run
+        .lab_lines()
+        .iter()
+        .filter_map(|l| {
+            let mut cols = l.strip_prefix("slab ")?.split(' ');
+            let kb = cols.next()?.parse().ok()?;
+            let objects = cols.nth(1)?.parse().ok()?;
+            Some((kb, objects))
+        })
+        .collect();
+    let [before, deadlocked, unloaded] = slab[..] else {
+        panic!("{}", run.failure(&format!("slab readings: {slab:?}")));
+    };
+    assert!(
+        deadlocked.0 - before.0 >= 15 * 1024
+            && deadlocked.1 - before.1 >= 4000
+            && unloaded.0 - before.0 < 4 * 1024
+            && unloaded.1 - before.1 < 500,
+        "{}",
+        run.failure(&format!(
+            "slab (kB, kmalloc-4k objects) before, deadlocked, unloaded: {slab:?}"
+        ))
+    );
+    match run.timing("rmmod rust_deadlock") {
+        Some((0, ms)) if ms < 2000 => {}
+        other => panic!("{}", run.failure(&format!("rmmod: {other:?}"))),
     }
 }
