@@ -7,7 +7,7 @@
 //! with both held frees every request queued. `auditor` takes the same two semaphores; in buggy
 //! mode in the opposite order: the AB-BA of `abba`. Lockdep reports the cycle, `consumer` and
 //! `auditor` deadlock, and nothing frees the requests any more. The queue grows until it holds
-//! [`MAX`] of them (16 MiB), a bound that keeps the guest alive; then `producer` says so, once,
+//! [`MAX`] of them (8 MiB), a bound that keeps the guest alive; then `producer` says so, once,
 //! and queues no more. `Slab` in `/proc/meminfo`, and `kmalloc-4k` in `/proc/slabinfo`, show the
 //! growth: no process owns that memory. Unloading breaks the deadlock (the semaphores are given
 //! to their sleepers), and the queue is freed with the scenario.
@@ -28,8 +28,8 @@ crate::lock_order!(pub(crate) BacklogA, BacklogB);
 /// How many requests `producer` queues an iteration.
 const BATCH: usize = 16;
 
-/// The most requests the queue holds: 16 MiB of them.
-const MAX: usize = 4096;
+/// The most requests the queue holds: 8 MiB of them.
+const MAX: usize = 2048;
 
 /// The size of a request's buffer: a `kmalloc-4k` object.
 const REQUEST_BYTES: usize = 4096;
