@@ -608,7 +608,8 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
 /// (uninterruptible sleep; `DW`: a kernel thread).
 fn ps_shows_d(line: &str, thread: &str) -> bool {
     let mut cols = line.split_whitespace();
-    let (Some(pid), Some(stat), Some(comm), None) = (cols.next(), cols.next(), cols.next(), cols.next())
+    let (Some(pid), Some(stat), Some(comm), None) =
+        (cols.next(), cols.next(), cols.next(), cols.next())
     else {
         return false;
     };
@@ -629,7 +630,9 @@ fn check_hard_lockup(run: &Run, scenario: &Scenario, cpu: u32) -> Result<(), Str
     let named = functions(report);
     for f in std::iter::once(&"do_raw_spin_lock").chain(scenario.functions) {
         if !named.iter().any(|n| n.ends_with(f)) {
-            return Err(format!("the stuck CPU's stack does not name {f}: {named:?}"));
+            return Err(format!(
+                "the stuck CPU's stack does not name {f}: {named:?}"
+            ));
         }
     }
     if !report
