@@ -43,7 +43,8 @@ pub(crate) struct HardIrq {
 const DELAY_US: u32 = 1000;
 
 /// How long the thread holds the lock: three ticks of a 250 Hz kernel, whose hrtimers expire at
-/// the tick when it has no high-resolution timers (as in the lab).
+/// the tick when it has no high-resolution timers (as in the lab). Not `hold_ms`: the fixed
+/// variant holds it with interrupts off, which must stay short.
 const HOLD_MS: u32 = 12;
 
 /// How long the thread sleeps with the timer armed after it let go of the lock, before it cancels
