@@ -39,13 +39,17 @@ TEST_KERNELS := $(if $(filter undefined,$(origin KERNEL)),all,$(KERNEL))
 TEST_PARTS := $(or $(TESTS),all)
 TEST_SHARD := $(SHARD)
 export TEST_PARTS TEST_SHARD
-# The default series: the first of scripts/env.sh's KERNELS, where the lab's facts live.
-KERNEL ?= $(firstword $(shell sed -n 's/^KERNELS=(\(.*\))$$/\1/p' scripts/env.sh))
+# The default series: the first of scripts/env.sh's KERNELS, where the lab's facts live. (`:=`:
+# found once, not at each use.)
+ifeq ($(origin KERNEL),undefined)
+KERNEL := $(firstword $(shell sed -n 's/^KERNELS=(\(.*\))$$/\1/p' scripts/env.sh))
+endif
 SCENARIO ?= abba
 export KERNEL TEST_KERNELS LAB_VARIANT SCENARIO
 
 ifeq ($(KDIR),)
-KDIR = $(shell KERNEL=$(KERNEL) LAB_VARIANT=$(LAB_VARIANT) scripts/setup/build-kernel.sh --dir)
+# Found at its first use (only the targets that build need it), then kept: each search costs 0.1 s.
+KDIR = $(eval KDIR := $(shell KERNEL=$(KERNEL) LAB_VARIANT=$(LAB_VARIANT) scripts/setup/build-kernel.sh --dir))$(KDIR)
 KERNEL_DEP := kernel
 endif
 

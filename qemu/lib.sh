@@ -25,7 +25,17 @@ setparam() {
 }
 
 # iterations THREAD: how many iterations the thread has done.
-iterations() { sed -n "s/^$1 iterations=\([0-9]*\) .*/\1/p" "$PARAMS/status"; }
+iterations() { iterations_of "$1"; echo "$_n"; }
+
+# iterations_of THREAD: sets _n to how many iterations the thread has done (empty if it has none),
+# with the shell alone: the waits below ask every 20 ms, and under emulation each process started
+# costs the guest 50-90 ms of CPU that the threads they wait for then lack.
+iterations_of() {
+    _n=""
+    while read -r _name _count _; do
+        [ "$_name" = "$1" ] && case $_count in iterations=*) _n=${_count#iterations=}; return ;; esac
+    done < "$PARAMS/status"
+}
 
 # clock: sets _now to the milliseconds since boot, without a subshell (under emulation every
 # fork costs milliseconds of CPU). /proc/uptime has hundredths; a leading zero must go, or the
@@ -44,19 +54,33 @@ timed() {
 # threads: the names of the module's threads, one per line (from status while the module is
 # loaded; after that, as status last showed them).
 threads() {
-    [ -r "$PARAMS/status" ] && sed -n 's/^\([^ =]*\) iterations=.*/\1/p' "$PARAMS/status" > /tmp/lab-threads
-    cat /tmp/lab-threads 2>/dev/null
+    if [ -r "$PARAMS/status" ]; then
+        while read -r _name _count _; do
+            case $_count in iterations=*) echo "$_name" ;; esac
+        done < "$PARAMS/status" > /tmp/lab-threads
+    fi
+    [ -f /tmp/lab-threads ] && while read -r _name; do echo "$_name"; done < /tmp/lab-threads
 }
 
 # state_of PID: the scheduler state letter of process PID (R, S, D, ...).
-state_of() { sed -n 's/^State:\t\(.\).*/\1/p' "/proc/$1/status"; }
+state_of() { state_in "$1"; echo "$_state"; }
+
+# state_in PID: sets _state to the scheduler state letter of process PID (empty once it is gone).
+# These helpers use the shell alone (see iterations_of): tests poll them.
+state_in() {
+    _state=""
+    while read -r _key _value _; do
+        [ "$_key" = State: ] && { _state=$_value; return; }
+    done < "/proc/$1/status"
+} 2>/dev/null
 
 # states: the scheduler state of each of the module's threads, as "lab: state NAME STATE".
 states() {
-    _names=" $(threads | tr '\n' ' ') "
+    _names=" "
+    for _t in $(threads); do _names="$_names$_t "; done
     for d in /proc/[0-9]*; do
         read -r comm < "$d/comm" 2>/dev/null || continue
-        case $_names in *" $comm "*) echo "lab: state $comm $(state_of "${d#/proc/}")" ;; esac
+        case $_names in *" $comm "*) state_in "${d#/proc/}"; echo "lab: state $comm $_state" ;; esac
     done
 }
 
@@ -149,16 +173,26 @@ wait_hung() {
 }
 
 # beyond THREAD N: the thread has done more than N iterations.
-beyond() { _n=$(iterations "$1"); [ "${_n:-0}" -gt "$2" ]; }
+beyond() { iterations_of "$1"; [ "${_n:-0}" -gt "$2" ]; }
 
 # progressed THREAD...: each thread finishes at least one more iteration, counted from now.
 progressed() {
-    for _t in "$@"; do eval "_from_$_t=\$(iterations $_t)"; done
+    for _t in "$@"; do iterations_of "$_t"; eval "_from_$_t=\$_n"; done
     for _t in "$@"; do eval "_n=\${_from_$_t:-0}"; wait_for 20 beyond "$_t" "$_n" || return 1; done
 }
 
 # blocked THREAD...: each thread sleeps uninterruptibly (state D).
-blocked() { for _t in "$@"; do states | grep -q "^lab: state $_t D$" || return 1; done; }
+blocked() {
+    for _t in "$@"; do
+        _blocked=""
+        for d in /proc/[0-9]*; do
+            read -r comm < "$d/comm" 2>/dev/null && [ "$comm" = "$_t" ] || continue
+            state_in "${d#/proc/}"
+            [ "$_state" = D ] && { _blocked=1; break; }
+        done
+        [ -n "$_blocked" ] || return 1
+    done
+}
 
 # leaks_forget: mount debugfs if needed, and forget every object kmemleak knows so far.
 leaks_forget() {

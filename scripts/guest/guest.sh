@@ -132,10 +132,12 @@ guest_machine() {
     snapshot=$snapshots/$snapshot_name-${key:0:12}
 }
 
-# payload_part TAR: one part of the payload as qemu/init reads it: its size, then the tar; 0 if
-# there is no TAR.
+# payload_part WORK/PART: one part of the payload as qemu/init's receive reads it: "tar SIZE" and
+# the tar PART.tar, or "text LINES" and the text PART.txt, or "none" when neither exists.
 payload_part() {
-    if [[ -f $1 ]]; then stat -c %s "$1"; cat "$1"; else echo 0; fi
+    if [[ -f $1.tar ]]; then echo "tar $(stat -c %s "$1.tar")"; cat "$1.tar"
+    elif [[ -f $1.txt ]]; then echo "text $(wc -l < "$1.txt")"; cat "$1.txt"
+    else echo none; fi
 }
 
 # base_initramfs OUT: the initramfs every guest starts from (busybox, qemu/init, users): nothing
@@ -169,20 +171,20 @@ ensure_snapshot() {
     ) 9> "$snapshots/$snapshot_name.lock"
 }
 
-# ensure_payload_snapshot WORK TAR: sets payload_snapshot to the saved guest that holds the
-# payload's shared part TAR already: the saved guest at init, restored, given TAR, and saved again
+# ensure_payload_snapshot WORK PART: sets payload_snapshot to the saved guest that holds the
+# payload's shared part PART.tar already: the saved guest at init, restored, given TAR, and saved again
 # once qemu/init said "lab: payload". Made if missing (one process at a time), kept inside the
 # saved guest at init (made again with it), the 6 used last kept. Fails, and the run sends the
 # whole payload to the saved guest at init instead, when it cannot be made.
 ensure_payload_snapshot() {
-    local work=$1 tar=$2 hash
-    [[ -f $tar ]] || return 1
-    hash=$(sha256sum < "$tar")
+    local work=$1 part=$2 hash
+    [[ -f $part.tar ]] || return 1
+    hash=$(sha256sum < "$part.tar")
     payload_snapshot=$snapshot/payloads/${hash:0:12}
     (
         flock 9
         if [[ ! -f $payload_snapshot/state ]]; then
-            make_payload_snapshot "$work" "$tar" || exit 1
+            make_payload_snapshot "$work" "$part" || exit 1
             find "$snapshot/payloads" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' \
                 | sort -rn | tail -n +7 | cut -d' ' -f2- | xargs -r rm -rf
         fi
@@ -190,33 +192,21 @@ ensure_payload_snapshot() {
     ) 9> "$snapshot/payloads.lock"
 }
 
-# make_payload_snapshot WORK TAR: makes $payload_snapshot (see ensure_payload_snapshot), with the
+# make_payload_snapshot WORK PART: makes $payload_snapshot (see ensure_payload_snapshot), with the
 # run's own port FIFOs in WORK, which it leaves new.
 make_payload_snapshot() {
-    local work=$1 tar=$2 mk=$1/psave new=$payload_snapshot.new qemu writer rc=0
+    local work=$1 part=$2 mk=$1/psave new=$payload_snapshot.new writer rc=0
     rm -rf "$new" "$mk"; mkdir -p "$new" "$mk"
-    mkfifo "$mk/mon.in" "$mk/mon.out"
-    payload_part "$tar" > "$work/port.in" &
+    payload_part "$part" > "$work/port.in" &
     writer=$!
-    timeout -k 5 120 "${machine[@]}" -initrd "$snapshot/initramfs.cpio" -append "$snapshot_append" \
-        -incoming "exec:cat '$snapshot/state'" -serial "file:$new/console.log" \
-        -chardev "pipe,id=hmp,path=$mk/mon" -mon chardev=hmp,mode=readline \
-        -pidfile "$mk/qemu.pid" </dev/null >"$mk/qemu.err" 2>&1 &
-    qemu=$!
-    cat "$mk/mon.out" > "$mk/mon.log" &
-    exec 7<>"$mk/mon.in"
-    wait_text "$new/console.log" 'lab: payload' "$qemu" 60 || rc=$?
-    if ((rc == 0)); then
-        printf 'migrate "exec:cat > %s"\ninfo migrate\nquit\n' "$new/state" >&7
-    else
-        kill "$qemu" 2>/dev/null || true
-    fi
-    wait "$qemu" 2>/dev/null || true
-    exec 7>&-
+    monitored_guest "$mk" 120 -initrd "$snapshot/initramfs.cpio" -append "$snapshot_append" \
+        -incoming "exec:cat '$snapshot/state'" -serial "file:$new/console.log"
+    wait_text "$new/console.log" 'lab: payload' 60 "$qemu" || rc=$?
+    if ((rc == 0)); then save_guest "$mk" "$new/state" || rc=$?; else end_guest; fi
     kill "$writer" 2>/dev/null || true
     rm -f "$work/port.in" "$work/port.out"
     mkfifo "$work/port.in" "$work/port.out"
-    if ((rc == 0)) && grep -q 'Migration status: completed' "$mk/mon.log" && [[ -s $new/state ]]; then
+    if ((rc == 0)); then
         rm -rf "$payload_snapshot"
         mv "$new" "$payload_snapshot"
         return 0
@@ -225,13 +215,47 @@ make_payload_snapshot() {
     return 1
 }
 
-# wait_text LOG TEXT PID SECS: waits until LOG has TEXT, while PID lives, at most SECS seconds.
+# monitored_guest MK SECS QEMU-ARGS...: starts the machine with QEMU-ARGS in the background, with
+# a human monitor on FIFOs in MK (its replies in MK/mon.log), killed after SECS; sets qemu (its
+# PID). File descriptor 7 writes to the monitor: opened for reading and writing, the FIFO never
+# blocks, whatever QEMU does.
+monitored_guest() {
+    local mk=$1 secs=$2; shift 2
+    rm -f "$mk/qemu.pid" "$mk/mon.in" "$mk/mon.out"
+    mkfifo "$mk/mon.in" "$mk/mon.out"
+    timeout -k 5 "$secs" "${machine[@]}" "$@" -chardev "pipe,id=hmp,path=$mk/mon" \
+        -mon chardev=hmp,mode=readline -pidfile "$mk/qemu.pid" </dev/null >"$mk/qemu.err" 2>&1 &
+    qemu=$!
+    cat "$mk/mon.out" > "$mk/mon.log" &
+    exec 7<>"$mk/mon.in"
+}
+
+# save_guest MK STATE: saves the guest monitored_guest started into the file STATE with QEMU's
+# migration, and ends it. Fails unless the migration completed.
+save_guest() {
+    printf 'migrate "exec:cat > %s"\ninfo migrate\nquit\n' "$2" >&7
+    wait "$qemu" || true
+    exec 7>&-
+    grep -q 'Migration status: completed' "$1/mon.log" && [[ -s $2 ]]
+}
+
+# end_guest: ends the guest monitored_guest started, unsaved.
+end_guest() {
+    kill "$qemu" 2>/dev/null || true
+    wait "$qemu" 2>/dev/null || true
+    exec 7>&-
+}
+
+# wait_text FILE TEXT SECS [PID [N [FIRST]]]: waits until FILE has N lines (default 1) with TEXT, at
+# most SECS seconds, while PID (if given) lives. Fails with 1 if FILE is still empty after FIRST
+# seconds (if given), 2 at the deadline, 3 once PID ended.
 wait_text() {
-    local deadline=$((SECONDS + $4))
-    until grep -qs -- "$2" "$1"; do
-        kill -0 "$3" 2>/dev/null || return 3
+    local deadline=$((SECONDS + $3)) first=$((SECONDS + ${6:-$3})) n
+    while n=$(grep -c -- "$2" "$1" 2>/dev/null) || true; ((${n:-0} < ${5:-1})); do
+        [[ -z ${4:-} ]] || kill -0 "$4" 2>/dev/null || return 3
+        [[ -s $1 ]] || ((SECONDS < first)) || return 1
         ((SECONDS < deadline)) || return 2
-        sleep 0.02
+        sleep 0.05
     done
 }
 
@@ -245,42 +269,32 @@ others() {
 
 # make_snapshot WORK: boots the guest to qemu/init's "lab: ready" (it then waits for its payload),
 # saves it into $snapshot, and removes the saved guests of the same name with other keys that
-# were not used for a day.
+# were not used for a day. A boot that prints nothing within 20 s, or does not reach init within
+# 120 s, is ended (its console and vCPUs' addresses kept) and booted again, at most 3 times.
 make_snapshot() {
-    local new=$snapshot.new mk=$1/save why="first use" attempt rc start
+    local new=$snapshot.new mk=$1/save why="first use" attempt rc start booted kept what
     [[ -n $(others) ]] && why="its kernel, init, busybox, QEMU, devices or TSC rate changed"
     rm -rf "$new"; mkdir -p "$new" "$mk"
     base_initramfs "$new/initramfs.cpio"
-    mkfifo "$mk/mon.in" "$mk/mon.out"
     start=$EPOCHREALTIME
     for attempt in 1 2 3; do
-        rm -f "$mk/qemu.pid"
         : > "$new/boot.log"
-        timeout -k 5 300 "${machine[@]}" -initrd "$new/initramfs.cpio" -append "$snapshot_append" \
-            -serial "file:$new/boot.log" -chardev "pipe,id=hmp,path=$mk/mon" \
-            -mon chardev=hmp,mode=readline -pidfile "$mk/qemu.pid" </dev/null >"$mk/qemu.err" 2>&1 &
-        local qemu=$!
-        cat "$mk/mon.out" > "$mk/mon.log" &
-        # The monitor's FIFO, opened for reading and writing: never blocks, whatever QEMU does.
-        exec 7<>"$mk/mon.in"
+        monitored_guest "$mk" 300 -initrd "$new/initramfs.cpio" -append "$snapshot_append" \
+            -serial "file:$new/boot.log"
         rc=0
-        wait_ready "$new/boot.log" "$qemu" || rc=$?
+        wait_text "$new/boot.log" 'lab: ready' 120 "$qemu" 1 20 || rc=$?
         if ((rc == 0)); then
-            local booted=$EPOCHREALTIME
-            printf 'migrate "exec:cat > %s"\ninfo migrate\nquit\n' "$new/state" >&7
-            wait "$qemu" || true
-            exec 7>&-
-            if grep -q 'Migration status: completed' "$mk/mon.log" && [[ -s $new/state ]]; then
-                rm -rf "$snapshot"
-                mv "$new" "$snapshot"
-                # Another checkout may still use one made with other keys: unused for a day, it goes.
-                others -mmin +1440 -exec rm -rf {} +
-                log "saved the $snapshot_name guest at init ($why): booted in $(elapsed "$start" "$booted") s, saved in $(elapsed "$booted" "$EPOCHREALTIME") s, $(($(stat -c %s "$snapshot/state") / 1048576)) MB"
-                return 0
-            fi
-            die "saving the guest failed: $(tr -d '\r' < "$mk/mon.log" | grep -i -m1 -e error -e failed -e status || cat "$mk/qemu.err")"
+            booted=$EPOCHREALTIME
+            save_guest "$mk" "$new/state" \
+                || die "saving the guest failed: $(tr -d '\r' < "$mk/mon.log" | grep -i -m1 -e error -e failed -e status || cat "$mk/qemu.err")"
+            rm -rf "$snapshot"
+            mv "$new" "$snapshot"
+            # Another checkout may still use one made with other keys: unused for a day, it goes.
+            others -mmin +1440 -exec rm -rf {} +
+            log "saved the $snapshot_name guest at init ($why): booted in $(elapsed "$start" "$booted") s, saved in $(elapsed "$booted" "$EPOCHREALTIME") s, $(($(stat -c %s "$snapshot/state") / 1048576)) MB"
+            return 0
         fi
-        local kept=$new/boot-$attempt.log what
+        kept=$new/boot-$attempt.log
         case $rc in
             1) what="printed nothing within 20 s" ;;
             2) what="did not reach init within 120 s" ;;
@@ -288,37 +302,14 @@ make_snapshot() {
         esac
         if ((rc != 3)); then
             printf 'info registers -a\n' >&7
-            wait_lines "$mk/mon.log" RIP= 2 5 || true
+            wait_text "$mk/mon.log" RIP= 5 "" 2 || true
             tr -d '\r' < "$mk/mon.log" | grep -o 'RIP=[0-9a-f]*' > "$new/boot-$attempt.rips" || true
-            kill "$qemu" 2>/dev/null || true
         fi
-        wait "$qemu" 2>/dev/null || true
-        exec 7>&-
+        end_guest
         cp "$new/boot.log" "$kept"
         echo "vm.sh: the $snapshot_name guest booted to be saved $what (console kept as $kept)$( ((attempt < 3)) && echo "; booting it again")" >&2
     done
     die "the $snapshot_name guest never reached init in 3 boots: see $new/"
-}
-
-# wait_ready LOG PID: waits for qemu/init's "lab: ready" in the console LOG of QEMU PID. Fails
-# with 1 when the console is still empty after 20 s, 2 after 120 s without it, 3 if QEMU ended.
-wait_ready() {
-    local first=$((SECONDS + 20)) last=$((SECONDS + 120))
-    until grep -qs 'lab: ready' "$1"; do
-        kill -0 "$2" 2>/dev/null || return 3
-        [[ -s $1 ]] || ((SECONDS < first)) || return 1
-        ((SECONDS < last)) || return 2
-        sleep 0.05
-    done
-}
-
-# wait_lines FILE TEXT N SECS: waits until FILE has N lines with TEXT, at most SECS seconds.
-wait_lines() {
-    local deadline=$((SECONDS + $4))
-    until (($(grep -c -- "$2" "$1" 2>/dev/null || true) >= $3)); do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.05
-    done
 }
 
 # elapsed FROM TO: seconds between two $EPOCHREALTIME values, to a tenth.

@@ -68,21 +68,25 @@ built=$(modinfo -F vermagic "$module" 2>/dev/null | cut -d' ' -f1)
 work=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# The payload, in two parts, each a tar of files for /lab after a line with its size: first what
-# many runs share (the module, qemu/*.sh), then this run's own (the command, --with's files; none
-# for an interactive shell: size 0). The first is made the same way from the same files (names
-# sorted, dates and owners zeroed), so that its hash can key a saved guest that holds it already.
+# The payload, in two parts (qemu/init's receive): first what many runs share (the module,
+# qemu/*.sh), a tar made the same way from the same files (names sorted, dates and owners zeroed),
+# so that its hash can key a saved guest that holds it already; then this run's own: the command
+# alone as text (the guest reads it without starting a process, which costs it 50-90 ms each
+# under emulation), a tar when --with brings files, nothing for an interactive shell.
 stage=$work/stage
-mkdir -p "$stage/shared/lab" "$stage/own/lab"
-cp "$REPO_ROOT"/qemu/*.sh "$stage/shared/lab/"
-cp "$module" "$stage/shared/lab/rust_deadlock.ko"
-((${#with[@]} == 0)) || cp "${with[@]}" "$stage/own/lab/"
-[[ -z $cmd ]] || printf '%s\n' "$cmd" > "$stage/own/lab/cmd"
-for part in shared own; do
-    [[ -z $(ls -A "$stage/$part/lab") ]] \
-        || tar -C "$stage/$part" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
-            -cf "$work/$part.tar" lab
-done
+mkdir -p "$stage/lab"
+cp "$REPO_ROOT"/qemu/*.sh "$stage/lab/"
+cp "$module" "$stage/lab/rust_deadlock.ko"
+lab_tar() { tar -C "$stage" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$1" lab; }
+lab_tar "$work/shared.tar"
+rm -rf "$stage/lab"/*
+if ((${#with[@]})); then
+    cp "${with[@]}" "$stage/lab/"
+    [[ -z $cmd ]] || printf '%s\n' "$cmd" > "$stage/lab/cmd"
+    lab_tar "$work/own.tar"
+elif [[ -n $cmd ]]; then
+    printf '%s\n' "$cmd" > "$work/own.txt"
+fi
 rm -rf "$stage"
 
 guest_machine "$work" ${qmp:+--vmcoreinfo}
@@ -92,7 +96,7 @@ touch "$work/started"
 prepare() {
     if [[ -n $snapshot ]]; then
         ensure_snapshot "$work"
-        if ensure_payload_snapshot "$work" "$work/shared.tar"; then
+        if ensure_payload_snapshot "$work" "$work/shared"; then
             start_args=(-incoming "exec:cat '$payload_snapshot/state'") parts=(own)
         else
             start_args=(-incoming "exec:cat '$snapshot/state'") parts=(shared own)
@@ -118,7 +122,7 @@ send_payload() {
         mkfifo "$work/port.in" "$work/port.out"
     fi
     local part
-    for part in "${parts[@]}"; do payload_part "$work/$part.tar"; done > "$work/port.in" &
+    for part in "${parts[@]}"; do payload_part "$work/$part"; done > "$work/port.in" &
     writer=$!
 }
 
@@ -133,18 +137,20 @@ out=${log_file:-$work/console.log}
 # console: the guest's console as the host keeps it: CRs removed, each line passed on at once
 # (a host that watches the log while the guest runs, --until or make diagnose, must see each
 # line when the guest prints it). Marks the guest's first kernel line (the file first, with its
-# time); with --until, ends QEMU once enough lines matched (and then one matched --then). Once
-# the command's exit line is out the guest has nothing more to say: QEMU is ended then, which spares the 0.1-0.3 s of a
+# time under LAB_TIMING: only then a process is started for it); with --until, ends QEMU once
+# enough lines matched (and then one matched --then). Once the command's exit line is out the
+# guest has nothing more to say: QEMU is ended then, which spares the 0.1-0.3 s of a
 # shutdown under emulation, and what it says as it ends is not kept. (A guest that powered off
 # first took its pidfile with it: nothing to end then.)
 # mawk reads a pipe in whole buffers unless told it is interactive; gawk reads what is there.
 if command -v mawk >/dev/null; then line_awk=(mawk -W interactive); else line_awk=(awk); fi
 console() {
-    "${line_awk[@]}" -v re="$until" -v want="$count" -v after="$then" -v pidfile="$work/qemu.pid" -v flag="$work/until" \
-        -v first="date +%s.%N > '$work/first'" '
+    "${line_awk[@]}" -v re="$until" -v want="$count" -v after="$then" -v pidfile="$work/qemu.pid" \
+        -v flag="$work/until" -v first="$work/first" \
+        -v timed="${LAB_TIMING:+date +%s.%N > '$work/first'}" '
         ended { next }
         { gsub(/\r/, ""); print; fflush() }
-        !seen_first && /^\[/ { seen_first = 1; system(first) }
+        !seen_first && /^\[/ { seen_first = 1; if (timed != "") system(timed); else { printf "" > first; close(first) } }
         hit && !done && $0 ~ after { done = 1 }
         re != "" && !hit && $0 ~ re && ++seen == want { hit = 1; if (after == "") done = 1 }
         done && !ended { system("touch " flag); ended = 1 }
