@@ -4,14 +4,15 @@
 #
 # The host says which scenario to play (scripts/lab/src/scenarios.rs): SCENARIO, PROGRESS (the
 # threads that keep iterating when fixed), REPORT (a line of lockdep's report of the buggy variant;
-# empty when lockdep cannot see the locks), HUNG (the threads that end up in state D), FLIP (1:
-# `buggy` can be flipped at run time), SPINS (1: the buggy variant spins every CPU forever) and
-# UNLOADS (1: rmmod ends the buggy variant's threads; 0: nothing can wake them).
+# empty when lockdep cannot see the locks), ALSO (a line of the kernel's other report that comes
+# last, if any), HUNG (the threads that end up in state D), FLIP (1:
+# `buggy` can be flipped at run time), SPINS (1: the buggy variant spins every CPU forever), HARD
+# (1: it leaves a CPU spinning in an interrupt handler, interrupts off, forever) and UNLOADS (1: rmmod ends the buggy variant's threads; 0: nothing can wake them).
 # (The host's table is the one place these facts live: nothing here defaults them.)
-: "${SCENARIO:?}" "${PROGRESS?}" "${REPORT?}" "${HUNG?}" "${FLIP:?}" "${SPINS:?}" "${UNLOADS:?}"
+: "${SCENARIO:?}" "${PROGRESS?}" "${REPORT?}" "${ALSO?}" "${HUNG?}" "${FLIP:?}" "${SPINS:?}" "${HARD:?}" "${UNLOADS:?}"
 
-if [ "$SPINS" = 1 ]; then
-    step "echo 1 > /proc/sys/kernel/watchdog_thresh   (report a CPU stuck for 2 s as a soft lockup)"
+if [ "$SPINS" = 1 ] || [ "$HARD" = 1 ]; then
+    step "echo 1 > /proc/sys/kernel/watchdog_thresh   (report a CPU stuck for 2 s as a soft lockup, a CPU without timer interrupts for about 1 s as a hard lockup)"
     soft_lockup_after_2s || exit 1
 fi
 
@@ -41,6 +42,17 @@ fi
 if [ "$SPINS" = 1 ]; then
     echo "    Both CPUs now spin forever with preemption off: nothing else runs in this guest again."
     echo "    The soft-lockup detector reports each CPU; the lab then powers the guest off."
+    while :; do sleep 60; done
+fi
+if [ -n "$ALSO" ]; then
+    echo "    ... and the kernel's other report:"
+    wait_log 30 "$ALSO" || exit 1
+fi
+if [ "$HARD" = 1 ]; then
+    echo "    The timer interrupt came in on the CPU of the thread that holds the lock: its callback"
+    echo "    spins on that lock, interrupts off, and the thread it interrupted can never let go."
+    echo "    That CPU takes no more timer interrupts: the other CPU's hard-lockup detector reports it,"
+    echo "    with its stack (by NMI); the lab then powers the guest off."
     while :; do sleep 60; done
 fi
 if [ -n "$HUNG" ]; then

@@ -88,6 +88,13 @@ states() {
 # is twice watchdog_thresh; the default reports after 20 s).
 soft_lockup_after_2s() { echo 1 > /proc/sys/kernel/watchdog_thresh; }
 
+# slab: the kernel's slab memory now, as "lab: slab KB kmalloc-4k N": /proc/meminfo's Slab, and
+# the objects in use of the 4 KiB kmalloc cache (/proc/slabinfo).
+slab() {
+    echo "lab: slab $(sed -n 's/^Slab: *\([0-9]*\) kB$/\1/p' /proc/meminfo)" \
+        "kmalloc-4k $(sed -n 's/^kmalloc-4k  *\([0-9]*\) .*/\1/p' /proc/slabinfo)"
+}
+
 # locks: the names of the module's lock classes, one per line (from status; empty when unloaded).
 locks() { sed -n 's/^scenario=.* locks=//p' "$PARAMS/status" 2>/dev/null | tr ',' '\n'; }
 

@@ -32,7 +32,9 @@ compat::with_kunit! {
 mod abba;
 mod abc;
 mod atomic;
+mod backlog;
 mod completion;
+mod hardirq;
 mod irq;
 mod leak;
 mod mutex;
@@ -80,6 +82,8 @@ scenarios! {
     "workqueue" => workqueue::WorkQueue,
     "completion" => completion::Completions,
     "atomic" => atomic::Atomic,
+    "hardirq" => hardirq::HardIrq,
+    "backlog" => backlog::Backlog,
 }
 
 module! {
@@ -100,7 +104,7 @@ module_param!(
     SCENARIO: ChoiceParam,
     "scenario",
     0o444,
-    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic"
+    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic, hardirq, backlog"
 );
 
 /// Whether the threads run the buggy variant of the scenario.

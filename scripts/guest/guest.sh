@@ -104,7 +104,11 @@ guest_machine() {
     # The payload port: QEMU opens both FIFOs for reading and writing, so it never sees an end of
     # file, and passes what the host writes on as fast as the guest reads (qemu/init).
     # One port (port 0 is reserved for a console): no more virtqueues than needed.
-    machine=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 512 -nodefaults -display none
+    # LAB_CPUS: the guest's CPUs, 2 unless a test needs a CPU left when two spin (the lab kernels
+    # have NR_CPUS=4). Each count has its own saved guest: the key below has the command line.
+    local cpus=${LAB_CPUS:-2}
+    [[ $cpus =~ ^[1-4]$ ]] || die "LAB_CPUS=$cpus: the lab kernels run 1 to 4 CPUs"
+    machine=(qemu-system-x86_64 "${accel_args[@]}" -smp "$cpus" -m 512 -nodefaults -display none
              -no-reboot -kernel "$kernel"
              -device virtio-serial-pci,id=ports,max_ports=2 -chardev "pipe,id=port,path=$work/port"
              -device virtserialport,bus=ports.0,chardev=port,name=lab.payload)

@@ -10,7 +10,9 @@
 # Options: --log FILE (keep the console, CRs removed), --timeout SECS (default 120; the guest is
 # killed after it), --quiet (do not echo the console), --until PATTERN [--count N] (for a guest that
 # cannot recover, e.g. with every CPU spinning: power it off from here once N console lines, default
-# 1, match the extended regular expression PATTERN; the run then counts as finished, status 0),
+# 1, match the extended regular expression PATTERN; the run then counts as finished, status 0;
+# with --then PATTERN2, at the first line after those that matches PATTERN2 instead, for a report
+# whose end is known but not its length),
 # --qmp SOCK (a QMP socket for the host's debuggers, with QEMU's vmcoreinfo device; see
 # scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket), --with FILE (one more file in
 # the guest's /lab, e.g. a static tool of scripts/guest/; repeatable).
@@ -18,12 +20,13 @@
 # restored here, 1 if they are booted (LAB_SNAPSHOT=0, KVM).
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
 # LAB_SNAPSHOT=0 boots every guest instead of restoring it (KVM always boots: see scripts/README.md).
-# KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load.
+# KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load;
+# LAB_CPUS the guest's CPUs (default 2).
 set -euo pipefail
 . "$(dirname "$0")/../env.sh"
 . "$REPO_ROOT/scripts/guest/guest.sh"
 
-log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 qmp="" gdb="" restores=0 with=()
+log_file="" timeout_s=120 quiet=0 cmd="" until="" count=1 then="" qmp="" gdb="" restores=0 with=()
 while (($#)); do
     case $1 in
         --log) log_file=$2; shift 2 ;;
@@ -31,6 +34,7 @@ while (($#)); do
         --quiet) quiet=1; shift ;;
         --until) until=$2; shift 2 ;;
         --count) count=$2; shift 2 ;;
+        --then) then=$2; shift 2 ;;
         --qmp) qmp=$2; shift 2 ;;
         --gdb) gdb=$2; shift 2 ;;
         --with) [[ -f $2 ]] || die "vm.sh: --with $2: no such file"; with+=("$2"); shift 2 ;;
@@ -133,19 +137,23 @@ out=${log_file:-$work/console.log}
 # console: the guest's console as the host keeps it: CRs removed, each line passed on at once
 # (a host that watches the log while the guest runs, --until or make diagnose, must see each
 # line when the guest prints it). Marks the guest's first kernel line (the file first, with its
-# time under LAB_TIMING: only then a process is started for it); with --until, ends QEMU once enough lines matched. Once the command's exit line is out
-# the guest has nothing more to say: QEMU is ended then, which spares the 0.1-0.3 s of a
+# time under LAB_TIMING: only then a process is started for it); with --until, ends QEMU once
+# enough lines matched (and then one matched --then). Once the command's exit line is out the
+# guest has nothing more to say: QEMU is ended then, which spares the 0.1-0.3 s of a
 # shutdown under emulation, and what it says as it ends is not kept. (A guest that powered off
 # first took its pidfile with it: nothing to end then.)
 # mawk reads a pipe in whole buffers unless told it is interactive; gawk reads what is there.
 if command -v mawk >/dev/null; then line_awk=(mawk -W interactive); else line_awk=(awk); fi
 console() {
-    "${line_awk[@]}" -v re="$until" -v want="$count" -v pidfile="$work/qemu.pid" -v flag="$work/until" \
-        -v first="$work/first" -v timed="${LAB_TIMING:+date +%s.%N > '$work/first'}" '
+    "${line_awk[@]}" -v re="$until" -v want="$count" -v after="$then" -v pidfile="$work/qemu.pid" \
+        -v flag="$work/until" -v first="$work/first" \
+        -v timed="${LAB_TIMING:+date +%s.%N > '$work/first'}" '
         ended { next }
         { gsub(/\r/, ""); print; fflush() }
         !seen_first && /^\[/ { seen_first = 1; if (timed != "") system(timed); else { printf "" > first; close(first) } }
-        re != "" && $0 ~ re && ++seen == want { system("touch " flag); ended = 1 }
+        hit && !done && $0 ~ after { done = 1 }
+        re != "" && !hit && $0 ~ re && ++seen == want { hit = 1; if (after == "") done = 1 }
+        done && !ended { system("touch " flag); ended = 1 }
         /^(\[ *[0-9.]*\] )?lab: exit [0-9]+$/ { ended = 1 }
         ended { system("kill $(cat " pidfile " 2>/dev/null) 2>/dev/null") }'
 }

@@ -72,6 +72,31 @@ pub(crate) fn irqs_off<R>(f: impl FnOnce() -> R) -> R {
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!("irqs_off: on 6.12 only x86_64 is supported");
 
+/// Adds one level to this CPU's preemption count, as C's `preempt_disable()` does: for a task
+/// whose level the scheduler took away (see `crate::atomic`). x86-64 only: 6.12 keeps the count in
+/// the per-CPU `pcpu_hot`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn preempt_count_inc() {
+    /// Where the count is in `pcpu_hot`.
+    const OFFSET: usize = core::mem::offset_of!(
+        bindings::pcpu_hot__bindgen_ty_1__bindgen_ty_1,
+        preempt_count
+    );
+    // SAFETY: This is `preempt_disable()`'s own instruction: one increment of this CPU's count
+    // (the anonymous union and struct around it in `pcpu_hot` start at its start), a single
+    // instruction, so it cannot be cut by preemption or an interrupt. No `nomem` option: like C's
+    // barrier, it keeps the compiler from moving memory accesses across it.
+    unsafe {
+        core::arch::asm!(
+            "incl %gs:{hot}+{offset}",
+            hot = sym bindings::pcpu_hot,
+            offset = const OFFSET,
+            options(att_syntax, nostack)
+        )
+    };
+}
+
 /// A one-shot high-resolution timer that expires on the CPU that arms it, in hard-interrupt
 /// context (on kernels without `PREEMPT_RT`), and then calls `fire(&data)`.
 ///

@@ -34,6 +34,27 @@ pub(crate) fn irqs_off<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Adds one level to this CPU's preemption count, as C's `preempt_disable()` does: for a task
+/// whose level the scheduler took away (see `crate::atomic`). x86-64 only: 7.x keeps the count in
+/// the per-CPU `__preempt_count`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn preempt_count_inc() {
+    // SAFETY: This is `preempt_disable()`'s own instruction: one increment of this CPU's count,
+    // a single instruction, so it cannot be cut by preemption or an interrupt. No `nomem` option:
+    // like C's barrier, it keeps the compiler from moving memory accesses across it.
+    unsafe {
+        core::arch::asm!(
+            "incl %gs:{count}",
+            count = sym bindings::__preempt_count,
+            options(att_syntax, nostack)
+        )
+    };
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!("preempt_count_inc: only x86_64 is supported");
+
 /// A one-shot high-resolution timer that expires on the CPU that arms it, in hard-interrupt
 /// context (on kernels without `PREEMPT_RT`), and then calls `fire(&data)`.
 ///

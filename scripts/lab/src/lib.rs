@@ -168,11 +168,16 @@ pub struct Boot {
     /// For a guest that cannot recover: power it off once this many console lines matched this
     /// extended regular expression (`scripts/guest/vm.sh --until`); the run then has status 0.
     pub until: Option<(&'static str, u32)>,
+    /// With `until`: power the guest off only at the first line after those that matches this
+    /// extended regular expression (`scripts/guest/vm.sh --then`): the end of the report.
+    pub then: Option<&'static str>,
     /// Restore the guest from the kernel's saved guest where the lab can (`LAB_SNAPSHOT`, the
     /// default); `false` boots it.
     pub restore: bool,
     /// More files for the guest's `/lab`: static tools of `scripts/guest/` ([`guest_tool`]).
     pub with: Vec<PathBuf>,
+    /// The guest's CPUs (`LAB_CPUS`); `None`: the lab's two.
+    pub cpus: Option<u32>,
 }
 
 impl Default for Boot {
@@ -181,8 +186,10 @@ impl Default for Boot {
             timeout_s: 300,
             echo: false,
             until: None,
+            then: None,
             restore: true,
             with: Vec::new(),
+            cpus: None,
         }
     }
 }
@@ -211,6 +218,13 @@ pub fn guest_tool(name: &str) -> PathBuf {
 /// third report. Each CPU is reported once, then again: by the third, the first two are complete.
 pub const SOFT_LOCKUPS: (&str, u32) = ("BUG: soft lockup - CPU#", 3);
 
+/// What ends a guest with a CPU stuck in an interrupt handler (the `hardirq` scenario): the
+/// hard-lockup detector's report, once the stuck CPU's stack that it asks for by NMI is out (it
+/// ends with the interrupted task's part, `</TASK>`).
+pub const HARD_LOCKUP: (&str, u32) = ("NMI backtrace for cpu", 1);
+/// The last line of [`HARD_LOCKUP`]'s report (splat reads the report to the end of the stack).
+pub const HARD_LOCKUP_END: &str = "</TASK>";
+
 /// Starts a fresh guest, runs the guest shell command line `cmd` in it (with `qemu/lib.sh`
 /// loaded), and returns once the guest has powered off or timed out. (A guest that never prints
 /// its first line is ended and started again by `scripts/guest/vm.sh`, which says so.)
@@ -234,8 +248,14 @@ pub fn boot(name: &str, cmd: &str, how: Boot) -> Run {
             .arg("--count")
             .arg(count.to_string());
     }
+    if let Some(pattern) = how.then {
+        vm.arg("--then").arg(pattern);
+    }
     if !how.restore {
         vm.env("LAB_SNAPSHOT", "0");
+    }
+    if let Some(cpus) = how.cpus {
+        vm.env("LAB_CPUS", cpus.to_string());
     }
     for file in &how.with {
         vm.arg("--with").arg(file);
@@ -438,11 +458,17 @@ pub fn demo(scenario: &Scenario) -> String {
 }
 
 /// How a guest that plays `scenario`'s buggy variant is booted: a guest whose CPUs all spin is
-/// powered off from the host after the soft-lockup reports.
+/// powered off from the host after the soft-lockup reports, one with a CPU stuck in an interrupt
+/// after the hard-lockup report.
 pub fn boot_for(scenario: &Scenario, echo: bool) -> Boot {
     Boot {
         echo,
-        until: scenario.spins.then_some(SOFT_LOCKUPS),
+        until: if scenario.hard_lockup.is_some() {
+            Some(HARD_LOCKUP)
+        } else {
+            scenario.spins.then_some(SOFT_LOCKUPS)
+        },
+        then: scenario.hard_lockup.and(Some(HARD_LOCKUP_END)),
         ..Boot::default()
     }
 }
@@ -532,6 +558,9 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
         if !lab.contains(&format!("state {thread} D").as_str()) {
             return Err(format!("{thread} was not in state D"));
         }
+        if !run.lines().any(|l| ps_shows_d(l, thread)) {
+            return Err(format!("ps did not show {thread} in state D"));
+        }
     }
     if run.target.names_blockers() {
         for (hung, owner) in scenario.owners {
@@ -550,6 +579,9 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
                 ));
             }
         }
+    }
+    if let Some(cpu) = scenario.hard_lockup {
+        return check_hard_lockup(run, scenario, cpu);
     }
     if scenario.spins {
         for thread in scenario.threads {
@@ -570,6 +602,70 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
         Some((rc, ms)) => Err(format!("rmmod exited {rc} after {ms} ms")),
         None => Err("rmmod did not finish".into()),
     }
+}
+
+/// Whether `line` is a row of busybox `ps -o pid,stat,comm` that shows `thread` in state D
+/// (uninterruptible sleep; `DW`: a kernel thread).
+fn ps_shows_d(line: &str, thread: &str) -> bool {
+    let mut cols = line.split_whitespace();
+    let (Some(pid), Some(stat), Some(comm), None) =
+        (cols.next(), cols.next(), cols.next(), cols.next())
+    else {
+        return false;
+    };
+    pid.bytes().all(|b| b.is_ascii_digit()) && stat.starts_with('D') && comm == thread
+}
+
+/// Checks the hard-lockup detector's report of `cpu` (splat reads it as a generic report):
+/// "Watchdog detected hard LOCKUP on cpu N" (7.x: "CPUM: Watchdog detected ..."), with the stuck
+/// CPU's stack that it asks for by NMI: the scenario's thread as the task, and the spinlock's loop
+/// (`do_raw_spin_lock`) in every function of the scenario (the interrupt's callback, on top of the
+/// thread's step it interrupted); splat's explanation names the report.
+fn check_hard_lockup(run: &Run, scenario: &Scenario, cpu: u32) -> Result<(), String> {
+    let header = format!("Watchdog detected hard LOCKUP on cpu {cpu}");
+    let reports = run.reports();
+    let Some(report) = reports.iter().find(|r| r.header.contains(&header)) else {
+        return Err(format!("no '{header}'"));
+    };
+    let named = functions(report);
+    for f in std::iter::once(&"do_raw_spin_lock").chain(scenario.functions) {
+        if !named.iter().any(|n| n.ends_with(f)) {
+            return Err(format!(
+                "the stuck CPU's stack does not name {f}: {named:?}"
+            ));
+        }
+    }
+    if !report
+        .tasks
+        .iter()
+        .any(|t| scenario.threads.contains(&t.comm.as_str()))
+    {
+        return Err(format!(
+            "the hard lockup is not reported for {:?}: {:?}",
+            scenario.threads, report.tasks
+        ));
+    }
+    if !report.explanation.contains(&header) {
+        return Err(format!(
+            "splat's explanation does not name the hard lockup: {}",
+            report.explanation
+        ));
+    }
+    Ok(())
+}
+
+/// Allows the hard-lockup detector's report (splat's generic kind) about one of `threads`.
+fn allowing_hard_lockups(mut rules: Rules, why: &str, threads: &[&str]) -> Rules {
+    for thread in threads {
+        rules = rules.allowing(
+            Rule::new()
+                .name(why)
+                .kind(ReportKind::Generic)
+                .title("watchdog in *")
+                .task(thread),
+        );
+    }
+    rules
 }
 
 /// The reports `scenario`'s buggy variant may print, as splat's check mode rules: its lockdep
@@ -606,6 +702,21 @@ pub fn expected_reports(scenario: &Scenario) -> Rules {
         for thread in scenario.threads {
             rules = rules.allowing(Rule::new().kind(ReportKind::SoftLockup).task(thread));
         }
+    }
+    if scenario.spins {
+        // A vCPU that spins and that the host does not run for a while (the lab's guests share
+        // the host's CPUs) misses its own timer interrupts too.
+        rules = allowing_hard_lockups(rules, "a spinning vCPU the host starved", scenario.threads);
+    }
+    if scenario.hard_lockup.is_some() {
+        rules = allowing_hard_lockups(rules, "the CPU stuck in the interrupt", scenario.threads);
+        // The other CPU, whatever task it runs, may wait forever for the stuck one (an IPI that
+        // is never answered: a TLB flush), without scheduling.
+        rules = rules.allowing(
+            Rule::new()
+                .name("a CPU waiting for the stuck one")
+                .kind(ReportKind::SoftLockup),
+        );
     }
     rules
 }

@@ -38,6 +38,10 @@ pub struct Scenario {
     /// Whether the buggy variant spins every CPU forever: the guest cannot recover, the soft-lockup
     /// detector reports the CPUs, and the lab powers the guest off from the host.
     pub spins: bool,
+    /// The CPU the buggy variant leaves spinning in an interrupt handler with interrupts off, if
+    /// it does: the hard-lockup detector reports that CPU, with its stack (by NMI), and the lab
+    /// powers the guest off from the host.
+    pub hard_lockup: Option<u32>,
     /// Whether `rmmod` ends the buggy variant's threads. A task asleep in `mutex_lock()`,
     /// `down_write()` or `flush_work()` cannot be woken: the demo then leaves the threads stuck
     /// and the guest is ended.
@@ -45,6 +49,9 @@ pub struct Scenario {
     /// The reports the buggy variant prints besides `report`, each at least once (maybe again
     /// and again).
     pub also: &'static [ReportKind],
+    /// A line of the `also` report that comes last, for the demo to wait for (empty: none to wait
+    /// for).
+    pub also_line: &'static str,
     /// On kernels whose hung-task detector names blockers: (hung task, owner) pairs it must
     /// print, as "INFO: task HUNG:pid is blocked on a mutex likely owned by task OWNER:pid". A
     /// hung task's name may end in `/`: any task whose name starts so (`kworker/`).
@@ -69,8 +76,10 @@ const ROW: Scenario = Scenario {
     flip: true,
     in_interrupt: false,
     spins: false,
+    hard_lockup: None,
     unloads: true,
     also: &[],
+    also_line: "",
     owners: &[],
 };
 
@@ -229,14 +238,41 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "atomic",
-        threads: &["atomic_1"],
-        progress: &["atomic_1"],
+        threads: &["atomic_1", "atomic_2"],
+        progress: &["atomic_1", "atomic_2"],
         locks: &["atomic_mutex", "atomic_spin"],
         report: Some(ReportKind::InvalidWaitContext),
         report_line: "Invalid wait context",
         functions: &["Atomic::thread"],
         fix: "before atomic_spin",
-        also: &[ReportKind::SleepInAtomic],
+        also: &[ReportKind::SleepInAtomic, ReportKind::SchedulingWhileAtomic],
+        also_line: "BUG: scheduling while atomic: atomic_1/",
+        ..ROW
+    },
+    Scenario {
+        name: "hardirq",
+        threads: &["hardirq_thread"],
+        progress: &["hardirq_thread"],
+        locks: &["hardirq_lock"],
+        report: Some(ReportKind::InconsistentLockState),
+        report_line: "inconsistent lock state",
+        functions: &["HardIrq::thread", "HardIrq::fire"],
+        fix: "with interrupts disabled",
+        hard_lockup: Some(1),
+        unloads: false,
+        ..ROW
+    },
+    Scenario {
+        name: "backlog",
+        threads: &["producer", "consumer", "auditor"],
+        progress: &["producer", "consumer", "auditor"],
+        locks: &["backlog_a", "backlog_b"],
+        report: Some(ReportKind::CircularDependency),
+        report_line: CIRCULAR,
+        cycle: &["backlog_a", "backlog_b"],
+        functions: &["Backlog::consumer", "Backlog::auditor"],
+        fix: "in one global order",
+        hung: &["consumer", "auditor"],
         ..ROW
     },
 ];
@@ -267,7 +303,9 @@ impl Scenario {
         for kind in self.also {
             parts.push(format!("the kernel reported {}", kind.as_str()));
         }
-        if self.spins {
+        if let Some(cpu) = self.hard_lockup {
+            parts.push(format!("the hard-lockup detector reported CPU {cpu}, stuck in the interrupt, and the lab powered the guest off"));
+        } else if self.spins {
             parts.push("the soft-lockup detector reported both CPUs, and the lab powered the frozen guest off".into());
         } else if self.unloads {
             parts.push("rmmod ended the threads within 2 s".into());
@@ -280,13 +318,15 @@ impl Scenario {
     /// The shell assignments that tell `qemu/demo.sh` which scenario to play.
     pub fn demo_env(&self) -> String {
         format!(
-            "SCENARIO={} PROGRESS='{}' REPORT='{}' HUNG='{}' FLIP={} SPINS={} UNLOADS={}",
+            "SCENARIO={} PROGRESS='{}' REPORT='{}' ALSO='{}' HUNG='{}' FLIP={} SPINS={} HARD={} UNLOADS={}",
             self.name,
             self.progress.join(" "),
             self.report_line,
+            self.also_line,
             self.hung.join(" "),
             u8::from(self.flip),
             u8::from(self.spins),
+            u8::from(self.hard_lockup.is_some()),
             u8::from(self.unloads),
         )
     }

@@ -138,6 +138,10 @@ fn check_waits(snapshot: &Snapshot, scenario: &Scenario) -> Result<(), String> {
             ),
             ("kworker/", "wq_lock", "mutex", "wq_flusher"),
         ],
+        "backlog" => &[
+            ("consumer", "backlog_b", "semaphore", "auditor"),
+            ("auditor", "backlog_a", "semaphore", "consumer"),
+        ],
         "completion" => &[
             ("waiter", "done", "completion", "none"),
             ("completer", "done_lock", "mutex", "waiter"),
@@ -147,6 +151,7 @@ fn check_waits(snapshot: &Snapshot, scenario: &Scenario) -> Result<(), String> {
     // The lock a `peek` read takes, and its holder.
     let peek = match scenario.name {
         "abba" | "abc" => Some(("sem_a", "semaphore", expected[0].0)),
+        "backlog" => Some(("backlog_a", "semaphore", "consumer")),
         "recursive" => Some(("sem_r", "semaphore", "recursive")),
         "leak" => Some(("sem_l", "semaphore", "exited")),
         "plain" => Some(("sem1", "semaphore", "plain_a")),
@@ -353,6 +358,12 @@ fn diagnose_leak() {
     diagnose(scenario("leak").unwrap(), |_, _, _| Ok(()));
 }
 
+/// Requests piling up behind two semaphores taken in opposite orders: the deadlock is abba's.
+#[test]
+fn diagnose_backlog() {
+    diagnose(scenario("backlog").unwrap(), |_, _, _| Ok(()));
+}
+
 #[test]
 fn diagnose_mutex() {
     diagnose(scenario("mutex").unwrap(), |snapshot, _, _| {
@@ -489,6 +500,7 @@ fn every_deadlocking_scenario_is_diagnosed() {
         "rwsem",
         "workqueue",
         "completion",
+        "backlog",
     ];
     for s in SCENARIOS {
         if !s.hung.is_empty() || s.spins {

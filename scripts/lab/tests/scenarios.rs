@@ -9,7 +9,7 @@
 //!
 //! A new scenario is a row in the table and a name in the list at the bottom.
 
-use lab::{boot, boot_for, check_buggy, Boot};
+use lab::{boot, boot_for, check_buggy, Boot, ReportKind, Rule};
 
 fn demo(name: &str) {
     let scenario = lab::scenario(name).expect("a scenario of the table");
@@ -72,7 +72,8 @@ macro_rules! scenarios {
 }
 
 scenarios!(
-    abba, abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic
+    abba, abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic,
+    hardirq, backlog
 );
 
 /// An unknown scenario is refused at load time: insmod fails with EINVAL, the kernel log lists the
@@ -166,4 +167,117 @@ fn a_soft_lockup_panics_at_spin_lock() {
         "do_raw_spin_lock",
         "Spin::thread_",
     );
+}
+
+/// High CPU, the article's first symptom, where a CPU is left to show it: in a guest with three
+/// CPUs, once the soft-lockup detector has reported both spinning CPUs (flipped to buggy once
+/// `insmod` is long done: its deferred freeing of the module's init memory waits for an RCU grace
+/// period, which spinning CPUs never let end), `top` (its second frame, over a second) shows both
+/// `spin` threads running (`RW`: a kernel thread in state R) and each taking a CPU (a third of
+/// three CPUs' time, 20 % at least), at the top of the list (only top itself may come before).
+#[test]
+fn spinning_threads_top_the_cpu_list() {
+    let spin = lab::scenario("spin").expect("a scenario of the table");
+    let run = boot(
+        "spin-top",
+        "soft_lockup_after_2s; load scenario=spin; progressed spinner_a spinner_b; \
+         setparam buggy 1; wait_log 60 'soft lockup - CPU#' 2; top -b -d 1 -n 2",
+        Boot {
+            cpus: Some(3),
+            ..Boot::default()
+        },
+    );
+    run.assert_ok();
+    // Three CPUs report at once: a soft-lockup header may come cut by another CPU's lines, its
+    // task lost.
+    let cut = Rule::new()
+        .name("a soft-lockup report cut by another CPU's")
+        .kind(ReportKind::SoftLockup);
+    run.assert_allowed(&lab::expected_reports(spin).allowing(cut));
+    // busybox top's rows: PID PPID USER STAT VSZ %VSZ %CPU COMMAND ([name] for a kthread). The
+    // second frame's: its %CPU is over the second before it (the first frame's, over a moment).
+    let lines: Vec<&str> = run.lines().collect();
+    let header = |l: &&str| l.trim_start().starts_with("PID  PPID USER");
+    let Some(last) = lines.iter().rposition(header) else {
+        panic!("{}", run.failure("no output of top"));
+    };
+    let rows: Vec<Vec<&str>> = lines[last + 1..]
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .take_while(|cols| cols.len() >= 8 && cols[0].bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    for (i, thread) in spin.threads.iter().enumerate() {
+        let name = format!("[{thread}]");
+        let row = rows.iter().position(|cols| cols[7] == name);
+        let Some(at) = row else {
+            panic!("{}", run.failure(&format!("top does not list {thread}")));
+        };
+        let cpu: u32 = rows[at][6].trim_end_matches('%').parse().unwrap_or(0);
+        // Above it, only the other spinning thread and top itself (busy reading /proc).
+        let above_ok = rows[..at].iter().all(|cols| {
+            cols[7] == "top" || spin.threads.iter().any(|t| cols[7] == format!("[{t}]"))
+        });
+        assert!(
+            rows[at][3].starts_with('R') && cpu >= 20 && above_ok,
+            "{}",
+            run.failure(&format!(
+                "{thread} (thread {i}) is not running at the top of top's list: {:?}",
+                rows[at]
+            ))
+        );
+    }
+}
+
+/// Kernel memory growing with no user-space cause: while `backlog`'s consumer is deadlocked, the
+/// requests its producer queues pile up in the slab allocator, up to the scenario's bound (2048
+/// requests of 4 KiB): `Slab` in `/proc/meminfo` holds at least 7 MiB more than once it is
+/// unloaded, and `kmalloc-4k` 1900 objects more, and `rmmod`, which breaks the deadlock, gives it
+/// all back.
+#[test]
+fn requests_pile_up_in_slab_behind_a_deadlocked_consumer() {
+    let backlog = lab::scenario("backlog").expect("a scenario of the table");
+    let run = boot(
+        "backlog-slab",
+        "load scenario=backlog; progressed producer consumer auditor; slab; setparam buggy 1; \
+         wait_log 60 'queueing no more'; slab; timed rmmod rust_deadlock; slab",
+        Boot::default(),
+    );
+    run.assert_ok();
+    run.assert_allowed(&lab::expected_reports(backlog));
+    let full = "rust_deadlock: backlog: 2048 requests queued (8192 KiB), none consumed: \
+                queueing no more";
+    assert!(
+        run.lines().any(|l| l == full),
+        "{}",
+        run.failure(&format!("no line '{full}'"))
+    );
+    let slab: Vec<(i64, i64)> = run
+        .lab_lines()
+        .iter()
+        .filter_map(|l| {
+            let mut cols = l.strip_prefix("slab ")?.split(' ');
+            let kb = cols.next()?.parse().ok()?;
+            let objects = cols.nth(1)?.parse().ok()?;
+            Some((kb, objects))
+        })
+        .collect();
+    let [before, deadlocked, unloaded] = slab[..] else {
+        panic!("{}", run.failure(&format!("slab readings: {slab:?}")));
+    };
+    // Measured from the reading after rmmod, when nothing of the module is left (the one before
+    // already counts the fixed variant's requests in flight).
+    assert!(
+        deadlocked.0 - unloaded.0 >= 7 * 1024
+            && deadlocked.1 - unloaded.1 >= 1900
+            && unloaded.0 - before.0 < 2 * 1024
+            && unloaded.1 <= before.1,
+        "{}",
+        run.failure(&format!(
+            "slab (kB, kmalloc-4k objects) before, deadlocked, unloaded: {slab:?}"
+        ))
+    );
+    match run.timing("rmmod rust_deadlock") {
+        Some((0, ms)) if ms < 2000 => {}
+        other => panic!("{}", run.failure(&format!("rmmod: {other:?}"))),
+    }
 }

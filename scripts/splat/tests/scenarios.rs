@@ -652,3 +652,89 @@ fn a_completion_wait_with_a_lock_held_is_explained() {
         "{completer}"
     );
 }
+
+/// `atomic` when `atomic_1` really sleeps under its spinlock (the demo's console, both kernels):
+/// after might_sleep's and lockdep's reports, the scheduler's, about the thread and its step, with
+/// the spinlock's level in the preemption count.
+#[test]
+fn atomic_sleeping_under_a_spinlock_is_scheduling_while_atomic() {
+    use ReportKind::*;
+    for log in [
+        "scenario-atomic-sleeps-7.3.log",
+        "scenario-atomic-sleeps-6.12.log",
+    ] {
+        let reports = load(log);
+        assert_eq!(
+            kinds(&reports)[..2],
+            [SleepInAtomic, InvalidWaitContext],
+            "{log}"
+        );
+        let r = reports
+            .iter()
+            .find(|r| r.kind == SchedulingWhileAtomic)
+            .unwrap_or_else(|| panic!("{log}: no scheduling while atomic"));
+        assert_eq!(r.tasks[0].comm, "atomic_1", "{log}");
+        assert_eq!(
+            r.header,
+            format!(
+                "BUG: scheduling while atomic: atomic_1/{}/0x00000002",
+                r.tasks[0].pid.unwrap()
+            ),
+            "{log}"
+        );
+        assert!(
+            line(r, "atomic_1/").contains(
+                "while atomic (preempt_count 0x00000002), in \
+                 rust_deadlock::atomic::Atomic::thread"
+            ),
+            "{log}: {}",
+            r.explanation
+        );
+        assert!(
+            fix(r).starts_with("Fix: do not sleep in atomic context"),
+            "{log}"
+        );
+    }
+}
+
+/// `hardirq`: the timer interrupt on the CPU of the thread that holds the lock (the demo's
+/// console, both kernels). Lockdep's inconsistent lock state about `hardirq_lock`, then the
+/// hard-lockup detector's report (each kernel's spelling), read as a generic report about the
+/// interrupted thread, in the timer's callback.
+#[test]
+fn hardirq_is_an_inconsistent_lock_state_then_a_hard_lockup() {
+    use ReportKind::*;
+    for (log, header) in [
+        (
+            "scenario-hardirq-7.3.log",
+            "watchdog: CPU0: Watchdog detected hard LOCKUP on cpu 1",
+        ),
+        (
+            "scenario-hardirq-6.12.log",
+            "watchdog: Watchdog detected hard LOCKUP on cpu 1",
+        ),
+    ] {
+        let reports = load(log);
+        let first = &reports[0];
+        assert_eq!(first.kind, InconsistentLockState, "{log}");
+        let mut names = locks(first);
+        names.dedup();
+        assert_eq!(names, ["hardirq_lock"], "{log}");
+        assert!(fix(first).starts_with("Fix: take hardirq_lock with interrupts disabled"));
+        let hard = reports
+            .iter()
+            .find(|r| r.header == header)
+            .unwrap_or_else(|| panic!("{log}: no '{header}'"));
+        assert_eq!(hard.kind, Generic, "{log}");
+        assert_eq!(hard.tasks[0].comm, "hardirq_thread", "{log}");
+        assert_eq!(
+            hard.explanation,
+            format!(
+                "{header}: reported for hardirq_thread/{} in \
+                 rust_deadlock::hardirq::HardIrq::fire.",
+                hard.tasks[0].pid.unwrap()
+            ),
+            "{log}"
+        );
+    }
+}

@@ -226,6 +226,12 @@ const GENERIC_STARTS: &[&str] = &[
     "stack segment: ",
     "double fault: ",
     "kernel tried to execute NX-protected page",
+    // The hard-lockup detector: "watchdog: Watchdog detected hard LOCKUP on cpu 1" (6.x), 7.x's
+    // "watchdog: CPU0: Watchdog detected ..." (the only "watchdog: CPU" line), and the perf
+    // detector's "NMI watchdog: Watchdog detected ..." (its prefix is taken off above).
+    "watchdog: Watchdog detected hard LOCKUP",
+    "watchdog: CPU",
+    "Watchdog detected hard LOCKUP",
 ];
 
 static GENERIC_HEADERS: Table = Table::prefixes(GENERIC_STARTS);
