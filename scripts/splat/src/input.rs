@@ -102,6 +102,10 @@ pub fn for_each_record<'a>(raw: &'a str, number: usize, mut f: impl FnMut(Line<'
     });
 }
 
+/// The longest line a quoted-printable body has (76 characters, RFC 2045, and one more for
+/// mailers that count the soft break's `=` apart).
+pub const QP_MAX_LINE: usize = 77;
+
 /// A quoted-printable soft line break: a mail body line of at most 76 characters (plus the
 /// `=`) that ends in `=` after text that is not itself an `=` escape run (`====` banners
 /// end in `=` too, but are not broken).
@@ -109,7 +113,7 @@ pub fn is_soft_break(raw: &str) -> bool {
     let Some(body) = raw.strip_suffix('=') else {
         return false;
     };
-    (40..=77).contains(&raw.len()) && !body.ends_with('=') && !body.trim().is_empty()
+    (40..=QP_MAX_LINE).contains(&raw.len()) && !body.ends_with('=') && !body.trim().is_empty()
 }
 
 /// Decodes the `=XX` escapes of a quoted-printable line (`=3D` -> `=`, `=20` -> ` `);

@@ -6,7 +6,7 @@ use crate::analyze::{self, waitfor::WaitForBuilder};
 use crate::explain::{self, waitfor::Teller, Prose};
 use crate::extract;
 use crate::input;
-use crate::lex::Family;
+use crate::lex::{classify_header, Family};
 use crate::model::{Report, ReportKind, WaitFor};
 use crate::segment;
 use std::collections::VecDeque;
@@ -150,8 +150,11 @@ pub struct Parser {
     history: explain::History,
     ready: VecDeque<Report>,
     /// A quoted-printable soft line break (`=` at the end of a line) was seen: the log is a
-    /// mail body that was not decoded.
+    /// mail body that was not decoded, up to the end of the report it belongs to (or of the
+    /// message: a line longer than quoted-printable allows).
     quoted_printable: bool,
+    /// A report was open while `quoted_printable` was on: the mode ends when none is.
+    quoted_report: bool,
     /// The first part of a line broken by a quoted-printable soft break, and its number.
     pending: Option<(String, usize)>,
     /// The wait-for graph of the reports so far, to tell the cycles of hung-task batches.
@@ -175,6 +178,11 @@ impl Parser {
     pub fn push_line(&mut self, raw: &str) {
         self.line_no += 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if raw.len() > input::QP_MAX_LINE {
+            // Quoted-printable never writes a line this long: the mail body is over.
+            self.quoted_printable = false;
+            self.quoted_report = false;
+        }
         if let Some((mut first, number)) = self.pending.take() {
             // The rest of a line broken by a quoted-printable soft break, which may be broken
             // again (a long lock line: `((work_completion)(=`, `&(&w->work)->work)){...}, at:
@@ -186,6 +194,11 @@ impl Parser {
             }
             first.push_str(raw);
             return self.push_decoded(&first, number);
+        }
+        if self.quoted_report && starts_report(raw) {
+            // The report the soft breaks belonged to is over, and the mode with it.
+            self.quoted_printable = false;
+            self.quoted_report = false;
         }
         if input::is_soft_break(raw) {
             self.quoted_printable = true;
@@ -210,6 +223,12 @@ impl Parser {
     fn push_record(&mut self, raw: &str, number: usize) {
         let seg = &mut self.seg;
         input::for_each_record(raw, number, |l| seg.push(&l));
+        if self.quoted_printable {
+            // The mode belongs to the report being read: it ends with it.
+            let open = self.seg.is_open();
+            self.quoted_printable = open || !self.quoted_report;
+            self.quoted_report = open;
+        }
         self.drain_segments();
     }
 
@@ -302,6 +321,13 @@ impl Parser {
         self.wait_for.add(r);
         prose
     }
+}
+
+/// Whether a raw line holds a report header.
+fn starts_report(raw: &str) -> bool {
+    let mut header = false;
+    input::for_each_record(raw, 0, |l| header |= classify_header(l.text).is_some());
+    header
 }
 
 fn has_blocker(r: &Report) -> bool {

@@ -570,6 +570,11 @@ impl Segmenter {
         self.done.insert(at, seg);
     }
 
+    /// Whether a report is open (being collected).
+    pub fn is_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
     /// Ends the input: every open report is finished.
     pub fn finish(&mut self) {
         for seg in std::mem::take(&mut self.open) {
