@@ -364,8 +364,8 @@ fn strip_caller(s: &str) -> Option<(&str, &str)> {
 
 /// Wraps `input` in a decompressor when it starts with a gzip or xz magic.
 pub fn decompress(
-    mut input: Box<dyn std::io::BufRead>,
-) -> std::io::Result<Box<dyn std::io::BufRead>> {
+    mut input: Box<dyn std::io::BufRead + Send>,
+) -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
     let head = input.fill_buf()?;
     const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
     if head.starts_with(&[0x1f, 0x8b]) {
