@@ -67,6 +67,77 @@ impl FrameParts<'_> {
     }
 }
 
+/// A byte range of a line.
+type Span = (u32, u32);
+
+/// A frame's parts as byte ranges of the line the lexer read them from: what a token keeps, so
+/// that the frame's strings are copied (and its symbol demangled) where the report is built,
+/// not where the lines are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameSpans {
+    line_len: u32,
+    raw: Span,
+    symbol: Span,
+    name: Span,
+    offset: Option<Span>,
+    module: Option<Span>,
+    location: Option<Span>,
+    reliable: bool,
+}
+
+impl<'a> FrameParts<'a> {
+    /// The parts as ranges of `line`, the text they were read from (`None` when one is not
+    /// part of it).
+    pub(crate) fn spans(&self, line: &str) -> Option<FrameSpans> {
+        let base = line.as_ptr() as usize;
+        let span = |part: &str| -> Option<Span> {
+            if part.is_empty() {
+                return Some((0, 0));
+            }
+            let start = (part.as_ptr() as usize).checked_sub(base)?;
+            let end = start + part.len();
+            (end <= line.len()).then_some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+        };
+        let opt = |part: Option<&str>| match part {
+            None => Some(None),
+            Some(part) => span(part).map(Some),
+        };
+        Some(FrameSpans {
+            line_len: u32::try_from(line.len()).ok()?,
+            raw: span(self.raw)?,
+            symbol: span(self.symbol)?,
+            name: span(self.name)?,
+            offset: opt(self.offset)?,
+            module: opt(self.module)?,
+            location: opt(self.location)?,
+            reliable: self.reliable,
+        })
+    }
+}
+
+impl FrameSpans {
+    /// The parts, read back from the line the spans were taken from (`None` for another line).
+    pub(crate) fn parts<'a>(&self, line: &'a str) -> Option<FrameParts<'a>> {
+        if u32::try_from(line.len()).ok()? != self.line_len {
+            return None;
+        }
+        let get = |(start, end): Span| line.get(start as usize..end as usize);
+        let opt = |span: Option<Span>| match span {
+            None => Some(None),
+            Some(span) => get(span).map(Some),
+        };
+        Some(FrameParts {
+            raw: get(self.raw)?,
+            symbol: get(self.symbol)?,
+            name: get(self.name)?,
+            offset: opt(self.offset)?,
+            module: opt(self.module)?,
+            location: opt(self.location)?,
+            reliable: self.reliable,
+        })
+    }
+}
+
 /// [`parse_frame`] without copying: the parts of the frame, or `None` when the line is not one.
 pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
     let raw = super::trim(line);
