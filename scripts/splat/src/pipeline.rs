@@ -55,45 +55,61 @@ pub fn parse_bytes(log: &[u8]) -> Vec<Report> {
 /// writers' `finish` prints after the reports). Memory use does not grow with the length of
 /// the log.
 ///
-/// Two threads share the work: one reads the log and collects each report's lines (input,
-/// lexer, segmenter), the calling one turns them into reports (extract, analyze, explain) and
-/// calls `each`. A bounded channel between them keeps memory flat.
+/// Three threads share the work: one reads the log and collects each report's lines (input,
+/// lexer, segmenter), one turns them into reports (extract, analyze, explain), and the calling
+/// one calls `each` (so `each` need not be `Send`). Bounded channels between them keep memory
+/// flat.
 pub fn parse_reader<R: std::io::BufRead + Send>(
     reader: R,
     mut each: impl FnMut(Report),
 ) -> std::io::Result<WaitFor> {
-    /// Batches of segments in flight, each the segments one buffer of the reader completed.
+    /// Batches in flight on each channel: the segments one buffer of the reader completed, the
+    /// reports those made.
     const IN_FLIGHT: usize = 4;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<segment::Segment>>(IN_FLIGHT);
-    let mut back = Back::default();
-    let read = std::thread::scope(|s| {
+    let (segments, segments_in) = std::sync::mpsc::sync_channel::<Vec<segment::Segment>>(IN_FLIGHT);
+    let (reports, reports_in) = std::sync::mpsc::sync_channel::<Vec<Report>>(IN_FLIGHT);
+    std::thread::scope(|s| {
+        // A send fails only when the next stage is gone (`each` panicked): the stage stops then.
         let reading = s.spawn(move || {
             let mut front = Front::default();
             // The segments a buffer of the reader completed, sent before the next read (which
-            // may block), so that reports come out as the log comes in. The receiver only
-            // hangs up when `each` panicked: reading stops then.
+            // may block), so that reports come out as the log comes in.
             let mut send = |front: &mut Front| {
                 let batch: Vec<_> = std::iter::from_fn(|| front.seg.pop_ready()).collect();
-                batch.is_empty() || tx.send(batch).is_ok()
+                batch.is_empty() || segments.send(batch).is_ok()
             };
             let read = read_lines(reader, &mut front, &mut send);
             front.finish();
             send(&mut front);
             read
         });
-        for batch in rx {
-            for seg in batch {
-                back.take(seg);
-                back.ready.drain(..).for_each(&mut each);
+        let building = s.spawn(move || {
+            let mut back = Back::default();
+            let send = |back: &mut Back| {
+                let batch: Vec<_> = back.ready.drain(..).collect();
+                batch.is_empty() || reports.send(batch).is_ok()
+            };
+            for batch in segments_in {
+                batch.into_iter().for_each(|seg| back.take(seg));
+                if !send(&mut back) {
+                    break;
+                }
             }
+            back.flush_hung();
+            send(&mut back);
+            back.wait_for.graph()
+        });
+        for batch in reports_in {
+            batch.into_iter().for_each(&mut each);
         }
-        reading
+        let graph = building
             .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e))
-    });
-    back.flush_hung();
-    back.ready.drain(..).for_each(&mut each);
-    read.map(|()| back.wait_for.graph())
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let read = reading
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        read.map(|()| graph)
+    })
 }
 
 /// Feeds the lines of `reader` to `front`, calling `flush` after each buffer of the reader
