@@ -238,14 +238,12 @@ fn strip_syslog(s: &str) -> &str {
     // The tag is looked for where a syslog header can end (at most 120 bytes in), after a
     // clock time: a line without a `:` there has neither (most lines, found at once).
     let head = &s.as_bytes()[..s.len().min(120 + TAG.len())];
-    if memchr::memchr(b':', head).is_none() {
-        return s;
-    }
-    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-        std::sync::OnceLock::new();
-    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(TAG));
-    match finder.find(head) {
-        Some(pos) if has_clock_time(&s[..pos]) => &s[pos + TAG.len()..],
+    // The first `kernel: ` in the head, found by its colon (a line has few).
+    let found = memchr::memchr_iter(b':', head).find(|&colon| {
+        colon >= 6 && &head[colon - 6..colon] == b"kernel" && head.get(colon + 1) == Some(&b' ')
+    });
+    match found {
+        Some(colon) if has_clock_time(&s[..colon - 6]) => &s[colon + 2..],
         _ => s,
     }
 }
