@@ -76,40 +76,45 @@ type Span = (u32, u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FrameSpans {
     line_len: u32,
-    raw: Span,
-    symbol: Span,
-    name: Span,
-    offset: Option<Span>,
-    module: Option<Span>,
-    location: Option<Span>,
+    /// The ranges of [`FrameParts::texts`].
+    spans: [Option<Span>; 6],
     reliable: bool,
 }
 
 impl<'a> FrameParts<'a> {
+    /// The texts of the parts: raw, symbol, name, offset, module, location.
+    fn texts(&self) -> [Option<&'a str>; 6] {
+        [
+            Some(self.raw),
+            Some(self.symbol),
+            Some(self.name),
+            self.offset,
+            self.module,
+            self.location,
+        ]
+    }
+
     /// The parts as ranges of `line`, the text they were read from (`None` when one is not
     /// part of it).
     pub(crate) fn spans(&self, line: &str) -> Option<FrameSpans> {
         let base = line.as_ptr() as usize;
-        let span = |part: &str| -> Option<Span> {
-            if part.is_empty() {
-                return Some((0, 0));
+        let mut spans = [None; 6];
+        for (span, text) in spans.iter_mut().zip(self.texts()) {
+            let Some(text) = text else { continue };
+            let start = if text.is_empty() {
+                0
+            } else {
+                (text.as_ptr() as usize).checked_sub(base)?
+            };
+            let end = start + text.len();
+            if end > line.len() {
+                return None;
             }
-            let start = (part.as_ptr() as usize).checked_sub(base)?;
-            let end = start + part.len();
-            (end <= line.len()).then_some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
-        };
-        let opt = |part: Option<&str>| match part {
-            None => Some(None),
-            Some(part) => span(part).map(Some),
-        };
+            *span = Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?));
+        }
         Some(FrameSpans {
             line_len: u32::try_from(line.len()).ok()?,
-            raw: span(self.raw)?,
-            symbol: span(self.symbol)?,
-            name: span(self.name)?,
-            offset: opt(self.offset)?,
-            module: opt(self.module)?,
-            location: opt(self.location)?,
+            spans,
             reliable: self.reliable,
         })
     }
@@ -121,18 +126,20 @@ impl FrameSpans {
         if u32::try_from(line.len()).ok()? != self.line_len {
             return None;
         }
-        let get = |(start, end): Span| line.get(start as usize..end as usize);
-        let opt = |span: Option<Span>| match span {
-            None => Some(None),
-            Some(span) => get(span).map(Some),
-        };
+        let mut texts = [None; 6];
+        for (text, span) in texts.iter_mut().zip(self.spans) {
+            if let Some((start, end)) = span {
+                *text = Some(line.get(start as usize..end as usize)?);
+            }
+        }
+        let [raw, symbol, name, offset, module, location] = texts;
         Some(FrameParts {
-            raw: get(self.raw)?,
-            symbol: get(self.symbol)?,
-            name: get(self.name)?,
-            offset: opt(self.offset)?,
-            module: opt(self.module)?,
-            location: opt(self.location)?,
+            raw: raw?,
+            symbol: symbol?,
+            name: name?,
+            offset,
+            module,
+            location,
             reliable: self.reliable,
         })
     }
