@@ -102,6 +102,10 @@ pub fn for_each_record<'a>(raw: &'a str, number: usize, mut f: impl FnMut(Line<'
     });
 }
 
+/// The longest line a quoted-printable body has (76 characters, RFC 2045, and one more for
+/// mailers that count the soft break's `=` apart).
+pub const QP_MAX_LINE: usize = 77;
+
 /// A quoted-printable soft line break: a mail body line of at most 76 characters (plus the
 /// `=`) that ends in `=` after text that is not itself an `=` escape run (`====` banners
 /// end in `=` too, but are not broken).
@@ -109,7 +113,7 @@ pub fn is_soft_break(raw: &str) -> bool {
     let Some(body) = raw.strip_suffix('=') else {
         return false;
     };
-    (40..=77).contains(&raw.len()) && !body.ends_with('=') && !body.trim().is_empty()
+    (40..=QP_MAX_LINE).contains(&raw.len()) && !body.ends_with('=') && !body.trim().is_empty()
 }
 
 /// Decodes the `=XX` escapes of a quoted-printable line (`=3D` -> `=`, `=20` -> ` `);
@@ -234,14 +238,12 @@ fn strip_syslog(s: &str) -> &str {
     // The tag is looked for where a syslog header can end (at most 120 bytes in), after a
     // clock time: a line without a `:` there has neither (most lines, found at once).
     let head = &s.as_bytes()[..s.len().min(120 + TAG.len())];
-    if memchr::memchr(b':', head).is_none() {
-        return s;
-    }
-    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-        std::sync::OnceLock::new();
-    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(TAG));
-    match finder.find(head) {
-        Some(pos) if has_clock_time(&s[..pos]) => &s[pos + TAG.len()..],
+    // The first `kernel: ` in the head, found by its colon (a line has few).
+    let found = memchr::memchr_iter(b':', head).find(|&colon| {
+        colon >= 6 && &head[colon - 6..colon] == b"kernel" && head.get(colon + 1) == Some(&b' ')
+    });
+    match found {
+        Some(colon) if has_clock_time(&s[..colon - 6]) => &s[colon + 2..],
         _ => s,
     }
 }
@@ -360,8 +362,8 @@ fn strip_caller(s: &str) -> Option<(&str, &str)> {
 
 /// Wraps `input` in a decompressor when it starts with a gzip or xz magic.
 pub fn decompress(
-    mut input: Box<dyn std::io::BufRead>,
-) -> std::io::Result<Box<dyn std::io::BufRead>> {
+    mut input: Box<dyn std::io::BufRead + Send>,
+) -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
     let head = input.fill_buf()?;
     const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
     if head.starts_with(&[0x1f, 0x8b]) {

@@ -76,7 +76,7 @@ fn is_stdin(p: &Path) -> bool {
     p.as_os_str() == "-"
 }
 
-fn open(p: Option<&Path>) -> std::io::Result<Box<dyn BufRead>> {
+fn open(p: Option<&Path>) -> std::io::Result<Box<dyn BufRead + Send>> {
     match p {
         None => splat::input::decompress(Box::new(BufReader::with_capacity(
             1 << 16,
@@ -89,7 +89,7 @@ fn open(p: Option<&Path>) -> std::io::Result<Box<dyn BufRead>> {
 
 /// Opens a log for reading, decompressing gzip (`1f 8b`) and xz (`fd 37 7a 58 5a 00`) by
 /// their magic bytes, whatever the file is called.
-fn open_log(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+fn open_log(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
     let file = std::fs::File::open(path)?;
     splat::input::decompress(Box::new(BufReader::with_capacity(1 << 16, file)))
 }

@@ -6,7 +6,7 @@ use crate::analyze::{self, waitfor::WaitForBuilder};
 use crate::explain::{self, waitfor::Teller, Prose};
 use crate::extract;
 use crate::input;
-use crate::lex::Family;
+use crate::lex::{classify_header, Family};
 use crate::model::{Report, ReportKind, WaitFor};
 use crate::segment;
 use std::collections::VecDeque;
@@ -23,10 +23,8 @@ const MAX_HUNG_BATCH: usize = 64;
 /// a report of its own. The hung-task explanations tell the wait-for cycle or chain their task
 /// is in, from the blocker lines of the whole log.
 pub fn parse(log: &str) -> Vec<Report> {
-    let mut p = Parser {
-        whole_log: true,
-        ..Parser::default()
-    };
+    let mut p = Parser::default();
+    p.back.whole_log = true;
     let mut out = Vec::new();
     for line in log.split('\n') {
         p.push_line(line);
@@ -36,9 +34,9 @@ pub fn parse(log: &str) -> Vec<Report> {
     out.extend(p.reports());
     // The whole log is known: the hung tasks' explanations tell the wait-for cycles and chains
     // of all of it.
-    if !p.deferred.is_empty() {
-        let teller = Teller::new(&p.wait_for);
-        for (i, prose) in p.deferred.drain(..) {
+    if !p.back.deferred.is_empty() {
+        let teller = Teller::new(&p.back.wait_for);
+        for (i, prose) in p.back.deferred.drain(..) {
             if let Some(r) = out.get_mut(i) {
                 r.explanation = prose.render(teller.tell(r));
             }
@@ -56,14 +54,77 @@ pub fn parse_bytes(log: &[u8]) -> Vec<Report> {
 /// is complete, in header order; returns the wait-for graph of the whole log (which the
 /// writers' `finish` prints after the reports). Memory use does not grow with the length of
 /// the log.
-pub fn parse_reader<R: std::io::BufRead>(
-    mut reader: R,
+///
+/// Three threads share the work: one reads the log and collects each report's lines (input,
+/// lexer, segmenter), one turns them into reports (extract, analyze, explain), and the calling
+/// one calls `each` (so `each` need not be `Send`). Bounded channels between them keep memory
+/// flat.
+pub fn parse_reader<R: std::io::BufRead + Send>(
+    reader: R,
     mut each: impl FnMut(Report),
 ) -> std::io::Result<WaitFor> {
-    let mut p = Parser::new();
+    /// Batches in flight on each channel: the segments one buffer of the reader completed, the
+    /// reports those made.
+    const IN_FLIGHT: usize = 4;
+    let (segments, segments_in) = std::sync::mpsc::sync_channel::<Vec<segment::Segment>>(IN_FLIGHT);
+    let (reports, reports_in) = std::sync::mpsc::sync_channel::<Vec<Report>>(IN_FLIGHT);
+    std::thread::scope(|s| {
+        // A send fails only when the next stage is gone (`each` panicked): the stage stops then.
+        let reading = s.spawn(move || {
+            let mut front = Front::default();
+            // The segments a buffer of the reader completed, sent before the next read (which
+            // may block), so that reports come out as the log comes in.
+            let mut send = |front: &mut Front| {
+                let batch: Vec<_> = std::iter::from_fn(|| front.seg.pop_ready()).collect();
+                batch.is_empty() || segments.send(batch).is_ok()
+            };
+            let read = read_lines(reader, &mut front, &mut send);
+            front.finish();
+            send(&mut front);
+            read
+        });
+        let building = s.spawn(move || {
+            let mut back = Back::default();
+            let send = |back: &mut Back| {
+                let batch: Vec<_> = back.ready.drain(..).collect();
+                batch.is_empty() || reports.send(batch).is_ok()
+            };
+            for batch in segments_in {
+                batch.into_iter().for_each(|seg| back.take(seg));
+                if !send(&mut back) {
+                    break;
+                }
+            }
+            back.flush_hung();
+            send(&mut back);
+            back.wait_for.graph()
+        });
+        for batch in reports_in {
+            batch.into_iter().for_each(&mut each);
+        }
+        let graph = building
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let read = reading
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        read.map(|()| graph)
+    })
+}
+
+/// Feeds the lines of `reader` to `front`, calling `flush` after each buffer of the reader
+/// (before the next read, which may block); stops early when `flush` returns false.
+fn read_lines<R: std::io::BufRead>(
+    mut reader: R,
+    front: &mut Front,
+    flush: &mut impl FnMut(&mut Front) -> bool,
+) -> std::io::Result<()> {
     // The part of a line that ends past the reader's buffer; a line inside it is read in place.
     let mut partial = Vec::new();
     loop {
+        if !flush(front) {
+            return Ok(());
+        }
         let chunk = match reader.fill_buf() {
             Ok(chunk) => chunk,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -71,9 +132,9 @@ pub fn parse_reader<R: std::io::BufRead>(
         };
         if chunk.is_empty() {
             if !partial.is_empty() {
-                p.push_bytes(&partial);
+                front.push_bytes(&partial);
             }
-            break;
+            return Ok(());
         }
         if partial.is_empty() {
             // The whole lines of the buffer, checked as UTF-8 at once (a check per line costs
@@ -85,11 +146,8 @@ pub fn parse_reader<R: std::io::BufRead>(
                     let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
                     for end in ends {
                         // `start` and `end` are at a `\n` or an end of `text`: char boundaries.
-                        p.push_line(&text[start..end]);
+                        front.push_line(&text[start..end]);
                         start = end + 1;
-                        for r in p.reports() {
-                            each(r);
-                        }
                     }
                     reader.consume(whole);
                     continue;
@@ -98,12 +156,12 @@ pub fn parse_reader<R: std::io::BufRead>(
         }
         let used = match memchr::memchr(b'\n', chunk) {
             Some(end) if partial.is_empty() => {
-                p.push_bytes(&chunk[..end]);
+                front.push_bytes(&chunk[..end]);
                 end + 1
             }
             Some(end) => {
                 partial.extend_from_slice(&chunk[..end]);
-                p.push_bytes(&partial);
+                front.push_bytes(&partial);
                 partial.clear();
                 end + 1
             }
@@ -113,15 +171,7 @@ pub fn parse_reader<R: std::io::BufRead>(
             }
         };
         reader.consume(used);
-        for r in p.reports() {
-            each(r);
-        }
     }
-    p.finish();
-    for r in p.reports() {
-        each(r);
-    }
-    Ok(p.wait_for())
 }
 
 /// The streaming parser: push lines, take reports as they complete.
@@ -143,17 +193,32 @@ pub fn parse_reader<R: std::io::BufRead>(
 /// ```
 #[derive(Default)]
 pub struct Parser {
+    front: Front,
+    back: Back,
+}
+
+/// The first half of the pipeline: lines in, each report's lines (segments) out.
+#[derive(Default)]
+struct Front {
     seg: segment::Segmenter,
     line_no: usize,
+    /// A quoted-printable soft line break (`=` at the end of a line) was seen: the log is a
+    /// mail body that was not decoded, up to the end of the report it belongs to (or of the
+    /// message: a line longer than quoted-printable allows).
+    quoted_printable: bool,
+    /// A report was open while `quoted_printable` was on: the mode ends when none is.
+    quoted_report: bool,
+    /// The first part of a line broken by a quoted-printable soft break, and its number.
+    pending: Option<(String, usize)>,
+}
+
+/// The second half: segments in, finished reports out, in log order.
+#[derive(Default)]
+struct Back {
     /// Hung-task reports that a following lock list may still complete.
     hung_batch: Vec<Report>,
     history: explain::History,
     ready: VecDeque<Report>,
-    /// A quoted-printable soft line break (`=` at the end of a line) was seen: the log is a
-    /// mail body that was not decoded.
-    quoted_printable: bool,
-    /// The first part of a line broken by a quoted-printable soft break, and its number.
-    pending: Option<(String, usize)>,
     /// The wait-for graph of the reports so far, to tell the cycles of hung-task batches.
     wait_for: WaitForBuilder,
     /// [`parse`]: the explanations of hung tasks with a blocker line are rendered at the end,
@@ -173,8 +238,49 @@ impl Parser {
 
     /// Feeds the next line of the log (without its line end; a trailing `\r` is ignored).
     pub fn push_line(&mut self, raw: &str) {
+        self.front.push_line(raw);
+        self.drain_segments();
+    }
+
+    /// Like [`Parser::push_line`] for raw bytes (invalid UTF-8 is replaced).
+    pub fn push_bytes(&mut self, raw: &[u8]) {
+        self.front.push_bytes(raw);
+        self.drain_segments();
+    }
+
+    /// Ends the log: reports still open are finished (as truncated when they are cut off).
+    pub fn finish(&mut self) {
+        self.front.finish();
+        self.drain_segments();
+        self.back.flush_hung();
+    }
+
+    /// The wait-for graph of the reports handed out so far, as the analysis built it.
+    pub fn wait_for(&self) -> WaitFor {
+        self.back.wait_for.graph()
+    }
+
+    /// The reports completed so far, in header order (each is returned once).
+    pub fn reports(&mut self) -> impl Iterator<Item = Report> + '_ {
+        self.back.ready.drain(..)
+    }
+
+    fn drain_segments(&mut self) {
+        while let Some(seg) = self.front.seg.pop_ready() {
+            self.back.take(seg);
+        }
+    }
+}
+
+impl Front {
+    fn push_line(&mut self, raw: &str) {
         self.line_no += 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if raw.len() > input::QP_MAX_LINE {
+            // Quoted-printable never writes a line this long: the mail body is over.
+            self.quoted_printable = false;
+            self.quoted_report = false;
+        }
         if let Some((mut first, number)) = self.pending.take() {
             // The rest of a line broken by a quoted-printable soft break, which may be broken
             // again (a long lock line: `((work_completion)(=`, `&(&w->work)->work)){...}, at:
@@ -186,6 +292,11 @@ impl Parser {
             }
             first.push_str(raw);
             return self.push_decoded(&first, number);
+        }
+        if self.quoted_report && starts_report(raw) {
+            // The report the soft breaks belonged to is over, and the mode with it.
+            self.quoted_printable = false;
+            self.quoted_report = false;
         }
         if input::is_soft_break(raw) {
             self.quoted_printable = true;
@@ -210,56 +321,48 @@ impl Parser {
     fn push_record(&mut self, raw: &str, number: usize) {
         let seg = &mut self.seg;
         input::for_each_record(raw, number, |l| seg.push(&l));
-        self.drain_segments();
+        if self.quoted_printable {
+            // The mode belongs to the report being read: it ends with it.
+            let open = self.seg.is_open();
+            self.quoted_printable = open || !self.quoted_report;
+            self.quoted_report = open;
+        }
     }
 
-    /// Like [`Parser::push_line`] for raw bytes (invalid UTF-8 is replaced).
-    pub fn push_bytes(&mut self, raw: &[u8]) {
+    fn push_bytes(&mut self, raw: &[u8]) {
         match std::str::from_utf8(raw) {
             Ok(s) => self.push_line(s),
             Err(_) => self.push_line(&String::from_utf8_lossy(raw)),
         }
     }
 
-    /// Ends the log: reports still open are finished (as truncated when they are cut off).
-    pub fn finish(&mut self) {
+    fn finish(&mut self) {
         if let Some((first, number)) = self.pending.take() {
             self.push_decoded(&first, number);
         }
         self.seg.finish();
-        self.drain_segments();
-        self.flush_hung();
     }
+}
 
-    /// The wait-for graph of the reports handed out so far, as the analysis built it.
-    pub fn wait_for(&self) -> WaitFor {
-        self.wait_for.graph()
-    }
-
-    /// The reports completed so far, in header order (each is returned once).
-    pub fn reports(&mut self) -> impl Iterator<Item = Report> + '_ {
-        self.ready.drain(..)
-    }
-
-    fn drain_segments(&mut self) {
-        while let Some(seg) = self.seg.pop_ready() {
-            let family = seg.family;
-            let report = extract::build(seg);
-            if family == Family::LockDump {
-                // A lock list on its own (SysRq-d) is not a report.
-                attach_lock_dump(&mut self.hung_batch, report);
+impl Back {
+    /// A finished segment: its report, analysed in log order.
+    fn take(&mut self, seg: segment::Segment) {
+        let family = seg.family;
+        let report = extract::build(seg);
+        if family == Family::LockDump {
+            // A lock list on its own (SysRq-d) is not a report.
+            attach_lock_dump(&mut self.hung_batch, report);
+            self.flush_hung();
+            return;
+        }
+        if report.kind == ReportKind::HungTask {
+            if self.hung_batch.len() >= MAX_HUNG_BATCH {
                 self.flush_hung();
-                continue;
             }
-            if report.kind == ReportKind::HungTask {
-                if self.hung_batch.len() >= MAX_HUNG_BATCH {
-                    self.flush_hung();
-                }
-                self.hung_batch.push(report);
-            } else {
-                self.flush_hung();
-                self.finalize(report);
-            }
+            self.hung_batch.push(report);
+        } else {
+            self.flush_hung();
+            self.finalize(report);
         }
     }
 
@@ -302,6 +405,13 @@ impl Parser {
         self.wait_for.add(r);
         prose
     }
+}
+
+/// Whether a raw line holds a report header.
+fn starts_report(raw: &str) -> bool {
+    let mut header = false;
+    input::for_each_record(raw, 0, |l| header |= classify_header(l.text).is_some());
+    header
 }
 
 fn has_blocker(r: &Report) -> bool {

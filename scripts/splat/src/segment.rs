@@ -29,8 +29,8 @@ use crate::lex::lockfmt::{
 };
 use crate::lex::{
     classify_header, classify_line, cut_lock_line, first_byte, hung_header_task, is_bare_address,
-    is_old_task_line, join_split_comm, lex, lock_line_stage, may_start_split_comm, trim, Family,
-    Header, HeldRef, LineClass, LockLineStage, Token,
+    is_old_task_line, join_split_comm, lex, lock_line_stage, may_start_split_comm, trim, unbracket,
+    Family, Header, HeldRef, LineClass, LockLineStage, Token,
 };
 use crate::model::ReportKind;
 
@@ -570,6 +570,11 @@ impl Segmenter {
         self.done.insert(at, seg);
     }
 
+    /// Whether a report is open (being collected).
+    pub fn is_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
     /// Ends the input: every open report is finished.
     pub fn finish(&mut self) {
         for seg in std::mem::take(&mut self.open) {
@@ -650,10 +655,8 @@ fn wrapped_join_lexed(
         // `comm/pid is freeing memory` + `START-END, with a lock still held there!`
         return Some(joined());
     }
-    static INFO_TASK: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-        std::sync::OnceLock::new();
-    let info_task = INFO_TASK.get_or_init(|| memchr::memmem::Finder::new("INFO: task "));
-    if info_task.find(p.as_bytes()).is_some() && hung_header_task(p).is_none() {
+    // A hung-task header starts with its phrase (a join only adds to the end of `p`).
+    if unbracket(trim(p)).starts_with("INFO: task ") && hung_header_task(p).is_none() {
         // `INFO: task x:1 blocked for more` + `than 120 seconds.`
         let j = joined();
         if hung_header_task(&j).is_some() {

@@ -322,7 +322,7 @@ fn plural(n: usize) -> &'static str {
 pub fn summarize_reader(
     summary: &mut Summary,
     name: &str,
-    input: impl BufRead,
+    input: impl BufRead + Send,
 ) -> std::io::Result<()> {
     summary.start_file();
     crate::pipeline::parse_reader(input, |r| summary.add(name, &r)).map(drop)

@@ -1082,3 +1082,29 @@ fn a_class_name_cut_twice_by_soft_breaks_is_put_back_together() {
         Some("nvme-wq nvme_fc_connect_ctrl_work [nvme_fc]")
     );
 }
+
+/// Quoted-printable decoding belongs to the mail body a soft break was seen in: a log read
+/// after it is read as it is (a task named `job=20` stays `job=20`, not `job `).
+#[test]
+fn quoted_printable_ends_with_its_report() {
+    let mail = "circular-3.17-arm-unwind-from-quoted-printable.log";
+    let log = "\
+[    4.801407] INFO: task job=20:42 blocked for more than 2 seconds.
+[    4.801626]       Not tainted 6.12.117 #1
+[    4.801871] task:job=20          state:D stack:0     pid:42    tgid:42    ppid:2      flags:0x00004000
+[    4.802134] Call Trace:
+[    4.802223]  <TASK>
+[    4.802270]  __schedule+0x5b8/0x5f3
+[    4.807070]  down+0x40/0x50
+[    4.807467]  my_thread+0x79/0x9e [my_module]
+[    4.807736]  kthread+0xed/0xf5
+[    4.808026]  </TASK>
+";
+    let text = std::fs::read_to_string(corpus_dir().join(mail)).expect("corpus");
+    let mail_reports = parse(mail).len();
+    let both = splat::parse(&format!("{text}{log}"));
+    assert_eq!(both.len(), mail_reports + 1);
+    let hung = both[mail_reports].hung_task.as_ref().unwrap();
+    assert_eq!((hung.comm.as_str(), hung.pid), ("job=20", 42));
+    assert!(both[mail_reports].lines[2].contains("task:job=20 "));
+}

@@ -45,6 +45,18 @@ fn hung_tasks_are_titled_by_the_caller_of_the_blocking_primitive() {
     );
 }
 
+/// Waiting for a page's writeback (`folio_wait_writeback` over `folio_wait_bit_common`) is a
+/// blocking primitive too: the title names the code that waits for the writeback.
+#[test]
+fn hung_tasks_waiting_for_writeback_are_titled_by_the_waiter() {
+    let r = load("fixtures", "hung-io-wait-7.3-format.log");
+    assert_eq!(r[1].title, "INFO: task hung in __filemap_fdatawait_range");
+    let h = r[1].hung_task.as_ref().unwrap();
+    assert_eq!(h.blocked_in.as_deref(), Some("folio_wait_writeback()"));
+    assert_eq!(h.waiting_on.as_deref(), Some("page writeback"));
+    assert_eq!(h.called_from.as_deref(), Some("__filemap_fdatawait_range"));
+}
+
 /// Lock-order reports: the `at:` of the lock being acquired, as the report says it.
 #[test]
 fn lock_order_reports_are_titled_by_the_acquired_locks_site() {

@@ -5,7 +5,7 @@ pub mod waitfor;
 use crate::analyze::{
     culprit, first_interesting, lockdep_off, main_frames, soft_lockup_place, spin_site, stack,
 };
-use crate::lex::functions::is_spin_wait;
+use crate::lex::functions::{is_spin_wait, primitive};
 use crate::model::{HeldLock, HungTask, Report, ReportKind, Task};
 
 /// "comm/pid" of the report's first task, or "a task".
@@ -915,7 +915,11 @@ fn explain_hung(r: &Report, earlier: &History) -> (Vec<String>, Option<String>) 
     lines.push(format!(
         "Task {comm} (pid {pid}) has been blocked for more than {seconds} seconds{state}."
     ));
-    let reached = first_interesting(main_frames(r)).map(str::to_string);
+    // A blocking primitive below the one named (`folio_wait_bit_common` under
+    // `folio_wait_writeback`) is not where the task's own code reached.
+    let reached = first_interesting(main_frames(r))
+        .filter(|f| primitive(f).is_none())
+        .map(str::to_string);
     if let Some(b) = blocked_in {
         let on = waiting_on
             .as_ref()

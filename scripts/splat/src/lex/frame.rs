@@ -67,6 +67,84 @@ impl FrameParts<'_> {
     }
 }
 
+/// A byte range of a line.
+type Span = (u32, u32);
+
+/// A frame's parts as byte ranges of the line the lexer read them from: what a token keeps, so
+/// that the frame's strings are copied (and its symbol demangled) where the report is built,
+/// not where the lines are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameSpans {
+    line_len: u32,
+    /// The ranges of [`FrameParts::texts`].
+    spans: [Option<Span>; 6],
+    reliable: bool,
+}
+
+impl<'a> FrameParts<'a> {
+    /// The texts of the parts: raw, symbol, name, offset, module, location.
+    fn texts(&self) -> [Option<&'a str>; 6] {
+        [
+            Some(self.raw),
+            Some(self.symbol),
+            Some(self.name),
+            self.offset,
+            self.module,
+            self.location,
+        ]
+    }
+
+    /// The parts as ranges of `line`, the text they were read from (`None` when one is not
+    /// part of it).
+    pub(crate) fn spans(&self, line: &str) -> Option<FrameSpans> {
+        let base = line.as_ptr() as usize;
+        let mut spans = [None; 6];
+        for (span, text) in spans.iter_mut().zip(self.texts()) {
+            let Some(text) = text else { continue };
+            let start = if text.is_empty() {
+                0
+            } else {
+                (text.as_ptr() as usize).checked_sub(base)?
+            };
+            let end = start + text.len();
+            if end > line.len() {
+                return None;
+            }
+            *span = Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?));
+        }
+        Some(FrameSpans {
+            line_len: u32::try_from(line.len()).ok()?,
+            spans,
+            reliable: self.reliable,
+        })
+    }
+}
+
+impl FrameSpans {
+    /// The parts, read back from the line the spans were taken from (`None` for another line).
+    pub(crate) fn parts<'a>(&self, line: &'a str) -> Option<FrameParts<'a>> {
+        if u32::try_from(line.len()).ok()? != self.line_len {
+            return None;
+        }
+        let mut texts = [None; 6];
+        for (text, span) in texts.iter_mut().zip(self.spans) {
+            if let Some((start, end)) = span {
+                *text = Some(line.get(start as usize..end as usize)?);
+            }
+        }
+        let [raw, symbol, name, offset, module, location] = texts;
+        Some(FrameParts {
+            raw: raw?,
+            symbol: symbol?,
+            name: name?,
+            offset,
+            module,
+            location,
+            reliable: self.reliable,
+        })
+    }
+}
+
 /// [`parse_frame`] without copying: the parts of the frame, or `None` when the line is not one.
 pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
     let raw = super::trim(line);

@@ -188,6 +188,9 @@ const BORING_PREFIXES: &[&str] = &[
     "wait_on_bit",
     "wait_on_buffer",
     "__wait_on_buffer",
+    // Page I/O: waiting for a page's writeback to end.
+    "folio_wait_writeback",
+    "wait_on_page_writeback",
     "synchronize_rcu",
     "synchronize_srcu",
     "__synchronize_srcu",
@@ -309,6 +312,8 @@ const PRIMITIVES: &[(&str, &str)] = &[
     ("msleep*", "timer (sleep)"),
     ("usleep_range*", "timer (sleep)"),
     ("folio_wait_bit*", "page lock / I/O"),
+    ("folio_wait_writeback*", "page writeback"),
+    ("wait_on_page_writeback*", "page writeback"),
     ("__folio_lock*", "page lock / I/O"),
     ("wait_on_page_bit*", "page lock / I/O"),
     (

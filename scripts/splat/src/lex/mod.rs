@@ -17,7 +17,7 @@ pub(crate) mod phrase;
 
 use crate::model::{Frame, ReportKind};
 use aho_corasick::{AhoCorasick, StartKind};
-use frame::parse_frame;
+use frame::{frame_parts, parse_frame, FrameParts, FrameSpans};
 use lockfmt::{
     is_address, is_lock_line, lock_desc_parts, parse_held_entry, parse_held_heading,
     split_held_index, LockLine,
@@ -501,9 +501,9 @@ pub(crate) enum Payload {
     /// Nothing parsed (or nothing to keep).
     #[default]
     None,
-    /// A stack frame (boxed, as the held-lock entry's lock: tokens are moved from the lexer to
-    /// the segment and on to `extract`, and stay small).
-    Frame(Box<Frame>),
+    /// A stack frame, as the ranges of its parts in the line (copied into a [`Frame`] by
+    /// `extract`, on the thread that builds the reports).
+    Frame(FrameSpans),
     /// A held-lock entry: its index and, when the line has it, the lock.
     HeldEntry(u32, Option<Box<LockLine>>),
     /// A held-lock list heading: the count, comm and pid.
@@ -515,9 +515,6 @@ pub(crate) enum Payload {
 pub(crate) struct Token {
     pub class: LineClass,
     pub payload: Payload,
-    /// What the line says for `extract` (not looked for in a stack frame; `None` for a line
-    /// that was not lexed).
-    phrase: Option<PhraseMatch>,
     /// The class was decided before the held-lock and frame parsers ran (a marker, a register,
     /// a blank line...): whether the line also parses as one of them is not known.
     early: bool,
@@ -528,7 +525,6 @@ impl Token {
     pub(crate) const UNLEXED: Token = Token {
         class: LineClass::Other,
         payload: Payload::None,
-        phrase: None,
         early: true,
     };
 
@@ -536,7 +532,6 @@ impl Token {
         Token {
             class,
             payload: Payload::None,
-            phrase: None,
             early: true,
         }
     }
@@ -545,7 +540,6 @@ impl Token {
         Token {
             class,
             payload: Payload::None,
-            phrase: None,
             early: false,
         }
     }
@@ -554,21 +548,24 @@ impl Token {
         Token {
             class,
             payload,
-            phrase: None,
             early: false,
         }
     }
 
-    /// The phrase of the line `t` (trimmed) this token was lexed from.
+    /// The phrase of the line `t` (trimmed) this token was lexed from: what it says for
+    /// `extract`, read there (on the thread that builds the reports), not by the lexer.
     pub(crate) fn phrase(&self, t: &str) -> PhraseMatch {
-        self.phrase.unwrap_or_else(|| phrase::phrase(t))
+        phrase::phrase(t)
     }
 
     /// The frame of the line `t` (trimmed) this token was lexed from, if it is one; `take`s the
     /// lexed frame.
     pub(crate) fn take_frame(&mut self, t: &str) -> Option<Frame> {
         match std::mem::take(&mut self.payload) {
-            Payload::Frame(f) => Some(*f),
+            Payload::Frame(f) => f
+                .parts(t)
+                .map(FrameParts::to_frame)
+                .or_else(|| parse_frame(t)),
             other => {
                 self.payload = other;
                 if self.early {
@@ -650,15 +647,11 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
 }
 
 /// Reads one line (already stripped of prefixes): its class, what the parser of its class
-/// found, and (but in a stack frame) the phrase it says.
+/// found (the phrase it says is read by `extract`, [`Token::phrase`]).
 pub(crate) fn lex(text: &str) -> Token {
     let t = trim(text);
     let mut task = TaskHint::default();
-    let mut token = lex_class(t, &mut task);
-    if !matches!(token.payload, Payload::Frame(_)) {
-        token.phrase = Some(phrase::phrase_with(t, &mut task));
-    }
-    token
+    lex_class(t, &mut task)
 }
 
 /// The class of a trimmed line, and what the parser of its class found.
@@ -709,8 +702,12 @@ fn lex_class(t: &str, task: &mut TaskHint) -> Token {
             Payload::HeldEntry(i, lock.map(Box::new)),
         );
     }
-    if let Some(f) = parse_frame(t) {
-        return Token::with_payload(LineClass::Frame, Payload::Frame(Box::new(f)));
+    if let Some(f) = frame_parts(t) {
+        return match f.spans(t) {
+            Some(spans) => Token::with_payload(LineClass::Frame, Payload::Frame(spans)),
+            // Not expected (the parts are ranges of the line): parsed again by `take_frame`.
+            None => Token::early(LineClass::Frame),
+        };
     }
     if has_taint(t) {
         return Token::late(LineClass::KernelIdent);
