@@ -269,6 +269,27 @@ pub enum Source<'a> {
     Dump(&'a Path),
 }
 
+/// Whether `make diagnose` can read `scenario`'s deadlock: threads asleep for good or spinning
+/// in process context. Otherwise, why not: the error `lab diagnose` prints, before it starts
+/// anything.
+pub fn diagnosable(scenario: &Scenario) -> Result<(), String> {
+    if !scenario.hung.is_empty() || scenario.spins {
+        return Ok(());
+    }
+    let name = scenario.name;
+    Err(match scenario.hard_lockup {
+        Some(cpu) => format!(
+            "scenario {name}: its deadlock is a hard lockup, CPU {cpu} spinning in an interrupt \
+             handler with interrupts off, which make diagnose does not read; \
+             make run SCENARIO={name} shows the hard-lockup detector's report and the CPU's stack"
+        ),
+        None => format!(
+            "scenario {name} does not deadlock (no thread stays stuck: lockdep's report is the \
+             whole bug); make diagnose reads a deadlocked guest: make run SCENARIO={name} shows it"
+        ),
+    })
+}
+
 /// drgn: `$DRGN`, as `scripts/setup/setup-host.sh --drgn` installs it.
 pub fn drgn() -> Result<PathBuf, String> {
     std::env::var_os("DRGN")
@@ -988,4 +1009,34 @@ pub fn gdb_command(build: &DebugBuild, live: &Live) -> Command {
         .arg(format!("lx-symbols {}", module_dir.display()))
         .arg(build.vmlinux());
     gdb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::diagnosable;
+    use crate::scenarios::scenario;
+
+    #[test]
+    fn scenarios_that_leave_nothing_stuck_are_refused_with_the_reason() {
+        for name in [
+            "abba",
+            "plain",
+            "spin",
+            "mutex",
+            "workqueue",
+            "completion",
+            "backlog",
+        ] {
+            assert_eq!(diagnosable(scenario(name).unwrap()), Ok(()), "{name}");
+        }
+        let hardirq = diagnosable(scenario("hardirq").unwrap()).unwrap_err();
+        assert!(hardirq.contains("hard lockup, CPU 1 spinning"), "{hardirq}");
+        for name in ["irq", "atomic"] {
+            let why = diagnosable(scenario(name).unwrap()).unwrap_err();
+            assert!(
+                why.contains(&format!("scenario {name} does not deadlock")),
+                "{why}"
+            );
+        }
+    }
 }

@@ -222,6 +222,9 @@ fn diagnose(args: &[String]) -> Result<(), String> {
         return Err("--core saves a dump of a live guest, --from reads one: not both".into());
     }
     let scenario = pick(scenario)?;
+    if from.is_none() {
+        lab::diagnose::diagnosable(scenario)?;
+    }
     let build = DebugBuild::find()?;
     lab::diagnose::drgn()?;
     if let Some(file) = from {
