@@ -284,7 +284,7 @@ pub fn diagnosable(scenario: &Scenario) -> Result<(), String> {
              make run SCENARIO={name} shows the hard-lockup detector's report and the CPU's stack"
         ),
         None => format!(
-            "scenario {name} does not deadlock (no thread stays stuck: lockdep's report is the \
+            "scenario {name} does not deadlock (no thread stays stuck: the kernel's reports are the \
              whole bug); make diagnose reads a deadlocked guest: make run SCENARIO={name} shows it"
         ),
     })
