@@ -5,7 +5,7 @@
 use crate::analyze::{self, waitfor::WaitForBuilder};
 use crate::explain::{self, waitfor::Teller, Prose};
 use crate::extract;
-use crate::input;
+use crate::input::{self, Line};
 use crate::lex::{classify_header, Family};
 use crate::model::{Report, ReportKind, WaitFor};
 use crate::segment;
@@ -55,33 +55,47 @@ pub fn parse_bytes(log: &[u8]) -> Vec<Report> {
 /// writers' `finish` prints after the reports). Memory use does not grow with the length of
 /// the log.
 ///
-/// Three threads share the work: one reads the log and collects each report's lines (input,
-/// lexer, segmenter), one turns them into reports (extract, analyze, explain), and the calling
-/// one calls `each` (so `each` need not be `Send`). Bounded channels between them keep memory
-/// flat.
+/// Four threads share the work: one reads the log and strips each line's prefixes (`input`),
+/// one collects each report's lines (`lex`, `segment`), one turns them into reports
+/// (`extract`, `analyze`, `explain`), and the calling one calls `each` (so `each` need not be
+/// `Send`). Bounded channels between them keep memory flat.
 pub fn parse_reader<R: std::io::BufRead + Send>(
     reader: R,
     mut each: impl FnMut(Report),
 ) -> std::io::Result<WaitFor> {
-    /// Batches in flight on each channel: the segments one buffer of the reader completed, the
-    /// reports those made.
+    /// Batches in flight on each channel: the lines of one buffer of the reader, the segments
+    /// they completed, the reports those made.
     const IN_FLIGHT: usize = 4;
+    let (chunks, chunks_in) = std::sync::mpsc::sync_channel::<Chunk>(IN_FLIGHT);
     let (segments, segments_in) = std::sync::mpsc::sync_channel::<Vec<segment::Segment>>(IN_FLIGHT);
     let (reports, reports_in) = std::sync::mpsc::sync_channel::<Vec<Report>>(IN_FLIGHT);
     std::thread::scope(|s| {
         // A send fails only when the next stage is gone (`each` panicked): the stage stops then.
+        // Each stage sends what one buffer of the reader gave before the reader reads again
+        // (which may block), so that reports come out as the log comes in.
         let reading = s.spawn(move || {
+            let mut chunk = Chunk::default();
+            let mut send = |chunk: &mut Chunk| {
+                chunk.lines.is_empty() || chunks.send(std::mem::take(chunk)).is_ok()
+            };
+            read_lines(reader, &mut chunk, &mut send)?;
+            send(&mut chunk);
+            Ok(())
+        });
+        let segmenting = s.spawn(move || {
             let mut front = Front::default();
-            // The segments a buffer of the reader completed, sent before the next read (which
-            // may block), so that reports come out as the log comes in.
-            let mut send = |front: &mut Front| {
+            let send = |front: &mut Front| {
                 let batch: Vec<_> = std::iter::from_fn(|| front.seg.pop_ready()).collect();
                 batch.is_empty() || segments.send(batch).is_ok()
             };
-            let read = read_lines(reader, &mut front, &mut send);
+            for chunk in chunks_in {
+                chunk.feed(&mut front);
+                if !send(&mut front) {
+                    return;
+                }
+            }
             front.finish();
             send(&mut front);
-            read
         });
         let building = s.spawn(move || {
             let mut back = Back::default();
@@ -102,27 +116,96 @@ pub fn parse_reader<R: std::io::BufRead + Send>(
         for batch in reports_in {
             batch.into_iter().for_each(&mut each);
         }
-        let graph = building
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        let read = reading
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        read.map(|()| graph)
+        let graph = joined(building.join());
+        joined(segmenting.join());
+        joined(reading.join()).map(|()| graph)
     })
 }
 
-/// Feeds the lines of `reader` to `front`, calling `flush` after each buffer of the reader
+/// What a stage's thread returned; its panic goes on in the caller.
+fn joined<T>(result: std::thread::Result<T>) -> T {
+    result.unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// The lines of one buffer of the reader, and the kernel records [`input::for_each_record`]
+/// found in each (stripped on the reading thread; the segmenting thread strips a line again only
+/// when a quoted-printable mail body changes it).
+#[derive(Default)]
+struct Chunk {
+    text: String,
+    /// Each line: where it starts and ends in `text`, and where its records end in `records`.
+    lines: Vec<(usize, usize, usize)>,
+    records: Vec<Record>,
+}
+
+/// A record of a line, as ranges of [`Chunk::text`]: its text and caller id.
+#[derive(Clone, Copy)]
+struct Record {
+    text: (usize, usize),
+    caller: Option<(usize, usize)>,
+}
+
+impl Chunk {
+    /// Adds one line.
+    fn push(&mut self, line: &str) {
+        let start = self.text.len();
+        self.text.push_str(line);
+        self.add_line(start, self.text.len());
+    }
+
+    /// Adds the lines of `text` (without its last line end), copied at once.
+    fn push_lines(&mut self, text: &str) {
+        let mut start = self.text.len();
+        self.text.push_str(text);
+        let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
+        let base = start;
+        for end in ends {
+            self.add_line(start, base + end);
+            start = base + end + 1;
+        }
+    }
+
+    /// Finds the records of the line at `start..end` of `text`.
+    fn add_line(&mut self, start: usize, end: usize) {
+        // `start` and `end` are at a line end or an end of a pushed text: char boundaries.
+        let line = &self.text[start..end];
+        let raw = line.strip_suffix('\r').unwrap_or(line);
+        let base = self.text.as_ptr() as usize;
+        let at = |s: &str| {
+            let from = s.as_ptr() as usize - base;
+            (from, from + s.len())
+        };
+        input::for_each_record(raw, 0, |l| {
+            self.records.push(Record {
+                text: at(l.text),
+                caller: l.caller.map(at),
+            })
+        });
+        self.lines.push((start, end, self.records.len()));
+    }
+
+    /// Feeds the lines to `front`.
+    fn feed(&self, front: &mut Front) {
+        let mut first = 0;
+        for &(start, end, records_end) in &self.lines {
+            let records = &self.records[first..records_end];
+            front.push_line_stripped(&self.text[start..end], Some((&self.text, records)));
+            first = records_end;
+        }
+    }
+}
+
+/// Puts the lines of `reader` into `lines` (invalid UTF-8 replaced), calling `flush` after each buffer of the reader
 /// (before the next read, which may block); stops early when `flush` returns false.
 fn read_lines<R: std::io::BufRead>(
     mut reader: R,
-    front: &mut Front,
-    flush: &mut impl FnMut(&mut Front) -> bool,
+    lines: &mut Chunk,
+    flush: &mut impl FnMut(&mut Chunk) -> bool,
 ) -> std::io::Result<()> {
     // The part of a line that ends past the reader's buffer; a line inside it is read in place.
     let mut partial = Vec::new();
     loop {
-        if !flush(front) {
+        if !flush(lines) {
             return Ok(());
         }
         let chunk = match reader.fill_buf() {
@@ -132,7 +215,7 @@ fn read_lines<R: std::io::BufRead>(
         };
         if chunk.is_empty() {
             if !partial.is_empty() {
-                front.push_bytes(&partial);
+                lines.push(&String::from_utf8_lossy(&partial));
             }
             return Ok(());
         }
@@ -142,13 +225,7 @@ fn read_lines<R: std::io::BufRead>(
             let whole = memchr::memrchr(b'\n', chunk).map_or(0, |end| end + 1);
             if let Ok(text) = std::str::from_utf8(&chunk[..whole.saturating_sub(1)]) {
                 if whole > 0 {
-                    let mut start = 0;
-                    let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
-                    for end in ends {
-                        // `start` and `end` are at a `\n` or an end of `text`: char boundaries.
-                        front.push_line(&text[start..end]);
-                        start = end + 1;
-                    }
+                    lines.push_lines(text);
                     reader.consume(whole);
                     continue;
                 }
@@ -156,12 +233,12 @@ fn read_lines<R: std::io::BufRead>(
         }
         let used = match memchr::memchr(b'\n', chunk) {
             Some(end) if partial.is_empty() => {
-                front.push_bytes(&chunk[..end]);
+                lines.push(&String::from_utf8_lossy(&chunk[..end]));
                 end + 1
             }
             Some(end) => {
                 partial.extend_from_slice(&chunk[..end]);
-                front.push_bytes(&partial);
+                lines.push(&String::from_utf8_lossy(&partial));
                 partial.clear();
                 end + 1
             }
@@ -274,6 +351,12 @@ impl Parser {
 
 impl Front {
     fn push_line(&mut self, raw: &str) {
+        self.push_line_stripped(raw, None);
+    }
+
+    /// [`Front::push_line`], with the records of the line when they were already found (as
+    /// ranges of a text).
+    fn push_line_stripped(&mut self, raw: &str, stripped: Option<(&str, &[Record])>) {
         self.line_no += 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         if raw.len() > input::QP_MAX_LINE {
@@ -309,7 +392,21 @@ impl Front {
         if self.quoted_printable && memchr::memchr(b'=', raw.as_bytes()).is_some() {
             return self.push_decoded(raw, self.line_no);
         }
-        self.push_record(raw, self.line_no);
+        match stripped {
+            Some((text, records)) => {
+                let number = self.line_no;
+                for r in records {
+                    let line = Line {
+                        number,
+                        text: &text[r.text.0..r.text.1],
+                        caller: r.caller.map(|(from, to)| &text[from..to]),
+                    };
+                    self.seg.push(&line);
+                }
+                self.quoted_printable_after_record();
+            }
+            None => self.push_record(raw, self.line_no),
+        }
     }
 
     /// A line of a mail body in quoted-printable: `=3D` and friends decoded first.
@@ -321,6 +418,10 @@ impl Front {
     fn push_record(&mut self, raw: &str, number: usize) {
         let seg = &mut self.seg;
         input::for_each_record(raw, number, |l| seg.push(&l));
+        self.quoted_printable_after_record();
+    }
+
+    fn quoted_printable_after_record(&mut self) {
         if self.quoted_printable {
             // The mode belongs to the report being read: it ends with it.
             let open = self.seg.is_open();
