@@ -34,7 +34,6 @@ mod abc;
 mod atomic;
 mod backlog;
 mod completion;
-mod hardirq;
 mod irq;
 mod leak;
 mod mutex;
@@ -82,7 +81,6 @@ scenarios! {
     "workqueue" => workqueue::WorkQueue,
     "completion" => completion::Completions,
     "atomic" => atomic::Atomic,
-    "hardirq" => hardirq::HardIrq,
     "backlog" => backlog::Backlog,
 }
 
@@ -104,7 +102,7 @@ module_param!(
     SCENARIO: ChoiceParam,
     "scenario",
     0o444,
-    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic, hardirq, backlog"
+    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic, backlog"
 );
 
 /// Whether the threads run the buggy variant of the scenario.

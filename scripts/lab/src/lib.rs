@@ -218,7 +218,7 @@ pub fn guest_tool(name: &str) -> PathBuf {
 /// third report. Each CPU is reported once, then again: by the third, the first two are complete.
 pub const SOFT_LOCKUPS: (&str, u32) = ("BUG: soft lockup - CPU#", 3);
 
-/// What ends a guest with a CPU stuck in an interrupt handler (the `hardirq` scenario): the
+/// What ends a guest with a CPU stuck in an interrupt handler (a scenario with `hard_lockup`): the
 /// hard-lockup detector's report, once the stuck CPU's stack that it asks for by NMI is out (it
 /// ends with the interrupted task's part, `</TASK>`).
 pub const HARD_LOCKUP: (&str, u32) = ("NMI backtrace for cpu", 1);
