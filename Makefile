@@ -1,7 +1,7 @@
 # rust-deadlock: a Rust-for-Linux module that deadlocks on purpose, and the QEMU lab around it.
 #
 #   make run     set up what is missing, build, boot the guest and play the demo
-#                (SCENARIO=abba|abc|recursive|irq|leak|plain|spin picks the deadlock; default abba)
+#                (SCENARIO= picks the deadlock, one of the README's scenario table; default abba)
 #   make test    set up what is missing, build, run the zero-warning checks and every test, on
 #                every kernel the lab supports (KERNEL=... narrows it to one; TESTS=host or
 #                TESTS=lab to one part, SHARD=M/N to the M-th of N parts of the lab's tests, as
@@ -87,10 +87,14 @@ module: $(KERNEL_DEP)
 		|| $(MAKE) -s -C $(KDIR) M=$(CURDIR) KRUSTFLAGS=-Dwarnings
 	@echo "$(KDIR)" > src/.built-for
 
+# (Without make's jobserver, which cargo cannot reach from a recipe: cargo runs its own jobs.)
 host: setup
-	@$(CARGO) build --release $(HOST) --bin splat --bin lab
+	@MAKEFLAGS= $(CARGO) build --release $(HOST) --bin splat --bin lab
 
-run: module host
+# On a fresh machine the kernel's build and the host tools' build do not depend on each other:
+# they run side by side (two jobs), which fills the CPU the kernel build leaves idle.
+run:
+	@$(MAKE) --no-print-directory -j2 module host
 	@scripts/make/run-demo.sh
 
 # The guest command line reaches vm.sh through the environment, unexpanded by make, so that its
@@ -129,7 +133,8 @@ diagnose: module host
 gdb: module host
 	@scripts/make/diagnose.sh gdb
 
-bench: module host
+bench:
+	@$(MAKE) --no-print-directory -j2 module host
 	@scripts/make/bench.sh
 
 soak: host

@@ -6,6 +6,11 @@
 #                        (default: $XDG_CACHE_HOME/rust-deadlock or ~/.cache/rust-deadlock)
 #   KDIR                 a Rust-enabled kernel build tree to use instead of the lab's own
 
+# A script run from a make recipe under -j (make run builds the kernel beside the host tools)
+# inherits make's jobserver without its file descriptors; cargo, rustc and make then warn. The
+# scripts choose their own jobs.
+unset MAKEFLAGS MFLAGS
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

@@ -56,7 +56,7 @@ while IFS= read -r line; do
 done < <(cat "${fragments[@]}")
 ((bad == 0)) || die "the kernel config did not take ${fragments[*]#"$REPO_ROOT/"} (is Rust available? try: make -C $src O=$build rustavailable)"
 
-log "building bzImage and modules with $(nproc) jobs (about 3 minutes on 2 cores)"
+log "building bzImage and modules with $(nproc) jobs (about 5 minutes on 2 cores)"
 start=$SECONDS
 make -C "$src" O="$build" -j"$(nproc)" bzImage modules 2>&1 \
     | awk '/^  [A-Z]+/ { n++; if (n % 300 == 0) printf "    ... %d steps\n", n > "/dev/stderr"; next } /^make(\[[0-9]+\])?: (Entering|Leaving) directory/ { next } { print }'
