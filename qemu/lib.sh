@@ -74,14 +74,20 @@ state_in() {
     done < "/proc/$1/status"
 } 2>/dev/null
 
+# find_tasks NAME...: one walk over /proc, shell builtins only (it is polled), that sets _found to
+# "PID:NAME PID:NAME ..." for each task whose command name is one of NAMES.
+find_tasks() {
+    _names=" $* " _found=""
+    for _d in /proc/[0-9]*; do
+        read -r _comm < "$_d/comm" 2>/dev/null || continue
+        case $_names in *" $_comm "*) _found="$_found ${_d#/proc/}:$_comm" ;; esac
+    done
+}
+
 # states: the scheduler state of each of the module's threads, as "lab: state NAME STATE".
 states() {
-    _names=" "
-    for _t in $(threads); do _names="$_names$_t "; done
-    for d in /proc/[0-9]*; do
-        read -r comm < "$d/comm" 2>/dev/null || continue
-        case $_names in *" $comm "*) state_in "${d#/proc/}"; echo "lab: state $comm $_state" ;; esac
-    done
+    find_tasks $(threads)
+    for _e in $_found; do state_in "${_e%%:*}"; echo "lab: state ${_e#*:} $_state"; done
 }
 
 # soft_lockup_after_2s: make the soft-lockup detector report a CPU stuck for 2 s (the threshold
@@ -100,9 +106,8 @@ locks() { sed -n 's/^scenario=.* locks=//p' "$PARAMS/status" 2>/dev/null | tr ',
 
 # pid_of THREAD: the pid of the module's thread THREAD (kthreads have no command line for pidof).
 pid_of() {
-    for d in /proc/[0-9]*; do
-        read -r comm < "$d/comm" 2>/dev/null && [ "$comm" = "$1" ] && { echo "${d#/proc/}"; return 0; }
-    done
+    find_tasks "$1"
+    for _e in $_found; do echo "${_e%%:*}"; return 0; done
     return 1
 }
 
@@ -183,11 +188,12 @@ progressed() {
 
 # blocked THREAD...: each thread sleeps uninterruptibly (state D).
 blocked() {
+    find_tasks "$@"
     for _t in "$@"; do
         _blocked=""
-        for d in /proc/[0-9]*; do
-            read -r comm < "$d/comm" 2>/dev/null && [ "$comm" = "$_t" ] || continue
-            state_in "${d#/proc/}"
+        for _e in $_found; do
+            [ "${_e#*:}" = "$_t" ] || continue
+            state_in "${_e%%:*}"
             [ "$_state" = D ] && { _blocked=1; break; }
         done
         [ -n "$_blocked" ] || return 1
