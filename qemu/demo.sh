@@ -37,7 +37,7 @@ if [ -n "$REPORT" ]; then
     wait_log 30 "$REPORT" || exit 1
 else
     echo "    lockdep cannot see these semaphores: it prints nothing. Only the hung-task detector"
-    echo "    will notice, once the threads have been stuck for 2 s."
+    echo "    will notice, once the threads have been stuck for 1 s."
 fi
 if [ "$SPINS" = 1 ]; then
     echo "    Both CPUs now spin forever with preemption off: nothing else runs in this guest again."
