@@ -49,8 +49,8 @@ if [ -n "$ALSO" ]; then
     wait_log 30 "$ALSO" || exit 1
 fi
 if [ "$HARD" = 1 ]; then
-    echo "    The timer interrupt came in on the CPU of the thread that holds the lock: its callback"
-    echo "    spins on that lock, interrupts off, and the thread it interrupted can never let go."
+    echo "    The interrupt came in on the CPU of the thread that holds the lock: its handler spins"
+    echo "    on that lock, interrupts off, and the thread it interrupted can never let go."
     echo "    That CPU takes no more timer interrupts: the other CPU's hard-lockup detector reports it,"
     echo "    with its stack (by NMI); the lab then powers the guest off."
     while :; do sleep 60; done
