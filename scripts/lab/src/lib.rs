@@ -567,7 +567,9 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
     }
     // A user process caught behind the deadlock: the demo's `cat` of the `peek` parameter.
     if !scenario.hung.is_empty() && !run.lines().any(|l| ps_shows_d(l, PEEK_READER)) {
-        return Err(format!("ps did not show {PEEK_READER} (reading peek) in state D"));
+        return Err(format!(
+            "ps did not show {PEEK_READER} (reading peek) in state D"
+        ));
     }
     if run.target.names_blockers() {
         for (hung, owner) in scenario.owners {
@@ -636,9 +638,10 @@ fn check_hard_lockup(run: &Run, scenario: &Scenario, cpu: u32) -> Result<(), Str
     let header = format!("Watchdog detected hard LOCKUP on cpu {cpu}");
     let reports = run.reports();
     let stuck = cpu.to_string();
-    let Some(report) = reports.iter().find(|r| {
-        r.kind == ReportKind::HardLockup && r.details.get("cpu") == Some(&stuck)
-    }) else {
+    let Some(report) = reports
+        .iter()
+        .find(|r| r.kind == ReportKind::HardLockup && r.details.get("cpu") == Some(&stuck))
+    else {
         return Err(format!("no hard-lockup report '{header}'"));
     };
     let named = functions(report);

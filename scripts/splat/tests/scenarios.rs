@@ -742,9 +742,8 @@ fn hardirq_is_an_inconsistent_lock_state_then_a_hard_lockup() {
         assert_eq!(hard.details.get("cpu").map(String::as_str), Some("1"));
         assert_eq!(hard.details.get("detected_by").map(String::as_str), by);
         assert!(
-            line(hard, "An interrupt handler").contains(
-                "(rust_deadlock::hardirq::HardIrq::fire) spins for a spinlock"
-            ),
+            line(hard, "An interrupt handler")
+                .contains("(rust_deadlock::hardirq::HardIrq::fire) spins for a spinlock"),
             "{log}: {}",
             hard.explanation
         );

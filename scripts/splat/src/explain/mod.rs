@@ -4,8 +4,8 @@ pub mod waitfor;
 
 use crate::analyze::title::{loop_entry_frame, title_function};
 use crate::analyze::{
-    culprit, first_interesting, lockdep_off, main_frames, own_frames, soft_lockup_place,
-    spin_site, stack,
+    culprit, first_interesting, lockdep_off, main_frames, own_frames, soft_lockup_place, spin_site,
+    stack,
 };
 use crate::lex::functions::{is_spin_wait, primitive};
 use crate::model::{HeldLock, HungTask, Report, ReportKind, Task};
@@ -148,7 +148,8 @@ impl History {
         }
         if let (ReportKind::InconsistentLockState, Some(lock)) = (r.kind, r.acquiring.as_ref()) {
             let usage = |k: &str| r.details.get(k).map_or("", String::as_str);
-            let soft = usage("from_usage").contains("SOFTIRQ") || usage("to_usage").contains("SOFTIRQ");
+            let soft =
+                usage("from_usage").contains("SOFTIRQ") || usage("to_usage").contains("SOFTIRQ");
             self.irq_state = Some(IrqState {
                 number: self.count,
                 title: r.title.clone(),

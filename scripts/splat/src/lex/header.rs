@@ -65,8 +65,9 @@ pub(crate) fn header_fact(kind: ReportKind, t: &str) -> HeaderFact<'_> {
         ReportKind::SchedulingWhileAtomic => scheduling_while_atomic(t),
         ReportKind::HardLockup => {
             let t = t.strip_prefix("NMI watchdog: ").unwrap_or(t);
-            super::parse_hard_lockup_header(t)
-                .map_or(HeaderFact::None, |(cpu, by)| HeaderFact::HardLockup { cpu, by })
+            super::parse_hard_lockup_header(t).map_or(HeaderFact::None, |(cpu, by)| {
+                HeaderFact::HardLockup { cpu, by }
+            })
         }
         ReportKind::Generic => generic(t),
         _ => HeaderFact::None,

@@ -1105,8 +1105,16 @@ mod tests {
         assert_eq!(h.map(|h| h.kind), Some(ReportKind::SoftLockup));
         for (line, cpu, by) in [
             ("watchdog: Watchdog detected hard LOCKUP on cpu 1", 1, None),
-            ("watchdog: CPU0: Watchdog detected hard LOCKUP on cpu 1", 1, Some(0)),
-            ("NMI watchdog: Watchdog detected hard LOCKUP on cpu 27", 27, None),
+            (
+                "watchdog: CPU0: Watchdog detected hard LOCKUP on cpu 1",
+                1,
+                Some(0),
+            ),
+            (
+                "NMI watchdog: Watchdog detected hard LOCKUP on cpu 27",
+                27,
+                None,
+            ),
         ] {
             let h = classify_header(line).unwrap();
             assert_eq!((h.kind, h.strong), (ReportKind::HardLockup, true), "{line}");
