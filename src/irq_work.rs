@@ -7,9 +7,9 @@
 //! sends the CPU an interrupt of its own (a self-IPI, `IRQ_WORK_VECTOR`): it comes in as soon as
 //! interrupts are enabled on that CPU, at once if they are. No timer, no other CPU: the interrupt
 //! arrives by construction, at a point of the caller's choosing. Neither kernel crate wraps
-//! `irq_work`; both series' bindings have the same `struct irq_work` and functions.
+//! `irq_work`; the C struct and functions come from `crate::compat` (6.12's bindings lack them).
 
-use kernel::bindings;
+use crate::compat::{self, IrqWorkC};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
@@ -26,7 +26,7 @@ use kernel::types::Opaque;
 #[pin_data(PinnedDrop)]
 pub(crate) struct IrqWork<T> {
     #[pin]
-    work: Opaque<bindings::irq_work>,
+    work: Opaque<IrqWorkC>,
     #[pin]
     data: T,
     run: fn(&T),
@@ -45,14 +45,10 @@ impl<T: Send + Sync + 'static> IrqWork<T> {
     pub(crate) fn new(data: impl PinInit<T>, run: fn(&T)) -> impl PinInit<Self, Error> {
         // INVARIANT: `work` is initialised here as `init_irq_work` does.
         try_pin_init!(Self {
-            // SAFETY: `ffi_init` hands over memory valid for writes. C's `init_irq_work` stores
-            // `IRQ_WORK_INIT(func)`: no flags (not queued, not lazy, not hard), an empty list
-            // node, no `irqwait` task, and the function; the bindings' `Default` is all-zero.
-            work <- Opaque::ffi_init(|work: *mut bindings::irq_work| unsafe {
-                work.write(bindings::irq_work {
-                    func: Some(Self::callback),
-                    ..Default::default()
-                });
+            // SAFETY: `ffi_init` hands over memory valid for writes; what is written there is what
+            // C's `init_irq_work` stores.
+            work <- Opaque::ffi_init(|work: *mut IrqWorkC| unsafe {
+                work.write(compat::irq_work_init(Self::callback));
             }),
             data <- data,
             run,
@@ -73,7 +69,7 @@ impl<T: Send + Sync + 'static> IrqWork<T> {
     pub(crate) fn queue(&self) -> bool {
         // SAFETY: By the type invariant the work is initialised; it lives as long as `self`, and
         // dropping `self` waits until it has run.
-        unsafe { bindings::irq_work_queue(self.work.get()) }
+        unsafe { compat::irq_work_queue(self.work.get()) }
     }
 
     /// The C callback.
@@ -81,9 +77,9 @@ impl<T: Send + Sync + 'static> IrqWork<T> {
     /// # Safety
     ///
     /// `work` must be the `work` of an [`IrqWork<T>`] that is still alive.
-    unsafe extern "C" fn callback(work: *mut bindings::irq_work) {
+    unsafe extern "C" fn callback(work: *mut IrqWorkC) {
         // `Opaque` is `repr(transparent)`: the C work is the field.
-        let work = work.cast::<Opaque<bindings::irq_work>>();
+        let work = work.cast::<Opaque<IrqWorkC>>();
         // SAFETY: The kernel calls this only for work set up in `new`, queued by `queue`, which
         // borrows the `IrqWork`; its drop waits until the work is no longer queued or running:
         // the `IrqWork` is alive, and `work` is its field.
@@ -99,6 +95,6 @@ impl<T> PinnedDrop for IrqWork<T> {
         // (this is its last reference); `irq_work_sync` returns once it is neither queued nor
         // running. It may sleep: the scenario
         // that holds the work is dropped in process context (by the unload, or by a thread's exit).
-        unsafe { bindings::irq_work_sync(self.work.get()) };
+        unsafe { compat::irq_work_sync(self.work.get()) };
     }
 }
