@@ -200,6 +200,9 @@ pub(crate) struct IrqWorkC {
 }
 
 // The C functions (`kernel/irq_work.c`, exported to GPL modules), which 6.12's bindings lack too.
+// `irqwait` points to a `struct task_struct`, which holds an empty C struct (`sched_statistics`
+// without `SCHEDSTATS`) that Rust calls not FFI-safe; the functions are only given a pointer.
+#[allow(improper_ctypes)]
 extern "C" {
     /// C's `irq_work_queue`: queues the work on this CPU, and raises the interrupt that runs it.
     pub(crate) fn irq_work_queue(work: *mut IrqWorkC) -> bool;
