@@ -739,6 +739,26 @@ fn hardirq_is_an_inconsistent_lock_state_then_a_hard_lockup() {
             "{log}"
         );
         assert_eq!(hard.tasks[0].comm, "hardirq_thread", "{log}");
+        // The stuck CPU's stack: the irq_work's interrupt on top of the thread that queued it.
+        let frames: Vec<&str> = hard
+            .stacks
+            .iter()
+            .flat_map(|s| &s.frames)
+            .filter(|f| f.reliable)
+            .map(|f| f.function.as_str())
+            .collect();
+        let at = |f: &str| {
+            frames
+                .iter()
+                .position(|g| *g == f)
+                .unwrap_or_else(|| panic!("{log}: no {f} in {frames:?}"))
+        };
+        assert!(
+            at("rust_deadlock::hardirq::HardIrq::fire") < at("irq_work_run")
+                && at("irq_work_run") < at("irq_work_queue")
+                && at("irq_work_queue") < at("rust_deadlock::hardirq::HardIrq::thread"),
+            "{log}: {frames:?}"
+        );
         assert_eq!(hard.details.get("cpu").map(String::as_str), Some("1"));
         assert_eq!(hard.details.get("detected_by").map(String::as_str), by);
         assert!(
