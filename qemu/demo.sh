@@ -49,8 +49,8 @@ if [ -n "$ALSO" ]; then
     wait_log 30 "$ALSO" || exit 1
 fi
 if [ "$HARD" = 1 ]; then
-    echo "    The timer interrupt came in on the CPU of the thread that holds the lock: its callback"
-    echo "    spins on that lock, interrupts off, and the thread it interrupted can never let go."
+    echo "    The interrupt came in on the CPU of the thread that holds the lock: its handler spins"
+    echo "    on that lock, interrupts off, and the thread it interrupted can never let go."
     echo "    That CPU takes no more timer interrupts: the other CPU's hard-lockup detector reports it,"
     echo "    with its stack (by NMI); the lab then powers the guest off."
     while :; do sleep 60; done
@@ -60,12 +60,26 @@ if [ -n "$HUNG" ]; then
     wait_hung 30 $HUNG || exit 1
 fi
 
-step "ps   (STAT D: uninterruptible sleep, stuck for good)"
-# The module's threads, and every other task stuck in D (a kworker running the module's work).
-ps -o pid,stat,comm | grep -E "PID|^ *[0-9]+ +D|$(threads | tr '\n' '|' | sed 's/|$//')"
-states
 step "cat $PARAMS/status   (the lock each thread waits on)"
 param status
+# Read before a peek (below) holds the module's parameter lock: status would wait for it.
+states
+ours=$(threads | tr '\n' '|' | sed 's/|$//')
+reader=""
+if [ -n "$HUNG" ]; then
+    step "cat $PARAMS/peek &   (a user process reads a module file whose read takes the deadlocked lock)"
+    cat "$PARAMS/peek" > /tmp/peek &
+    reader=$!
+    in_d() { state_in "$1"; [ "$_state" = D ]; }
+    wait_for 30 in_d "$reader" || exit 1
+    echo "    cat (pid $reader) now waits for the lock behind the deadlock, in state D, with the"
+    echo "    module's parameter lock held: every other read of a parameter would wait too."
+fi
+
+step "ps   (STAT D: uninterruptible sleep, stuck for good)"
+# The module's threads, and every other task stuck in D (a kworker running the module's work, the
+# cat reading peek).
+ps -o pid,stat,comm | grep -E "PID|^ *[0-9]+ +D|$ours"
 
 step "dmesg   (the kernel log keeps every report; read it whole with dmesg | less)"
 echo "    $(dmesg | grep -c 'WARNING: ') lockdep warning(s)," \
@@ -81,3 +95,10 @@ step "rmmod rust_deadlock   (unloading breaks the deadlock)"
 timed rmmod rust_deadlock || exit 1
 lsmod | grep rust_deadlock && exit 1
 echo "    module unloaded, threads gone."
+if [ -n "$reader" ]; then
+    # Gone, or a zombie until this shell reaps it.
+    ended() { state_in "$1"; [ -z "$_state" ] || [ "$_state" = Z ]; }
+    wait_for 10 ended "$reader" && wait "$reader" || exit 1
+    read -r said < /tmp/peek
+    echo "    cat $PARAMS/peek returned too: \"$said\""
+fi

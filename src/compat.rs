@@ -13,6 +13,8 @@
 //! - `cstr_bytes`, a `CStr`'s bytes;
 //! - `sema_init_zeroed`, C's `sema_init(sem, 1)` rebuilt for its `struct semaphore`;
 //! - `irqs_off`, and `IrqTimer`, a one-shot hrtimer that fires in hard-interrupt context;
+//! - `IrqWorkC`, C's `struct irq_work`, its initialiser `irq_work_init` and the C functions
+//!   `irq_work_queue` and `irq_work_sync` (for `crate::irq_work`);
 //! - `semaphore_backend_items!`, the items of `kernel::sync::lock::Backend` it requires beyond
 //!   6.12's (`try_lock`, `assert_is_held`), for the module's semaphore backend;
 //! - `with_kunit!`, which keeps the items given where the kernel crate builds KUnit suites and
@@ -31,6 +33,8 @@
 //!   (`kernel::interrupt`); 6.12 has neither, and its C timer API is `hrtimer_init` (7.x:
 //!   `hrtimer_setup`): `IrqTimer` and `irqs_off`.
 //! - `#[kunit_tests]` came in 6.15: 6.12 builds no KUnit suite.
+//! - 7.x's bindings have `struct irq_work` and its functions; 6.12's headers for them do not
+//!   include `linux/irq_work.h`, so there the module declares them itself.
 
 #[cfg(kernel_7)]
 #[path = "compat/v7.rs"]

@@ -14,6 +14,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
 
 mod compat;
+mod irq_work;
 mod kthread;
 mod order;
 mod param;
@@ -34,6 +35,7 @@ mod abc;
 mod atomic;
 mod backlog;
 mod completion;
+mod hardirq;
 mod irq;
 mod leak;
 mod mutex;
@@ -81,6 +83,7 @@ scenarios! {
     "workqueue" => workqueue::WorkQueue,
     "completion" => completion::Completions,
     "atomic" => atomic::Atomic,
+    "hardirq" => hardirq::HardIrq,
     "backlog" => backlog::Backlog,
 }
 
@@ -102,7 +105,7 @@ module_param!(
     SCENARIO: ChoiceParam,
     "scenario",
     0o444,
-    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic, backlog"
+    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic, hardirq, backlog"
 );
 
 /// Whether the threads run the buggy variant of the scenario.

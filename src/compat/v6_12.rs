@@ -189,6 +189,41 @@ impl<T: Send + Sync + 'static> IrqTimer<T> {
     }
 }
 
+/// C's `struct irq_work` (`include/linux/irq_work_types.h`), which 6.12's bindings lack (its
+/// bindings' headers do not include it): the same fields in the same order, each of the
+/// bindings' own type for the C field's type, so that its layout is C's.
+#[repr(C)]
+pub(crate) struct IrqWorkC {
+    node: bindings::__call_single_node,
+    func: Option<unsafe extern "C" fn(*mut IrqWorkC)>,
+    irqwait: bindings::rcuwait,
+}
+
+// The C functions (`kernel/irq_work.c`, exported to GPL modules), which 6.12's bindings lack too.
+// `irqwait` points to a `struct task_struct`, which holds an empty C struct (`sched_statistics`
+// without `SCHEDSTATS`) that Rust calls not FFI-safe; the functions are only given a pointer.
+#[allow(improper_ctypes)]
+extern "C" {
+    /// C's `irq_work_queue`: queues the work on this CPU, and raises the interrupt that runs it.
+    pub(crate) fn irq_work_queue(work: *mut IrqWorkC) -> bool;
+    /// C's `irq_work_sync`: waits until the work is neither queued nor running.
+    pub(crate) fn irq_work_sync(work: *mut IrqWorkC);
+}
+
+/// C's `IRQ_WORK_INIT(func)`: a `struct irq_work` that is not queued and not lazy or hard, whose
+/// callback is `func`. `init_irq_work` stores exactly this.
+pub(crate) fn irq_work_init(func: unsafe extern "C" fn(*mut IrqWorkC)) -> IrqWorkC {
+    IrqWorkC {
+        // No flags and an empty list node: the bindings' `Default` is all-zero.
+        node: Default::default(),
+        func: Some(func),
+        // `__RCUWAIT_INITIALIZER`: no task waits.
+        irqwait: bindings::rcuwait {
+            task: core::ptr::null_mut(),
+        },
+    }
+}
+
 /// The items of the kernel crate's `Backend` trait that other series require beyond 6.12's: none
 /// (6.12 has no `try_lock` and no `assert_is_held`).
 macro_rules! semaphore_backend_items {

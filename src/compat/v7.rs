@@ -145,6 +145,20 @@ impl<T: Send + Sync + 'static> IrqTimer<T> {
     }
 }
 
+/// C's `struct irq_work`, as the bindings have it.
+pub(crate) use bindings::irq_work as IrqWorkC;
+pub(crate) use bindings::{irq_work_queue, irq_work_sync};
+
+/// C's `IRQ_WORK_INIT(func)`: a `struct irq_work` that is not queued and not lazy or hard, whose
+/// callback is `func`. `init_irq_work` stores exactly this.
+pub(crate) fn irq_work_init(func: unsafe extern "C" fn(*mut IrqWorkC)) -> IrqWorkC {
+    // No flags, an empty list node and no `irqwait` task: the bindings' `Default` is all-zero.
+    IrqWorkC {
+        func: Some(func),
+        ..Default::default()
+    }
+}
+
 /// The items of the kernel crate's `Backend` trait that 7.x requires beyond 6.12's, for the
 /// module's semaphore backend: expanded inside `impl Backend for SemaphoreBackend`
 /// (`crate::semaphore`), whose `try_acquire` and `is_held` they call.

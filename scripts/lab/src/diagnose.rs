@@ -1029,6 +1029,8 @@ mod tests {
         ] {
             assert_eq!(diagnosable(scenario(name).unwrap()), Ok(()), "{name}");
         }
+        let hardirq = diagnosable(scenario("hardirq").unwrap()).unwrap_err();
+        assert!(hardirq.contains("hard lockup, CPU 1 spinning"), "{hardirq}");
         for name in ["irq", "atomic"] {
             let why = diagnosable(scenario(name).unwrap()).unwrap_err();
             assert!(

@@ -250,6 +250,19 @@ pub const SCENARIOS: &[Scenario] = &[
         ..ROW
     },
     Scenario {
+        name: "hardirq",
+        threads: &["hardirq_thread"],
+        progress: &["hardirq_thread"],
+        locks: &["hardirq_lock"],
+        report: Some(ReportKind::InconsistentLockState),
+        report_line: "inconsistent lock state",
+        functions: &["HardIrq::thread", "HardIrq::fire"],
+        fix: "with interrupts disabled",
+        hard_lockup: Some(1),
+        unloads: false,
+        ..ROW
+    },
+    Scenario {
         name: "backlog",
         threads: &["producer", "consumer", "auditor"],
         progress: &["producer", "consumer", "auditor"],

@@ -73,7 +73,7 @@ macro_rules! scenarios {
 
 scenarios!(
     abba, abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic,
-    backlog
+    hardirq, backlog
 );
 
 /// An unknown scenario is refused at load time: insmod fails with EINVAL, the kernel log lists the

@@ -251,6 +251,12 @@ impl Builder {
                     }
                 }
             }
+            HeaderFact::HardLockup { cpu, by } => {
+                self.detail("cpu", cpu.to_string());
+                if let Some(by) = by {
+                    self.detail("detected_by", by.to_string());
+                }
+            }
             HeaderFact::Body(body) => {
                 if let Some((what, cpu, task)) = spinlock_bug(body) {
                     self.detail("spinlock_bug", what);

@@ -43,6 +43,11 @@ pub enum ReportKind {
     /// `BUG: soft lockup - CPU#N stuck for Ns! [COMM:PID]` from the soft-lockup detector (a CPU
     /// that ran kernel code without scheduling).
     SoftLockup,
+    /// `Watchdog detected hard LOCKUP on cpu N` from the hard-lockup detector (printed as
+    /// `watchdog: ...`, 7.x `watchdog: CPUM: ...` naming the CPU that noticed, the perf detector's
+    /// `NMI watchdog: ...`): a CPU that took no timer interrupt for a while, so runs with
+    /// interrupts disabled.
+    HardLockup,
     /// `BUG: scheduling while atomic: COMM/PID/0xPREEMPT_COUNT`: the scheduler was called (the
     /// task slept or blocked) where preemption was disabled.
     SchedulingWhileAtomic,
@@ -72,6 +77,7 @@ impl ReportKind {
             ReportKind::SleepInAtomic => "sleep_in_atomic",
             ReportKind::HungTask => "hung_task",
             ReportKind::SoftLockup => "soft_lockup",
+            ReportKind::HardLockup => "hard_lockup",
             ReportKind::SchedulingWhileAtomic => "scheduling_while_atomic",
             ReportKind::InvalidWaitContext => "invalid_wait_context",
             ReportKind::SpinlockBug => "spinlock_bug",

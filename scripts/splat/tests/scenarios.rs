@@ -697,21 +697,24 @@ fn atomic_sleeping_under_a_spinlock_is_scheduling_while_atomic() {
     }
 }
 
-/// `hardirq`: the timer interrupt on the CPU of the thread that holds the lock (the demo's
-/// console, both kernels). Lockdep's inconsistent lock state about `hardirq_lock`, then the
-/// hard-lockup detector's report (each kernel's spelling), read as a generic report about the
-/// interrupted thread, in the timer's callback.
+/// `hardirq`: an interrupt on the CPU of the thread that holds the lock (the demo's console, both
+/// kernels). Lockdep's inconsistent lock state about `hardirq_lock`, then the hard-lockup
+/// detector's report (each kernel's spelling): its own kind, titled by the interrupt's handler
+/// that spins, the interrupted thread's step as the alternative, and explained with the earlier
+/// report as the likely cause and its fix.
 #[test]
 fn hardirq_is_an_inconsistent_lock_state_then_a_hard_lockup() {
     use ReportKind::*;
-    for (log, header) in [
+    for (log, header, by) in [
         (
             "scenario-hardirq-7.3.log",
             "watchdog: CPU0: Watchdog detected hard LOCKUP on cpu 1",
+            Some("0"),
         ),
         (
             "scenario-hardirq-6.12.log",
             "watchdog: Watchdog detected hard LOCKUP on cpu 1",
+            None,
         ),
     ] {
         let reports = load(log);
@@ -721,19 +724,59 @@ fn hardirq_is_an_inconsistent_lock_state_then_a_hard_lockup() {
         names.dedup();
         assert_eq!(names, ["hardirq_lock"], "{log}");
         assert!(fix(first).starts_with("Fix: take hardirq_lock with interrupts disabled"));
-        let hard = reports
-            .iter()
-            .find(|r| r.header == header)
-            .unwrap_or_else(|| panic!("{log}: no '{header}'"));
-        assert_eq!(hard.kind, Generic, "{log}");
-        assert_eq!(hard.tasks[0].comm, "hardirq_thread", "{log}");
+        let [_, hard] = reports.as_slice() else {
+            panic!("{log}: expected two reports, found {}", reports.len());
+        };
+        assert_eq!(hard.header, header, "{log}");
+        assert_eq!(hard.kind, HardLockup, "{log}");
         assert_eq!(
-            hard.explanation,
-            format!(
-                "{header}: reported for hardirq_thread/{} in \
-                 rust_deadlock::hardirq::HardIrq::fire.",
-                hard.tasks[0].pid.unwrap()
+            hard.title, "hard lockup in rust_deadlock::hardirq::HardIrq::fire",
+            "{log}"
+        );
+        assert_eq!(
+            hard.alt_titles,
+            ["hard lockup in rust_deadlock::hardirq::HardIrq::thread"],
+            "{log}"
+        );
+        assert_eq!(hard.tasks[0].comm, "hardirq_thread", "{log}");
+        // The stuck CPU's stack: the irq_work's interrupt on top of the thread that queued it.
+        let frames: Vec<&str> = hard
+            .stacks
+            .iter()
+            .flat_map(|s| &s.frames)
+            .filter(|f| f.reliable)
+            .map(|f| f.function.as_str())
+            .collect();
+        let at = |f: &str| {
+            frames
+                .iter()
+                .position(|g| *g == f)
+                .unwrap_or_else(|| panic!("{log}: no {f} in {frames:?}"))
+        };
+        assert!(
+            at("rust_deadlock::hardirq::HardIrq::fire") < at("irq_work_run")
+                && at("irq_work_run") < at("irq_work_queue")
+                && at("irq_work_queue") < at("rust_deadlock::hardirq::HardIrq::thread"),
+            "{log}: {frames:?}"
+        );
+        assert_eq!(hard.details.get("cpu").map(String::as_str), Some("1"));
+        assert_eq!(hard.details.get("detected_by").map(String::as_str), by);
+        assert!(
+            line(hard, "An interrupt handler")
+                .contains("(rust_deadlock::hardirq::HardIrq::fire) spins for a spinlock"),
+            "{log}: {}",
+            hard.explanation
+        );
+        assert!(
+            line(hard, "Likely cause:").starts_with(
+                "Likely cause: report #1 \"inconsistent lock state in \
+                 rust_deadlock::hardirq::HardIrq::thread\": hardirq_lock"
             ),
+            "{log}: {}",
+            hard.explanation
+        );
+        assert!(
+            fix(hard).starts_with("Fix: take hardirq_lock with interrupts disabled"),
             "{log}"
         );
     }

@@ -17,6 +17,9 @@
 //! * a soft lockup is titled by its loop's entry point: the frame called from the innermost
 //!   system call, workqueue, kthread, softirq or timer entry (`is_loop_entry`), which stays
 //!   the same wherever the CPU is caught in the loop (the explanation says where it spins);
+//! * a hard lockup is titled by the first function of the stuck CPU's stack, where it runs with
+//!   interrupts off (an interrupt handler that spins, when one came on top of the task); the
+//!   task code that the interrupt came in on is the alternative;
 //! * the title says `BUG:`, `WARNING:` or `INFO:` as the report's header does, and an RCU stall
 //!   keeps its `rcu: ` prefix;
 //! * the other functions a title could name are its alternatives ([`alt_titles`]), which
@@ -71,7 +74,7 @@ fn site(at: Option<&str>) -> Option<&str> {
 
 /// The frame called from the innermost loop entry of a soft-locked CPU's own frames (below an
 /// interrupt that came on top of them, if one did).
-fn loop_entry_frame(r: &Report) -> Option<String> {
+pub(crate) fn loop_entry_frame(r: &Report) -> Option<String> {
     let frames: Vec<Frame> = match own_frames(r) {
         Some(own) => own.into_iter().cloned().collect(),
         None => main_frames(r).to_vec(),
@@ -138,6 +141,10 @@ pub fn title_functions(r: &Report) -> Vec<String> {
         ReportKind::SoftLockup => {
             add(loop_entry_frame(r).as_deref());
             add(soft_lockup_place(r).as_deref());
+        }
+        ReportKind::HardLockup => {
+            add(backtrace);
+            add(loop_entry_frame(r).as_deref());
         }
         // An RCU stall is a CPU looping in a read-side section (or with interrupts off): like
         // a soft lockup, titled by the loop's entry.
@@ -216,6 +223,8 @@ fn prefix(r: &Report) -> String {
         ReportKind::SleepInAtomic => "BUG: sleeping function called from invalid context".into(),
         ReportKind::HungTask => "INFO: task hung".to_string(),
         ReportKind::SoftLockup => "BUG: soft lockup".to_string(),
+        // The header says no BUG: or WARNING: ("Watchdog detected hard LOCKUP on cpu 1").
+        ReportKind::HardLockup => "hard lockup".to_string(),
         ReportKind::SchedulingWhileAtomic => "BUG: scheduling while atomic".to_string(),
         ReportKind::InvalidWaitContext => format!("{sev}: Invalid wait context"),
         ReportKind::SpinlockBug => match r.details.get("spinlock_bug") {

@@ -2,8 +2,10 @@
 
 pub mod waitfor;
 
+use crate::analyze::title::{loop_entry_frame, title_function};
 use crate::analyze::{
-    culprit, first_interesting, lockdep_off, main_frames, soft_lockup_place, spin_site, stack,
+    culprit, first_interesting, lockdep_off, main_frames, own_frames, soft_lockup_place, spin_site,
+    stack,
 };
 use crate::lex::functions::{is_spin_wait, primitive};
 use crate::model::{HeldLock, HungTask, Report, ReportKind, Task};
@@ -29,6 +31,8 @@ pub(crate) struct History {
     lockdep_off: bool,
     /// The last lock-order report.
     cause: Option<Cause>,
+    /// The last inconsistent-lock-state report, for a hard lockup after it.
+    irq_state: Option<IrqState>,
     /// The last [`MAX_LEAKS`] reports of a task that exited (or returned to user space) with
     /// locks held, oldest first.
     leaks: Vec<Leak>,
@@ -92,6 +96,19 @@ impl Cause {
     }
 }
 
+/// An inconsistent-lock-state report, remembered for a hard lockup after it: the interrupt it
+/// warns about may have come.
+#[derive(Debug, Clone)]
+struct IrqState {
+    /// The report's 1-based number.
+    number: usize,
+    title: String,
+    /// The lock taken both in interrupt context and with interrupts enabled.
+    lock: String,
+    /// `HARDIRQ` or `SOFTIRQ`.
+    class: &'static str,
+}
+
 /// Lock-held-at-exit reports remembered for the hung-task reports after them.
 const MAX_LEAKS: usize = 8;
 
@@ -128,6 +145,17 @@ impl History {
             ReportKind::CircularDependency | ReportKind::RecursiveLocking
         ) {
             self.cause = Some(Cause::new(self.count, r));
+        }
+        if let (ReportKind::InconsistentLockState, Some(lock)) = (r.kind, r.acquiring.as_ref()) {
+            let usage = |k: &str| r.details.get(k).map_or("", String::as_str);
+            let soft =
+                usage("from_usage").contains("SOFTIRQ") || usage("to_usage").contains("SOFTIRQ");
+            self.irq_state = Some(IrqState {
+                number: self.count,
+                title: r.title.clone(),
+                lock: lock.lock.clone(),
+                class: if soft { "SOFTIRQ" } else { "HARDIRQ" },
+            });
         }
         if let (ReportKind::LockHeldAtExit, Some(task)) = (r.kind, r.tasks.first()) {
             if self.leaks.len() >= MAX_LEAKS {
@@ -264,6 +292,7 @@ pub(crate) fn explain(r: &Report, earlier: &History) -> Prose {
             };
         }
         ReportKind::SoftLockup => explain_soft_lockup(r, earlier),
+        ReportKind::HardLockup => explain_hard_lockup(r, earlier),
         ReportKind::SchedulingWhileAtomic => explain_sched_atomic(r),
         ReportKind::InvalidWaitContext => explain_wait_context(r),
         ReportKind::SpinlockBug => explain_spinlock_bug(r),
@@ -982,6 +1011,71 @@ fn explain_hung(r: &Report, earlier: &History) -> (Vec<String>, Option<String>) 
         }
     };
     (lines, Some(fix))
+}
+
+fn explain_hard_lockup(r: &Report, earlier: &History) -> String {
+    let cpu = r
+        .details
+        .get("cpu")
+        .map_or_else(|| "A CPU".to_string(), |c| format!("CPU#{c}"));
+    let by = r
+        .details
+        .get("detected_by")
+        .map_or_else(String::new, |c| format!(" (CPU#{c} noticed)"));
+    let task = if r.tasks.is_empty() {
+        String::new()
+    } else {
+        format!(", running {}", who(r))
+    };
+    let mut lines = vec![format!(
+        "{cpu} took no timer interrupt for the hard-lockup detector's whole period{by}: it runs \
+         with interrupts disabled and has not enabled them since{task}."
+    )];
+    let handler = title_function(r);
+    let interrupted = own_frames(r).and(loop_entry_frame(r));
+    // A spin in the CPU's innermost frames, above an interrupt entry: the handler spins.
+    let spin = spin_site(r).map(|(spin, own)| (spin, own.is_none()));
+    match (spin, interrupted) {
+        (Some((spin, true)), Some(interrupted)) => lines.push(format!(
+            "An interrupt handler{} spins for a spinlock (in {spin}) with interrupts off. The \
+             interrupt came in on top of {} in {interrupted}: if that code holds the lock, it \
+             never runs again to release it, and the CPU spins forever.",
+            handler.map(|f| format!(" ({f})")).unwrap_or_default(),
+            who(r)
+        )),
+        (Some((spin, _)), _) => lines.push(format!(
+            "It spins for a spinlock (in {spin}), interrupts off, that its holder does not release."
+        )),
+        (None, _) => {
+            lines.push(format!(
+                "Fix: find why {} loops with interrupts disabled; code that disables interrupts \
+                 must enable them again within microseconds.",
+                handler.as_deref().unwrap_or("the code")
+            ));
+            return lines.join("\n");
+        }
+    }
+    match &earlier.irq_state {
+        Some(c) => {
+            lines.push(format!(
+                "Likely cause: report #{} \"{}\": {} is taken in interrupt context and, \
+                 elsewhere, with interrupts enabled; the interrupt came while it was held.",
+                c.number, c.title, c.lock
+            ));
+            lines.push(format!(
+                "Fix: take {} with interrupts disabled where it is used outside interrupt \
+                 context ({}), or stop taking it in interrupt context.",
+                c.lock,
+                irq_fix(c.class)
+            ));
+        }
+        None => lines.push(
+            "Fix: a spinlock that an interrupt handler takes must be taken with interrupts \
+             disabled everywhere else (spin_lock_irqsave()), or the handler must not take it."
+                .to_string(),
+        ),
+    }
+    lines.join("\n")
 }
 
 fn explain_soft_lockup(r: &Report, earlier: &History) -> String {

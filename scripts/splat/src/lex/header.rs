@@ -40,6 +40,9 @@ pub(crate) enum HeaderFact<'a> {
         site: &'a str,
         task: Option<&'a str>,
     },
+    /// `watchdog: CPU0: Watchdog detected hard LOCKUP on cpu 1`: the stuck CPU, and the one that
+    /// noticed (7.x).
+    HardLockup { cpu: u32, by: Option<u32> },
     /// `kernel BUG at FILE:LINE!`.
     KernelBugAt(&'a str),
     /// `BUG: KASAN: slab-use-after-free in FUNC+0x1/0x2`: the site.
@@ -60,6 +63,12 @@ pub(crate) fn header_fact(kind: ReportKind, t: &str) -> HeaderFact<'_> {
             .map_or(HeaderFact::None, HeaderFact::StillHasLocks),
         ReportKind::SoftLockup | ReportKind::SpinlockBug => HeaderFact::Body(after_bug()),
         ReportKind::SchedulingWhileAtomic => scheduling_while_atomic(t),
+        ReportKind::HardLockup => {
+            let t = t.strip_prefix("NMI watchdog: ").unwrap_or(t);
+            super::parse_hard_lockup_header(t).map_or(HeaderFact::None, |(cpu, by)| {
+                HeaderFact::HardLockup { cpu, by }
+            })
+        }
         ReportKind::Generic => generic(t),
         _ => HeaderFact::None,
     }

@@ -121,6 +121,10 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
     // "watchdog: BUG: soft lockup", "rcu: INFO: rcu_preempt self-detected stall", and the
     // soft-lockup detector of older kernels, "NMI watchdog: BUG: soft lockup".
     let t = t.strip_prefix("NMI watchdog: ").unwrap_or(t);
+    if parse_hard_lockup_header(t).is_some() {
+        // The stuck CPU's registers and stack follow (by NMI, from another CPU), like an Oops.
+        return strong(ReportKind::HardLockup, Family::Generic);
+    }
     let word = t
         .bytes()
         .take_while(|b| b.is_ascii_lowercase() || *b == b'_')
@@ -226,12 +230,6 @@ const GENERIC_STARTS: &[&str] = &[
     "stack segment: ",
     "double fault: ",
     "kernel tried to execute NX-protected page",
-    // The hard-lockup detector: "watchdog: Watchdog detected hard LOCKUP on cpu 1" (6.x), 7.x's
-    // "watchdog: CPU0: Watchdog detected ..." (the only "watchdog: CPU" line), and the perf
-    // detector's "NMI watchdog: Watchdog detected ..." (its prefix is taken off above).
-    "watchdog: Watchdog detected hard LOCKUP",
-    "watchdog: CPU",
-    "Watchdog detected hard LOCKUP",
 ];
 
 static GENERIC_HEADERS: Table = Table::prefixes(GENERIC_STARTS);
@@ -304,6 +302,20 @@ pub(crate) fn parse_soft_lockup_header(body: &str) -> Option<(u32, u64, Option<(
         seconds.parse().ok()?,
         Some((comm.to_string(), pid.parse().ok()?)),
     ))
+}
+
+/// The hard-lockup detector's header (`kernel/watchdog.c`), without the perf detector's `NMI
+/// watchdog: ` prefix: `watchdog: Watchdog detected hard LOCKUP on cpu 1` (6.x), `watchdog:
+/// CPU0: Watchdog detected hard LOCKUP on cpu 1` (7.x: the CPU that noticed, first), or without
+/// `watchdog: ` (the perf detector), as (the stuck CPU, the CPU that noticed).
+pub(crate) fn parse_hard_lockup_header(t: &str) -> Option<(u32, Option<u32>)> {
+    let t = t.strip_prefix("watchdog: ").unwrap_or(t);
+    let (by, t) = match t.strip_prefix("CPU").and_then(|r| r.split_once(": ")) {
+        Some((n, rest)) => (Some(n.parse().ok()?), rest),
+        None => (None, t),
+    };
+    let cpu = t.strip_prefix("Watchdog detected hard LOCKUP on cpu ")?;
+    Some((cpu.trim_end().parse().ok()?, by))
 }
 
 /// `HARDIRQ-safe -> HARDIRQ-unsafe lock order detected` (print_bad_irq_dependency).
@@ -1091,6 +1103,27 @@ mod tests {
         assert_eq!((h.kind, h.strong), (ReportKind::SoftLockup, true));
         let h = classify_header("NMI watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [a:1]");
         assert_eq!(h.map(|h| h.kind), Some(ReportKind::SoftLockup));
+        for (line, cpu, by) in [
+            ("watchdog: Watchdog detected hard LOCKUP on cpu 1", 1, None),
+            (
+                "watchdog: CPU0: Watchdog detected hard LOCKUP on cpu 1",
+                1,
+                Some(0),
+            ),
+            (
+                "NMI watchdog: Watchdog detected hard LOCKUP on cpu 27",
+                27,
+                None,
+            ),
+        ] {
+            let h = classify_header(line).unwrap();
+            assert_eq!((h.kind, h.strong), (ReportKind::HardLockup, true), "{line}");
+            let t = line.strip_prefix("NMI watchdog: ").unwrap_or(line);
+            assert_eq!(parse_hard_lockup_header(t), Some((cpu, by)), "{line}");
+        }
+        // A panic that quotes it stays a panic.
+        let panic = "Kernel panic - not syncing: Watchdog detected hard LOCKUP on cpu 0";
+        assert_eq!(classify_header(panic).unwrap().kind, ReportKind::Generic);
         // Without its `[comm:pid]` (a header quoted in a commit message): still a soft lockup.
         let h = classify_header("BUG: soft lockup - CPU#0 stuck for 22s!").unwrap();
         assert_eq!((h.kind, h.strong), (ReportKind::SoftLockup, true));
