@@ -3,9 +3,9 @@
 use crate::analyze::first_interesting;
 use crate::analyze::waitfor::{name, wait_for, MAX_EDGE_REPORTS};
 use crate::model::{Document, Report, ReportKind, Task, WaitEdge, WaitFor, SCHEMA};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use serde::Serialize;
 use std::io::Write;
 
 /// Renders all reports as the JSON document
@@ -61,7 +61,8 @@ impl Indented {
         w.write_all(bracket)
     }
 
-    /// `prefix` (a line end, with the comma before it unless `first`), then the indentation.
+    /// The line end before an array item or object key (after a comma unless it is the
+    /// `first`), then the indentation.
     fn item<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
         self.newline(w, if first { b"\n" } else { b",\n" })
     }
@@ -88,7 +89,11 @@ impl serde_json::ser::Formatter for Indented {
         self.close(w, b"]")
     }
 
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
         self.item(w, first)
     }
 
@@ -105,7 +110,11 @@ impl serde_json::ser::Formatter for Indented {
         self.close(w, b"}")
     }
 
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
         self.item(w, first)
     }
 
