@@ -29,8 +29,9 @@ use crate::lex::lockfmt::{
 };
 use crate::lex::{
     classify_header, classify_line, cut_lock_line, first_byte, hung_header_task, is_bare_address,
-    is_old_task_line, join_split_comm, lex, lock_line_stage, may_start_split_comm, trim, unbracket,
-    Family, Header, HeldRef, LineClass, LockLineStage, Token,
+    is_old_task_line, join_split_comm, lex, lex_common_frame, lock_line_stage,
+    may_start_split_comm, trim, unbracket, Family, Header, HeldRef, LineClass, LockLineStage,
+    Token,
 };
 use crate::model::ReportKind;
 
@@ -356,6 +357,8 @@ pub(crate) struct Segmenter {
     /// line to line), and the index (in `open`) of the report that took it.
     prev_text: String,
     prev: Option<usize>,
+    /// `prev_text` is a frame of the usual shape ([`lex_common_frame`]).
+    prev_frame: bool,
     /// Foreign lines seen since `prev`, a lock line cut in the middle ([`cut_lock_line`]).
     cut_skipped: usize,
     /// `finish` was called: everything in `done` is ready.
@@ -396,10 +399,21 @@ impl Segmenter {
         let mut prev_text = std::mem::take(&mut self.prev_text);
         // The line is lexed once, here when it may continue the previous one, else in
         // `push_line` when an open report may take it.
-        let mut token = None;
-        let header = classify_header(line.text);
-        if let Some(idx) = prev {
-            let t = token.insert(lex(line.text));
+        // The usual frame is told in one pass: it is no header, and neither continues a frame
+        // nor is continued by one (see `wrapped_join_lexed`: each way of joining needs a
+        // previous line or a next one of another shape).
+        let mut token = lex_common_frame(line.text);
+        let frame = token.is_some();
+        let header = if frame {
+            None
+        } else {
+            classify_header(line.text)
+        };
+        if let Some(idx) = prev.filter(|_| !(frame && self.prev_frame)) {
+            let t = match &mut token {
+                Some(t) => t,
+                None => token.insert(lex(line.text)),
+            };
             let after_foreign = self.cut_skipped > 0;
             let class = t.class;
             let joined = self.try_join(
@@ -413,6 +427,7 @@ impl Segmenter {
             if let Some(joined) = joined {
                 self.prev_text = joined;
                 self.prev = Some(idx);
+                self.prev_frame = false;
                 self.cut_skipped = 0;
                 return;
             }
@@ -422,6 +437,7 @@ impl Segmenter {
             prev_text.clear();
             prev_text.push_str(line.text);
             self.prev = Some(taker);
+            self.prev_frame = frame;
             self.cut_skipped = 0;
         } else if let Some(idx) = prev {
             // A lock line cut by another CPU's message: its rest may still come.

@@ -148,6 +148,17 @@ impl FrameSpans {
 /// [`parse_frame`] without copying: the parts of the frame, or `None` when the line is not one.
 pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
     let raw = super::trim(line);
+    // Every frame starts with a symbol, `?`, `.` (ppc64) or `[` (an address): most other lines
+    // are rejected by their first byte.
+    if !matches!(
+        raw.as_bytes().first(),
+        Some(b'?' | b'.' | b'[' | b'_' | b'a'..=b'z' | b'A'..=b'Z')
+    ) {
+        return None;
+    }
+    if let Some(parts) = common_frame(raw) {
+        return Some(parts);
+    }
     let mut t = raw;
     let mut reliable = true;
     if let Some(rest) = strip_ppc_addresses(t) {
@@ -242,6 +253,72 @@ pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
         offset,
         module,
         location,
+        reliable,
+    })
+}
+
+/// The usual frame of today's kernels, read in one pass: `[? ]sym+0xOFF/0xLEN[ [module]]` (the
+/// trimmed line `raw`), with the parts [`frame_parts`] finds in it; `None` for any other shape,
+/// which the general path then reads.
+pub(crate) fn common_frame(raw: &str) -> Option<FrameParts<'_>> {
+    let b = raw.as_bytes();
+    let (reliable, start) = match b {
+        [b'?', b' ', ..] => (false, 2),
+        _ => (true, 0),
+    };
+    // The symbol: a letter or `_`, then symbol bytes up to the `+` of the offset.
+    let first = *b.get(start)?;
+    if !(first.is_ascii_alphabetic() || first == b'_') {
+        return None;
+    }
+    let plus = start
+        + b[start..]
+            .iter()
+            .position(|&c| !SYMBOL_BYTES[usize::from(c)])?;
+    if b[plus] != b'+' || plus - start > 8192 {
+        return None;
+    }
+    // The offset: `0xHEX/0xHEX`, up to the end or a space.
+    let hex_run = |from: usize| {
+        let digits = b[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
+        (digits > 0).then_some(from + digits)
+    };
+    let off_start = plus + 1;
+    if b.get(off_start..off_start + 2) != Some(b"0x") {
+        return None;
+    }
+    let slash = hex_run(off_start + 2)?;
+    if b.get(slash..slash + 3) != Some(b"/0x") {
+        return None;
+    }
+    let off_end = hex_run(slash + 3)?;
+    let mut module = None;
+    match &b[off_end..] {
+        [] => {}
+        // ` [module]`: letters, digits and `_` (`inline` is not a module).
+        [b' ', b'[', name @ .., b']'] => {
+            if name.is_empty()
+                || !name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                || name == b"inline"
+            {
+                return None;
+            }
+            module = Some(&raw[off_end + 2..b.len() - 1]);
+        }
+        _ => return None,
+    }
+    // Every index above is at an ASCII byte: char boundaries.
+    let symbol = &raw[start..plus];
+    Some(FrameParts {
+        raw,
+        symbol,
+        name: symbol,
+        offset: Some(&raw[off_start..off_end]),
+        module,
+        location: None,
         reliable,
     })
 }

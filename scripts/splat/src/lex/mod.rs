@@ -121,8 +121,10 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
     // "watchdog: BUG: soft lockup", "rcu: INFO: rcu_preempt self-detected stall", and the
     // soft-lockup detector of older kernels, "NMI watchdog: BUG: soft lockup".
     let t = t.strip_prefix("NMI watchdog: ").unwrap_or(t);
+    // Only whether the word is 1 to 16 bytes long matters: a symbol is not counted to its end.
     let word = t
         .bytes()
+        .take(17)
         .take_while(|b| b.is_ascii_lowercase() || *b == b'_')
         .count();
     let t = match t[word..].strip_prefix(": ") {
@@ -654,6 +656,19 @@ pub(crate) fn lex(text: &str) -> Token {
     lex_class(t, &mut task)
 }
 
+/// [`lex`] for the most common line of a report, a frame of today's kernels
+/// (`[? ]sym+0xOFF/0xLEN[ [module]]`, [`frame::common_frame`]), told in one pass; `None` for
+/// any other line. Such a line is never a report header, and no earlier class of [`lex`]
+/// takes it (each of them needs a space, `:`, `#`, `<` or a first byte a symbol lacks).
+pub(crate) fn lex_common_frame(text: &str) -> Option<Token> {
+    let t = trim(text);
+    let parts = frame::common_frame(t)?;
+    Some(Token::with_payload(
+        LineClass::Frame,
+        Payload::Frame(parts.spans(t)?),
+    ))
+}
+
 /// The class of a trimmed line, and what the parser of its class found.
 fn lex_class(t: &str, task: &mut TaskHint) -> Token {
     if t.is_empty() {
@@ -743,6 +758,18 @@ fn lex_class(t: &str, task: &mut TaskHint) -> Token {
         return Token::late(LineClass::GenericBody);
     }
     Token::late(LineClass::Other)
+}
+
+/// A phrase searched for in many lines, its searcher built once.
+struct Needle(&'static str, OnceLock<memchr::memmem::Finder<'static>>);
+
+/// ` --> ` (lockdep's chain of lock names).
+static ARROW: Needle = Needle(" --> ", OnceLock::new());
+
+/// Whether `t` contains the phrase.
+fn has_phrase(t: &str, p: &Needle) -> bool {
+    let finder = p.1.get_or_init(|| memchr::memmem::Finder::new(p.0));
+    finder.find(t.as_bytes()).is_some()
 }
 
 /// `Tainted: ` or `Not tainted` in a line (the kernel's identification after a report's header
@@ -872,7 +899,7 @@ fn is_lockdep_body(t: &str, task: &mut TaskHint) -> bool {
     if task.get(t) && LOCKDEP_TASK.matches(t) {
         return true;
     }
-    if t == "..." || t == "}" || t.contains(" --> ") {
+    if t == "..." || t == "}" || has_phrase(t, &ARROW) {
         return true;
     }
     if is_lock_line(t) || lock_desc_parts(t).is_some() {
