@@ -766,6 +766,18 @@ struct Needle(&'static str, OnceLock<memchr::memmem::Finder<'static>>);
 /// ` --> ` (lockdep's chain of lock names).
 static ARROW: Needle = Needle(" --> ", OnceLock::new());
 
+/// The hung-task header's phrases after the task.
+static BLOCKED: Needle = Needle(" blocked for more than ", OnceLock::new());
+static BLOCKED_IO: Needle = Needle(" blocked in I/O wait for more than ", OnceLock::new());
+
+/// `t.split_once(phrase)`, with the phrase's searcher built once.
+fn split_at_phrase<'a>(t: &'a str, p: &Needle) -> Option<(&'a str, &'a str)> {
+    let finder = p.1.get_or_init(|| memchr::memmem::Finder::new(p.0));
+    let at = finder.find(t.as_bytes())?;
+    // The phrase is ASCII: both ends are char boundaries.
+    Some((&t[..at], &t[at + p.0.len()..]))
+}
+
 /// Whether `t` contains the phrase.
 fn has_phrase(t: &str, p: &Needle) -> bool {
     let finder = p.1.get_or_init(|| memchr::memmem::Finder::new(p.0));
@@ -950,9 +962,8 @@ pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
     let t = unbracket(trim(header));
     let rest = t.strip_prefix("INFO: task ")?;
     // Newer kernels tell a task waiting for I/O apart: `blocked in I/O wait for more than`.
-    let (task, rest) = rest
-        .split_once(" blocked for more than ")
-        .or_else(|| rest.split_once(" blocked in I/O wait for more than "))?;
+    let (task, rest) =
+        split_at_phrase(rest, &BLOCKED).or_else(|| split_at_phrase(rest, &BLOCKED_IO))?;
     let (comm, pid) = task.rsplit_once(':')?;
     let pid = pid.parse().ok()?;
     let secs = rest.split(' ').next()?.parse().ok()?;
