@@ -410,20 +410,23 @@ impl Segmenter {
             classify_header(line.text)
         };
         if let Some(idx) = prev.filter(|_| !(frame && self.prev_frame)) {
-            let t = match &mut token {
-                Some(t) => t,
-                None => token.insert(lex(line.text)),
+            // A header continues no line (but for the rest of a cut lock line, which is joined
+            // by its text alone): its class is not needed.
+            let (class, next_frame) = match (&header, &token) {
+                (Some(_), _) => (LineClass::Other, false),
+                (None, Some(t)) => (t.class, t.is_parsed_frame()),
+                (None, None) => {
+                    let t = token.insert(lex(line.text));
+                    (t.class, t.is_parsed_frame())
+                }
             };
             let after_foreign = self.cut_skipped > 0;
-            let class = t.class;
-            let joined = self.try_join(
-                &prev_text,
-                idx,
-                line,
+            let next = NextLine {
                 class,
-                header.is_some(),
-                after_foreign,
-            );
+                is_header: header.is_some(),
+                frame: next_frame,
+            };
+            let joined = self.try_join(&prev_text, idx, line, next, after_foreign);
             if let Some(joined) = joined {
                 self.prev_text = joined;
                 self.prev = Some(idx);
@@ -458,8 +461,7 @@ impl Segmenter {
         prev: &str,
         idx: usize,
         line: &Line,
-        class: LineClass,
-        is_header: bool,
+        next: NextLine,
         after_foreign: bool,
     ) -> Option<String> {
         let seg = self.open.get_mut(idx)?;
@@ -478,7 +480,7 @@ impl Segmenter {
                 .tokens
                 .last()
                 .map_or_else(|| HeldRef::parse(prev), |t| t.held_entry_ref(prev));
-            wrapped_join_lexed(prev, prev_held, line.text, class, is_header)
+            wrapped_join_lexed(prev, prev_held, line.text, next)
         }?;
         let first = seg.lines.len() == 1;
         let last = seg.lines.last_mut()?;
@@ -624,26 +626,37 @@ impl Segmenter {
 /// alone (a frame gains its source location, a lock line its `at:` site).
 #[cfg(test)]
 pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
-    wrapped_join_lexed(
-        prev,
-        HeldRef::parse(prev),
-        next,
-        classify_line(next),
-        classify_header(next).is_some(),
-    )
+    let token = lex(next);
+    let facts = NextLine {
+        class: token.class,
+        is_header: classify_header(next).is_some(),
+        frame: token.is_parsed_frame(),
+    };
+    wrapped_join_lexed(prev, HeldRef::parse(prev), next, facts)
 }
 
-/// [`wrapped_join`] where `next_class` is `classify_line(next)` and `next_is_header` whether
-/// `next` is a report header.
+/// What the lexer found in a line that may continue the previous one.
+#[derive(Clone, Copy)]
+struct NextLine {
+    /// `classify_line` of the line.
+    class: LineClass,
+    /// Whether the line is a report header.
+    is_header: bool,
+    /// The line is a frame that the frame parser read (whose first word then has no `:`, so
+    /// that it never looks like the tail of a wrapped frame, [`looks_like_location`]).
+    frame: bool,
+}
+
+/// [`wrapped_join`] with what the lexer found in `next`.
 fn wrapped_join_lexed(
     prev: &str,
     prev_held: HeldRef<'_>,
     next: &str,
-    next_class: LineClass,
-    next_is_header: bool,
+    facts: NextLine,
 ) -> Option<String> {
+    let next_class = facts.class;
     let n = trim(next);
-    if n.is_empty() || trim(prev).is_empty() || next_is_header {
+    if n.is_empty() || trim(prev).is_empty() || facts.is_header {
         return None;
     }
     // The previous line as a held-lock entry, read once for the joins below.
@@ -685,7 +698,10 @@ fn wrapped_join_lexed(
     }
     // ` #0: ADDR` + `(class){..}, at: ...`: a held lock wrapped after its address.
     let held_address_only = matches!(prev_held, Some((_, None))) && !p.ends_with(':');
-    if next_class != LineClass::Other && !held_address_only && !looks_like_location(n) {
+    if next_class != LineClass::Other
+        && !held_address_only
+        && (facts.frame || !looks_like_location(n))
+    {
         return None;
     }
     let j = joined();
@@ -719,7 +735,7 @@ fn join_held_fragments(
     let new_record = n.is_empty()
         || (n.starts_with('#') && n.contains(':'))
         || parse_held_heading(n).is_some()
-        || classify_header(n).is_some()
+        // (`n` is no report header: the caller returned before.)
         || matches!(
             next_class,
             LineClass::Banner | LineClass::CallTrace | LineClass::StackBacktrace

@@ -271,10 +271,7 @@ pub(crate) fn common_frame(raw: &str) -> Option<FrameParts<'_>> {
     if !(first.is_ascii_alphabetic() || first == b'_') {
         return None;
     }
-    let plus = start
-        + b[start..]
-            .iter()
-            .position(|&c| !SYMBOL_BYTES[usize::from(c)])?;
+    let plus = start + symbol_len(&b[start..])?;
     if b[plus] != b'+' || plus - start > 8192 {
         return None;
     }
@@ -321,6 +318,21 @@ pub(crate) fn common_frame(raw: &str) -> Option<FrameParts<'_>> {
         location: None,
         reliable,
     })
+}
+
+/// How many bytes `b` starts with that a symbol may hold ([`SYMBOL_BYTES`]); `None` when all
+/// of them may. Eight bytes are looked up at a time (Rust symbols run to a hundred bytes and
+/// more), then one by one in the eight where the symbol ends.
+fn symbol_len(b: &[u8]) -> Option<usize> {
+    let ok = |c: u8| SYMBOL_BYTES[usize::from(c)];
+    let mut at = 0;
+    for chunk in b.chunks_exact(8) {
+        if !chunk.iter().fold(true, |all, &c| all & ok(c)) {
+            break;
+        }
+        at += 8;
+    }
+    b[at..].iter().position(|&c| !ok(c)).map(|i| at + i)
 }
 
 /// `s.split_whitespace()`, split byte by byte when `s` is ASCII (the usual frame: its

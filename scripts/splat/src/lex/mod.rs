@@ -554,6 +554,12 @@ impl Token {
         }
     }
 
+    /// Whether the frame parser read the line (its class is [`LineClass::Frame`], with the
+    /// frame's parts).
+    pub(crate) fn is_parsed_frame(&self) -> bool {
+        matches!(self.payload, Payload::Frame(_))
+    }
+
     /// The phrase of the line `t` (trimmed) this token was lexed from: what it says for
     /// `extract`, read there (on the thread that builds the reports), not by the lexer.
     pub(crate) fn phrase(&self, t: &str) -> PhraseMatch {
