@@ -476,11 +476,10 @@ impl Segmenter {
         let joined = if after_foreign {
             rejoin_cut_lock_line(prev, line.text)
         } else {
-            let prev_held = seg
-                .tokens
-                .last()
-                .map_or_else(|| HeldRef::parse(prev), |t| t.held_entry_ref(prev));
-            wrapped_join_lexed(prev, prev_held, line.text, next)
+            let token = seg.tokens.last();
+            let prev_held = token.map_or_else(|| HeldRef::parse(prev), |t| t.held_entry_ref(prev));
+            let quality = token.and_then(Token::frame_quality);
+            wrapped_join_lexed(prev, prev_held, quality, line.text, next)
         }?;
         let first = seg.lines.len() == 1;
         let last = seg.lines.last_mut()?;
@@ -632,7 +631,7 @@ pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
         is_header: classify_header(next).is_some(),
         frame: token.is_parsed_frame(),
     };
-    wrapped_join_lexed(prev, HeldRef::parse(prev), next, facts)
+    wrapped_join_lexed(prev, HeldRef::parse(prev), None, next, facts)
 }
 
 /// What the lexer found in a line that may continue the previous one.
@@ -648,17 +647,22 @@ struct NextLine {
 }
 
 /// [`wrapped_join`] with what the lexer found in `next`.
+/// `prev_frame_quality` is `parse_quality(prev)` when the lexer read `prev` as a frame.
 fn wrapped_join_lexed(
     prev: &str,
     prev_held: HeldRef<'_>,
+    prev_frame_quality: Option<u8>,
     next: &str,
     facts: NextLine,
 ) -> Option<String> {
     let next_class = facts.class;
     let n = trim(next);
-    if n.is_empty() || trim(prev).is_empty() || facts.is_header {
+    let tp = trim(prev);
+    if n.is_empty() || tp.is_empty() || facts.is_header {
         return None;
     }
+    // How well `prev` parses: from its token when the frame parser read it.
+    let prev_quality = || prev_frame_quality.unwrap_or_else(|| parse_quality(tp));
     // The previous line as a held-lock entry, read once for the joins below.
     let prev_held = prev_held.get();
     if let Some(joined) = join_held_fragments(prev, prev_held, next, next_class) {
@@ -671,7 +675,7 @@ fn wrapped_join_lexed(
     if n.starts_with("+0x") && p.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
         // `... at: [<ADDR>] venc_lock` + `+0xec/0x108`: a symbol cut before its offset.
         let j = format!("{p}{n}");
-        if parse_quality(&j) > parse_quality(p) {
+        if parse_quality(&j) > prev_quality() {
             return Some(j);
         }
     }
@@ -685,14 +689,14 @@ fn wrapped_join_lexed(
         return Some(joined());
     }
     // A hung-task header starts with its phrase (a join only adds to the end of `p`).
-    if unbracket(trim(p)).starts_with("INFO: task ") && hung_header_task(p).is_none() {
+    if unbracket(tp).starts_with("INFO: task ") && hung_header_task(p).is_none() {
         // `INFO: task x:1 blocked for more` + `than 120 seconds.`
         let j = joined();
         if hung_header_task(&j).is_some() {
             return Some(j);
         }
     }
-    if lock_site_missing(p) {
+    if lock_site_missing(tp) {
         // `ADDR (class){..}-{..}, at:` (or `at: [<ADDR>]`) with the site on the next line.
         return Some(joined());
     }
@@ -705,7 +709,7 @@ fn wrapped_join_lexed(
         return None;
     }
     let j = joined();
-    (parse_quality(&j) > parse_quality(p)).then_some(j)
+    (parse_quality(&j) > prev_quality()).then_some(j)
 }
 
 /// A held-lock entry printed in `KERN_CONT` pieces that the console put on separate lines

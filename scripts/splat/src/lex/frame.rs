@@ -121,6 +121,11 @@ impl<'a> FrameParts<'a> {
 }
 
 impl FrameSpans {
+    /// Whether the frame has a source location ([`FrameParts::has_location`]).
+    pub(crate) fn has_location(&self) -> bool {
+        self.spans[5].is_some()
+    }
+
     /// The parts, read back from the line the spans were taken from (`None` for another line).
     pub(crate) fn parts<'a>(&self, line: &'a str) -> Option<FrameParts<'a>> {
         if u32::try_from(line.len()).ok()? != self.line_len {
@@ -490,8 +495,9 @@ const DEMANGLE_CACHE: usize = 4096;
 type Demangled = (String, Option<String>);
 
 thread_local! {
-    static CACHE: std::cell::RefCell<std::collections::HashMap<String, Demangled>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    // Fx hashing: the keys are long symbols, which SipHash reads at several times the cost.
+    static CACHE: std::cell::RefCell<rustc_hash::FxHashMap<String, Demangled>> =
+        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
 }
 
 /// Returns (readable name, full demangled name if the symbol was Rust-mangled).

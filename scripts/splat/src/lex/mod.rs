@@ -560,6 +560,15 @@ impl Token {
         matches!(self.payload, Payload::Frame(_))
     }
 
+    /// How well the frame parser read the line, when it read it: 2, or 3 with a source
+    /// location (the segmenter's measure of a line, for the joins of wrapped lines).
+    pub(crate) fn frame_quality(&self) -> Option<u8> {
+        match &self.payload {
+            Payload::Frame(f) => Some(2 + u8::from(f.has_location())),
+            _ => None,
+        }
+    }
+
     /// The phrase of the line `t` (trimmed) this token was lexed from: what it says for
     /// `extract`, read there (on the thread that builds the reports), not by the lexer.
     pub(crate) fn phrase(&self, t: &str) -> PhraseMatch {
