@@ -398,11 +398,16 @@ impl Segmenter {
         let prev = self.prev.take();
         let mut prev_text = std::mem::take(&mut self.prev_text);
         // The line is lexed once, here when it may continue the previous one, else in
-        // `push_line` when an open report may take it.
-        // The usual frame is told in one pass: it is no header, and neither continues a frame
-        // nor is continued by one (see `wrapped_join_lexed`: each way of joining needs a
-        // previous line or a next one of another shape).
-        let mut token = lex_common_frame(line.text);
+        // `push_line` when an open report may take it. The usual frame is told first, in one
+        // pass: it is no header, and neither continues a frame nor is continued by one (see
+        // `wrapped_join_lexed`: each way of joining needs a previous line or a next one of
+        // another shape). With no report open, only a header matters: no frame is sought.
+        let busy = prev.is_some() || !self.open.is_empty();
+        let mut token = if busy {
+            lex_common_frame(line.text)
+        } else {
+            None
+        };
         let frame = token.is_some();
         let header = if frame {
             None
