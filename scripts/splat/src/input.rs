@@ -144,7 +144,14 @@ fn embedded_timestamp(raw: &str) -> Option<usize> {
     if raw.starts_with('[') {
         return None;
     }
-    memchr::memchr_iter(b'[', raw.as_bytes()).find(|&at| at > 0 && is_printk_time(&raw[at..]))
+    let b = raw.as_bytes();
+    // After the `[`, a digit, or spaces (a non-ASCII byte may start one) before the digits: a
+    // module's `[name]` or an address's `[<` is passed over without being read.
+    let may_start = |at: usize| {
+        b.get(at + 1)
+            .is_some_and(|&c| c.is_ascii_digit() || is_space(c) || c >= 0x80)
+    };
+    memchr::memchr_iter(b'[', b).find(|&at| at > 0 && may_start(at) && is_printk_time(&raw[at..]))
 }
 
 /// Whether `s` starts with `[`, optional spaces, digits, `.`, six digits and `]`.

@@ -76,7 +76,9 @@ pub fn parse_reader<R: std::io::BufRead + Send>(
         let reading = s.spawn(move || {
             let mut chunk = Chunk::default();
             let mut send = |chunk: &mut Chunk| {
-                chunk.lines.is_empty() || chunks.send(std::mem::take(chunk)).is_ok()
+                // The next chunk starts with the room this one needed (no regrowing line by line).
+                let next = chunk.empty_like();
+                chunk.lines.is_empty() || chunks.send(std::mem::replace(chunk, next)).is_ok()
             };
             read_lines(reader, &mut chunk, &mut send)?;
             send(&mut chunk);
@@ -146,6 +148,15 @@ struct Record {
 }
 
 impl Chunk {
+    /// An empty chunk with the capacity of this one.
+    fn empty_like(&self) -> Chunk {
+        Chunk {
+            text: String::with_capacity(self.text.capacity()),
+            lines: Vec::with_capacity(self.lines.capacity()),
+            records: Vec::with_capacity(self.records.capacity()),
+        }
+    }
+
     /// Adds one line.
     fn push(&mut self, line: &str) {
         let start = self.text.len();

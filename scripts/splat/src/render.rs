@@ -3,6 +3,7 @@
 use crate::analyze::first_interesting;
 use crate::analyze::waitfor::{name, wait_for, MAX_EDGE_REPORTS};
 use crate::model::{Document, Report, ReportKind, Task, WaitEdge, WaitFor, SCHEMA};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -27,19 +28,110 @@ pub fn to_json(reports: &[Report]) -> String {
 /// written after them by [`JsonWriter::finish`], as the key `wait_for`.
 pub struct JsonWriter<W: Write> {
     out: W,
-    /// The JSON of the report being written.
-    buf: Vec<u8>,
     count: usize,
+}
+
+/// serde_json's pretty layout (two spaces a level, `"key": value`, `[]` and `{}` when empty),
+/// starting `base` levels deep: a report comes out already indented as an item of `reports`,
+/// written straight to the output instead of being indented line by line afterwards.
+struct Indented {
+    level: usize,
+    has_value: bool,
+}
+
+impl Indented {
+    fn new(base: usize) -> Self {
+        Indented {
+            level: base,
+            has_value: false,
+        }
+    }
+
+    fn open<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.level = self.level.saturating_sub(1);
+        if self.has_value {
+            self.newline(w, b"\n")?;
+        }
+        w.write_all(bracket)
+    }
+
+    /// The line end before an array item or object key (after a comma unless it is the
+    /// `first`), then the indentation.
+    fn item<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.newline(w, if first { b"\n" } else { b",\n" })
+    }
+
+    fn newline<W: ?Sized + Write>(&self, w: &mut W, prefix: &[u8]) -> std::io::Result<()> {
+        const SPACES: &[u8] = &[b' '; 64];
+        w.write_all(prefix)?;
+        let mut n = 2 * self.level;
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            w.write_all(&SPACES[..k])?;
+            n -= k;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for Indented {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 impl<W: Write> JsonWriter<W> {
     /// Starts a document on `out`.
     pub fn new(out: W) -> Self {
-        JsonWriter {
-            out,
-            buf: Vec::new(),
-            count: 0,
-        }
+        JsonWriter { out, count: 0 }
     }
 
     /// Appends one report.
@@ -53,21 +145,11 @@ impl<W: Write> JsonWriter<W> {
             self.out.write_all(b",")?;
         }
         self.count += 1;
-        // The report's pretty JSON, each of its lines indented by four spaces as an item of
-        // `reports` (serialized into a buffer kept from report to report).
-        self.buf.clear();
-        serde_json::to_writer_pretty(&mut self.buf, r).map_err(std::io::Error::other)?;
-        let mut rest = self.buf.as_slice();
-        loop {
-            self.out.write_all(b"\n    ")?;
-            match memchr::memchr(b'\n', rest) {
-                Some(nl) => {
-                    self.out.write_all(&rest[..nl])?;
-                    rest = &rest[nl + 1..];
-                }
-                None => return self.out.write_all(rest),
-            }
-        }
+        // The report's pretty JSON, indented as an item of `reports` (two levels deep).
+        self.out.write_all(b"\n    ")?;
+        let mut json = serde_json::Serializer::with_formatter(&mut self.out, Indented::new(2));
+        // An I/O error comes back as itself (a closed pipe stays `BrokenPipe`).
+        r.serialize(&mut json).map_err(std::io::Error::from)
     }
 
     /// Ends the document with the wait-for graph of the reports written; returns their number.

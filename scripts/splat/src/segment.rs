@@ -29,8 +29,9 @@ use crate::lex::lockfmt::{
 };
 use crate::lex::{
     classify_header, classify_line, cut_lock_line, first_byte, hung_header_task, is_bare_address,
-    is_old_task_line, join_split_comm, lex, lock_line_stage, may_start_split_comm, trim, unbracket,
-    Family, Header, HeldRef, LineClass, LockLineStage, Token,
+    is_old_task_line, join_split_comm, lex, lex_common_frame, lock_line_stage,
+    may_start_split_comm, trim, unbracket, Family, Header, HeldRef, LineClass, LockLineStage,
+    Token,
 };
 use crate::model::ReportKind;
 
@@ -356,6 +357,8 @@ pub(crate) struct Segmenter {
     /// line to line), and the index (in `open`) of the report that took it.
     prev_text: String,
     prev: Option<usize>,
+    /// `prev_text` is a frame of the usual shape ([`lex_common_frame`]).
+    prev_frame: bool,
     /// Foreign lines seen since `prev`, a lock line cut in the middle ([`cut_lock_line`]).
     cut_skipped: usize,
     /// `finish` was called: everything in `done` is ready.
@@ -395,24 +398,44 @@ impl Segmenter {
         let prev = self.prev.take();
         let mut prev_text = std::mem::take(&mut self.prev_text);
         // The line is lexed once, here when it may continue the previous one, else in
-        // `push_line` when an open report may take it.
-        let mut token = None;
-        let header = classify_header(line.text);
-        if let Some(idx) = prev {
-            let t = token.insert(lex(line.text));
+        // `push_line` when an open report may take it. The usual frame is told first, in one
+        // pass: it is no header, and neither continues a frame nor is continued by one (see
+        // `wrapped_join_lexed`: each way of joining needs a previous line or a next one of
+        // another shape). With no report open, only a header matters: no frame is sought.
+        let busy = prev.is_some() || !self.open.is_empty();
+        let mut token = if busy {
+            lex_common_frame(line.text)
+        } else {
+            None
+        };
+        let frame = token.is_some();
+        let header = if frame {
+            None
+        } else {
+            classify_header(line.text)
+        };
+        if let Some(idx) = prev.filter(|_| !(frame && self.prev_frame)) {
+            // A header continues no line (but for the rest of a cut lock line, which is joined
+            // by its text alone): its class is not needed.
+            let (class, next_frame) = match (&header, &token) {
+                (Some(_), _) => (LineClass::Other, false),
+                (None, Some(t)) => (t.class, t.is_parsed_frame()),
+                (None, None) => {
+                    let t = token.insert(lex(line.text));
+                    (t.class, t.is_parsed_frame())
+                }
+            };
             let after_foreign = self.cut_skipped > 0;
-            let class = t.class;
-            let joined = self.try_join(
-                &prev_text,
-                idx,
-                line,
+            let next = NextLine {
                 class,
-                header.is_some(),
-                after_foreign,
-            );
+                is_header: header.is_some(),
+                frame: next_frame,
+            };
+            let joined = self.try_join(&prev_text, idx, line, next, after_foreign);
             if let Some(joined) = joined {
                 self.prev_text = joined;
                 self.prev = Some(idx);
+                self.prev_frame = false;
                 self.cut_skipped = 0;
                 return;
             }
@@ -422,6 +445,7 @@ impl Segmenter {
             prev_text.clear();
             prev_text.push_str(line.text);
             self.prev = Some(taker);
+            self.prev_frame = frame;
             self.cut_skipped = 0;
         } else if let Some(idx) = prev {
             // A lock line cut by another CPU's message: its rest may still come.
@@ -442,8 +466,7 @@ impl Segmenter {
         prev: &str,
         idx: usize,
         line: &Line,
-        class: LineClass,
-        is_header: bool,
+        next: NextLine,
         after_foreign: bool,
     ) -> Option<String> {
         let seg = self.open.get_mut(idx)?;
@@ -458,11 +481,10 @@ impl Segmenter {
         let joined = if after_foreign {
             rejoin_cut_lock_line(prev, line.text)
         } else {
-            let prev_held = seg
-                .tokens
-                .last()
-                .map_or_else(|| HeldRef::parse(prev), |t| t.held_entry_ref(prev));
-            wrapped_join_lexed(prev, prev_held, line.text, class, is_header)
+            let token = seg.tokens.last();
+            let prev_held = token.map_or_else(|| HeldRef::parse(prev), |t| t.held_entry_ref(prev));
+            let quality = token.and_then(Token::frame_quality);
+            wrapped_join_lexed(prev, prev_held, quality, line.text, next)
         }?;
         let first = seg.lines.len() == 1;
         let last = seg.lines.last_mut()?;
@@ -608,28 +630,44 @@ impl Segmenter {
 /// alone (a frame gains its source location, a lock line its `at:` site).
 #[cfg(test)]
 pub(crate) fn wrapped_join(prev: &str, next: &str) -> Option<String> {
-    wrapped_join_lexed(
-        prev,
-        HeldRef::parse(prev),
-        next,
-        classify_line(next),
-        classify_header(next).is_some(),
-    )
+    let token = lex(next);
+    let facts = NextLine {
+        class: token.class,
+        is_header: classify_header(next).is_some(),
+        frame: token.is_parsed_frame(),
+    };
+    wrapped_join_lexed(prev, HeldRef::parse(prev), None, next, facts)
 }
 
-/// [`wrapped_join`] where `next_class` is `classify_line(next)` and `next_is_header` whether
-/// `next` is a report header.
+/// What the lexer found in a line that may continue the previous one.
+#[derive(Clone, Copy)]
+struct NextLine {
+    /// `classify_line` of the line.
+    class: LineClass,
+    /// Whether the line is a report header.
+    is_header: bool,
+    /// The line is a frame that the frame parser read (whose first word then has no `:`, so
+    /// that it never looks like the tail of a wrapped frame, [`looks_like_location`]).
+    frame: bool,
+}
+
+/// [`wrapped_join`] with what the lexer found in `next`.
+/// `prev_frame_quality` is `parse_quality(prev)` when the lexer read `prev` as a frame.
 fn wrapped_join_lexed(
     prev: &str,
     prev_held: HeldRef<'_>,
+    prev_frame_quality: Option<u8>,
     next: &str,
-    next_class: LineClass,
-    next_is_header: bool,
+    facts: NextLine,
 ) -> Option<String> {
+    let next_class = facts.class;
     let n = trim(next);
-    if n.is_empty() || trim(prev).is_empty() || next_is_header {
+    let tp = trim(prev);
+    if n.is_empty() || tp.is_empty() || facts.is_header {
         return None;
     }
+    // How well `prev` parses: from its token when the frame parser read it.
+    let prev_quality = || prev_frame_quality.unwrap_or_else(|| parse_quality(tp));
     // The previous line as a held-lock entry, read once for the joins below.
     let prev_held = prev_held.get();
     if let Some(joined) = join_held_fragments(prev, prev_held, next, next_class) {
@@ -642,7 +680,7 @@ fn wrapped_join_lexed(
     if n.starts_with("+0x") && p.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
         // `... at: [<ADDR>] venc_lock` + `+0xec/0x108`: a symbol cut before its offset.
         let j = format!("{p}{n}");
-        if parse_quality(&j) > parse_quality(p) {
+        if parse_quality(&j) > prev_quality() {
             return Some(j);
         }
     }
@@ -656,24 +694,27 @@ fn wrapped_join_lexed(
         return Some(joined());
     }
     // A hung-task header starts with its phrase (a join only adds to the end of `p`).
-    if unbracket(trim(p)).starts_with("INFO: task ") && hung_header_task(p).is_none() {
+    if unbracket(tp).starts_with("INFO: task ") && hung_header_task(p).is_none() {
         // `INFO: task x:1 blocked for more` + `than 120 seconds.`
         let j = joined();
         if hung_header_task(&j).is_some() {
             return Some(j);
         }
     }
-    if lock_site_missing(p) {
+    if lock_site_missing(tp) {
         // `ADDR (class){..}-{..}, at:` (or `at: [<ADDR>]`) with the site on the next line.
         return Some(joined());
     }
     // ` #0: ADDR` + `(class){..}, at: ...`: a held lock wrapped after its address.
     let held_address_only = matches!(prev_held, Some((_, None))) && !p.ends_with(':');
-    if next_class != LineClass::Other && !held_address_only && !looks_like_location(n) {
+    if next_class != LineClass::Other
+        && !held_address_only
+        && (facts.frame || !looks_like_location(n))
+    {
         return None;
     }
     let j = joined();
-    (parse_quality(&j) > parse_quality(p)).then_some(j)
+    (parse_quality(&j) > prev_quality()).then_some(j)
 }
 
 /// A held-lock entry printed in `KERN_CONT` pieces that the console put on separate lines
@@ -703,7 +744,7 @@ fn join_held_fragments(
     let new_record = n.is_empty()
         || (n.starts_with('#') && n.contains(':'))
         || parse_held_heading(n).is_some()
-        || classify_header(n).is_some()
+        // (`n` is no report header: the caller returned before.)
         || matches!(
             next_class,
             LineClass::Banner | LineClass::CallTrace | LineClass::StackBacktrace

@@ -355,34 +355,55 @@ pub fn cycles(edges: &[WaitEdge]) -> Vec<WaitCycle> {
 }
 
 fn find_cycles(edges: &[WaitEdge], next: &BTreeMap<Key, usize>) -> Vec<WaitCycle> {
+    // The waiters in key order, by their place in it; a holder that waits for nothing ends a
+    // walk, so it needs no place.
+    let keys: Vec<&Key> = next.keys().collect();
+    let place: BTreeMap<(&str, u32), usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| ((k.0.as_str(), k.1), i))
+        .collect();
+    // The waiter each waiter's current edge leads to.
+    let succ: Vec<Option<usize>> = next
+        .values()
+        .map(|&e| {
+            let h = &edges[e].holder;
+            place.get(&(h.comm.as_str(), h.pid?)).copied()
+        })
+        .collect();
     // 0: not visited, 1: on the current walk, 2: done.
-    let mut state: BTreeMap<Key, u8> = BTreeMap::new();
+    let mut state = vec![0u8; keys.len()];
+    // Where a waiter on the current walk is on it.
+    let mut on_walk = vec![0usize; keys.len()];
     let mut cycles = Vec::new();
-    for start in next.keys() {
-        let mut walk: Vec<Key> = Vec::new();
-        let mut on_walk: BTreeMap<Key, usize> = BTreeMap::new();
-        let mut k = start.clone();
+    let mut walk: Vec<usize> = Vec::new();
+    for start in 0..keys.len() {
+        walk.clear();
+        let mut k = start;
         loop {
-            match state.get(&k).copied().unwrap_or(0) {
+            match state[k] {
                 2 => break,
                 1 => {
-                    let from = on_walk.get(&k).copied().unwrap_or(0);
-                    cycles.push(make_cycle(next, &walk[from..]));
+                    let on_cycle: Vec<Key> = walk[on_walk[k]..]
+                        .iter()
+                        .map(|&i| keys[i].clone())
+                        .collect();
+                    cycles.push(make_cycle(next, &on_cycle));
                     break;
                 }
                 _ => {
-                    state.insert(k.clone(), 1);
-                    on_walk.insert(k.clone(), walk.len());
-                    walk.push(k.clone());
-                    match next.get(&k).and_then(|&i| key(&edges[i].holder)) {
+                    state[k] = 1;
+                    on_walk[k] = walk.len();
+                    walk.push(k);
+                    match succ[k] {
                         Some(h) => k = h,
                         None => break,
                     }
                 }
             }
         }
-        for k in walk {
-            state.insert(k, 2);
+        for &k in &walk {
+            state[k] = 2;
         }
     }
     cycles.sort_by_key(|c| c.tasks.first().map(|t| (t.pid, t.comm.clone())));

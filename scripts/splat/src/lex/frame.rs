@@ -121,6 +121,11 @@ impl<'a> FrameParts<'a> {
 }
 
 impl FrameSpans {
+    /// Whether the frame has a source location ([`FrameParts::has_location`]).
+    pub(crate) fn has_location(&self) -> bool {
+        self.spans[5].is_some()
+    }
+
     /// The parts, read back from the line the spans were taken from (`None` for another line).
     pub(crate) fn parts<'a>(&self, line: &'a str) -> Option<FrameParts<'a>> {
         if u32::try_from(line.len()).ok()? != self.line_len {
@@ -148,6 +153,17 @@ impl FrameSpans {
 /// [`parse_frame`] without copying: the parts of the frame, or `None` when the line is not one.
 pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
     let raw = super::trim(line);
+    // Every frame starts with a symbol, `?`, `.` (ppc64) or `[` (an address): most other lines
+    // are rejected by their first byte.
+    if !matches!(
+        raw.as_bytes().first(),
+        Some(b'?' | b'.' | b'[' | b'_' | b'a'..=b'z' | b'A'..=b'Z')
+    ) {
+        return None;
+    }
+    if let Some(parts) = common_frame(raw) {
+        return Some(parts);
+    }
     let mut t = raw;
     let mut reliable = true;
     if let Some(rest) = strip_ppc_addresses(t) {
@@ -244,6 +260,84 @@ pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
         location,
         reliable,
     })
+}
+
+/// The usual frame of today's kernels, read in one pass: `[? ]sym+0xOFF/0xLEN[ [module]]` (the
+/// trimmed line `raw`), with the parts [`frame_parts`] finds in it; `None` for any other shape,
+/// which the general path then reads.
+pub(crate) fn common_frame(raw: &str) -> Option<FrameParts<'_>> {
+    let b = raw.as_bytes();
+    let (reliable, start) = match b {
+        [b'?', b' ', ..] => (false, 2),
+        _ => (true, 0),
+    };
+    // The symbol: a letter or `_`, then symbol bytes up to the `+` of the offset.
+    let first = *b.get(start)?;
+    if !(first.is_ascii_alphabetic() || first == b'_') {
+        return None;
+    }
+    let plus = start + symbol_len(&b[start..])?;
+    if b[plus] != b'+' || plus - start > 8192 {
+        return None;
+    }
+    // The offset: `0xHEX/0xHEX`, up to the end or a space.
+    let hex_run = |from: usize| {
+        let digits = b[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
+        (digits > 0).then_some(from + digits)
+    };
+    let off_start = plus + 1;
+    if b.get(off_start..off_start + 2) != Some(b"0x") {
+        return None;
+    }
+    let slash = hex_run(off_start + 2)?;
+    if b.get(slash..slash + 3) != Some(b"/0x") {
+        return None;
+    }
+    let off_end = hex_run(slash + 3)?;
+    let mut module = None;
+    match &b[off_end..] {
+        [] => {}
+        // ` [module]`: letters, digits and `_` (`inline` is not a module).
+        [b' ', b'[', name @ .., b']'] => {
+            if name.is_empty()
+                || !name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                || name == b"inline"
+            {
+                return None;
+            }
+            module = Some(&raw[off_end + 2..b.len() - 1]);
+        }
+        _ => return None,
+    }
+    // Every index above is at an ASCII byte: char boundaries.
+    let symbol = &raw[start..plus];
+    Some(FrameParts {
+        raw,
+        symbol,
+        name: symbol,
+        offset: Some(&raw[off_start..off_end]),
+        module,
+        location: None,
+        reliable,
+    })
+}
+
+/// How many bytes `b` starts with that a symbol may hold ([`SYMBOL_BYTES`]); `None` when all
+/// of them may. Eight bytes are looked up at a time (Rust symbols run to a hundred bytes and
+/// more), then one by one in the eight where the symbol ends.
+fn symbol_len(b: &[u8]) -> Option<usize> {
+    let ok = |c: u8| SYMBOL_BYTES[usize::from(c)];
+    let mut at = 0;
+    for chunk in b.chunks_exact(8) {
+        if !chunk.iter().fold(true, |all, &c| all & ok(c)) {
+            break;
+        }
+        at += 8;
+    }
+    b[at..].iter().position(|&c| !ok(c)).map(|i| at + i)
 }
 
 /// `s.split_whitespace()`, split byte by byte when `s` is ASCII (the usual frame: its
@@ -401,8 +495,9 @@ const DEMANGLE_CACHE: usize = 4096;
 type Demangled = (String, Option<String>);
 
 thread_local! {
-    static CACHE: std::cell::RefCell<std::collections::HashMap<String, Demangled>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    // Fx hashing: the keys are long symbols, which SipHash reads at several times the cost.
+    static CACHE: std::cell::RefCell<rustc_hash::FxHashMap<String, Demangled>> =
+        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
 }
 
 /// Returns (readable name, full demangled name if the symbol was Rust-mangled).

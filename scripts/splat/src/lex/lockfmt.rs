@@ -106,7 +106,9 @@ pub(crate) fn is_lock_line(s: &str) -> bool {
 
 /// A `print_lock()` line's address (if printed) and the rest, from its description on.
 fn lock_line_desc(t: &str) -> (Option<&str>, &str) {
-    match t.split_once(' ') {
+    // An address or `(____ptrval____)` is at most 16 bytes: the space is sought no further.
+    let space = t.as_bytes().iter().take(17).position(|&b| b == b' ');
+    match space.map(|at| (&t[..at], &t[at + 1..])) {
         Some((first, rest)) if is_address(first) => (Some(first), rest),
         // 4.15..4.20 hashed every %p before printing it: no address to keep.
         Some(("(____ptrval____)", rest)) => (None, rest),

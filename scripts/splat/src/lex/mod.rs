@@ -125,8 +125,10 @@ pub(crate) fn classify_header(text: &str) -> Option<Header> {
         // The stuck CPU's registers and stack follow (by NMI, from another CPU), like an Oops.
         return strong(ReportKind::HardLockup, Family::Generic);
     }
+    // Only whether the word is 1 to 16 bytes long matters: a symbol is not counted to its end.
     let word = t
         .bytes()
+        .take(17)
         .take_while(|b| b.is_ascii_lowercase() || *b == b'_')
         .count();
     let t = match t[word..].strip_prefix(": ") {
@@ -564,6 +566,21 @@ impl Token {
         }
     }
 
+    /// Whether the frame parser read the line (its class is [`LineClass::Frame`], with the
+    /// frame's parts).
+    pub(crate) fn is_parsed_frame(&self) -> bool {
+        matches!(self.payload, Payload::Frame(_))
+    }
+
+    /// How well the frame parser read the line, when it read it: 2, or 3 with a source
+    /// location (the segmenter's measure of a line, for the joins of wrapped lines).
+    pub(crate) fn frame_quality(&self) -> Option<u8> {
+        match &self.payload {
+            Payload::Frame(f) => Some(2 + u8::from(f.has_location())),
+            _ => None,
+        }
+    }
+
     /// The phrase of the line `t` (trimmed) this token was lexed from: what it says for
     /// `extract`, read there (on the thread that builds the reports), not by the lexer.
     pub(crate) fn phrase(&self, t: &str) -> PhraseMatch {
@@ -666,6 +683,19 @@ pub(crate) fn lex(text: &str) -> Token {
     lex_class(t, &mut task)
 }
 
+/// [`lex`] for the most common line of a report, a frame of today's kernels
+/// (`[? ]sym+0xOFF/0xLEN[ [module]]`, [`frame::common_frame`]), told in one pass; `None` for
+/// any other line. Such a line is never a report header, and no earlier class of [`lex`]
+/// takes it (each of them needs a space, `:`, `#`, `<` or a first byte a symbol lacks).
+pub(crate) fn lex_common_frame(text: &str) -> Option<Token> {
+    let t = trim(text);
+    let parts = frame::common_frame(t)?;
+    Some(Token::with_payload(
+        LineClass::Frame,
+        Payload::Frame(parts.spans(t)?),
+    ))
+}
+
 /// The class of a trimmed line, and what the parser of its class found.
 fn lex_class(t: &str, task: &mut TaskHint) -> Token {
     if t.is_empty() {
@@ -755,6 +785,30 @@ fn lex_class(t: &str, task: &mut TaskHint) -> Token {
         return Token::late(LineClass::GenericBody);
     }
     Token::late(LineClass::Other)
+}
+
+/// A phrase searched for in many lines, its searcher built once.
+struct Needle(&'static str, OnceLock<memchr::memmem::Finder<'static>>);
+
+/// ` --> ` (lockdep's chain of lock names).
+static ARROW: Needle = Needle(" --> ", OnceLock::new());
+
+/// The hung-task header's phrases after the task.
+static BLOCKED: Needle = Needle(" blocked for more than ", OnceLock::new());
+static BLOCKED_IO: Needle = Needle(" blocked in I/O wait for more than ", OnceLock::new());
+
+/// `t.split_once(phrase)`, with the phrase's searcher built once.
+fn split_at_phrase<'a>(t: &'a str, p: &Needle) -> Option<(&'a str, &'a str)> {
+    let finder = p.1.get_or_init(|| memchr::memmem::Finder::new(p.0));
+    let at = finder.find(t.as_bytes())?;
+    // The phrase is ASCII: both ends are char boundaries.
+    Some((&t[..at], &t[at + p.0.len()..]))
+}
+
+/// Whether `t` contains the phrase.
+fn has_phrase(t: &str, p: &Needle) -> bool {
+    let finder = p.1.get_or_init(|| memchr::memmem::Finder::new(p.0));
+    finder.find(t.as_bytes()).is_some()
 }
 
 /// `Tainted: ` or `Not tainted` in a line (the kernel's identification after a report's header
@@ -884,7 +938,7 @@ fn is_lockdep_body(t: &str, task: &mut TaskHint) -> bool {
     if task.get(t) && LOCKDEP_TASK.matches(t) {
         return true;
     }
-    if t == "..." || t == "}" || t.contains(" --> ") {
+    if t == "..." || t == "}" || has_phrase(t, &ARROW) {
         return true;
     }
     if is_lock_line(t) || lock_desc_parts(t).is_some() {
@@ -935,9 +989,8 @@ pub(crate) fn hung_header_task(header: &str) -> Option<(String, u32, u64)> {
     let t = unbracket(trim(header));
     let rest = t.strip_prefix("INFO: task ")?;
     // Newer kernels tell a task waiting for I/O apart: `blocked in I/O wait for more than`.
-    let (task, rest) = rest
-        .split_once(" blocked for more than ")
-        .or_else(|| rest.split_once(" blocked in I/O wait for more than "))?;
+    let (task, rest) =
+        split_at_phrase(rest, &BLOCKED).or_else(|| split_at_phrase(rest, &BLOCKED_IO))?;
     let (comm, pid) = task.rsplit_once(':')?;
     let pid = pid.parse().ok()?;
     let secs = rest.split(' ').next()?.parse().ok()?;
