@@ -21,10 +21,9 @@
 //! `irq_job`, and a kworker takes the mutex in process context, where it may sleep; the thread
 //! waits until the job has run (`flush_work`), so its iterations count finished updates.
 //!
-//! Both variants share the mutex, so `buggy` set at run time after the fixed variant ran gives
-//! lockdep's "inconsistent lock state" instead ({HARDIRQ-ON-W} -> {IN-HARDIRQ-W}: it checks a
-//! lock's interrupt usage before its wait type, and reports only the first problem it finds): set
-//! `buggy` at load time.
+//! `buggy` may be flipped at any time. After the fixed variant ran, the mutex taken in the
+//! interrupt is also an inconsistent use of it (the job took it with interrupts on), but lockdep
+//! checks the wait context first, and reports only the first problem it finds: the same report.
 
 use crate::compat;
 use crate::irq_work::IrqWork;

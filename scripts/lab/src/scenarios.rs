@@ -287,9 +287,6 @@ pub const SCENARIOS: &[Scenario] = &[
         // The interrupt always comes in on top of irq_raiser (it raises it with interrupts off):
         // both reports are by that thread, which holds no lock.
         also: &[ReportKind::SleepInAtomic],
-        // The fixed variant's job takes irq_mutex with interrupts on: flipped after it, lockdep
-        // reports that inconsistent use of the lock first.
-        flip: false,
         ..ROW
     },
 ];
