@@ -42,6 +42,7 @@ mod mutex;
 mod plain;
 mod recursive;
 mod rwsem;
+mod sleep_in_irq;
 mod spin;
 mod workqueue;
 
@@ -85,6 +86,7 @@ scenarios! {
     "atomic" => atomic::Atomic,
     "hardirq" => hardirq::HardIrq,
     "backlog" => backlog::Backlog,
+    "sleep_in_irq" => sleep_in_irq::SleepInIrq,
 }
 
 module! {
@@ -105,7 +107,7 @@ module_param!(
     SCENARIO: ChoiceParam,
     "scenario",
     0o444,
-    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic, hardirq, backlog"
+    "Load time only: the deadlock to make: abba (default), abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic, hardirq, backlog, sleep_in_irq"
 );
 
 /// Whether the threads run the buggy variant of the scenario.

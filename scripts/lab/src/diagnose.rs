@@ -1031,7 +1031,7 @@ mod tests {
         }
         let hardirq = diagnosable(scenario("hardirq").unwrap()).unwrap_err();
         assert!(hardirq.contains("hard lockup, CPU 1 spinning"), "{hardirq}");
-        for name in ["irq", "atomic"] {
+        for name in ["irq", "atomic", "sleep_in_irq"] {
             let why = diagnosable(scenario(name).unwrap()).unwrap_err();
             assert!(
                 why.contains(&format!("scenario {name} does not deadlock")),

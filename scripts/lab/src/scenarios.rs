@@ -275,6 +275,20 @@ pub const SCENARIOS: &[Scenario] = &[
         hung: &["consumer", "auditor"],
         ..ROW
     },
+    Scenario {
+        name: "sleep_in_irq",
+        threads: &["irq_raiser"],
+        progress: &["irq_raiser"],
+        locks: &["irq_mutex"],
+        report: Some(ReportKind::InvalidWaitContext),
+        report_line: "Invalid wait context",
+        functions: &["SleepInIrq::fire", "SleepInIrq::thread"],
+        fix: "move the sleeping work out of the interrupt handler",
+        // The interrupt always comes in on top of irq_raiser (it raises it with interrupts off):
+        // both reports are by that thread, which holds no lock.
+        also: &[ReportKind::SleepInAtomic],
+        ..ROW
+    },
 ];
 
 /// The scenario named `name`.

@@ -72,8 +72,21 @@ macro_rules! scenarios {
 }
 
 scenarios!(
-    abba, abc, recursive, irq, leak, plain, spin, mutex, rwsem, workqueue, completion, atomic,
-    hardirq, backlog
+    abba,
+    abc,
+    recursive,
+    irq,
+    leak,
+    plain,
+    spin,
+    mutex,
+    rwsem,
+    workqueue,
+    completion,
+    atomic,
+    hardirq,
+    backlog,
+    sleep_in_irq
 );
 
 /// An unknown scenario is refused at load time: insmod fails with EINVAL, the kernel log lists the

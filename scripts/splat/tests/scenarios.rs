@@ -781,3 +781,88 @@ fn hardirq_is_an_inconsistent_lock_state_then_a_hard_lockup() {
         );
     }
 }
+
+/// `sleep_in_irq`: a mutex taken in an interrupt handler (an `irq_work`'s, on top of the thread
+/// that raised it; the demo's console, both kernels). might_sleep's report and lockdep's invalid
+/// wait context, both titled by the handler, both explained as interrupt code that may not sleep,
+/// with the fix that moves the sleeping work out of the handler. The numbering of the wait types
+/// differs (7.3: the mutex {4:4} in context {3:3}; 6.12: {3:3} in {2:2}), the explanation does
+/// not.
+#[test]
+fn a_mutex_in_an_interrupt_handler_is_sleeping_in_interrupt_code() {
+    use ReportKind::*;
+    const HANDLER: &str = "rust_deadlock::sleep_in_irq::SleepInIrq::fire";
+    const FIX: &str = "Fix: move the sleeping work out of the interrupt handler, e.g. to a work \
+         item (queue_work) or a threaded interrupt handler, which run in process context and may \
+         sleep; in the handler itself take only spinlocks.";
+    for (log, line_no, count, mutex, context) in [
+        (
+            "scenario-sleep_in_irq-7.3.log",
+            623,
+            "1000000",
+            "{4:4}",
+            "{3:3}",
+        ),
+        (
+            "scenario-sleep_in_irq-6.12.log",
+            586,
+            "10000",
+            "{3:3}",
+            "{2:2}",
+        ),
+    ] {
+        let reports = load(log);
+        assert_eq!(
+            kinds(&reports),
+            [SleepInAtomic, InvalidWaitContext],
+            "{log}"
+        );
+        let [sleep, wait] = reports.as_slice() else {
+            unreachable!()
+        };
+        for r in [sleep, wait] {
+            assert_eq!(r.tasks[0].comm, "irq_raiser", "{log}");
+            assert!(
+                r.title.ends_with(&format!(" in {HANDLER}")),
+                "{log}: {}",
+                r.title
+            );
+            assert_eq!(fix(r), FIX, "{log}");
+        }
+        assert_eq!(
+            sleep.header,
+            format!(
+                "BUG: sleeping function called from invalid context at \
+                 kernel/locking/mutex.c:{line_no}"
+            ),
+            "{log}"
+        );
+        assert_eq!(sleep.details["irqs_disabled"], "1", "{log}");
+        assert_eq!(
+            line(sleep, "It ran in"),
+            format!(
+                "It ran in a hard interrupt (preempt_count {count}): {HANDLER} is interrupt \
+                 code, which runs on top of the task it interrupted (irq_raiser/{}) and can \
+                 never sleep, whatever locks are held.",
+                sleep.tasks[0].pid.unwrap()
+            ),
+            "{log}"
+        );
+        assert_eq!(locks(wait), ["irq_mutex"], "{log}");
+        assert!(
+            line(wait, "irq_raiser/").contains(&format!(
+                "tries to take irq_mutex (wait type {mutex}: sleeping: mutex, rw_semaphore)"
+            )),
+            "{log}: {}",
+            wait.explanation
+        );
+        assert!(
+            line(wait, "It takes it in").starts_with(&format!(
+                "It takes it in a hard interrupt (lockdep's wait context there is {context}, \
+                 below a task's): {HANDLER} is interrupt code"
+            )),
+            "{log}: {}",
+            wait.explanation
+        );
+    }
+}

@@ -9,7 +9,8 @@ pub mod waitfor;
 pub use title::{alt_titles, base_function, title, title_function, title_functions, titles};
 
 use crate::lex::functions::{
-    base, is_boring, is_interrupt_entry, is_scheduler, is_spin_wait, primitive,
+    base, is_boring, is_interrupt_entry, is_irq_entry, is_scheduler, is_softirq_dispatch,
+    is_spin_wait, primitive,
 };
 use crate::model::{Frame, Report, ReportKind, Stack};
 
@@ -153,6 +154,27 @@ pub(crate) fn own_frames(r: &Report) -> Option<Vec<&Frame>> {
         .iter()
         .rposition(|f| is_interrupt_entry(&f.function))?;
     Some(reliable[entry + 1..].to_vec())
+}
+
+/// The kind of interrupt a report's code ran in ("hard interrupt", "softirq" or "NMI"), and its
+/// handler's function: the report's first interesting frame, when it lies above the outermost
+/// interrupt entry of the main trace (the interrupt came in on top of the report's task, which is
+/// only the task it interrupted). `None`: the code ran in the task's own context.
+pub(crate) fn interrupt_handler(r: &Report) -> Option<(&'static str, &str)> {
+    let frames = main_frames(r);
+    let entry = frames
+        .iter()
+        .rposition(|f| f.reliable && is_irq_entry(&f.function))?;
+    let handler = first_interesting(&frames[..entry])?;
+    let mut inner = frames[..entry].iter().filter(|f| f.reliable);
+    let kind = if base(&frames[entry].function).contains("nmi") {
+        "NMI"
+    } else if inner.any(|f| is_softirq_dispatch(&f.function)) {
+        "softirq"
+    } else {
+        "hard interrupt"
+    };
+    Some((kind, handler))
 }
 
 /// Where a soft-locked CPU spins for a spinlock, when it does: a spinlock's slow path among the

@@ -4,8 +4,8 @@ pub mod waitfor;
 
 use crate::analyze::title::{loop_entry_frame, title_function};
 use crate::analyze::{
-    culprit, first_interesting, lockdep_off, main_frames, own_frames, soft_lockup_place, spin_site,
-    stack,
+    culprit, first_interesting, interrupt_handler, lockdep_off, main_frames, own_frames,
+    soft_lockup_place, spin_site, stack,
 };
 use crate::lex::functions::{is_spin_wait, primitive};
 use crate::model::{HeldLock, HungTask, Report, ReportKind, Task};
@@ -717,6 +717,23 @@ fn explain_sleep(r: &Report) -> String {
             format!(" ({})", ctx.join(", "))
         }
     )];
+    if let Some((kind, handler)) = interrupt_handler(r) {
+        let count = r
+            .details
+            .get("preempt_count")
+            .map(|c| format!(" (preempt_count {c})"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "It ran in a {kind}{count}: {handler} is interrupt code, which runs on top of the task \
+             it interrupted ({}) and can never sleep, whatever locks are held.",
+            who(r)
+        ));
+        if let Some(held) = held_summary(r) {
+            lines.push(format!("Locks held: {held}."));
+        }
+        lines.push(SLEEP_IN_INTERRUPT_FIX.to_string());
+        return lines.join("\n");
+    }
     if let Some(held) = held_summary(r) {
         lines.push(format!(
             "Locks held: {held}; a spinlock among them makes the context atomic."
@@ -729,6 +746,11 @@ fn explain_sleep(r: &Report) -> String {
     );
     lines.join("\n")
 }
+
+/// The fix of a sleeping call in interrupt code.
+const SLEEP_IN_INTERRUPT_FIX: &str = "Fix: move the sleeping work out of the interrupt handler, \
+     e.g. to a work item (queue_work) or a threaded interrupt handler, which run in process \
+     context and may sleep; in the handler itself take only spinlocks.";
 
 /// The first frame of a stack, by context name.
 fn first_frame<'a>(r: &'a Report, context: &str) -> Option<&'a str> {
@@ -786,6 +808,16 @@ fn wait_type_name(w: &str) -> &'static str {
     }
 }
 
+/// Whether the report's main trace goes through a sleeping lock's slow path (`__mutex_lock`,
+/// `down_write`, ...) above its first interesting frame: the lock being taken is a sleeping one.
+fn takes_sleeping_lock(r: &Report) -> bool {
+    main_frames(r)
+        .iter()
+        .filter(|f| f.reliable)
+        .take_while(|f| Some(f.function.as_str()) != first_interesting(main_frames(r)))
+        .any(|f| primitive(&f.function).is_some())
+}
+
 fn explain_wait_context(r: &Report) -> String {
     let mut lines = Vec::new();
     let lock = r.acquiring.as_ref();
@@ -801,9 +833,13 @@ fn explain_wait_context(r: &Report) -> String {
     // A task's own context is the highest wait type: {5:5} with PROVE_RAW_LOCK_NESTING, where a
     // sleeping lock is 4, and {4:4} without, where it is 3. Only a sleeping lock is explained
     // here; a spinlock_t inside a raw spinlock is the case below.
+    let interrupt = interrupt_handler(r);
     let sleeping = match level(r.details.get("context").map(String::as_str), true) {
         Some(5) => Some(4),
         Some(4) => Some(3),
+        // In interrupt code the context's number does not tell the numbering; a sleeping lock's
+        // own slow path on the stack does (its wait type is then the sleeping one).
+        _ if interrupt.is_some() && takes_sleeping_lock(r) => wanted,
         _ => None,
     };
     // Without PROVE_RAW_LOCK_NESTING, spinlock_t and raw_spinlock_t share 2 and sleeping is 3.
@@ -844,6 +880,20 @@ fn explain_wait_context(r: &Report) -> String {
              atomic section.",
             a.lock
         ));
+        return lines.join("\n");
+    }
+    if let (Some(a), Some((kind, handler)), true) = (lock, interrupt, wanted == sleeping) {
+        let ctx = r
+            .details
+            .get("context")
+            .map(|c| format!(" (lockdep's wait context there is {c}, below a task's)"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "It takes it in a {kind}{ctx}: {handler} is interrupt code, which runs on top of the \
+             task it interrupted and can never sleep, and {} is a lock that sleeps when it is taken.",
+            a.lock
+        ));
+        lines.push(SLEEP_IN_INTERRUPT_FIX.to_string());
         return lines.join("\n");
     }
     if let Some(ctx) = r.details.get("context") {

@@ -409,6 +409,23 @@ pub fn is_interrupt_entry(function: &str) -> bool {
             .any(|w| f.contains(w)))
 }
 
+/// Whether a function is where x86 enters an interrupt (a device's, the timer's, an IPI's, an
+/// NMI) from the code it stops: an interrupt entry that is not an exception's (a page fault runs
+/// in the task's own context).
+pub fn is_irq_entry(function: &str) -> bool {
+    let f = base(function);
+    is_interrupt_entry(f) && (!f.starts_with("asm_exc_") || f.contains("nmi"))
+}
+
+/// Whether a function runs pending softirqs (on an interrupt's exit, or when bottom halves are
+/// enabled again): the frames above it run in a softirq.
+pub fn is_softirq_dispatch(function: &str) -> bool {
+    matches!(
+        base(function),
+        "handle_softirqs" | "__do_softirq" | "do_softirq" | "do_softirq_own_stack"
+    )
+}
+
 /// Frames a title passes over besides the boring ones: code every report of a kind goes
 /// through, so that naming it would give unrelated bugs one title. The workqueue core (a work
 /// item's bug is in the work function), the printk path (a printk under a lock is the caller's),
@@ -553,5 +570,16 @@ mod tests {
         assert!(!is_boring("rust_deadlock::abba::AbBa::thread_b"));
         assert!(!is_boring("download_firmware"));
         assert!(!is_boring("kthread_worker_fn"));
+    }
+
+    #[test]
+    fn interrupt_entries_are_not_exceptions() {
+        assert!(is_irq_entry("asm_sysvec_irq_work"));
+        assert!(is_irq_entry("asm_common_interrupt"));
+        assert!(is_irq_entry("asm_exc_nmi"));
+        assert!(!is_irq_entry("asm_exc_page_fault"));
+        assert!(!is_irq_entry("sysvec_irq_work"));
+        assert!(is_softirq_dispatch("handle_softirqs"));
+        assert!(!is_softirq_dispatch("irq_work_run"));
     }
 }
