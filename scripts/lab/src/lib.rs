@@ -700,7 +700,7 @@ pub fn expected_reports(scenario: &Scenario) -> Rules {
         rules = rules.allowing(Rule::new().kind(ReportKind::HungTask).task(thread));
     }
     // The demo's reader of `peek`, asleep behind the deadlock: the detector reports it too when
-    // the demo lasts 2 s more.
+    // the demo lasts 1 s more.
     if !scenario.hung.is_empty() {
         rules = rules.allowing(
             Rule::new()

@@ -77,8 +77,10 @@ pub fn parse_reader<R: std::io::BufRead + Send>(
             let mut chunk = Chunk::default();
             let mut send = |chunk: &mut Chunk| {
                 // The next chunk starts with the room this one needed (no regrowing line by line).
-                let next = chunk.empty_like();
-                chunk.lines.is_empty() || chunks.send(std::mem::replace(chunk, next)).is_ok()
+                chunk.lines.is_empty() || {
+                    let next = chunk.empty_like();
+                    chunks.send(std::mem::replace(chunk, next)).is_ok()
+                }
             };
             read_lines(reader, &mut chunk, &mut send)?;
             send(&mut chunk);

@@ -811,10 +811,12 @@ fn wait_type_name(w: &str) -> &'static str {
 /// Whether the report's main trace goes through a sleeping lock's slow path (`__mutex_lock`,
 /// `down_write`, ...) above its first interesting frame: the lock being taken is a sleeping one.
 fn takes_sleeping_lock(r: &Report) -> bool {
-    main_frames(r)
+    let frames = main_frames(r);
+    let first = first_interesting(frames);
+    frames
         .iter()
         .filter(|f| f.reliable)
-        .take_while(|f| Some(f.function.as_str()) != first_interesting(main_frames(r)))
+        .take_while(|f| Some(f.function.as_str()) != first)
         .any(|f| primitive(&f.function).is_some())
 }
 

@@ -790,6 +790,14 @@ fn lex_class(t: &str, task: &mut TaskHint) -> Token {
 /// A phrase searched for in many lines, its searcher built once.
 struct Needle(&'static str, OnceLock<memchr::memmem::Finder<'static>>);
 
+impl Needle {
+    /// Where the phrase starts in `t`.
+    fn find(&self, t: &str) -> Option<usize> {
+        let finder = self.1.get_or_init(|| memchr::memmem::Finder::new(self.0));
+        finder.find(t.as_bytes())
+    }
+}
+
 /// ` --> ` (lockdep's chain of lock names).
 static ARROW: Needle = Needle(" --> ", OnceLock::new());
 
@@ -799,16 +807,14 @@ static BLOCKED_IO: Needle = Needle(" blocked in I/O wait for more than ", OnceLo
 
 /// `t.split_once(phrase)`, with the phrase's searcher built once.
 fn split_at_phrase<'a>(t: &'a str, p: &Needle) -> Option<(&'a str, &'a str)> {
-    let finder = p.1.get_or_init(|| memchr::memmem::Finder::new(p.0));
-    let at = finder.find(t.as_bytes())?;
+    let at = p.find(t)?;
     // The phrase is ASCII: both ends are char boundaries.
     Some((&t[..at], &t[at + p.0.len()..]))
 }
 
 /// Whether `t` contains the phrase.
 fn has_phrase(t: &str, p: &Needle) -> bool {
-    let finder = p.1.get_or_init(|| memchr::memmem::Finder::new(p.0));
-    finder.find(t.as_bytes()).is_some()
+    p.find(t).is_some()
 }
 
 /// `Tainted: ` or `Not tainted` in a line (the kernel's identification after a report's header
