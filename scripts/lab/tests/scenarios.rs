@@ -278,12 +278,15 @@ fn requests_pile_up_in_slab_behind_a_deadlocked_consumer() {
         panic!("{}", run.failure(&format!("slab readings: {slab:?}")));
     };
     // Measured from the reading after rmmod, when nothing of the module is left (the one before
-    // already counts the fixed variant's requests in flight).
+    // already counts the fixed variant's requests in flight). What comes back is compared with
+    // the first reading within the same 2 MiB for both figures: /proc/slabinfo counts a freed
+    // object still cached on a CPU as in use, and the kernel's own 4 KiB allocations moved by 15
+    // objects in 1 of about 12 runs (6.12).
     assert!(
         deadlocked.0 - unloaded.0 >= 7 * 1024
             && deadlocked.1 - unloaded.1 >= 1900
             && unloaded.0 - before.0 < 2 * 1024
-            && unloaded.1 <= before.1,
+            && unloaded.1 - before.1 < 2 * 1024 / 4,
         "{}",
         run.failure(&format!(
             "slab (kB, kmalloc-4k objects) before, deadlocked, unloaded: {slab:?}"
