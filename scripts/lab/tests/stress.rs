@@ -124,7 +124,9 @@ echo "lab: end"; states; lsmod"#,
 }
 
 /// Unloading takes under 2 s in every state: right after insmod, while a thread holds a
-/// semaphore for 10 s, right after a real deadlock, and while a shell writes `buggy` non-stop.
+/// semaphore for 10 s, right after a real deadlock, and while a shell writes `hold_ms` non-stop
+/// and the threads go on (a shell flipping `buggy` would deadlock them on the way: the state
+/// before).
 #[test]
 fn unload_in_every_state_is_quick() {
     let run = run(
@@ -137,9 +139,9 @@ load buggy=1
 wait_for 30 blocked deadlock_a deadlock_b
 echo "lab: state deadlocked"; timed rmmod rust_deadlock
 load
-( while :; do echo 1 > $PARAMS/buggy; echo 0 > $PARAMS/buggy; done 2>/dev/null ) &
+( while :; do echo 50 > $PARAMS/hold_ms; echo 100 > $PARAMS/hold_ms; done 2>/dev/null ) &
 writer=$!
-wait_for 20 beyond deadlock_a 2
+wait_for 20 beyond deadlock_a 2 || exit 1
 echo "lab: state writing"; timed rmmod rust_deadlock
 kill $writer
 echo "lab: end"; states; lsmod"#,
