@@ -89,6 +89,7 @@ fn main() -> ExitCode {
 /// Prints, per scenario, the time from `insmod` to the first report and what that report was.
 fn report_times() -> ExitCode {
     let mut ok = true;
+    let width = SCENARIOS.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for scenario in SCENARIOS {
         let run = boot(
             &format!("report-time-{}", scenario.name),
@@ -97,12 +98,12 @@ fn report_times() -> ExitCode {
         );
         match lab::time_to_report(&run) {
             Some((secs, report)) => {
-                println!("{:<10} {:6.2} s  {}", scenario.name, secs, report.title)
+                println!("{:<width$} {:6.2} s  {}", scenario.name, secs, report.title)
             }
             None => {
                 ok = false;
                 println!(
-                    "{:<10} no report (log {})",
+                    "{:<width$} no report (log {})",
                     scenario.name,
                     run.log.display()
                 );
