@@ -366,11 +366,24 @@ pub(crate) struct Segmenter {
     /// The previous line, when it may be the first half of a line cut by a newline in a comm
     /// ([`may_start_split_comm`]): its number and text.
     split_comm: Option<(usize, String)>,
+    /// The number of the last line fed: the one a [`REPLAY`] line says was cut.
+    last: Option<usize>,
 }
+
+/// What a console prints (on a line of its own, no timestamp) before it prints a record again
+/// whose printing was cut off (`console_prepend_replay()`, kernel/printk/printk.c: a console
+/// taken over in the middle of a record): the line just before it is that record's cut first
+/// try, `BUG: sleeping function called from invalid context at kernel/`, and the whole record
+/// follows.
+const REPLAY: &str = "** replaying previous printk message **";
 
 impl Segmenter {
     /// Feeds one line.
     pub fn push(&mut self, line: &Line) {
+        if first_byte(line.text) == Some(b'*') && trim(line.text) == REPLAY {
+            return self.drop_cut_record();
+        }
+        self.last = Some(line.number);
         // A line cut by a newline in a task's comm: the first half went by as a line of its
         // own (which nothing takes), the whole line follows.
         if let Some((number, first)) = self.split_comm.take() {
@@ -391,6 +404,27 @@ impl Segmenter {
             self.split_comm = Some((line.number, line.text.to_string()));
         }
         self.push_one(line)
+    }
+
+    /// The line before a [`REPLAY`] line was the cut first try of the record that follows: the
+    /// report it started goes (a cut header would be a report of its own, with no task and no
+    /// stack), or the report that took it gives it back; nothing joins it any more.
+    fn drop_cut_record(&mut self) {
+        let Some(cut) = self.last.take() else {
+            return;
+        };
+        let took = |s: &Segment| s.lines.last().is_some_and(|l| l.0 == cut);
+        if let Some(i) = self.open.iter().rposition(took) {
+            if self.open[i].lines.len() == 1 {
+                self.open.remove(i);
+            } else {
+                self.open[i].lines.pop();
+                self.open[i].tokens.pop();
+            }
+        }
+        self.prev = None;
+        self.prev_text.clear();
+        self.split_comm = None;
     }
 
     /// Feeds one whole line.

@@ -1387,3 +1387,42 @@ fn held_lock_list_interleaved_with_other_messages() {
         .any(|l| l.contains("usb 1-1") || l.contains("audit:")));
     assert!(!r.truncated);
 }
+
+/// A console taken over in the middle of a record prints the record again after a line of its
+/// own, `** replaying previous printk message **` (the lab's 7.3 `atomic` demo, in a soak): the
+/// cut first try (`... invalid context at kernel/`) is no report of its own.
+#[test]
+fn a_replayed_record_is_read_once() {
+    use ReportKind::*;
+    let reports = load("scenario-atomic-replayed-7.3.log");
+    assert_eq!(
+        kinds(&reports),
+        [
+            SleepInAtomic,
+            InvalidWaitContext,
+            SleepInAtomic,
+            SchedulingWhileAtomic,
+            SleepInAtomic
+        ]
+    );
+    assert!(
+        reports[0]
+            .header
+            .ends_with("invalid context at kernel/locking/mutex.c:623"),
+        "{}",
+        reports[0].header
+    );
+    for r in &reports {
+        assert_eq!(
+            r.tasks.first().map(|t| t.comm.as_str()),
+            Some("atomic_1"),
+            "{}",
+            r.header
+        );
+        assert!(
+            r.title.ends_with("rust_deadlock::atomic::Atomic::thread"),
+            "{}",
+            r.title
+        );
+    }
+}

@@ -222,6 +222,14 @@ fn every_fixture_truncated_at_every_line() {
                     last.0 = whole.0;
                 }
             }
+            // A line that the console prints again after `** replaying previous printk message
+            // **` was a cut try: the whole log drops the report that it started.
+            let replayed = lines
+                .get(n)
+                .is_some_and(|l| l.trim() == "** replaying previous printk message **");
+            if replayed && kinds.last().is_some_and(|k| k.1 == n) {
+                kinds.pop();
+            }
             assert!(
                 full_kinds.starts_with(&kinds),
                 "{name} cut at line {n}: {kinds:?} is not a prefix of {full_kinds:?}"
