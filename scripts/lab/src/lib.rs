@@ -574,6 +574,13 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             "ps did not show {PEEK_READER} (reading peek) in state D"
         ));
     }
+    // ... and let go with the deadlock, when rmmod breaks it: the text of the lock it took.
+    let returned = |l: &str| l.contains("/peek returned too: \"took ");
+    if !scenario.hung.is_empty() && scenario.unloads && !run.lines().any(returned) {
+        return Err(format!(
+            "{PEEK_READER} did not return the lock it took after rmmod"
+        ));
+    }
     if run.target.names_blockers() {
         for (hung, owner) in scenario.owners {
             let names = |r: &Report| {
