@@ -214,10 +214,18 @@ fn spinning_threads_top_the_cpu_list() {
     let Some(last) = lines.iter().rposition(header) else {
         panic!("{}", run.failure("no output of top"));
     };
+    // Its rows, wherever a CPU's soft-lockup report came in between them.
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let rows: Vec<Vec<&str>> = lines[last + 1..]
         .iter()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .take_while(|cols| cols.len() >= 8 && cols[0].bytes().all(|b| b.is_ascii_digit()))
+        .filter(|cols| {
+            cols.len() >= 8
+                && number(cols[0])
+                && number(cols[1])
+                && cols[5].ends_with('%')
+                && cols[6].ends_with('%')
+        })
         .collect();
     for (i, thread) in spin.threads.iter().enumerate() {
         let name = format!("[{thread}]");
