@@ -61,6 +61,26 @@ pub fn parse_bytes(log: &[u8]) -> Vec<Report> {
 /// `Send`). Bounded channels between them keep memory flat.
 pub fn parse_reader<R: std::io::BufRead + Send>(
     reader: R,
+    each: impl FnMut(Report),
+) -> std::io::Result<WaitFor> {
+    read_reports(reader, true, each)
+}
+
+/// [`parse_reader`] for a reader of facts (`triage`): the reports without their explanations
+/// (left empty), and no wait-for graph (the one returned is empty). The facts (title, kinds,
+/// locks, tasks, held locks, stacks) are the same; the build thread saves what writing the
+/// explanations and the graph they tell costs.
+pub(crate) fn parse_reader_facts<R: std::io::BufRead + Send>(
+    reader: R,
+    each: impl FnMut(Report),
+) -> std::io::Result<WaitFor> {
+    read_reports(reader, false, each)
+}
+
+/// [`parse_reader`], with the explanations (and the wait-for graph) when `explain`.
+fn read_reports<R: std::io::BufRead + Send>(
+    reader: R,
+    explain: bool,
     mut each: impl FnMut(Report),
 ) -> std::io::Result<WaitFor> {
     /// Batches in flight on each channel: the lines of one buffer of the reader, the segments
@@ -102,7 +122,10 @@ pub fn parse_reader<R: std::io::BufRead + Send>(
             send(&mut front);
         });
         let building = s.spawn(move || {
-            let mut back = Back::default();
+            let mut back = Back {
+                facts_only: !explain,
+                ..Back::default()
+            };
             let send = |back: &mut Back| {
                 let batch: Vec<_> = back.ready.drain(..).collect();
                 batch.is_empty() || reports.send(batch).is_ok()
@@ -318,6 +341,8 @@ struct Back {
     deferred: Vec<(usize, Prose)>,
     /// Reports handed out so far.
     emitted: usize,
+    /// [`parse_reader_facts`]: no explanations, no wait-for graph.
+    facts_only: bool,
 }
 
 impl Parser {
@@ -485,17 +510,22 @@ impl Back {
             return;
         }
         let mut batch = std::mem::take(&mut self.hung_batch);
-        let proses: Vec<Prose> = batch.iter_mut().map(|r| self.analyze(r)).collect();
+        let proses: Vec<Option<Prose>> = batch.iter_mut().map(|r| self.analyze(r)).collect();
         // The hung tasks of a deadlock are printed back to back: a cycle among them closes
         // inside the batch, and is told in their explanations as in `parse`.
-        let teller =
-            (!self.whole_log && batch.iter().any(has_blocker)).then(|| Teller::new(&self.wait_for));
+        let teller = (!self.whole_log && !self.facts_only && batch.iter().any(has_blocker))
+            .then(|| Teller::new(&self.wait_for));
         for (mut r, prose) in batch.into_iter().zip(proses) {
-            if self.whole_log && has_blocker(&r) {
-                self.deferred.push((self.emitted, prose));
-            } else {
-                let wait = teller.as_ref().map(|t| t.tell(&r)).unwrap_or_default();
-                r.explanation = prose.render(wait);
+            match prose {
+                // Facts only: no explanation.
+                None => {}
+                Some(prose) if self.whole_log && has_blocker(&r) => {
+                    self.deferred.push((self.emitted, prose));
+                }
+                Some(prose) => {
+                    let wait = teller.as_ref().map(|t| t.tell(&r)).unwrap_or_default();
+                    r.explanation = prose.render(wait);
+                }
             }
             self.ready.push_back(r);
             self.emitted += 1;
@@ -503,21 +533,26 @@ impl Back {
     }
 
     fn finalize(&mut self, mut r: Report) {
-        let prose = self.analyze(&mut r);
-        r.explanation = prose.render(Default::default());
+        if let Some(prose) = self.analyze(&mut r) {
+            r.explanation = prose.render(Default::default());
+        }
         self.ready.push_back(r);
         self.emitted += 1;
     }
 
     /// Title, analysis and the explanation's parts, in log order (the explanations refer to
-    /// earlier reports); the report goes into the wait-for graph.
-    fn analyze(&mut self, r: &mut Report) -> Prose {
+    /// earlier reports); the report goes into the wait-for graph. Facts only: the title and
+    /// analysis, no explanation (`None`).
+    fn analyze(&mut self, r: &mut Report) -> Option<Prose> {
         analyze::analyse_hung(r);
         (r.title, r.alt_titles) = analyze::titles(r);
+        if self.facts_only {
+            return None;
+        }
         let prose = explain::explain(r, &self.history);
         self.history.record(r);
         self.wait_for.add(r);
-        prose
+        Some(prose)
     }
 }
 

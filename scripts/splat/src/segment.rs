@@ -29,7 +29,7 @@ use crate::lex::lockfmt::{
 };
 use crate::lex::{
     classify_header, classify_line, cut_lock_line, first_byte, hung_header_task, is_bare_address,
-    is_old_task_line, join_split_comm, lex, lex_common_frame, lock_line_stage,
+    is_old_task_line, join_split_comm, lex, lex_common_frame, lex_uncommon, lock_line_stage,
     may_start_split_comm, trim, unbracket, Family, Header, HeldRef, LineClass, LockLineStage,
     Token,
 };
@@ -334,14 +334,15 @@ impl Segment {
 
 /// `WARNING: FILE:LINE at ...` lines of the same FILE:LINE (the 6.18+ format).
 fn same_warning_site(header: &str, line: &str) -> bool {
-    let site = |t: &str| {
+    // Borrowed, the line's first: most lines are no `WARNING:` and end the test there.
+    fn site(t: &str) -> Option<&str> {
         trim(t)
             .strip_prefix("WARNING: ")
             .and_then(|r| r.split_once(" at "))
-            .map(|(loc, _)| loc.to_string())
+            .map(|(loc, _)| loc)
             .filter(|loc| !loc.contains(' ') && loc.contains(':'))
-    };
-    matches!((site(header), site(line)), (Some(a), Some(b)) if a == b)
+    }
+    site(line).is_some_and(|b| site(header) == Some(b))
 }
 
 /// The streaming form of the segmentation: lines go in one at a time ([`Segmenter::push`]),
@@ -455,7 +456,7 @@ impl Segmenter {
                 (Some(_), _) => (LineClass::Other, false),
                 (None, Some(t)) => (t.class, t.is_parsed_frame()),
                 (None, None) => {
-                    let t = token.insert(lex(line.text));
+                    let t = token.insert(lex_uncommon(line.text));
                     (t.class, t.is_parsed_frame())
                 }
             };
@@ -546,7 +547,7 @@ impl Segmenter {
         if self.open.is_empty() {
             return header.map(|h| self.start(&h, line));
         }
-        let mut token = token.unwrap_or_else(|| lex(text));
+        let mut token = token.unwrap_or_else(|| lex_uncommon(text));
         let mut taken = None;
         for (i, seg) in self.open.iter_mut().enumerate().rev() {
             if seg.terminated || !seg.compatible(line.caller) {

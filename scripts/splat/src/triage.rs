@@ -325,5 +325,6 @@ pub fn summarize_reader(
     input: impl BufRead + Send,
 ) -> std::io::Result<()> {
     summary.start_file();
-    crate::pipeline::parse_reader(input, |r| summary.add(name, &r)).map(drop)
+    // A summary shows no explanation: the reports are read without them.
+    crate::pipeline::parse_reader_facts(input, |r| summary.add(name, &r)).map(drop)
 }

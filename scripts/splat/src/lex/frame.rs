@@ -161,9 +161,23 @@ pub(crate) fn frame_parts(line: &str) -> Option<FrameParts<'_>> {
     ) {
         return None;
     }
-    if let Some(parts) = common_frame(raw) {
-        return Some(parts);
+    common_frame(raw).or_else(|| other_frame(raw))
+}
+
+/// [`frame_parts`] of a line that [`common_frame`] does not take (which is not tried again).
+pub(crate) fn uncommon_frame_parts(line: &str) -> Option<FrameParts<'_>> {
+    let raw = super::trim(line);
+    if !matches!(
+        raw.as_bytes().first(),
+        Some(b'?' | b'.' | b'[' | b'_' | b'a'..=b'z' | b'A'..=b'Z')
+    ) {
+        return None;
     }
+    other_frame(raw)
+}
+
+/// The frames of the other shapes, read from the trimmed line `raw`.
+fn other_frame(raw: &str) -> Option<FrameParts<'_>> {
     let mut t = raw;
     let mut reliable = true;
     if let Some(rest) = strip_ppc_addresses(t) {

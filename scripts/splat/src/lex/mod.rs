@@ -680,24 +680,35 @@ pub(crate) fn classify_line(text: &str) -> LineClass {
 pub(crate) fn lex(text: &str) -> Token {
     let t = trim(text);
     let mut task = TaskHint::default();
-    lex_class(t, &mut task)
+    lex_class(t, &mut task, true)
+}
+
+/// [`lex`] for a line that [`lex_common_frame`] did not take: the frame parser skips the
+/// common shape, which it would try first (and fail on) again.
+pub(crate) fn lex_uncommon(text: &str) -> Token {
+    let t = trim(text);
+    let mut task = TaskHint::default();
+    lex_class(t, &mut task, false)
 }
 
 /// [`lex`] for the most common line of a report, a frame of today's kernels
 /// (`[? ]sym+0xOFF/0xLEN[ [module]]`, [`frame::common_frame`]), told in one pass; `None` for
 /// any other line. Such a line is never a report header, and no earlier class of [`lex`]
-/// takes it (each of them needs a space, `:`, `#`, `<` or a first byte a symbol lacks).
+/// takes it (each of them needs a space, `:`, `#`, `<` or a first byte a symbol lacks), so a
+/// line this returns `None` for is lexed by [`lex_uncommon`].
 pub(crate) fn lex_common_frame(text: &str) -> Option<Token> {
     let t = trim(text);
     let parts = frame::common_frame(t)?;
-    Some(Token::with_payload(
-        LineClass::Frame,
-        Payload::Frame(parts.spans(t)?),
-    ))
+    Some(match parts.spans(t) {
+        Some(spans) => Token::with_payload(LineClass::Frame, Payload::Frame(spans)),
+        // As `lex` has it (a line of 4 GiB): parsed again by `take_frame`.
+        None => Token::early(LineClass::Frame),
+    })
 }
 
 /// The class of a trimmed line, and what the parser of its class found.
-fn lex_class(t: &str, task: &mut TaskHint) -> Token {
+/// `common` is false when [`frame::common_frame`] is known not to take the line.
+fn lex_class(t: &str, task: &mut TaskHint, common: bool) -> Token {
     if t.is_empty() {
         return Token::early(LineClass::Blank);
     }
@@ -744,7 +755,12 @@ fn lex_class(t: &str, task: &mut TaskHint) -> Token {
             Payload::HeldEntry(i, lock.map(Box::new)),
         );
     }
-    if let Some(f) = frame_parts(t) {
+    let parts = if common {
+        frame_parts(t)
+    } else {
+        frame::uncommon_frame_parts(t)
+    };
+    if let Some(f) = parts {
         return match f.spans(t) {
             Some(spans) => Token::with_payload(LineClass::Frame, Payload::Frame(spans)),
             // Not expected (the parts are ranges of the line): parsed again by `take_frame`.
