@@ -45,7 +45,7 @@ ifeq ($(origin KERNEL),undefined)
 KERNEL := $(firstword $(shell sed -n 's/^KERNELS=(\(.*\))$$/\1/p' scripts/env.sh))
 endif
 SCENARIO ?= abba
-export KERNEL TEST_KERNELS LAB_VARIANT SCENARIO
+export KERNEL TEST_KERNELS LAB_VARIANT SCENARIO PANIC
 
 ifeq ($(KDIR),)
 # Found at its first use (only the targets that build need it), then kept: each search costs 0.1 s.

@@ -17,7 +17,7 @@ pub mod diagnose;
 pub mod kcidb;
 pub mod results;
 pub mod scenarios;
-pub use scenarios::{scenario, Scenario, SCENARIOS};
+pub use scenarios::{scenario, Panic, Scenario, Shows, SCENARIOS};
 #[cfg(test)]
 mod workflow;
 
@@ -169,7 +169,8 @@ pub struct Boot {
     /// extended regular expression (`scripts/guest/vm.sh --until`); the run then has status 0.
     pub until: Option<(&'static str, u32)>,
     /// With `until`: power the guest off only at the first line after those that matches this
-    /// extended regular expression (`scripts/guest/vm.sh --then`): the end of the report.
+    /// extended regular expression (`scripts/guest/vm.sh --then`): the end of the report. A guest
+    /// that ends itself before that line (a reset after a panic) ended as it should too.
     pub then: Option<&'static str>,
     /// Restore the guest from the kernel's saved guest where the lab can (`LAB_SNAPSHOT`, the
     /// default); `false` boots it.
@@ -452,9 +453,94 @@ pub fn lock_names(report: &Report) -> Vec<&str> {
     locks
 }
 
-/// The guest command line of the demo `make run SCENARIO=name` plays.
-pub fn demo(scenario: &Scenario) -> String {
-    format!("{} . /lab/demo.sh", scenario.demo_env())
+/// What ends a guest whose kernel panicked at a deadlock it was asked to panic at (`make run
+/// PANIC=1`): the panic's line, then the end of the panicking CPU's stack that follows it (the
+/// lab's kernels have `DEBUG_BUGVERBOSE`). With `panic=-1` the guest would reset itself right
+/// after; the lab is quicker.
+pub const PANICKED: (&str, u32) = (r"^\[ *[0-9.]+\] Kernel panic - not syncing", 1);
+
+/// A demo as `make run` plays it (`qemu/demo.sh`): a scenario, fixed then buggy, and maybe the
+/// panic it was asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Demo {
+    /// The scenario.
+    pub scenario: &'static Scenario,
+    /// With `make run PANIC=1`: how the kernel panics at the deadlock.
+    pub panic: Option<Panic>,
+}
+
+impl Demo {
+    /// The demo of `scenario`; with `panic`, the kernel panics at its deadlock, which no
+    /// detector may find: then an error that says why, for `make run PANIC=1`.
+    pub fn new(scenario: &'static Scenario, panic: bool) -> Result<Demo, String> {
+        let panic = match (panic, scenario.panic()) {
+            (false, _) => None,
+            (true, Some(p)) => Some(p),
+            (true, None) => {
+                let can: Vec<&str> = SCENARIOS
+                    .iter()
+                    .filter(|s| s.panic().is_some())
+                    .map(|s| s.name)
+                    .collect();
+                return Err(format!(
+                    "PANIC=1: scenario {} cannot panic: nothing in it hangs or spins, so no \
+                     lockup detector finds it (the kernel reports the bug and goes on); \
+                     scenarios that can: {}",
+                    scenario.name,
+                    can.join(", ")
+                ));
+            }
+        };
+        Ok(Demo { scenario, panic })
+    }
+
+    /// The guest command line: the scenario's facts, and with a panic the sysctl that asks for
+    /// it, for `qemu/demo.sh`.
+    pub fn cmd(&self) -> String {
+        let (sysctl, detector) = self.panic.map_or(("", ""), |p| (p.sysctl, p.detector));
+        format!(
+            "{} PANIC='{sysctl}' PANIC_BY='{detector}' . /lab/demo.sh",
+            self.scenario.demo_env()
+        )
+    }
+
+    /// How the guest is started: powered off from the host after the panic, or as
+    /// [`boot_for`] says, with the CPUs the scenario's demo needs ([`Scenario::cpus`]): a guest
+    /// where a CPU is left over ends itself when the demo is done.
+    pub fn boot(&self, echo: bool) -> Boot {
+        if self.panic.is_some() {
+            return Boot {
+                echo,
+                until: Some(PANICKED),
+                then: Some("</TASK>"),
+                ..Boot::default()
+            };
+        }
+        match self.scenario.cpus() {
+            Some(cpus) => Boot {
+                echo,
+                cpus: Some(cpus),
+                ..Boot::default()
+            },
+            None => boot_for(self.scenario, echo),
+        }
+    }
+
+    /// Checks what the guest showed ([`check_buggy`], or [`check_panic`]).
+    pub fn check(&self, run: &Run) -> Result<(), String> {
+        match &self.panic {
+            Some(panic) => check_panic(run, self.scenario, panic),
+            None => check_buggy(run, self.scenario),
+        }
+    }
+
+    /// What the demo showed, once checked, in one sentence.
+    pub fn summary(&self) -> String {
+        match &self.panic {
+            Some(panic) => self.scenario.panic_summary(panic),
+            None => self.scenario.summary(),
+        }
+    }
 }
 
 /// How a guest that plays `scenario`'s buggy variant is booted: a guest whose CPUs all spin is
@@ -486,6 +572,19 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
     }
     run.check_reports(&expected_reports(scenario))?;
     let reports = run.reports();
+    check_lockdep(&reports, scenario)?;
+    for r in &reports {
+        if scenario.spins && r.kind == ReportKind::SoftLockup && !r.stacks.is_empty() {
+            explains(r, scenario)?;
+        }
+    }
+    check_rest(run, scenario, &reports)
+}
+
+/// Checks the lockdep report of `scenario`'s buggy variant among `reports` (exactly one, of the
+/// scenario's kind, naming its locks, cycle and fix; none where lockdep cannot see the locks),
+/// and the other reports it must print (`also`).
+fn check_lockdep(reports: &[Report], scenario: &Scenario) -> Result<(), String> {
     let lockdep: Vec<&Report> = reports
         .iter()
         .filter(|r| {
@@ -525,11 +624,13 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             explains(report, scenario)?;
         }
     }
-    for r in &reports {
-        if scenario.spins && r.kind == ReportKind::SoftLockup && !r.stacks.is_empty() {
-            explains(r, scenario)?;
-        }
-    }
+    Ok(())
+}
+
+/// The rest of [`check_buggy`]: the hung-task reports and states, the user process behind the
+/// deadlock, the blockers, what the demo shows besides, and the end (the lockup reports, or an
+/// `rmmod` within 2 s).
+fn check_rest(run: &Run, scenario: &Scenario, reports: &[Report]) -> Result<(), String> {
     // Plain semaphores: only 7.3's blocker lines let splat see that lockdep missed a cycle, once
     // every thread of it has been reported (the detector may report one a round before the
     // other, and that report shows no cycle yet). One of each thread's reports explains it: not
@@ -547,12 +648,7 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             }
         }
     }
-    let named: Vec<&str> = reports.iter().flat_map(functions).collect();
-    for f in scenario.functions {
-        if !named.iter().any(|n| n.ends_with(f)) {
-            return Err(format!("no report names {f}"));
-        }
-    }
+    names_functions(reports, scenario)?;
     let lab = run.lab_lines();
     for thread in scenario.hung {
         let hung = |r: &&Report| {
@@ -599,6 +695,11 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             }
         }
     }
+    match scenario.shows {
+        Some(Shows::Top) => check_top(run, scenario.threads)?,
+        Some(Shows::Slab { objects, .. }) => check_slab(run, objects)?,
+        None => {}
+    }
     if let Some(cpu) = scenario.hard_lockup {
         return check_hard_lockup(run, scenario, cpu);
     }
@@ -620,6 +721,167 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
         Some((0, ms)) if ms < 2000 => Ok(()),
         Some((rc, ms)) => Err(format!("rmmod exited {rc} after {ms} ms")),
         None => Err("rmmod did not finish".into()),
+    }
+}
+
+/// Checks that the reports name each of the scenario's functions (in a stack, or where a lock
+/// was taken).
+fn names_functions(reports: &[Report], scenario: &Scenario) -> Result<(), String> {
+    let named: Vec<&str> = reports.iter().flat_map(functions).collect();
+    match scenario
+        .functions
+        .iter()
+        .find(|f| !named.iter().any(|n| n.ends_with(*f)))
+    {
+        Some(f) => Err(format!("no report names {f}")),
+        None => Ok(()),
+    }
+}
+
+/// Checks a guest that was asked to panic at `scenario`'s deadlock (`make run PANIC=1`): it was
+/// powered off after the panic; its lockdep report is the one [`check_buggy`] expects, and no
+/// other report but the expected ones and the panic's own; the kernel said `Kernel panic - not
+/// syncing: MESSAGE`; and before that, the detector's report of one of the scenario's threads,
+/// whose stack is in `panic.at` (where it sleeps or spins), called from the scenario's code.
+pub fn check_panic(run: &Run, scenario: &Scenario, panic: &Panic) -> Result<(), String> {
+    if run.status != 0 {
+        return Err(format!(
+            "the guest did not end at a panic (status {})",
+            run.status
+        ));
+    }
+    let rules = expected_reports(scenario).allowing(
+        Rule::new()
+            .name("the panic")
+            .kind(ReportKind::Generic)
+            .title("Kernel panic*"),
+    );
+    run.check_reports(&rules)?;
+    let reports = run.reports();
+    check_lockdep(&reports, scenario)?;
+    names_functions(&reports, scenario)?;
+    let line = format!("Kernel panic - not syncing: {}", panic.message);
+    let Some(at) = run.find(&line) else {
+        return Err(format!("no '{line}'"));
+    };
+    // splat numbers lines from 1, `find` from 0.
+    let stuck = reports.iter().any(|r| {
+        let named = functions(r);
+        r.start_line <= at + 1
+            && matches!(
+                r.kind,
+                ReportKind::HungTask | ReportKind::SoftLockup | ReportKind::HardLockup
+            )
+            && r.tasks
+                .iter()
+                .any(|t| scenario.threads.contains(&t.comm.as_str()))
+            && named.contains(&panic.at)
+            && scenario
+                .functions
+                .iter()
+                .any(|f| named.iter().any(|n| n.ends_with(f)))
+    });
+    if stuck {
+        Ok(())
+    } else {
+        Err(format!(
+            "no {} report before the panic with a thread of the scenario in {}",
+            panic.detector, panic.at
+        ))
+    }
+}
+
+/// The rows of the last frame of `top -b` in the console (busybox: PID PPID USER STAT VSZ %VSZ
+/// %CPU COMMAND, `[name]` for a kernel thread), each as its columns. Lines that are not rows (a
+/// kernel message printed meanwhile) are skipped.
+pub fn top_rows(run: &Run) -> Vec<Vec<&str>> {
+    let lines: Vec<&str> = run.lines().collect();
+    let header = |l: &&str| l.trim_start().starts_with("PID  PPID USER");
+    let Some(last) = lines.iter().rposition(header) else {
+        return Vec::new();
+    };
+    let percent = |c: &str| {
+        c.strip_suffix('%')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let digits = |c: &str| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit());
+    lines[last + 1..]
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|c| c.len() >= 8 && digits(c[0]) && digits(c[1]) && percent(c[5]) && percent(c[6]))
+        .collect()
+}
+
+/// Checks that `top`'s last frame (its %CPU over the second before it) shows each of `threads`
+/// running (`RW`: a kernel thread in state R) and taking a CPU (a third of three CPUs' time, 20 %
+/// at least), at the top of the list: above it only the others of `threads`, or top itself
+/// (busy reading /proc).
+pub fn check_top(run: &Run, threads: &[&str]) -> Result<(), String> {
+    let rows = top_rows(run);
+    if rows.is_empty() {
+        return Err("no output of top".into());
+    }
+    let ours = |cols: &Vec<&str>| threads.iter().any(|t| cols[7] == format!("[{t}]"));
+    for thread in threads {
+        let name = format!("[{thread}]");
+        let Some(at) = rows.iter().position(|cols| cols[7] == name) else {
+            return Err(format!("top does not list {thread}"));
+        };
+        let cpu: u32 = rows[at][6].trim_end_matches('%').parse().unwrap_or(0);
+        let above_ok = rows[..at].iter().all(|cols| cols[7] == "top" || ours(cols));
+        if !(rows[at][3].starts_with('R') && cpu >= 20 && above_ok) {
+            return Err(format!(
+                "top does not show {thread} running at the top of its list: {:?}",
+                rows[at]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `slab` readings of the guest (`qemu/lib.sh`: "lab: slab KB kmalloc-4k N"), in order, as
+/// (`Slab` in kB, `kmalloc-4k` objects in use).
+pub fn slab_readings(run: &Run) -> Vec<(i64, i64)> {
+    run.lab_lines()
+        .iter()
+        .filter_map(|l| {
+            let mut cols = l.strip_prefix("slab ")?.split(' ');
+            let kb = cols.next()?.parse().ok()?;
+            let objects = cols.nth(1)?.parse().ok()?;
+            Some((kb, objects))
+        })
+        .collect()
+}
+
+/// Checks the `slab` readings of a backlog of `objects` requests of 4 KiB that nothing consumes:
+/// the first before the deadlock, the last after `rmmod`, and the highest, once the backlog is
+/// full, holding at least 7/8 of it more than the last, in both `Slab`'s kB and `kmalloc-4k`'s
+/// objects; the last back within 2 MiB of the first. (Measured from the reading after `rmmod`,
+/// when nothing of the module is left: the first already counts the fixed variant's requests in
+/// flight. Only within 2 MiB: `/proc/slabinfo` counts a freed object still cached on a CPU as in
+/// use, and the kernel's own 4 KiB allocations moved by 15 objects in 1 of about 12 runs on
+/// 6.12.)
+pub fn check_slab(run: &Run, objects: u32) -> Result<(), String> {
+    let slab = slab_readings(run);
+    let (Some(&before), Some(&after)) = (slab.first(), slab.last()) else {
+        return Err("no slab readings".into());
+    };
+    let Some(&full) = slab.iter().max_by_key(|r| r.0) else {
+        return Err("no slab readings".into());
+    };
+    let objects = i64::from(objects);
+    let ok = slab.len() >= 3
+        && full.0 - after.0 >= objects * 4 * 7 / 8
+        && full.1 - after.1 >= objects * 7 / 8
+        && after.0 - before.0 < 2 * 1024
+        && after.1 - before.1 < 2 * 1024 / 4;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "slab (kB, kmalloc-4k objects) before, ..., after rmmod: {slab:?}: not {objects} \
+             objects more, then back"
+        ))
     }
 }
 
@@ -732,6 +994,15 @@ pub fn expected_reports(scenario: &Scenario) -> Rules {
         for thread in scenario.threads {
             rules = rules.allowing(Rule::new().kind(ReportKind::SoftLockup).task(thread));
         }
+    }
+    if scenario.spins && scenario.cpus().is_some() {
+        // Where a CPU is left over, all of them report at once: a soft-lockup header may come
+        // cut by another CPU's lines, its task lost.
+        rules = rules.allowing(
+            Rule::new()
+                .name("a soft-lockup report cut by another CPU's")
+                .kind(ReportKind::SoftLockup),
+        );
     }
     if scenario.spins {
         // A vCPU that spins and that the host does not run for a while (the lab's guests share

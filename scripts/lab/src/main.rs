@@ -18,12 +18,11 @@
 //! time from `insmod` to the kernel's first report (guest clock), for `make bench`.
 
 use lab::diagnose::{DebugBuild, Live, Snapshot, Source};
-use lab::{boot, boot_for, check_buggy, Run, SCENARIOS};
+use lab::{boot, boot_for, Demo, Run, SCENARIOS};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
     if args == ["report-times"] {
         return report_times();
     }
@@ -33,31 +32,19 @@ fn main() -> ExitCode {
         Some("results") => return results(&args[1..]),
         _ => {}
     }
-    let scenario = match args.as_slice() {
-        [demo] if demo == "demo" => &SCENARIOS[0],
-        [demo, name] if demo == "demo" => match lab::scenario(name) {
-            Some(s) => s,
-            None => {
-                eprintln!(
-                    "lab demo: unknown scenario '{name}' (valid: {})",
-                    names.join(", ")
-                );
-                return ExitCode::from(2);
-            }
-        },
-        _ => {
-            eprintln!(
-                "usage: lab demo [SCENARIO]   (SCENARIO: {})",
-                names.join(", ")
-            );
+    let demo = match demo_args(&args) {
+        Ok(demo) => demo,
+        Err(why) => {
+            eprintln!("lab demo: {why}");
             return ExitCode::from(2);
         }
     };
-    let run = boot(
-        &format!("demo-{}", scenario.name),
-        &lab::demo(scenario),
-        boot_for(scenario, true),
-    );
+    let scenario = demo.scenario;
+    let name = match demo.panic {
+        Some(_) => format!("demo-{}-panic", scenario.name),
+        None => format!("demo-{}", scenario.name),
+    };
+    let run = boot(&name, &demo.cmd(), demo.boot(true));
     println!(
         "\n==> splat {}   (what the kernel reported, explained)\n",
         run.log.display()
@@ -65,13 +52,18 @@ fn main() -> ExitCode {
     let reports = run.reports();
     print!("{}", splat::to_text(&reports));
     lock_graph(&run, &reports);
-    match check_buggy(&run, scenario) {
+    match demo.check(&run) {
         Ok(()) => {
             println!(
-                "\nmake run: OK (kernel {}, scenario {}): {}",
+                "\nmake run: OK (kernel {}, scenario {}{}): {}",
                 lab::target().name(),
                 scenario.name,
-                scenario.summary()
+                if demo.panic.is_some() {
+                    ", PANIC=1"
+                } else {
+                    ""
+                },
+                demo.summary()
             );
             println!("console log: {}", run.log.display());
             ExitCode::SUCCESS
@@ -84,6 +76,47 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `lab demo [SCENARIO] [--panic=0|1]`: the scenario (default the first), and whether the kernel
+/// is to panic at its deadlock (`make run PANIC=`: `--panic` alone is `--panic=1`). The error
+/// says what is wrong, for a person who typed `make run`.
+fn demo_args(args: &[String]) -> Result<Demo, String> {
+    let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+    let usage = || {
+        format!(
+            "usage: lab demo [SCENARIO] [--panic=0|1]   (SCENARIO: {})",
+            names.join(", ")
+        )
+    };
+    let Some((first, rest)) = args.split_first() else {
+        return Err(usage());
+    };
+    if first != "demo" {
+        return Err(usage());
+    }
+    let (mut scenario, mut panic) = (None, false);
+    for arg in rest {
+        match arg.as_str() {
+            "--panic" | "--panic=1" => panic = true,
+            "--panic=0" | "--panic=" => panic = false,
+            a if a.starts_with("--panic=") => {
+                return Err(format!(
+                    "PANIC={}: not a choice: PANIC=1 makes the kernel panic at the deadlock \
+                     (the detector that finds it: hung task, soft or hard lockup), PANIC=0 (the \
+                     default) does not",
+                    &a["--panic=".len()..]
+                ))
+            }
+            a if a.starts_with('-') || scenario.is_some() => return Err(usage()),
+            name => {
+                scenario = Some(lab::scenario(name).ok_or_else(|| {
+                    format!("unknown scenario '{name}' (valid: {})", names.join(", "))
+                })?)
+            }
+        }
+    }
+    Demo::new(scenario.unwrap_or(&SCENARIOS[0]), panic)
 }
 
 /// Prints, per scenario, the time from `insmod` to the first report and what that report was.
