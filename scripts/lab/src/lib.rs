@@ -459,6 +459,12 @@ pub fn lock_names(report: &Report) -> Vec<&str> {
 /// after; the lab is quicker.
 pub const PANICKED: (&str, u32) = (r"^\[ *[0-9.]+\] Kernel panic - not syncing", 1);
 
+/// The scenarios' names, comma-separated.
+fn names() -> String {
+    let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+    names.join(", ")
+}
+
 /// A demo as `make run` plays it (`qemu/demo.sh`): a scenario, fixed then buggy, and maybe the
 /// panic it was asked for.
 #[derive(Debug, Clone, Copy)]
@@ -492,6 +498,43 @@ impl Demo {
             }
         };
         Ok(Demo { scenario, panic })
+    }
+
+    /// The arguments of `lab demo`: `[SCENARIO] [--panic=0|1]`, the scenario (default the
+    /// first) and whether the kernel is to panic at its deadlock (`make run PANIC=`; `--panic`
+    /// alone is `--panic=1`). The error says what is wrong to a person who typed `make run`.
+    pub fn parse(args: &[String]) -> Result<Demo, String> {
+        let (mut scenario, mut panic) = (None, false);
+        for arg in args {
+            match arg.as_str() {
+                "--panic" | "--panic=1" => panic = true,
+                "--panic=0" | "--panic=" => panic = false,
+                a if a.starts_with("--panic=") => {
+                    return Err(format!(
+                        "PANIC={}: not a choice: PANIC=1 makes the kernel panic at the deadlock \
+                         (the detector that finds it: hung task, soft or hard lockup), PANIC=0 \
+                         (the default) does not",
+                        &a["--panic=".len()..]
+                    ))
+                }
+                a if a.starts_with('-') || scenario.is_some() => return Err(Demo::usage()),
+                name => {
+                    scenario =
+                        Some(crate::scenario(name).ok_or_else(|| {
+                            format!("unknown scenario '{name}' (valid: {})", names())
+                        })?)
+                }
+            }
+        }
+        Demo::new(scenario.unwrap_or(&SCENARIOS[0]), panic)
+    }
+
+    /// How `lab demo` is called.
+    pub fn usage() -> String {
+        format!(
+            "usage: lab demo [SCENARIO] [--panic=0|1]   (SCENARIO: {})",
+            names()
+        )
     }
 
     /// The guest command line: the scenario's facts, and with a panic the sysctl that asks for
@@ -1220,6 +1263,133 @@ mod tests {
                 scenario
             )
             .is_err());
+        }
+    }
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_demo_is_asked_for_as_make_run_says() {
+        let abba = Demo::parse(&args(&[])).unwrap();
+        assert_eq!((abba.scenario.name, abba.panic), ("abba", None));
+        let sysctl = |a: &[&str]| Demo::parse(&args(a)).unwrap().panic.map(|p| p.sysctl);
+        assert_eq!(sysctl(&["mutex", "--panic=1"]), Some("hung_task_panic"));
+        assert_eq!(sysctl(&["spin", "--panic"]), Some("softlockup_panic"));
+        assert_eq!(sysctl(&["hardirq", "--panic=1"]), Some("hardlockup_panic"));
+        assert_eq!(sysctl(&["spin", "--panic=0"]), None);
+        assert_eq!(sysctl(&["spin", "--panic="]), None);
+        let err = Demo::parse(&args(&["mutex", "--panic=yes"])).unwrap_err();
+        assert!(err.starts_with("PANIC=yes: not a choice: PANIC=1"), "{err}");
+        // No detector finds these: they report and go on.
+        for name in ["irq", "atomic", "sleep_in_irq"] {
+            let err = Demo::parse(&args(&[name, "--panic=1"])).unwrap_err();
+            let why =
+                format!("PANIC=1: scenario {name} cannot panic: nothing in it hangs or spins");
+            assert!(err.starts_with(&why), "{err}");
+            assert!(
+                err.ends_with(
+                    "scenarios that can: abba, abc, recursive, leak, plain, spin, \
+                                   mutex, rwsem, workqueue, completion, hardirq, backlog"
+                ),
+                "{err}"
+            );
+            assert!(Demo::parse(&args(&[name])).is_ok());
+        }
+        let err = Demo::parse(&args(&["abcd"])).unwrap_err();
+        assert!(
+            err.starts_with("unknown scenario 'abcd' (valid: abba, abc,"),
+            "{err}"
+        );
+        for bad in [&["abba", "spin"][..], &["--cpus=3"]] {
+            assert!(Demo::parse(&args(bad))
+                .unwrap_err()
+                .starts_with("usage: lab demo"));
+        }
+        // The spin demo: top, from a CPU left over; the guest ends itself.
+        let spin = Demo::parse(&args(&["spin"])).unwrap();
+        assert!(spin
+            .cmd()
+            .ends_with("SHOW='top' FULL='' PANIC='' PANIC_BY='' . /lab/demo.sh"));
+        let boot = spin.boot(false);
+        assert_eq!((boot.cpus, boot.until), (Some(3), None));
+        // Asked to panic: the guest is told the sysctl, and powered off after the panic.
+        let panic = Demo::parse(&args(&["spin", "--panic"])).unwrap();
+        assert!(panic
+            .cmd()
+            .ends_with("PANIC='softlockup_panic' PANIC_BY='soft-lockup' . /lab/demo.sh"));
+        let boot = panic.boot(false);
+        assert_eq!((boot.cpus, boot.until), (None, Some(PANICKED)));
+        let backlog = Demo::parse(&args(&["backlog"])).unwrap();
+        assert!(backlog
+            .cmd()
+            .contains("SHOW='slab' FULL='none consumed: queueing no more'"));
+        assert_eq!(backlog.boot(false).cpus, None);
+    }
+
+    #[test]
+    fn top_shows_the_spinners_first_and_running() {
+        let threads = ["spinner_a", "spinner_b"];
+        // A kernel message between the rows is not a row.
+        let top =
+            "[   12.188320] Mem: 26228K used, 456624K free, 2440K shrd, 0K buff, 2440K cached\n\
+                   [   12.208771]   PID  PPID USER     STAT   VSZ %VSZ %CPU COMMAND\n\
+                   [   12.214730]    62     2 root     RW       0   0%  35% [spinner_b]\n\
+                   [   12.215000] watchdog: BUG: soft lockup - CPU#0 stuck for 3s! [spinner_a:61]\n\
+                   [   12.219632]    61     2 root     RW       0   0%  28% [spinner_a]\n\
+                   [   12.225354]   100    59 root     R     2268   0%   2% top -b -d 1 -n 2\n\
+                   [   12.227394]    14     2 root     IW       0   0%   1% [rcu_sched]\n";
+        assert_eq!(check_top(&run(top), &threads), Ok(()));
+        assert_eq!(top_rows(&run(top)).len(), 4);
+        for (from, to) in [
+            // Asleep, idle, or below another task.
+            (
+                "RW       0   0%  28% [spinner_a]",
+                "SW       0   0%  28% [spinner_a]",
+            ),
+            (
+                "RW       0   0%  28% [spinner_a]",
+                "RW       0   0%   3% [spinner_a]",
+            ),
+            (
+                "   62     2 root     RW",
+                "   14     2 root     RW       0   0%  40% [rcu_sched]\n   62     2 root     RW",
+            ),
+        ] {
+            let err = check_top(&run(&top.replace(from, to)), &threads).unwrap_err();
+            assert!(err.contains("not show spinner_"), "{err}");
+        }
+        let gone = top.replace("[spinner_a]", "[kworker/1:1]");
+        assert_eq!(
+            check_top(&run(&gone), &threads),
+            Err("top does not list spinner_a".into())
+        );
+        assert_eq!(
+            check_top(&run("[ 1.0] lab: exit 0\n"), &threads),
+            Err("no output of top".into())
+        );
+    }
+
+    #[test]
+    fn slab_grows_by_the_backlog_and_comes_back() {
+        let readings = |r: &[(u32, u32)]| {
+            let lines: Vec<String> = r
+                .iter()
+                .map(|(kb, n)| format!("[   11.769788] lab: slab {kb} kmalloc-4k {n}\n"))
+                .collect();
+            run(&lines.concat())
+        };
+        let ok = [(10084, 436), (11480, 804), (17724, 2244), (9704, 240)];
+        assert_eq!(slab_readings(&readings(&ok)).len(), 4);
+        assert_eq!(check_slab(&readings(&ok), 2048), Ok(()));
+        for bad in [
+            // Not back after rmmod, never full, or no reading after rmmod.
+            &[(10084, 436), (17724, 2244), (17500, 2200)][..],
+            &[(10084, 436), (12000, 900), (9704, 240)],
+            &[(10084, 436), (17724, 2244)],
+        ] {
+            assert!(check_slab(&readings(bad), 2048).is_err(), "{bad:?}");
         }
     }
 

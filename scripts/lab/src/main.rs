@@ -32,7 +32,11 @@ fn main() -> ExitCode {
         Some("results") => return results(&args[1..]),
         _ => {}
     }
-    let demo = match demo_args(&args) {
+    let demo = match args.split_first() {
+        Some((demo, rest)) if demo == "demo" => Demo::parse(rest),
+        _ => Err(Demo::usage()),
+    };
+    let demo = match demo {
         Ok(demo) => demo,
         Err(why) => {
             eprintln!("lab demo: {why}");
@@ -76,47 +80,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `lab demo [SCENARIO] [--panic=0|1]`: the scenario (default the first), and whether the kernel
-/// is to panic at its deadlock (`make run PANIC=`: `--panic` alone is `--panic=1`). The error
-/// says what is wrong, for a person who typed `make run`.
-fn demo_args(args: &[String]) -> Result<Demo, String> {
-    let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
-    let usage = || {
-        format!(
-            "usage: lab demo [SCENARIO] [--panic=0|1]   (SCENARIO: {})",
-            names.join(", ")
-        )
-    };
-    let Some((first, rest)) = args.split_first() else {
-        return Err(usage());
-    };
-    if first != "demo" {
-        return Err(usage());
-    }
-    let (mut scenario, mut panic) = (None, false);
-    for arg in rest {
-        match arg.as_str() {
-            "--panic" | "--panic=1" => panic = true,
-            "--panic=0" | "--panic=" => panic = false,
-            a if a.starts_with("--panic=") => {
-                return Err(format!(
-                    "PANIC={}: not a choice: PANIC=1 makes the kernel panic at the deadlock \
-                     (the detector that finds it: hung task, soft or hard lockup), PANIC=0 (the \
-                     default) does not",
-                    &a["--panic=".len()..]
-                ))
-            }
-            a if a.starts_with('-') || scenario.is_some() => return Err(usage()),
-            name => {
-                scenario = Some(lab::scenario(name).ok_or_else(|| {
-                    format!("unknown scenario '{name}' (valid: {})", names.join(", "))
-                })?)
-            }
-        }
-    }
-    Demo::new(scenario.unwrap_or(&SCENARIOS[0]), panic)
 }
 
 /// Prints, per scenario, the time from `insmod` to the first report and what that report was.

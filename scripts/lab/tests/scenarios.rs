@@ -143,3 +143,11 @@ fn a_hung_task_panics_at_schedule() {
 fn a_soft_lockup_panics_at_spin_lock() {
     demo("spin", true);
 }
+
+/// `make run SCENARIO=hardirq PANIC=1`: with `hardlockup_panic` set, the hard-lockup detector
+/// panics the kernel (`Hard LOCKUP`) after its report, whose stack of the stuck CPU (by NMI)
+/// shows the interrupt's handler spinning in `do_raw_spin_lock()`.
+#[test]
+fn a_hard_lockup_panics_at_spin_lock() {
+    demo("hardirq", true);
+}
