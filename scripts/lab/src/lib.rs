@@ -606,9 +606,9 @@ pub fn boot_for(scenario: &Scenario, echo: bool) -> Boot {
 /// expected lockdep report and no other (none at all for a scenario lockdep cannot see), naming
 /// the scenario's locks, cycle and functions, and the other reports it must print; a hung-task
 /// report and state D for each thread that sleeps forever, and where the kernel names blockers,
-/// each owner it must name; a soft-lockup report for each spinning thread; and an `rmmod` that
-/// succeeded within 2 s (except where nothing can end the threads). The error is a one-line
-/// reason.
+/// each owner it must name; a soft-lockup report for each spinning thread; what the demo shows
+/// besides ([`Shows`]: [`check_top`], [`check_slab`]); and an `rmmod` that succeeded within 2 s
+/// (except where nothing can end the threads). The error is a one-line reason.
 pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
     if run.status != 0 {
         return Err(format!("the guest command failed (status {})", run.status));
