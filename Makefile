@@ -1,7 +1,9 @@
 # rust-deadlock: a Rust-for-Linux module that deadlocks on purpose, and the QEMU lab around it.
 #
 #   make run     set up what is missing, build, boot the guest and play the demo
-#                (SCENARIO= picks the deadlock, one of the README's scenario table; default abba)
+#                (SCENARIO= picks the deadlock, one of the README's scenario table; default abba;
+#                PANIC=1 makes the kernel panic at it: hung_task_panic, softlockup_panic or
+#                hardlockup_panic, the sysctl of the detector that finds it)
 #   make test    set up what is missing, build, run the zero-warning checks and every test, on
 #                every kernel the lab supports (KERNEL=... narrows it to one; TESTS=host or
 #                TESTS=lab to one part, SHARD=M/N to the M-th of N parts of the lab's tests, as
@@ -45,7 +47,7 @@ ifeq ($(origin KERNEL),undefined)
 KERNEL := $(firstword $(shell sed -n 's/^KERNELS=(\(.*\))$$/\1/p' scripts/env.sh))
 endif
 SCENARIO ?= abba
-export KERNEL TEST_KERNELS LAB_VARIANT SCENARIO
+export KERNEL TEST_KERNELS LAB_VARIANT SCENARIO PANIC
 
 ifeq ($(KDIR),)
 # Found at its first use (only the targets that build need it), then kept: each search costs 0.1 s.

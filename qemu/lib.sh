@@ -94,11 +94,40 @@ states() {
 # is twice watchdog_thresh; the default reports after 20 s).
 soft_lockup_after_2s() { echo 1 > /proc/sys/kernel/watchdog_thresh; }
 
-# slab: the kernel's slab memory now, as "lab: slab KB kmalloc-4k N": /proc/meminfo's Slab, and
-# the objects in use of the 4 KiB kmalloc cache (/proc/slabinfo).
+# slab: the kernel's slab memory now: /proc/meminfo's Slab line and /proc/slabinfo's line of the
+# 4 KiB kmalloc cache (the first time with slabinfo's header), then the same figures for the
+# host, as "lab: slab KB kmalloc-4k N" (N: the objects in use); sets _kb to the kB.
 slab() {
-    echo "lab: slab $(sed -n 's/^Slab: *\([0-9]*\) kB$/\1/p' /proc/meminfo)" \
-        "kmalloc-4k $(sed -n 's/^kmalloc-4k  *\([0-9]*\) .*/\1/p' /proc/slabinfo)"
+    _meminfo=$(grep '^Slab:' /proc/meminfo)
+    _slabinfo=$(grep '^kmalloc-4k ' /proc/slabinfo)
+    echo "$_meminfo"
+    [ -n "${_slab_header:-}" ] || { grep '^# name' /proc/slabinfo; _slab_header=1; }
+    echo "$_slabinfo"
+    set -- $_meminfo; _kb=$2
+    set -- $_slabinfo
+    echo "lab: slab $_kb kmalloc-4k $2"
+}
+
+# slab_now: sets _slab to /proc/meminfo's Slab in kB, with the shell alone (it is polled).
+slab_now() {
+    _slab=0
+    while read -r _key _value _; do
+        [ "$_key" = Slab: ] && { _slab=$_value; return; }
+    done < /proc/meminfo
+}
+
+# slab_above KB: /proc/meminfo's Slab is above KB kB.
+slab_above() { slab_now; [ "$_slab" -gt "$1" ]; }
+
+# waiting THREAD...: status says that each thread waits for a lock (asleep, or spinning).
+waiting() {
+    for _t in "$@"; do
+        _w=""
+        while read -r _name _count _state _; do
+            [ "$_name" = "$_t" ] && [ "$_state" = state=waiting ] && _w=1
+        done < "$PARAMS/status"
+        [ -n "$_w" ] || return 1
+    done
 }
 
 # locks: the names of the module's lock classes, one per line (from status; empty when unloaded).
@@ -174,6 +203,15 @@ wait_hung() {
     clock; _until=$(( _now + $1 * 1000 )); shift
     for _t in "$@"; do
         clock; wait_log $(( (_until - _now + 999) / 1000 )) "INFO: task $_t:[0-9]* blocked for more than" || return 1
+    done
+}
+
+# wait_soft_lockup SECS THREAD...: wait until the soft-lockup detector has reported the CPU of
+# each thread (the task its report names).
+wait_soft_lockup() {
+    clock; _until=$(( _now + $1 * 1000 )); shift
+    for _t in "$@"; do
+        clock; wait_log $(( (_until - _now + 999) / 1000 )) "soft lockup - CPU#[0-9]* stuck for [0-9]*s! \[$_t:" || return 1
     done
 }
 

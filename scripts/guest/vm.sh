@@ -12,7 +12,7 @@
 # cannot recover, e.g. with every CPU spinning: power it off from here once N console lines, default
 # 1, match the extended regular expression PATTERN; the run then counts as finished, status 0;
 # with --then PATTERN2, at the first line after those that matches PATTERN2 instead, for a report
-# whose end is known but not its length),
+# whose end is known but not its length, or when the guest ends itself before that line),
 # --qmp SOCK (a QMP socket for the host's debuggers, with QEMU's vmcoreinfo device; see
 # scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket), --with FILE (one more file in
 # the guest's /lab, e.g. a static tool of scripts/guest/; repeatable).
@@ -146,13 +146,13 @@ out=${log_file:-$work/console.log}
 if command -v mawk >/dev/null; then line_awk=(mawk -W interactive); else line_awk=(awk); fi
 console() {
     "${line_awk[@]}" -v re="$until" -v want="$count" -v after="$then" -v pidfile="$work/qemu.pid" \
-        -v flag="$work/until" -v first="$work/first" \
+        -v flag="$work/until" -v matched="$work/matched" -v first="$work/first" \
         -v timed="${LAB_TIMING:+date +%s.%N > '$work/first'}" '
         ended { next }
         { gsub(/\r/, ""); print; fflush() }
         !seen_first && /^\[/ { seen_first = 1; if (timed != "") system(timed); else { printf "" > first; close(first) } }
         hit && !done && $0 ~ after { done = 1 }
-        re != "" && !hit && $0 ~ re && ++seen == want { hit = 1; if (after == "") done = 1 }
+        re != "" && !hit && $0 ~ re && ++seen == want { hit = 1; if (after == "") done = 1; else system("touch " matched) }
         done && !ended { system("touch " flag); ended = 1 }
         /^(\[ *[0-9.]*\] )?lab: exit [0-9]+$/ { ended = 1 }
         ended { system("kill $(cat " pidfile " 2>/dev/null) 2>/dev/null") }'
@@ -173,7 +173,7 @@ silent_watch() {
 
 # run_guest: one guest from start to end; sets status (QEMU's, 124 on timeout).
 run_guest() {
-    rm -f "$work/silent" "$work/until" "$work/qemu.pid" "$work/first"
+    rm -f "$work/silent" "$work/until" "$work/matched" "$work/qemu.pid" "$work/first"
     : > "$out"
     send_payload
     qemu_start=$EPOCHREALTIME
@@ -214,7 +214,9 @@ fi
 if [[ -n ${LAB_TIMING:-} && -f $work/first ]]; then
     elapsed "$qemu_start" "$(cat "$work/first")" >> "$LAB_TIMING"; echo >> "$LAB_TIMING"
 fi
-if [[ -f $work/until ]]; then
+# A guest that ends itself between --until's lines and --then's (a kernel that resets at once
+# after a panic, panic=-1) ended where it was to be powered off.
+if [[ -f $work/until ]] || { [[ -f $work/matched ]] && ((status == 0)); }; then
     ((quiet)) || echo "vm.sh: powered the guest off: $count console line(s) matched '$until'" >&2
     exit 0
 fi

@@ -17,7 +17,7 @@ pub mod diagnose;
 pub mod kcidb;
 pub mod results;
 pub mod scenarios;
-pub use scenarios::{scenario, Scenario, SCENARIOS};
+pub use scenarios::{scenario, Panic, Scenario, Shows, SCENARIOS};
 #[cfg(test)]
 mod workflow;
 
@@ -169,7 +169,8 @@ pub struct Boot {
     /// extended regular expression (`scripts/guest/vm.sh --until`); the run then has status 0.
     pub until: Option<(&'static str, u32)>,
     /// With `until`: power the guest off only at the first line after those that matches this
-    /// extended regular expression (`scripts/guest/vm.sh --then`): the end of the report.
+    /// extended regular expression (`scripts/guest/vm.sh --then`): the end of the report. A guest
+    /// that ends itself before that line (a reset after a panic) ended as it should too.
     pub then: Option<&'static str>,
     /// Restore the guest from the kernel's saved guest where the lab can (`LAB_SNAPSHOT`, the
     /// default); `false` boots it.
@@ -452,9 +453,137 @@ pub fn lock_names(report: &Report) -> Vec<&str> {
     locks
 }
 
-/// The guest command line of the demo `make run SCENARIO=name` plays.
-pub fn demo(scenario: &Scenario) -> String {
-    format!("{} . /lab/demo.sh", scenario.demo_env())
+/// What ends a guest whose kernel panicked at a deadlock it was asked to panic at (`make run
+/// PANIC=1`): the panic's line, then the end of the panicking CPU's stack that follows it (the
+/// lab's kernels have `DEBUG_BUGVERBOSE`). With `panic=-1` the guest would reset itself right
+/// after; the lab is quicker.
+pub const PANICKED: (&str, u32) = (r"^\[ *[0-9.]+\] Kernel panic - not syncing", 1);
+
+/// The scenarios' names, comma-separated.
+fn names() -> String {
+    let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+    names.join(", ")
+}
+
+/// A demo as `make run` plays it (`qemu/demo.sh`): a scenario, fixed then buggy, and maybe the
+/// panic it was asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Demo {
+    /// The scenario.
+    pub scenario: &'static Scenario,
+    /// With `make run PANIC=1`: how the kernel panics at the deadlock.
+    pub panic: Option<Panic>,
+}
+
+impl Demo {
+    /// The demo of `scenario`; with `panic`, the kernel panics at its deadlock, which no
+    /// detector may find: then an error that says why, for `make run PANIC=1`.
+    pub fn new(scenario: &'static Scenario, panic: bool) -> Result<Demo, String> {
+        let panic = match (panic, scenario.panic()) {
+            (false, _) => None,
+            (true, Some(p)) => Some(p),
+            (true, None) => {
+                let can: Vec<&str> = SCENARIOS
+                    .iter()
+                    .filter(|s| s.panic().is_some())
+                    .map(|s| s.name)
+                    .collect();
+                return Err(format!(
+                    "PANIC=1: scenario {} cannot panic: nothing in it hangs or spins, so no \
+                     lockup detector finds it (the kernel reports the bug and goes on); \
+                     scenarios that can: {}",
+                    scenario.name,
+                    can.join(", ")
+                ));
+            }
+        };
+        Ok(Demo { scenario, panic })
+    }
+
+    /// The arguments of `lab demo`: `[SCENARIO] [--panic=0|1]`, the scenario (default the
+    /// first) and whether the kernel is to panic at its deadlock (`make run PANIC=`; `--panic`
+    /// alone is `--panic=1`). The error says what is wrong to a person who typed `make run`.
+    pub fn parse(args: &[String]) -> Result<Demo, String> {
+        let (mut scenario, mut panic) = (None, false);
+        for arg in args {
+            match arg.as_str() {
+                "--panic" | "--panic=1" => panic = true,
+                "--panic=0" | "--panic=" => panic = false,
+                a if a.starts_with("--panic=") => {
+                    return Err(format!(
+                        "PANIC={}: not a choice: PANIC=1 makes the kernel panic at the deadlock \
+                         (the detector that finds it: hung task, soft or hard lockup), PANIC=0 \
+                         (the default) does not",
+                        &a["--panic=".len()..]
+                    ))
+                }
+                a if a.starts_with('-') || scenario.is_some() => return Err(Demo::usage()),
+                name => {
+                    scenario =
+                        Some(crate::scenario(name).ok_or_else(|| {
+                            format!("unknown scenario '{name}' (valid: {})", names())
+                        })?)
+                }
+            }
+        }
+        Demo::new(scenario.unwrap_or(&SCENARIOS[0]), panic)
+    }
+
+    /// How `lab demo` is called.
+    pub fn usage() -> String {
+        format!(
+            "usage: lab demo [SCENARIO] [--panic=0|1]   (SCENARIO: {})",
+            names()
+        )
+    }
+
+    /// The guest command line: the scenario's facts, and with a panic the sysctl that asks for
+    /// it, for `qemu/demo.sh`.
+    pub fn cmd(&self) -> String {
+        let (sysctl, detector) = self.panic.map_or(("", ""), |p| (p.sysctl, p.detector));
+        format!(
+            "{} PANIC='{sysctl}' PANIC_BY='{detector}' . /lab/demo.sh",
+            self.scenario.demo_env()
+        )
+    }
+
+    /// How the guest is started: powered off from the host after the panic, or as
+    /// [`boot_for`] says, with the CPUs the scenario's demo needs ([`Scenario::cpus`]): a guest
+    /// where a CPU is left over ends itself when the demo is done.
+    pub fn boot(&self, echo: bool) -> Boot {
+        if self.panic.is_some() {
+            return Boot {
+                echo,
+                until: Some(PANICKED),
+                then: Some("</TASK>"),
+                ..Boot::default()
+            };
+        }
+        match self.scenario.cpus() {
+            Some(cpus) => Boot {
+                echo,
+                cpus: Some(cpus),
+                ..Boot::default()
+            },
+            None => boot_for(self.scenario, echo),
+        }
+    }
+
+    /// Checks what the guest showed ([`check_buggy`], or [`check_panic`]).
+    pub fn check(&self, run: &Run) -> Result<(), String> {
+        match &self.panic {
+            Some(panic) => check_panic(run, self.scenario, panic),
+            None => check_buggy(run, self.scenario),
+        }
+    }
+
+    /// What the demo showed, once checked, in one sentence.
+    pub fn summary(&self) -> String {
+        match &self.panic {
+            Some(panic) => self.scenario.panic_summary(panic),
+            None => self.scenario.summary(),
+        }
+    }
 }
 
 /// How a guest that plays `scenario`'s buggy variant is booted: a guest whose CPUs all spin is
@@ -477,15 +606,28 @@ pub fn boot_for(scenario: &Scenario, echo: bool) -> Boot {
 /// expected lockdep report and no other (none at all for a scenario lockdep cannot see), naming
 /// the scenario's locks, cycle and functions, and the other reports it must print; a hung-task
 /// report and state D for each thread that sleeps forever, and where the kernel names blockers,
-/// each owner it must name; a soft-lockup report for each spinning thread; and an `rmmod` that
-/// succeeded within 2 s (except where nothing can end the threads). The error is a one-line
-/// reason.
+/// each owner it must name; a soft-lockup report for each spinning thread; what the demo shows
+/// besides ([`Shows`]: [`check_top`], [`check_slab`]); and an `rmmod` that succeeded within 2 s
+/// (except where nothing can end the threads). The error is a one-line reason.
 pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
     if run.status != 0 {
         return Err(format!("the guest command failed (status {})", run.status));
     }
     run.check_reports(&expected_reports(scenario))?;
     let reports = run.reports();
+    check_lockdep(&reports, scenario)?;
+    for r in &reports {
+        if scenario.spins && r.kind == ReportKind::SoftLockup && !r.stacks.is_empty() {
+            explains(r, scenario)?;
+        }
+    }
+    check_rest(run, scenario, &reports)
+}
+
+/// Checks the lockdep report of `scenario`'s buggy variant among `reports` (exactly one, of the
+/// scenario's kind, naming its locks, cycle and fix; none where lockdep cannot see the locks),
+/// and the other reports it must print (`also`).
+fn check_lockdep(reports: &[Report], scenario: &Scenario) -> Result<(), String> {
     let lockdep: Vec<&Report> = reports
         .iter()
         .filter(|r| {
@@ -525,11 +667,13 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             explains(report, scenario)?;
         }
     }
-    for r in &reports {
-        if scenario.spins && r.kind == ReportKind::SoftLockup && !r.stacks.is_empty() {
-            explains(r, scenario)?;
-        }
-    }
+    Ok(())
+}
+
+/// The rest of [`check_buggy`]: the hung-task reports and states, the user process behind the
+/// deadlock, the blockers, what the demo shows besides, and the end (the lockup reports, or an
+/// `rmmod` within 2 s).
+fn check_rest(run: &Run, scenario: &Scenario, reports: &[Report]) -> Result<(), String> {
     // Plain semaphores: only 7.3's blocker lines let splat see that lockdep missed a cycle, once
     // every thread of it has been reported (the detector may report one a round before the
     // other, and that report shows no cycle yet). One of each thread's reports explains it: not
@@ -547,12 +691,7 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             }
         }
     }
-    let named: Vec<&str> = reports.iter().flat_map(functions).collect();
-    for f in scenario.functions {
-        if !named.iter().any(|n| n.ends_with(f)) {
-            return Err(format!("no report names {f}"));
-        }
-    }
+    names_functions(reports, scenario)?;
     let lab = run.lab_lines();
     for thread in scenario.hung {
         let hung = |r: &&Report| {
@@ -599,6 +738,11 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
             }
         }
     }
+    match scenario.shows {
+        Some(Shows::Top) => check_top(run, scenario.threads)?,
+        Some(Shows::Slab { objects, .. }) => check_slab(run, objects)?,
+        None => {}
+    }
     if let Some(cpu) = scenario.hard_lockup {
         return check_hard_lockup(run, scenario, cpu);
     }
@@ -620,6 +764,167 @@ pub fn check_buggy(run: &Run, scenario: &Scenario) -> Result<(), String> {
         Some((0, ms)) if ms < 2000 => Ok(()),
         Some((rc, ms)) => Err(format!("rmmod exited {rc} after {ms} ms")),
         None => Err("rmmod did not finish".into()),
+    }
+}
+
+/// Checks that the reports name each of the scenario's functions (in a stack, or where a lock
+/// was taken).
+fn names_functions(reports: &[Report], scenario: &Scenario) -> Result<(), String> {
+    let named: Vec<&str> = reports.iter().flat_map(functions).collect();
+    match scenario
+        .functions
+        .iter()
+        .find(|f| !named.iter().any(|n| n.ends_with(*f)))
+    {
+        Some(f) => Err(format!("no report names {f}")),
+        None => Ok(()),
+    }
+}
+
+/// Checks a guest that was asked to panic at `scenario`'s deadlock (`make run PANIC=1`): it was
+/// powered off after the panic; its lockdep report is the one [`check_buggy`] expects, and no
+/// other report but the expected ones and the panic's own; the kernel said `Kernel panic - not
+/// syncing: MESSAGE`; and before that, the detector's report of one of the scenario's threads,
+/// whose stack is in `panic.at` (where it sleeps or spins), called from the scenario's code.
+pub fn check_panic(run: &Run, scenario: &Scenario, panic: &Panic) -> Result<(), String> {
+    if run.status != 0 {
+        return Err(format!(
+            "the guest did not end at a panic (status {})",
+            run.status
+        ));
+    }
+    let rules = expected_reports(scenario).allowing(
+        Rule::new()
+            .name("the panic")
+            .kind(ReportKind::Generic)
+            .title("Kernel panic*"),
+    );
+    run.check_reports(&rules)?;
+    let reports = run.reports();
+    check_lockdep(&reports, scenario)?;
+    names_functions(&reports, scenario)?;
+    let line = format!("Kernel panic - not syncing: {}", panic.message);
+    let Some(at) = run.find(&line) else {
+        return Err(format!("no '{line}'"));
+    };
+    // splat numbers lines from 1, `find` from 0.
+    let stuck = reports.iter().any(|r| {
+        let named = functions(r);
+        r.start_line <= at + 1
+            && matches!(
+                r.kind,
+                ReportKind::HungTask | ReportKind::SoftLockup | ReportKind::HardLockup
+            )
+            && r.tasks
+                .iter()
+                .any(|t| scenario.threads.contains(&t.comm.as_str()))
+            && named.contains(&panic.at)
+            && scenario
+                .functions
+                .iter()
+                .any(|f| named.iter().any(|n| n.ends_with(f)))
+    });
+    if stuck {
+        Ok(())
+    } else {
+        Err(format!(
+            "no {} report before the panic with a thread of the scenario in {}",
+            panic.detector, panic.at
+        ))
+    }
+}
+
+/// The rows of the last frame of `top -b` in the console (busybox: PID PPID USER STAT VSZ %VSZ
+/// %CPU COMMAND, `[name]` for a kernel thread), each as its columns. Lines that are not rows (a
+/// kernel message printed meanwhile) are skipped.
+pub fn top_rows(run: &Run) -> Vec<Vec<&str>> {
+    let lines: Vec<&str> = run.lines().collect();
+    let header = |l: &&str| l.trim_start().starts_with("PID  PPID USER");
+    let Some(last) = lines.iter().rposition(header) else {
+        return Vec::new();
+    };
+    let percent = |c: &str| {
+        c.strip_suffix('%')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let digits = |c: &str| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit());
+    lines[last + 1..]
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|c| c.len() >= 8 && digits(c[0]) && digits(c[1]) && percent(c[5]) && percent(c[6]))
+        .collect()
+}
+
+/// Checks that `top`'s last frame (its %CPU over the second before it) shows each of `threads`
+/// running (`RW`: a kernel thread in state R) and taking a CPU (a third of three CPUs' time, 20 %
+/// at least), at the top of the list: above it only the others of `threads`, or top itself
+/// (busy reading /proc).
+pub fn check_top(run: &Run, threads: &[&str]) -> Result<(), String> {
+    let rows = top_rows(run);
+    if rows.is_empty() {
+        return Err("no output of top".into());
+    }
+    let ours = |cols: &Vec<&str>| threads.iter().any(|t| cols[7] == format!("[{t}]"));
+    for thread in threads {
+        let name = format!("[{thread}]");
+        let Some(at) = rows.iter().position(|cols| cols[7] == name) else {
+            return Err(format!("top does not list {thread}"));
+        };
+        let cpu: u32 = rows[at][6].trim_end_matches('%').parse().unwrap_or(0);
+        let above_ok = rows[..at].iter().all(|cols| cols[7] == "top" || ours(cols));
+        if !(rows[at][3].starts_with('R') && cpu >= 20 && above_ok) {
+            return Err(format!(
+                "top does not show {thread} running at the top of its list: {:?}",
+                rows[at]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `slab` readings of the guest (`qemu/lib.sh`: "lab: slab KB kmalloc-4k N"), in order, as
+/// (`Slab` in kB, `kmalloc-4k` objects in use).
+pub fn slab_readings(run: &Run) -> Vec<(i64, i64)> {
+    run.lab_lines()
+        .iter()
+        .filter_map(|l| {
+            let mut cols = l.strip_prefix("slab ")?.split(' ');
+            let kb = cols.next()?.parse().ok()?;
+            let objects = cols.nth(1)?.parse().ok()?;
+            Some((kb, objects))
+        })
+        .collect()
+}
+
+/// Checks the `slab` readings of a backlog of `objects` requests of 4 KiB that nothing consumes:
+/// the first before the deadlock, the last after `rmmod`, and the highest, once the backlog is
+/// full, holding at least 7/8 of it more than the last, in both `Slab`'s kB and `kmalloc-4k`'s
+/// objects; the last back within 2 MiB of the first. (Measured from the reading after `rmmod`,
+/// when nothing of the module is left: the first already counts the fixed variant's requests in
+/// flight. Only within 2 MiB: `/proc/slabinfo` counts a freed object still cached on a CPU as in
+/// use, and the kernel's own 4 KiB allocations moved by 15 objects in 1 of about 12 runs on
+/// 6.12.)
+pub fn check_slab(run: &Run, objects: u32) -> Result<(), String> {
+    let slab = slab_readings(run);
+    let (Some(&before), Some(&after)) = (slab.first(), slab.last()) else {
+        return Err("no slab readings".into());
+    };
+    let Some(&full) = slab.iter().max_by_key(|r| r.0) else {
+        return Err("no slab readings".into());
+    };
+    let objects = i64::from(objects);
+    let ok = slab.len() >= 3
+        && full.0 - after.0 >= objects * 4 * 7 / 8
+        && full.1 - after.1 >= objects * 7 / 8
+        && after.0 - before.0 < 2 * 1024
+        && after.1 - before.1 < 2 * 1024 / 4;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "slab (kB, kmalloc-4k objects) before, ..., after rmmod: {slab:?}: not {objects} \
+             objects more, then back"
+        ))
     }
 }
 
@@ -732,6 +1037,15 @@ pub fn expected_reports(scenario: &Scenario) -> Rules {
         for thread in scenario.threads {
             rules = rules.allowing(Rule::new().kind(ReportKind::SoftLockup).task(thread));
         }
+    }
+    if scenario.spins && scenario.cpus().is_some() {
+        // Where a CPU is left over, all of them report at once: a soft-lockup header may come
+        // cut by another CPU's lines, its task lost.
+        rules = rules.allowing(
+            Rule::new()
+                .name("a soft-lockup report cut by another CPU's")
+                .kind(ReportKind::SoftLockup),
+        );
     }
     if scenario.spins {
         // A vCPU that spins and that the host does not run for a while (the lab's guests share
@@ -949,6 +1263,133 @@ mod tests {
                 scenario
             )
             .is_err());
+        }
+    }
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_demo_is_asked_for_as_make_run_says() {
+        let abba = Demo::parse(&args(&[])).unwrap();
+        assert_eq!((abba.scenario.name, abba.panic), ("abba", None));
+        let sysctl = |a: &[&str]| Demo::parse(&args(a)).unwrap().panic.map(|p| p.sysctl);
+        assert_eq!(sysctl(&["mutex", "--panic=1"]), Some("hung_task_panic"));
+        assert_eq!(sysctl(&["spin", "--panic"]), Some("softlockup_panic"));
+        assert_eq!(sysctl(&["hardirq", "--panic=1"]), Some("hardlockup_panic"));
+        assert_eq!(sysctl(&["spin", "--panic=0"]), None);
+        assert_eq!(sysctl(&["spin", "--panic="]), None);
+        let err = Demo::parse(&args(&["mutex", "--panic=yes"])).unwrap_err();
+        assert!(err.starts_with("PANIC=yes: not a choice: PANIC=1"), "{err}");
+        // No detector finds these: they report and go on.
+        for name in ["irq", "atomic", "sleep_in_irq"] {
+            let err = Demo::parse(&args(&[name, "--panic=1"])).unwrap_err();
+            let why =
+                format!("PANIC=1: scenario {name} cannot panic: nothing in it hangs or spins");
+            assert!(err.starts_with(&why), "{err}");
+            assert!(
+                err.ends_with(
+                    "scenarios that can: abba, abc, recursive, leak, plain, spin, \
+                                   mutex, rwsem, workqueue, completion, hardirq, backlog"
+                ),
+                "{err}"
+            );
+            assert!(Demo::parse(&args(&[name])).is_ok());
+        }
+        let err = Demo::parse(&args(&["abcd"])).unwrap_err();
+        assert!(
+            err.starts_with("unknown scenario 'abcd' (valid: abba, abc,"),
+            "{err}"
+        );
+        for bad in [&["abba", "spin"][..], &["--cpus=3"]] {
+            assert!(Demo::parse(&args(bad))
+                .unwrap_err()
+                .starts_with("usage: lab demo"));
+        }
+        // The spin demo: top, from a CPU left over; the guest ends itself.
+        let spin = Demo::parse(&args(&["spin"])).unwrap();
+        assert!(spin
+            .cmd()
+            .ends_with("SHOW='top' FULL='' PANIC='' PANIC_BY='' . /lab/demo.sh"));
+        let boot = spin.boot(false);
+        assert_eq!((boot.cpus, boot.until), (Some(3), None));
+        // Asked to panic: the guest is told the sysctl, and powered off after the panic.
+        let panic = Demo::parse(&args(&["spin", "--panic"])).unwrap();
+        assert!(panic
+            .cmd()
+            .ends_with("PANIC='softlockup_panic' PANIC_BY='soft-lockup' . /lab/demo.sh"));
+        let boot = panic.boot(false);
+        assert_eq!((boot.cpus, boot.until), (None, Some(PANICKED)));
+        let backlog = Demo::parse(&args(&["backlog"])).unwrap();
+        assert!(backlog
+            .cmd()
+            .contains("SHOW='slab' FULL='none consumed: queueing no more'"));
+        assert_eq!(backlog.boot(false).cpus, None);
+    }
+
+    #[test]
+    fn top_shows_the_spinners_first_and_running() {
+        let threads = ["spinner_a", "spinner_b"];
+        // A kernel message between the rows is not a row.
+        let top =
+            "[   12.188320] Mem: 26228K used, 456624K free, 2440K shrd, 0K buff, 2440K cached\n\
+                   [   12.208771]   PID  PPID USER     STAT   VSZ %VSZ %CPU COMMAND\n\
+                   [   12.214730]    62     2 root     RW       0   0%  35% [spinner_b]\n\
+                   [   12.215000] watchdog: BUG: soft lockup - CPU#0 stuck for 3s! [spinner_a:61]\n\
+                   [   12.219632]    61     2 root     RW       0   0%  28% [spinner_a]\n\
+                   [   12.225354]   100    59 root     R     2268   0%   2% top -b -d 1 -n 2\n\
+                   [   12.227394]    14     2 root     IW       0   0%   1% [rcu_sched]\n";
+        assert_eq!(check_top(&run(top), &threads), Ok(()));
+        assert_eq!(top_rows(&run(top)).len(), 4);
+        for (from, to) in [
+            // Asleep, idle, or below another task.
+            (
+                "RW       0   0%  28% [spinner_a]",
+                "SW       0   0%  28% [spinner_a]",
+            ),
+            (
+                "RW       0   0%  28% [spinner_a]",
+                "RW       0   0%   3% [spinner_a]",
+            ),
+            (
+                "   62     2 root     RW",
+                "   14     2 root     RW       0   0%  40% [rcu_sched]\n   62     2 root     RW",
+            ),
+        ] {
+            let err = check_top(&run(&top.replace(from, to)), &threads).unwrap_err();
+            assert!(err.contains("not show spinner_"), "{err}");
+        }
+        let gone = top.replace("[spinner_a]", "[kworker/1:1]");
+        assert_eq!(
+            check_top(&run(&gone), &threads),
+            Err("top does not list spinner_a".into())
+        );
+        assert_eq!(
+            check_top(&run("[ 1.0] lab: exit 0\n"), &threads),
+            Err("no output of top".into())
+        );
+    }
+
+    #[test]
+    fn slab_grows_by_the_backlog_and_comes_back() {
+        let readings = |r: &[(u32, u32)]| {
+            let lines: Vec<String> = r
+                .iter()
+                .map(|(kb, n)| format!("[   11.769788] lab: slab {kb} kmalloc-4k {n}\n"))
+                .collect();
+            run(&lines.concat())
+        };
+        let ok = [(10084, 436), (11480, 804), (17724, 2244), (9704, 240)];
+        assert_eq!(slab_readings(&readings(&ok)).len(), 4);
+        assert_eq!(check_slab(&readings(&ok), 2048), Ok(()));
+        for bad in [
+            // Not back after rmmod, never full, or no reading after rmmod.
+            &[(10084, 436), (17724, 2244), (17500, 2200)][..],
+            &[(10084, 436), (12000, 900), (9704, 240)],
+            &[(10084, 436), (17724, 2244)],
+        ] {
+            assert!(check_slab(&readings(bad), 2048).is_err(), "{bad:?}");
         }
     }
 

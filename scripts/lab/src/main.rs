@@ -18,12 +18,11 @@
 //! time from `insmod` to the kernel's first report (guest clock), for `make bench`.
 
 use lab::diagnose::{DebugBuild, Live, Snapshot, Source};
-use lab::{boot, boot_for, check_buggy, Run, SCENARIOS};
+use lab::{boot, boot_for, Demo, Run, SCENARIOS};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
     if args == ["report-times"] {
         return report_times();
     }
@@ -33,31 +32,23 @@ fn main() -> ExitCode {
         Some("results") => return results(&args[1..]),
         _ => {}
     }
-    let scenario = match args.as_slice() {
-        [demo] if demo == "demo" => &SCENARIOS[0],
-        [demo, name] if demo == "demo" => match lab::scenario(name) {
-            Some(s) => s,
-            None => {
-                eprintln!(
-                    "lab demo: unknown scenario '{name}' (valid: {})",
-                    names.join(", ")
-                );
-                return ExitCode::from(2);
-            }
-        },
-        _ => {
-            eprintln!(
-                "usage: lab demo [SCENARIO]   (SCENARIO: {})",
-                names.join(", ")
-            );
+    let demo = match args.split_first() {
+        Some((demo, rest)) if demo == "demo" => Demo::parse(rest),
+        _ => Err(Demo::usage()),
+    };
+    let demo = match demo {
+        Ok(demo) => demo,
+        Err(why) => {
+            eprintln!("lab demo: {why}");
             return ExitCode::from(2);
         }
     };
-    let run = boot(
-        &format!("demo-{}", scenario.name),
-        &lab::demo(scenario),
-        boot_for(scenario, true),
-    );
+    let scenario = demo.scenario;
+    let name = match demo.panic {
+        Some(_) => format!("demo-{}-panic", scenario.name),
+        None => format!("demo-{}", scenario.name),
+    };
+    let run = boot(&name, &demo.cmd(), demo.boot(true));
     println!(
         "\n==> splat {}   (what the kernel reported, explained)\n",
         run.log.display()
@@ -65,13 +56,18 @@ fn main() -> ExitCode {
     let reports = run.reports();
     print!("{}", splat::to_text(&reports));
     lock_graph(&run, &reports);
-    match check_buggy(&run, scenario) {
+    match demo.check(&run) {
         Ok(()) => {
             println!(
-                "\nmake run: OK (kernel {}, scenario {}): {}",
+                "\nmake run: OK (kernel {}, scenario {}{}): {}",
                 lab::target().name(),
                 scenario.name,
-                scenario.summary()
+                if demo.panic.is_some() {
+                    ", PANIC=1"
+                } else {
+                    ""
+                },
+                demo.summary()
             );
             println!("console log: {}", run.log.display());
             ExitCode::SUCCESS

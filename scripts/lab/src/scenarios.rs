@@ -56,6 +56,42 @@ pub struct Scenario {
     /// print, as "INFO: task HUNG:pid is blocked on a mutex likely owned by task OWNER:pid". A
     /// hung task's name may end in `/`: any task whose name starts so (`kworker/`).
     pub owners: &'static [(&'static str, &'static str)],
+    /// What more the demo shows of the buggy variant, an article's symptom that no report names.
+    pub shows: Option<Shows>,
+}
+
+/// A symptom the demo shows besides the kernel's reports (`qemu/demo.sh`'s `SHOW`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shows {
+    /// High CPU: `top`, with the spinning threads at the top of its list in state R, each taking
+    /// a CPU. It needs a CPU that does not spin: the guest gets one more than the scenario has
+    /// threads ([`Scenario::cpus`]).
+    Top,
+    /// Kernel memory that no process owns: `/proc/meminfo`'s `Slab` and `/proc/slabinfo`'s
+    /// `kmalloc-4k` line before the deadlock, while the backlog grows, once it is full (the
+    /// module then prints `full`), and after `rmmod`, which gives it back. When full, the backlog
+    /// holds `objects` objects of 4 KiB.
+    Slab {
+        /// A line the module prints once the backlog is full.
+        full: &'static str,
+        /// How many 4 KiB objects the full backlog holds.
+        objects: u32,
+    },
+}
+
+/// How the kernel panics at the deadlock of a scenario, when asked to (`make run PANIC=1`): the
+/// detector that finds it panics instead of reporting and going on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panic {
+    /// The sysctl under `/proc/sys/kernel/` that turns the detector's report into a panic.
+    pub sysctl: &'static str,
+    /// The detector, in words.
+    pub detector: &'static str,
+    /// What the kernel then says: `Kernel panic - not syncing: MESSAGE`.
+    pub message: &'static str,
+    /// The function the stuck thread's stack shows it in, in the report before the panic: where
+    /// it sleeps (`schedule`) or spins (`do_raw_spin_lock`).
+    pub at: &'static str,
 }
 
 const CIRCULAR: &str = "possible circular locking dependency detected";
@@ -81,6 +117,7 @@ const ROW: Scenario = Scenario {
     also: &[],
     also_line: "",
     owners: &[],
+    shows: None,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -174,6 +211,7 @@ pub const SCENARIOS: &[Scenario] = &[
         fix: "in one global order",
         spins: true,
         unloads: false,
+        shows: Some(Shows::Top),
         ..ROW
     },
     Scenario {
@@ -273,6 +311,10 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["Backlog::consumer", "Backlog::auditor"],
         fix: "in one global order",
         hung: &["consumer", "auditor"],
+        shows: Some(Shows::Slab {
+            full: "none consumed: queueing no more",
+            objects: 2048,
+        }),
         ..ROW
     },
     Scenario {
@@ -317,10 +359,24 @@ impl Scenario {
         for kind in self.also {
             parts.push(format!("the kernel reported {}", kind.as_str()));
         }
+        match self.shows {
+            Some(Shows::Top) => parts.push(format!(
+                "top showed {} running at the top of its list, a CPU each",
+                self.threads.join(" and ")
+            )),
+            Some(Shows::Slab { objects, .. }) => parts.push(format!(
+                "Slab grew by the {objects} requests of the backlog (kmalloc-4k), owned by no process"
+            )),
+            None => {}
+        }
         if let Some(cpu) = self.hard_lockup {
             parts.push(format!("the hard-lockup detector reported CPU {cpu}, stuck in the interrupt, and the lab powered the guest off"));
+        } else if self.spins && self.cpus().is_some() {
+            parts.push("the soft-lockup detector reported both spinning CPUs; nothing can stop them (the lab ended the guest)".into());
         } else if self.spins {
             parts.push("the soft-lockup detector reported both CPUs, and the lab powered the frozen guest off".into());
+        } else if self.unloads && matches!(self.shows, Some(Shows::Slab { .. })) {
+            parts.push("rmmod ended the threads within 2 s and gave the memory back".into());
         } else if self.unloads {
             parts.push("rmmod ended the threads within 2 s".into());
         } else {
@@ -329,10 +385,65 @@ impl Scenario {
         parts.join("; ") + "."
     }
 
+    /// What the demo says once the kernel has panicked at the deadlock, in one sentence.
+    pub fn panic_summary(&self, panic: &Panic) -> String {
+        let lockdep = match self.report {
+            Some(kind) => format!("lockdep reported {}", kind.as_str()),
+            None => "lockdep saw nothing".into(),
+        };
+        format!(
+            "{lockdep}; with {}=1 the {} detector panicked the kernel ('{}'), the stuck thread's stack in {}.",
+            panic.sysctl, panic.detector, panic.message, panic.at
+        )
+    }
+
+    /// The guest's CPUs the demo needs, if not the lab's two: with [`Shows::Top`], one more
+    /// than the threads, which all spin, so that one is left to run `top`.
+    pub fn cpus(&self) -> Option<u32> {
+        (self.shows == Some(Shows::Top)).then(|| self.threads.len() as u32 + 1)
+    }
+
+    /// How the kernel panics at the buggy variant's deadlock when asked to (`make run PANIC=1`),
+    /// by the detector that finds it: the hard-lockup detector for a CPU stuck in an interrupt,
+    /// the soft-lockup detector for spinning CPUs, the hung-task detector for threads asleep in
+    /// state D. `None`: no detector finds the scenario's bug (nothing hangs or spins; the kernel
+    /// reports it and goes on).
+    pub fn panic(&self) -> Option<Panic> {
+        if self.hard_lockup.is_some() {
+            Some(Panic {
+                sysctl: "hardlockup_panic",
+                detector: "hard-lockup",
+                message: "Hard LOCKUP",
+                at: "do_raw_spin_lock",
+            })
+        } else if self.spins {
+            Some(Panic {
+                sysctl: "softlockup_panic",
+                detector: "soft-lockup",
+                message: "softlockup: hung tasks",
+                at: "do_raw_spin_lock",
+            })
+        } else if !self.hung.is_empty() {
+            Some(Panic {
+                sysctl: "hung_task_panic",
+                detector: "hung-task",
+                message: "hung_task: blocked tasks",
+                at: "schedule",
+            })
+        } else {
+            None
+        }
+    }
+
     /// The shell assignments that tell `qemu/demo.sh` which scenario to play.
     pub fn demo_env(&self) -> String {
+        let (show, full) = match self.shows {
+            Some(Shows::Top) => ("top", ""),
+            Some(Shows::Slab { full, .. }) => ("slab", full),
+            None => ("", ""),
+        };
         format!(
-            "SCENARIO={} PROGRESS='{}' REPORT='{}' ALSO='{}' HUNG='{}' FLIP={} SPINS={} HARD={} UNLOADS={}",
+            "SCENARIO={} PROGRESS='{}' REPORT='{}' ALSO='{}' HUNG='{}' FLIP={} SPINS={} HARD={} UNLOADS={} SHOW='{show}' FULL='{full}'",
             self.name,
             self.progress.join(" "),
             self.report_line,
