@@ -47,6 +47,10 @@ ifeq ($(origin KERNEL),undefined)
 KERNEL := $(firstword $(shell sed -n 's/^KERNELS=(\(.*\))$$/\1/p' scripts/env.sh))
 endif
 SCENARIO ?= abba
+# PANIC is checked before anything is built (lab demo checks it again, with the scenario).
+ifneq ($(filter-out 0 1,$(PANIC)),)
+$(error PANIC=$(PANIC): not a choice: PANIC=1 makes the kernel panic at the deadlock, PANIC=0 does not)
+endif
 export KERNEL TEST_KERNELS LAB_VARIANT SCENARIO PANIC
 
 ifeq ($(KDIR),)
