@@ -30,11 +30,17 @@ BINDGEN_VERSION=0.72.1
 LLVM_VERSION=19
 export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 
-# How many lab test jobs (each its own guest) run at once: one per CPU. A guest under software
-# emulation computes more than it waits, and runs two vCPU threads: twice as many guests as CPUs
-# took more CPU time for the same tests and longer on the wall (scripts/README.md, "Where the
+# How many lab test jobs (each its own guest) run at once. A restored guest waits more than it
+# computes (the hung-task detector's second, the threads' holds): two per CPU; on 2 cores a warm
+# `make test` took 187 s, against 203 s with three at once and 247 s with two (1.3 cores busy). A
+# booted guest (LAB_SNAPSHOT=0) computes more than it waits, and runs two vCPU threads: one per
+# CPU, as twice as many took more CPU time and longer on the wall (scripts/README.md, "Where the
 # time goes").
-LAB_JOBS=${LAB_JOBS:-$(nproc)}
+if [[ ${LAB_SNAPSHOT:-1} == 0 ]]; then
+    LAB_JOBS=${LAB_JOBS:-$(nproc)}
+else
+    LAB_JOBS=${LAB_JOBS:-$((2 * $(nproc)))}
+fi
 
 # drgn, the debugger `make diagnose` reads the guest with: this release from PyPI, in a virtual
 # environment under the cache (Debian's python3-drgn is too old for 6.14+ kernels).
