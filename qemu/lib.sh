@@ -27,13 +27,16 @@ setparam() {
 # iterations THREAD: how many iterations the thread has done.
 iterations() { iterations_of "$1"; echo "$_n"; }
 
-# iterations_of THREAD: sets _n to how many iterations the thread has done (empty if it has none),
-# with the shell alone: the waits below ask every 20 ms, and under emulation each process started
-# costs the guest 50-90 ms of CPU that the threads they wait for then lack.
+# iterations_of THREAD: sets _n to how many iterations the thread has done and _st to its state
+# (running, waiting, stopped; both empty if it has none), from its status line, with the shell
+# alone: the waits below ask every 20 ms, and under emulation each process started costs the
+# guest 50-90 ms of CPU that the threads they wait for then lack.
 iterations_of() {
-    _n=""
-    while read -r _name _count _; do
-        [ "$_name" = "$1" ] && case $_count in iterations=*) _n=${_count#iterations=}; return ;; esac
+    _n="" _st=""
+    while read -r _name _count _s _; do
+        [ "$_name" = "$1" ] && case $_count in
+            iterations=*) _n=${_count#iterations=} _st=${_s#state=}; return ;;
+        esac
     done < "$PARAMS/status"
 }
 
@@ -121,13 +124,7 @@ slab_above() { slab_now; [ "$_slab" -gt "$1" ]; }
 
 # waiting THREAD...: status says that each thread waits for a lock (asleep, or spinning).
 waiting() {
-    for _t in "$@"; do
-        _w=""
-        while read -r _name _count _state _; do
-            [ "$_name" = "$_t" ] && [ "$_state" = state=waiting ] && _w=1
-        done < "$PARAMS/status"
-        [ -n "$_w" ] || return 1
-    done
+    for _t in "$@"; do iterations_of "$_t"; [ "$_st" = waiting ] || return 1; done
 }
 
 # locks: the names of the module's lock classes, one per line (from status; empty when unloaded).
