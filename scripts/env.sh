@@ -139,7 +139,7 @@ lab_tests() {
     [[ $target == *-* ]] && variant=${target#*-}
     local filter="package(lab) & not kind(lib)${LAB_TESTS:+ & ($LAB_TESTS)}"
     remember_kernel_dir "$target"; remember_kernel_dir "$series-debug"
-    KERNEL=$series "$REPO_ROOT/scripts/guest/vm.sh" --restores || filter+=' & not binary(restore)'
+    KERNEL=$series "$REPO_ROOT/scripts/guest/vm.sh" --restores >/dev/null || filter+=' & not binary(restore)'
     [[ $target == "${KERNELS[0]}" ]] \
         || filter+=' & not test(=a_saved_guest_that_does_not_restore_is_saved_again)'
     KERNEL=$series LAB_VARIANT=$variant \

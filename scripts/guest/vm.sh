@@ -17,7 +17,8 @@
 # scripts/diagnose), --gdb SOCK (QEMU's gdb stub on a Unix socket), --with FILE (one more file in
 # the guest's /lab, e.g. a static tool of scripts/guest/; repeatable).
 # Exit status: CMD's, or 124 on timeout. scripts/guest/vm.sh --restores: exit status 0 if guests are
-# restored here, 1 if they are booted (LAB_SNAPSHOT=0, KVM).
+# restored here (and prints the directory of the saved guest they are restored from, made by the
+# first guest started), 1 if they are booted (LAB_SNAPSHOT=0, KVM).
 # LAB_ACCEL=tcg|kvm|auto picks the accelerator (default auto: KVM only if it is known to work).
 # LAB_SNAPSHOT=0 boots every guest instead of restoring it (KVM always boots: see scripts/README.md).
 # KERNEL picks the guest kernel series (scripts/env.sh); LAB_MODULE the module file to load;
@@ -52,7 +53,8 @@ if ((restores)); then
     probe=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
     guest_machine "$probe"
     rm -rf "$probe"
-    [[ -n $snapshot ]]; exit
+    [[ -n $snapshot ]] || exit 1
+    echo "$snapshot"; exit 0
 fi
 # LAB_MODULE: another build of the module (make test keeps one per kernel under scripts/out/ko/).
 module=${LAB_MODULE:-$REPO_ROOT/src/rust_deadlock.ko}

@@ -4,6 +4,7 @@
 
 use lab::{boot, repo_root, Boot, Run};
 use splat::ReportKind as Kind;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// What each guest here prints before the module is loaded, then the buggy AB-BA: lockdep's state
@@ -115,59 +116,63 @@ fn restored_guests_are_as_fresh_as_a_booted_one() {
 
 #[test]
 fn a_saved_guest_that_does_not_restore_is_saved_again() {
-    // A saved guest of its own, not the one the other tests restore from at the same time.
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let vm = |log: &str| {
-        let log = lab::log_dir().join(log);
-        std::fs::create_dir_all(lab::log_dir()).expect("log directory");
-        let out = Command::new(repo_root().join("scripts/guest/vm.sh"))
-            .env("LAB_SNAPSHOTS", dir.path())
-            .args(["--quiet", "--timeout", "120", "--log"])
-            .arg(&log)
-            .args(["--", "echo restored"])
-            .output()
-            .expect("run scripts/guest/vm.sh");
-        let console = std::fs::read_to_string(&log).unwrap_or_default();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            console,
-        )
-    };
-    let (status, remarks, console) = vm("resave-1.log");
-    assert_eq!(status, Some(0), "{remarks}\n{console}");
-    assert!(remarks.contains("saved the"), "not saved: {remarks}");
-    // Damage the saved states (the one at init, and the one with this run's payload in it): QEMU
-    // cannot load them.
-    let mut states = Vec::new();
-    let mut dirs = vec![dir.path().to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d)
-            .expect("a saved guest's directory")
-            .flatten()
-        {
-            let path = e.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if e.file_name() == "state" {
-                states.push(path);
-            }
+    // A copy of the saved guest the other tests restore from (made now if it is missing), in a
+    // directory of its own, with its state cut in half: QEMU cannot load it. One boot, to save
+    // it again, where saving a guest of its own first took another.
+    let vm = |snapshots: Option<&Path>, args: &[&str]| {
+        let mut vm = Command::new(repo_root().join("scripts/guest/vm.sh"));
+        if let Some(dir) = snapshots {
+            vm.env("LAB_SNAPSHOTS", dir);
         }
+        let out = vm.args(args).output().expect("run scripts/guest/vm.sh");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (status, _, remarks) = vm(None, &["--quiet", "--", "true"]);
+    assert_eq!(status, Some(0), "a restored guest: {remarks}");
+    let (status, saved, remarks) = vm(None, &["--restores"]);
+    assert_eq!(status, Some(0), "vm.sh --restores: {remarks}");
+    let saved = PathBuf::from(saved.trim());
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let copy = dir
+        .path()
+        .join(saved.file_name().expect("the saved guest's name"));
+    std::fs::create_dir(&copy).expect("the copy's directory");
+    for file in ["initramfs.cpio", "state"] {
+        std::fs::copy(saved.join(file), copy.join(file))
+            .unwrap_or_else(|e| panic!("copy {file} of {}: {e}", saved.display()));
     }
-    assert_eq!(states.len(), 2, "saved states: {states:?}");
-    for state in &states {
-        let len = std::fs::metadata(state).expect("state").len();
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(state)
-            .expect("state");
-        file.set_len(len / 2).expect("truncate the state");
-    }
-    let (status, remarks, console) = vm("resave-2.log");
+    let state = std::fs::OpenOptions::new()
+        .write(true)
+        .open(copy.join("state"))
+        .expect("the copied state");
+    let len = state.metadata().expect("the copied state").len();
+    state.set_len(len / 2).expect("truncate the state");
+    drop(state);
+
+    std::fs::create_dir_all(lab::log_dir()).expect("log directory");
+    let log = lab::log_dir().join("resave.log");
+    let (status, _, remarks) = vm(
+        Some(dir.path()),
+        &[
+            "--quiet",
+            "--timeout",
+            "120",
+            "--log",
+            &log.to_string_lossy(),
+            "--",
+            "echo restored",
+        ],
+    );
+    let console = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(status, Some(0), "{remarks}\n{console}");
     assert!(
         remarks.contains("saving the guest again") && remarks.contains("saved the"),
         "not saved again: {remarks}"
     );
     assert!(console.contains("restored"), "{console}");
+    assert!(
+        copy.join("state").metadata().expect("the new state").len() > len / 2,
+        "the state was not made again"
+    );
 }
