@@ -145,16 +145,17 @@ lab_tests() {
     KERNEL=$series LAB_VARIANT=$variant \
         LAB_MODULE=$LAB_OUT/ko/$target/rust_deadlock.ko \
         LAB_DEBUG_MODULE=$LAB_OUT/ko/$series-debug/rust_deadlock.ko \
-        nextest "$dir" "$name" -j "$LAB_JOBS" -E "$filter" "$@"
+        nextest "$dir" "$name" lab -j "$LAB_JOBS" -E "$filter" "$@"
 }
 
-# nextest DIR NAME NEXTEST-ARGS...: `cargo nextest run` with the lab's profile in the cargo
-# workspace scripts/; its JUnit file is kept as DIR/NAME.junit.xml.
+# nextest DIR NAME PROFILE NEXTEST-ARGS...: `cargo nextest run` with PROFILE of
+# scripts/.config/nextest.toml in the cargo workspace scripts/; its JUnit file is kept as
+# DIR/NAME.junit.xml.
 nextest() {
-    local dir=$1 name=$2; shift 2
-    local junit=$REPO_ROOT/scripts/target/nextest/lab/junit.xml
+    local dir=$1 name=$2 profile=$3; shift 3
+    local junit=$REPO_ROOT/scripts/target/nextest/$profile/junit.xml
     rm -f "$junit"
-    (cd "$REPO_ROOT/scripts" && cargo nextest run --profile lab "$@")
+    (cd "$REPO_ROOT/scripts" && cargo nextest run --profile "$profile" "$@")
     local rc=$?
     [[ -f $junit ]] && cp "$junit" "$dir/$name.junit.xml"
     return "$rc"

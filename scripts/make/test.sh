@@ -3,7 +3,8 @@
 # or the one TEST_KERNELS names): the zero-warning checks, the module build (also against the
 # debug variant of the kernel, for make diagnose's tests), and the lab's tests: the module file
 # and the VM tests of scripts/lab/tests/, one fresh guest each (the module's KUnit suite among
-# them), LAB_JOBS guests at once. The tests run under cargo-nextest (scripts/.config/nextest.toml),
+# them), LAB_JOBS guests at once. The first kernel's lab tests start once its modules are built;
+# the host tests and the other steps run beside them (their output is printed afterwards). The tests run under cargo-nextest (scripts/.config/nextest.toml),
 # which schedules them and writes their results as JUnit; `lab results` then reads every step's
 # exit status and JUnit file, writes one KTAP file and a KCIDB document and prints the summary
 # and the failures; junitparser and kcidb-io then read the JUnit and KCIDB files.
@@ -29,7 +30,9 @@ if [[ -n ${TEST_SHARD:-} ]]; then
     shard=(--partition "hash:$TEST_SHARD")
 fi
 results=$LAB_OUT/test-results
+plan=""
 if [[ ${1:-} == --plan ]]; then
+    plan=1
     step() { local name=$2; shift 2; echo "$name: ${*//"$REPO_ROOT"/.}"; }
 else
     rm -rf "$results"; mkdir -p "$results"
@@ -37,26 +40,49 @@ else
     (cd scripts && cargo build --quiet --workspace --tests) || exit 1
 fi
 export DRGN CI_PYTHON
-if [[ $parts != lab ]]; then
-    # The host crates' own tests, and their doc tests (which nextest does not run).
-    step "$results" host nextest "$results" host --workspace \
-        -E 'package(splat) | package(tsc-khz) | (package(lab) & kind(lib))'
-    step "$results" host-doctests cargo test --quiet --manifest-path scripts/Cargo.toml --workspace --doc
-fi
-# Each kernel's checks and module build, one after the other (they share src/); each module is
-# kept under scripts/out/ko/KERNEL/ for its VM tests.
-ready=()
 [[ $parts == host ]] && kernels=()
-for k in "${kernels[@]}"; do
-    step "$results" "$k-check" make -s --no-print-directory check KERNEL="$k"
-    step "$results" "$k-module" keep_module "$k" || continue
-    # The debug variant of the kernel (built the first time) and the module built against it, for
-    # the tests of make diagnose and make gdb.
-    step "$results" "$k-debug-module" keep_module "$k-debug" && ready+=("$k")
-done
-# The lab's tests (scripts/env.sh's lab_tests), kernel after kernel.
-for k in "${ready[@]}"; do step "$results" "$k" lab_tests "$results" "$k" "$k" "${shard[@]}"; done
-[[ ${1:-} == --plan ]] && exit 0
+[[ $parts == lab ]] || host_steps=1
+# The steps that need no guest: the host crates' tests, and each kernel's checks and module builds
+# (one after the other: they share src/, and the module the check builds is then kept as it is;
+# each module is kept under scripts/out/ko/KERNEL/ for its VM tests, and the debug variant's,
+# built the first time, for the tests of make diagnose and make gdb). The first kernel's come
+# first; the rest runs beside its lab tests, which leave part of the CPUs free, and its output is
+# printed after theirs.
+modules() {
+    step "$results" "$1-check" make -s --no-print-directory check KERNEL="$1"
+    step "$results" "$1-module" keep_module "$1" && step "$results" "$1-debug-module" keep_module "$1-debug"
+}
+the_rest() {
+    if [[ -n ${host_steps:-} ]]; then
+        # The host crates' own tests, and their doc tests (which nextest does not run).
+        step "$results" host nextest "$results" host host --workspace \
+            -E 'package(splat) | package(tsc-khz) | (package(lab) & kind(lib))'
+        step "$results" host-doctests cargo test --quiet --manifest-path scripts/Cargo.toml --workspace --doc
+    fi
+    local k
+    for k in "${kernels[@]:1}"; do modules "$k"; done
+}
+# lab K: the lab's tests of kernel K (scripts/env.sh's lab_tests), if its modules were built.
+lab() {
+    [[ -n $plan ]] || grep -qx "$1-debug-module 0" "$results/steps" || return 0
+    step "$results" "$1" lab_tests "$results" "$1" "$1" "${shard[@]}"
+}
+if [[ -n $plan || ${#kernels[@]} == 0 ]]; then
+    ((${#kernels[@]} == 0)) || modules "${kernels[0]}"
+    the_rest
+    for k in "${kernels[@]}"; do lab "$k"; done
+else
+    modules "${kernels[0]}"
+    rest_log=$results/beside-${kernels[0]}.log
+    the_rest > "$rest_log" 2>&1 &
+    rest=$!
+    lab "${kernels[0]}"
+    wait "$rest"
+    printf '\n\033[1m==> beside the %s tests:\033[0m\n' "${kernels[0]}"
+    cat "$rest_log"
+    for k in "${kernels[@]:1}"; do lab "$k"; done
+fi
+[[ -n $plan ]] && exit 0
 
 echo
 echo "console logs of the VM tests: scripts/out/vm-logs/<kernel>/"
