@@ -841,6 +841,10 @@ fn rejoin_cut_lock_line(prev: &str, next: &str) -> Option<String> {
 fn looks_like_location(t: &str) -> bool {
     let b = t.as_bytes();
     let first = &b[..memchr::memchr(b' ', b).unwrap_or(b.len())];
+    // The line number ends the word (most words are no location: told by their last byte).
+    if !first.last().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     let Some(colon) = memchr::memrchr(b':', first) else {
         return false;
     };

@@ -521,7 +521,7 @@ pub(crate) enum Payload {
     /// A held-lock entry: its index and, when the line has it, the lock.
     HeldEntry(u32, Option<Box<LockLine>>),
     /// A held-lock list heading: the count, comm and pid.
-    HeldHeading(u32, String, Option<u32>),
+    HeldHeading(Box<(u32, String, Option<u32>)>),
 }
 
 /// A line as the lexer read it: its class, and what the class's parser found.
@@ -609,7 +609,7 @@ impl Token {
     /// The held-lock heading of the line `t`, if it is one.
     pub(crate) fn held_heading(&self, t: &str) -> Option<(u32, String, Option<u32>)> {
         match &self.payload {
-            Payload::HeldHeading(n, comm, pid) => Some((*n, comm.clone(), *pid)),
+            Payload::HeldHeading(h) => Some((h.0, h.1.clone(), h.2)),
             _ if self.early => parse_held_heading(t),
             _ => None,
         }
@@ -747,7 +747,10 @@ fn lex_class(t: &str, task: &mut TaskHint, common: bool) -> Token {
         return Token::early(LineClass::Register);
     }
     if let Some((n, comm, pid)) = parse_held_heading(t) {
-        return Token::with_payload(LineClass::HeldHeading, Payload::HeldHeading(n, comm, pid));
+        return Token::with_payload(
+            LineClass::HeldHeading,
+            Payload::HeldHeading(Box::new((n, comm, pid))),
+        );
     }
     if let Some((i, lock)) = parse_held_entry(t) {
         return Token::with_payload(
