@@ -17,7 +17,7 @@ use crate::lex::phrase::{
 };
 use crate::lex::{
     hung_header_task, is_old_task_line_of, parse_soft_lockup_header, spinlock_bug, trim, unbracket,
-    Family, Token,
+    Family, Needle, Token,
 };
 use crate::model::{
     ChainEntry, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind, ScenarioRow,
@@ -885,9 +885,16 @@ impl Builder {
 
 /// Cuts ` Tainted: ...` / ` Not tainted ...` off a comm.
 fn cut_taint(s: &str) -> &str {
-    let s = s.split(" Kdump: loaded").next().unwrap_or(s);
-    let s = s.split(" Tainted:").next().unwrap_or(s);
-    let s = s.split(" Not tainted").next().unwrap_or(s);
+    static KDUMP: Needle = Needle::new(" Kdump: loaded");
+    static TAINTED: Needle = Needle::new(" Tainted:");
+    static NOT_TAINTED: Needle = Needle::new(" Not tainted");
+    // Each phrase is ASCII: where it starts is a char boundary.
+    fn before<'s>(s: &'s str, p: &Needle) -> &'s str {
+        p.find(s).map_or(s, |at| &s[..at])
+    }
+    let s = before(s, &KDUMP);
+    let s = before(s, &TAINTED);
+    let s = before(s, &NOT_TAINTED);
     trim(s)
 }
 

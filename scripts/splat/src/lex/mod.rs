@@ -807,22 +807,39 @@ fn lex_class(t: &str, task: &mut TaskHint, common: bool) -> Token {
 }
 
 /// A phrase searched for in many lines, its searcher built once.
-struct Needle(&'static str, OnceLock<memchr::memmem::Finder<'static>>);
+pub(crate) struct Needle(&'static str, OnceLock<memchr::memmem::Finder<'static>>);
 
 impl Needle {
+    /// The phrase `text`, its searcher built on first use.
+    pub(crate) const fn new(text: &'static str) -> Self {
+        Needle(text, OnceLock::new())
+    }
+
+    /// The phrase.
+    pub(crate) fn text(&self) -> &'static str {
+        self.0
+    }
+
+    /// Where the phrase starts in `t`, at each of its occurrences that do not overlap, from
+    /// the left (as `t.match_indices(phrase)`).
+    pub(crate) fn find_all<'t>(&'static self, t: &'t str) -> impl Iterator<Item = usize> + 't {
+        let finder = self.1.get_or_init(|| memchr::memmem::Finder::new(self.0));
+        finder.find_iter(t.as_bytes())
+    }
+
     /// Where the phrase starts in `t`.
-    fn find(&self, t: &str) -> Option<usize> {
+    pub(crate) fn find(&self, t: &str) -> Option<usize> {
         let finder = self.1.get_or_init(|| memchr::memmem::Finder::new(self.0));
         finder.find(t.as_bytes())
     }
 }
 
 /// ` --> ` (lockdep's chain of lock names).
-static ARROW: Needle = Needle(" --> ", OnceLock::new());
+static ARROW: Needle = Needle::new(" --> ");
 
 /// The hung-task header's phrases after the task.
-static BLOCKED: Needle = Needle(" blocked for more than ", OnceLock::new());
-static BLOCKED_IO: Needle = Needle(" blocked in I/O wait for more than ", OnceLock::new());
+static BLOCKED: Needle = Needle::new(" blocked for more than ");
+static BLOCKED_IO: Needle = Needle::new(" blocked in I/O wait for more than ");
 
 /// `t.split_once(phrase)`, with the phrase's searcher built once.
 fn split_at_phrase<'a>(t: &'a str, p: &Needle) -> Option<(&'a str, &'a str)> {
