@@ -185,7 +185,7 @@ impl Builder {
         LockSite {
             lock: line.class.name.clone(),
             address: line.address.clone(),
-            at: line.at.as_ref().map(|f| f.function.clone()),
+            at: line.at.as_ref().map(|f| f.function().to_string()),
         }
     }
 
@@ -281,7 +281,7 @@ impl Builder {
                     self.file_line(loc);
                 }
                 if let Some(f) = site.and_then(parse_frame) {
-                    self.detail("function", f.function);
+                    self.detail("function", f.function());
                 }
             }
             HeaderFact::WarningAt { location, function } => {
@@ -299,7 +299,7 @@ impl Builder {
             } => {
                 self.file_line(location);
                 if let Some(f) = parse_frame(site) {
-                    self.detail("function", f.function);
+                    self.detail("function", f.function());
                 }
                 if let Some(task) = task {
                     let (comm, pid) = split_comm_pid(task);
@@ -308,7 +308,7 @@ impl Builder {
             }
             HeaderFact::KasanIn(at) => {
                 if let Some(f) = parse_frame(at) {
-                    self.detail("function", f.function);
+                    self.detail("function", f.function());
                 }
             }
         }
@@ -407,7 +407,7 @@ impl Builder {
         };
         if let Some(frame) = parse_frame(sym) {
             if !self.details.contains_key("rip") {
-                self.detail("rip", frame.function.clone());
+                self.detail("rip", frame.function().to_string());
                 self.stacks.push(Stack {
                     context: "rip".to_string(),
                     frames: vec![frame],
@@ -556,7 +556,7 @@ impl Builder {
                     index,
                     lock: line.class.name.clone(),
                     address: line.address.clone(),
-                    at: line.at.as_ref().map(|f| f.function.clone()),
+                    at: line.at.as_ref().map(|f| f.function().to_string()),
                 });
             }
             return consumed;
@@ -627,7 +627,7 @@ impl Builder {
                     .join("_");
                 if let Some((_, sym)) = t.split_once("): ") {
                     if let Some(f) = parse_frame(sym) {
-                        self.detail(&key, f.function);
+                        self.detail(&key, f.function());
                     }
                 }
             }
@@ -794,7 +794,7 @@ impl Builder {
                     .iter()
                     .find(|s| s.context == "release" || s.context == "contend")
                     .and_then(|s| s.frames.first())
-                    .map(|f| f.function.clone());
+                    .map(|f| f.function().to_string());
             }
         }
         let scenario = scenario_rows(&self.scenario_lines);

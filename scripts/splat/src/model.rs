@@ -144,31 +144,279 @@ pub struct HeldLock {
 }
 
 /// One stack frame, as printed by `%pS`/`%pB` (`func+0x21/0xd0 [module]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its parts are read with the methods named as its JSON keys (`function`, `offset`,
+/// `module`, `raw`, `symbol`, `demangled`, `location`): the frame keeps them in one string, the
+/// line as printed followed by the parts that are not pieces of it (a demangled Rust name), so
+/// that a frame costs one allocation, not one per part.
+///
+/// # Invariants
+/// Every part's range is a range of `text` on `char` boundaries.
+#[derive(Clone)]
 pub struct Frame {
+    /// `raw`, then the parts that are not pieces of it, back to back.
+    text: String,
+    function: Part,
+    offset: Option<Part>,
+    module: Option<Part>,
+    raw: Part,
+    symbol: Part,
+    demangled: Option<Part>,
+    location: Option<Part>,
+    /// False when the kernel printed the frame with a leading `?` (an unreliable guess).
+    pub reliable: bool,
+}
+
+/// A part of a [`Frame`]: a byte range of its text.
+pub(crate) type Part = (usize, usize);
+
+/// A frame's parts, borrowed: what [`Frame::from_parts`] copies, and what its JSON holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameFields<'a> {
+    pub function: &'a str,
+    pub offset: Option<&'a str>,
+    pub module: Option<&'a str>,
+    pub reliable: bool,
+    pub raw: &'a str,
+    pub symbol: &'a str,
+    pub demangled: Option<&'a str>,
+    pub location: Option<&'a str>,
+}
+
+impl Frame {
+    /// A frame of these parts. The parts that are pieces of `raw` (as the lexer reads them:
+    /// slices of the same line) are kept as ranges of it; the others are copied after it.
+    pub(crate) fn from_parts(f: FrameFields<'_>) -> Frame {
+        let base = f.raw.as_ptr() as usize;
+        // Where `part` lies in `raw`, when it is a slice of it: a `str` starts and ends on
+        // `char` boundaries, which are then boundaries of `raw` too (the same bytes).
+        let piece = |part: &str| {
+            let start = (part.as_ptr() as usize).checked_sub(base)?;
+            let end = start.checked_add(part.len())?;
+            (end <= f.raw.len()).then_some((start, end))
+        };
+        let parts = [
+            Some(f.function),
+            Some(f.symbol),
+            f.offset,
+            f.module,
+            f.demangled,
+            f.location,
+        ]
+        .map(|p| p.map(|p| (p, piece(p))));
+        let extra: usize = parts
+            .iter()
+            .flatten()
+            .filter(|(_, at)| at.is_none())
+            .map(|(p, _)| p.len())
+            .sum();
+        let mut text = String::with_capacity(f.raw.len() + extra);
+        text.push_str(f.raw);
+        // INVARIANT: a piece of `raw` is a range of `text`, which starts with it; another part
+        // is pushed whole, between two char boundaries.
+        let [function, symbol, offset, module, demangled, location] = parts.map(|p| {
+            p.map(|(p, at)| {
+                at.unwrap_or_else(|| {
+                    let start = text.len();
+                    text.push_str(p);
+                    (start, text.len())
+                })
+            })
+        });
+        Frame {
+            raw: (0, f.raw.len()),
+            text,
+            function: function.unwrap_or_default(),
+            offset,
+            module,
+            symbol: symbol.unwrap_or_default(),
+            demangled,
+            location,
+            reliable: f.reliable,
+        }
+    }
+
+    /// A frame of a C symbol (whose function is its name as printed, with no demangled name)
+    /// read from `raw`, the line as printed, and the ranges of its parts in it; `None` when a
+    /// range is not one of `raw` between two `char` boundaries.
+    pub(crate) fn from_line(
+        raw: String,
+        function: Part,
+        symbol: Part,
+        [offset, module, location]: [Option<Part>; 3],
+        reliable: bool,
+    ) -> Option<Frame> {
+        let ok = |(start, end): Part| {
+            start <= end && raw.is_char_boundary(start) && raw.is_char_boundary(end)
+        };
+        let all_ok = [Some(function), Some(symbol), offset, module, location]
+            .into_iter()
+            .flatten()
+            .all(ok);
+        // INVARIANT: every range was checked above (`raw`'s own is all of it).
+        all_ok.then_some(Frame {
+            raw: (0, raw.len()),
+            text: raw,
+            function,
+            offset,
+            module,
+            symbol,
+            demangled: None,
+            location,
+            reliable,
+        })
+    }
+
+    fn part(&self, (start, end): Part) -> &str {
+        self.text.get(start..end).unwrap_or_default()
+    }
+
     /// The readable function name: Rust symbols demangled, with generic arguments and
     /// `<Type as Trait>` qualifications trimmed (`rust_deadlock::abba::AbBa::thread_b`,
     /// `kernel::sync::lock::Lock::lock`); C symbols as printed (`down`, `foo.constprop.0`).
-    pub function: String,
-    /// The `+0xOFF/0xLEN` part without the `+`, e.g. `0x21/0xd0`; null when not printed.
-    pub offset: Option<String>,
-    /// The module in `[module]`, e.g. `rust_deadlock`; null for built-in code.
-    pub module: Option<String>,
-    /// False when the kernel printed the frame with a leading `?` (an unreliable guess).
-    pub reliable: bool,
+    pub fn function(&self) -> &str {
+        self.part(self.function)
+    }
+
+    /// The `+0xOFF/0xLEN` part without the `+`, e.g. `0x21/0xd0`; `None` when not printed.
+    pub fn offset(&self) -> Option<&str> {
+        self.offset.map(|p| self.part(p))
+    }
+
+    /// The module in `[module]`, e.g. `rust_deadlock`; `None` for built-in code.
+    pub fn module(&self) -> Option<&str> {
+        self.module.map(|p| self.part(p))
+    }
+
     /// The line as it appeared (trimmed), including `?`, offset, module and any `file:line`.
-    pub raw: String,
+    pub fn raw(&self) -> &str {
+        self.part(self.raw)
+    }
+
     /// The symbol as printed (mangled for Rust), without offset.
-    #[serde(default)]
-    pub symbol: String,
-    /// The full demangled name (generic arguments kept, crate hashes dropped); null for
+    pub fn symbol(&self) -> &str {
+        self.part(self.symbol)
+    }
+
+    /// The full demangled name (generic arguments kept, crate hashes dropped); `None` for
     /// symbols that are not Rust-mangled.
-    #[serde(default)]
-    pub demangled: Option<String>,
+    pub fn demangled(&self) -> Option<&str> {
+        self.demangled.map(|p| self.part(p))
+    }
+
     /// A `file.c:123` source location after the frame (added by `decode_stacktrace.sh` or
     /// syzbot-style logs), when present.
+    pub fn location(&self) -> Option<&str> {
+        self.location.map(|p| self.part(p))
+    }
+
+    /// The parts, borrowed.
+    fn fields(&self) -> FrameFields<'_> {
+        FrameFields {
+            function: self.function(),
+            offset: self.offset(),
+            module: self.module(),
+            reliable: self.reliable,
+            raw: self.raw(),
+            symbol: self.symbol(),
+            demangled: self.demangled(),
+            location: self.location(),
+        }
+    }
+}
+
+/// Two frames are equal when their parts are (however they are laid out in their text).
+impl PartialEq for Frame {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.fields(), other.fields());
+        (
+            a.function,
+            a.offset,
+            a.module,
+            a.reliable,
+            a.raw,
+            a.symbol,
+            a.demangled,
+            a.location,
+        ) == (
+            b.function,
+            b.offset,
+            b.module,
+            b.reliable,
+            b.raw,
+            b.symbol,
+            b.demangled,
+            b.location,
+        )
+    }
+}
+
+impl Eq for Frame {}
+
+/// As a struct of its parts (`Frame { function: "down", offset: Some("0x40/0x50"), ... }`).
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("function", &self.function())
+            .field("offset", &self.offset())
+            .field("module", &self.module())
+            .field("reliable", &self.reliable)
+            .field("raw", &self.raw())
+            .field("symbol", &self.symbol())
+            .field("demangled", &self.demangled())
+            .field("location", &self.location())
+            .finish()
+    }
+}
+
+/// The JSON object of a frame: its parts, in this order (`SCHEMA.md`).
+impl Serialize for Frame {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Frame", 8)?;
+        st.serialize_field("function", self.function())?;
+        st.serialize_field("offset", &self.offset())?;
+        st.serialize_field("module", &self.module())?;
+        st.serialize_field("reliable", &self.reliable)?;
+        st.serialize_field("raw", self.raw())?;
+        st.serialize_field("symbol", self.symbol())?;
+        st.serialize_field("demangled", &self.demangled())?;
+        st.serialize_field("location", &self.location())?;
+        st.end()
+    }
+}
+
+/// A frame's JSON object, read back (the keys added after the first version may be missing).
+#[derive(Deserialize)]
+#[serde(rename = "Frame")]
+struct FrameData {
+    function: String,
+    offset: Option<String>,
+    module: Option<String>,
+    reliable: bool,
+    raw: String,
     #[serde(default)]
-    pub location: Option<String>,
+    symbol: String,
+    #[serde(default)]
+    demangled: Option<String>,
+    #[serde(default)]
+    location: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Frame {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = FrameData::deserialize(d)?;
+        Ok(Frame::from_parts(FrameFields {
+            function: &f.function,
+            offset: f.offset.as_deref(),
+            module: f.module.as_deref(),
+            reliable: f.reliable,
+            raw: &f.raw,
+            symbol: &f.symbol,
+            demangled: f.demangled.as_deref(),
+            location: f.location.as_deref(),
+        }))
+    }
 }
 
 /// A named stack trace inside a report.

@@ -435,7 +435,7 @@ fn holder_place(frames: &[Frame]) -> Option<&str> {
     const SLEEP: &[&str] = &["__switch_to", "__cond_resched", "msleep", "usleep"];
     frames
         .iter()
-        .filter(|f| f.reliable && !is_boring(&f.function))
-        .find(|f| !SLEEP.iter().any(|p| f.function.starts_with(p)))
-        .map(|f| f.function.as_str())
+        .filter(|f| f.reliable && !is_boring(f.function()))
+        .find(|f| !SLEEP.iter().any(|p| f.function().starts_with(p)))
+        .map(|f| f.function())
 }

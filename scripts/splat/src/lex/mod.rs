@@ -592,8 +592,8 @@ impl Token {
     pub(crate) fn take_frame(&mut self, t: &str) -> Option<Frame> {
         match std::mem::take(&mut self.payload) {
             Payload::Frame(f) => f
-                .parts(t)
-                .map(FrameParts::to_frame)
+                .to_frame(t)
+                .or_else(|| f.parts(t).map(FrameParts::to_frame))
                 .or_else(|| parse_frame(t)),
             other => {
                 self.payload = other;
