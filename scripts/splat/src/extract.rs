@@ -193,9 +193,8 @@ impl Builder {
         self.scan_header(&seg.header);
         let lines = &seg.lines;
         let mut i = 1;
-        while i < lines.len() {
-            let text = lines[i].1.as_str();
-            let next = lines.get(i + 1).map(|l| l.1.as_str());
+        while let Some(text) = lines.get(i) {
+            let next = lines.get(i + 1);
             let mut unlexed = Token::UNLEXED;
             let token = tokens.get_mut(i).unwrap_or(&mut unlexed);
             if self.scan_line(text, token, next) {
@@ -803,14 +802,14 @@ impl Builder {
         let kept = seg
             .lines
             .iter()
-            .rposition(|l| !l.1.trim().is_empty())
+            .rposition(|l| !l.trim().is_empty())
             .map_or(seg.lines.len(), |i| i + 1);
         let truncated = seg.abandoned || !seg.complete();
-        let mut seg_lines = seg.lines;
-        seg_lines.truncate(kept);
-        let start_line = seg_lines.first().map(|l| l.0).unwrap_or(0);
-        let end_line = seg_lines.last().map(|l| l.0).unwrap_or(0);
-        let lines: Vec<String> = seg_lines.into_iter().map(|l| l.1).collect();
+        let mut lines = seg.lines;
+        lines.truncate(kept);
+        let numbers = &seg.numbers[..kept.min(seg.numbers.len())];
+        let start_line = numbers.first().copied().unwrap_or(0);
+        let end_line = numbers.last().copied().unwrap_or(0);
         Report {
             kind: self.kind,
             title: String::new(),

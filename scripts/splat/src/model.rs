@@ -419,6 +419,147 @@ impl<'de> Deserialize<'de> for Frame {
     }
 }
 
+/// Lines of text kept in one string, one after the other: a report's lines ([`Report::lines`]),
+/// which cost one allocation for the report rather than one a line. Read like a slice of
+/// strings (`lines[i]`, `iter()`, `first()`, `last()`, `len()`); in JSON, an array of strings.
+///
+/// # Invariants
+/// `ends` does not decrease, and each of its items is a `char` boundary of `text`: line `i` is
+/// `text[ends[i - 1]..ends[i]]` (from 0 for the first).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Lines {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    /// No lines.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No lines, with room for `lines` lines of `bytes` bytes in all.
+    pub fn with_capacity(lines: usize, bytes: usize) -> Self {
+        Lines {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(lines),
+        }
+    }
+
+    /// The number of lines.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there is no line.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Line `i`, if there are that many.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = i.checked_sub(1).map_or(0, |p| self.ends[p]);
+        self.text.get(start..end)
+    }
+
+    /// The first line.
+    pub fn first(&self) -> Option<&str> {
+        self.get(0)
+    }
+
+    /// The last line.
+    pub fn last(&self) -> Option<&str> {
+        self.get(self.len().checked_sub(1)?)
+    }
+
+    /// The lines, in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator + '_ {
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+
+    /// Adds a line after the others.
+    pub fn push(&mut self, line: &str) {
+        // INVARIANT: the end of a `str` pushed whole is a char boundary, after the last end.
+        self.text.push_str(line);
+        self.ends.push(self.text.len());
+    }
+
+    /// Removes the last line, if any.
+    pub fn pop(&mut self) {
+        // INVARIANT: the text is cut at the previous line's end, a char boundary.
+        if self.ends.pop().is_some() {
+            self.text.truncate(self.ends.last().copied().unwrap_or(0));
+        }
+    }
+
+    /// Keeps the first `n` lines.
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.len() {
+            // INVARIANT: as `pop`, at the end of line `n - 1`.
+            self.ends.truncate(n);
+            self.text.truncate(self.ends.last().copied().unwrap_or(0));
+        }
+    }
+
+    /// Replaces the last line with `line` (adds it when there is none).
+    pub fn set_last(&mut self, line: &str) {
+        self.pop();
+        self.push(line);
+    }
+}
+
+impl std::ops::Index<usize> for Lines {
+    type Output = str;
+
+    /// Line `i`.
+    ///
+    /// # Panics
+    ///
+    /// When there are not that many lines (as a slice's index).
+    fn index(&self, i: usize) -> &str {
+        match self.get(i) {
+            Some(line) => line,
+            None => panic!("line {i} of {} lines", self.len()),
+        }
+    }
+}
+
+impl<'a> Extend<&'a str> for Lines {
+    fn extend<I: IntoIterator<Item = &'a str>>(&mut self, lines: I) {
+        lines.into_iter().for_each(|l| self.push(l));
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Lines {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(lines: I) -> Self {
+        let mut all = Lines::new();
+        all.extend(lines);
+        all
+    }
+}
+
+/// As a list of strings (`["WARNING: ...", " lock(&a);"]`).
+impl std::fmt::Debug for Lines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// An array of strings.
+impl Serialize for Lines {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Lines {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let lines = Vec::<String>::deserialize(d)?;
+        Ok(lines.iter().map(String::as_str).collect())
+    }
+}
+
 /// A named stack trace inside a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stack {
@@ -528,7 +669,7 @@ pub struct Report {
     /// The human explanation: what happened, who took what where, and the fix.
     pub explanation: String,
     /// The lines the report was built from, prefixes (timestamp, caller id, syslog) stripped.
-    pub lines: Vec<String>,
+    pub lines: Lines,
     /// The 1-based line number in the input of the report's header line.
     #[serde(default)]
     pub start_line: usize,

@@ -189,8 +189,8 @@ fn abba_buggy_hung_circular() {
     assert!(lock_frame.symbol().starts_with("_RNvMs1_"));
     assert_eq!(bt[0].module(), None);
     assert_eq!((r.start_line, r.end_line), (6, 79));
-    assert_eq!(r.lines.first().map(String::as_str), Some(r.header.as_str()));
-    assert_eq!(r.lines.last().map(String::as_str), Some(" </TASK>"));
+    assert_eq!(r.lines.first(), Some(r.header.as_str()));
+    assert_eq!(r.lines.last(), Some(" </TASK>"));
     assert!(!r.truncated);
     assert!(r
         .explanation
@@ -523,7 +523,7 @@ fn syslog_hung_with_lock_dump() {
         .iter()
         .any(|l| l == "Showing all locks held in the system:"));
     assert_eq!(
-        reports[1].lines.last().map(String::as_str),
+        reports[1].lines.last(),
         Some("=============================================")
     );
     // The systemd line between report lines is not part of the report.
@@ -900,10 +900,7 @@ fn generic_warn_and_oops() {
     assert_eq!(w.tasks, [task("poker", 140)]);
     assert_eq!(detail(w, "function"), "demo_poke");
     assert_eq!(detail(w, "hardirqs_last_enabled"), "__up_console_sem");
-    assert_eq!(
-        w.lines.last().map(String::as_str),
-        Some("---[ end trace 0000000000000000 ]---")
-    );
+    assert_eq!(w.lines.last(), Some("---[ end trace 0000000000000000 ]---"));
     assert!(!w.truncated);
 
     let o = &reports[1];
@@ -919,10 +916,7 @@ fn generic_warn_and_oops() {
         .lines
         .iter()
         .any(|l| l.starts_with("Oops: Oops: 0000 [#1]")));
-    assert_eq!(
-        o.lines.last().map(String::as_str),
-        Some("---[ end trace 0000000000000000 ]---")
-    );
+    assert_eq!(o.lines.last(), Some("---[ end trace 0000000000000000 ]---"));
     assert_eq!(
         reliable(stack(o, "backtrace")),
         [
