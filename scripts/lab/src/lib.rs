@@ -1118,7 +1118,7 @@ pub fn functions(report: &Report) -> Vec<&str> {
         .iter()
         .filter_map(|h| h.at.as_deref())
         .chain(report.acquiring.iter().filter_map(|a| a.at.as_deref()));
-    frames.map(|f| f.function.as_str()).chain(at).collect()
+    frames.map(|f| f.function()).chain(at).collect()
 }
 
 /// A console line's printk timestamp (`[   12.345678] ...`), in seconds, and the rest of it.

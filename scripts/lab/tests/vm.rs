@@ -27,7 +27,7 @@ fn functions(report: &Report) -> Vec<&str> {
     report
         .stacks
         .iter()
-        .flat_map(|s| s.frames.iter().map(|f| f.function.as_str()))
+        .flat_map(|s| s.frames.iter().map(|f| f.function()))
         .collect()
 }
 
@@ -104,7 +104,7 @@ fn assert_abba(run: &Run, report: &Report, earlier: Earlier) {
     };
     let oldest = report.chain.iter().max_by_key(|c| c.index);
     let oldest_funcs: Vec<&str> = oldest
-        .map(|c| c.stack.iter().map(|f| f.function.as_str()).collect())
+        .map(|c| c.stack.iter().map(|f| f.function()).collect())
         .unwrap_or_default();
     assert!(
         oldest_funcs

@@ -17,7 +17,7 @@ use crate::lex::phrase::{
 };
 use crate::lex::{
     hung_header_task, is_old_task_line_of, parse_soft_lockup_header, spinlock_bug, trim, unbracket,
-    Family, Token,
+    Family, Needle, Token,
 };
 use crate::model::{
     ChainEntry, Frame, HeldLock, HungTask, LockClass, LockSite, Report, ReportKind, ScenarioRow,
@@ -185,7 +185,7 @@ impl Builder {
         LockSite {
             lock: line.class.name.clone(),
             address: line.address.clone(),
-            at: line.at.as_ref().map(|f| f.function.clone()),
+            at: line.at.as_ref().map(|f| f.function().to_string()),
         }
     }
 
@@ -193,9 +193,8 @@ impl Builder {
         self.scan_header(&seg.header);
         let lines = &seg.lines;
         let mut i = 1;
-        while i < lines.len() {
-            let text = lines[i].1.as_str();
-            let next = lines.get(i + 1).map(|l| l.1.as_str());
+        while let Some(text) = lines.get(i) {
+            let next = lines.get(i + 1);
             let mut unlexed = Token::UNLEXED;
             let token = tokens.get_mut(i).unwrap_or(&mut unlexed);
             if self.scan_line(text, token, next) {
@@ -281,7 +280,7 @@ impl Builder {
                     self.file_line(loc);
                 }
                 if let Some(f) = site.and_then(parse_frame) {
-                    self.detail("function", f.function);
+                    self.detail("function", f.function());
                 }
             }
             HeaderFact::WarningAt { location, function } => {
@@ -299,7 +298,7 @@ impl Builder {
             } => {
                 self.file_line(location);
                 if let Some(f) = parse_frame(site) {
-                    self.detail("function", f.function);
+                    self.detail("function", f.function());
                 }
                 if let Some(task) = task {
                     let (comm, pid) = split_comm_pid(task);
@@ -308,7 +307,7 @@ impl Builder {
             }
             HeaderFact::KasanIn(at) => {
                 if let Some(f) = parse_frame(at) {
-                    self.detail("function", f.function);
+                    self.detail("function", f.function());
                 }
             }
         }
@@ -407,7 +406,7 @@ impl Builder {
         };
         if let Some(frame) = parse_frame(sym) {
             if !self.details.contains_key("rip") {
-                self.detail("rip", frame.function.clone());
+                self.detail("rip", frame.function().to_string());
                 self.stacks.push(Stack {
                     context: "rip".to_string(),
                     frames: vec![frame],
@@ -556,7 +555,7 @@ impl Builder {
                     index,
                     lock: line.class.name.clone(),
                     address: line.address.clone(),
-                    at: line.at.as_ref().map(|f| f.function.clone()),
+                    at: line.at.as_ref().map(|f| f.function().to_string()),
                 });
             }
             return consumed;
@@ -627,7 +626,7 @@ impl Builder {
                     .join("_");
                 if let Some((_, sym)) = t.split_once("): ") {
                     if let Some(f) = parse_frame(sym) {
-                        self.detail(&key, f.function);
+                        self.detail(&key, f.function());
                     }
                 }
             }
@@ -794,7 +793,7 @@ impl Builder {
                     .iter()
                     .find(|s| s.context == "release" || s.context == "contend")
                     .and_then(|s| s.frames.first())
-                    .map(|f| f.function.clone());
+                    .map(|f| f.function().to_string());
             }
         }
         let scenario = scenario_rows(&self.scenario_lines);
@@ -803,14 +802,14 @@ impl Builder {
         let kept = seg
             .lines
             .iter()
-            .rposition(|l| !l.1.trim().is_empty())
+            .rposition(|l| !l.trim().is_empty())
             .map_or(seg.lines.len(), |i| i + 1);
         let truncated = seg.abandoned || !seg.complete();
-        let mut seg_lines = seg.lines;
-        seg_lines.truncate(kept);
-        let start_line = seg_lines.first().map(|l| l.0).unwrap_or(0);
-        let end_line = seg_lines.last().map(|l| l.0).unwrap_or(0);
-        let lines: Vec<String> = seg_lines.into_iter().map(|l| l.1).collect();
+        let mut lines = seg.lines;
+        lines.truncate(kept);
+        let numbers = &seg.numbers[..kept.min(seg.numbers.len())];
+        let start_line = numbers.first().copied().unwrap_or(0);
+        let end_line = numbers.last().copied().unwrap_or(0);
         Report {
             kind: self.kind,
             title: String::new(),
@@ -885,9 +884,16 @@ impl Builder {
 
 /// Cuts ` Tainted: ...` / ` Not tainted ...` off a comm.
 fn cut_taint(s: &str) -> &str {
-    let s = s.split(" Kdump: loaded").next().unwrap_or(s);
-    let s = s.split(" Tainted:").next().unwrap_or(s);
-    let s = s.split(" Not tainted").next().unwrap_or(s);
+    static KDUMP: Needle = Needle::new(" Kdump: loaded");
+    static TAINTED: Needle = Needle::new(" Tainted:");
+    static NOT_TAINTED: Needle = Needle::new(" Not tainted");
+    // Each phrase is ASCII: where it starts is a char boundary.
+    fn before<'s>(s: &'s str, p: &Needle) -> &'s str {
+        p.find(s).map_or(s, |at| &s[..at])
+    }
+    let s = before(s, &KDUMP);
+    let s = before(s, &TAINTED);
+    let s = before(s, &NOT_TAINTED);
     trim(s)
 }
 

@@ -242,6 +242,11 @@ fn strip_syslog(s: &str) -> &str {
     if let Some(rest) = s.strip_prefix(TAG) {
         return rest;
     }
+    // A syslog header starts with its date or host, never with the `[` of a printk timestamp
+    // (which comes after it): the usual console line is passed at once.
+    if s.starts_with('[') {
+        return s;
+    }
     // The tag is looked for where a syslog header can end (at most 120 bytes in), after a
     // clock time: a line without a `:` there has neither (most lines, found at once).
     let head = &s.as_bytes()[..s.len().min(120 + TAG.len())];
@@ -272,6 +277,10 @@ fn has_clock_time(s: &str) -> bool {
 
 /// `/dev/kmsg` records (`6,1234,5678,-;msg`) and console levels (`<4>msg`).
 fn strip_kmsg(s: &str) -> &str {
+    // Both start with `<` or the level's digit (most lines start with neither).
+    if !matches!(s.as_bytes().first(), Some(b'<' | b'0'..=b'9')) {
+        return s;
+    }
     if let Some(rest) = s.strip_prefix('<') {
         if let Some(end) = rest.find('>') {
             let level = &rest[..end];
@@ -305,6 +314,9 @@ fn strip_dmesg_level(s: &str) -> &str {
     const LEVELS: [&str; 8] = [
         "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
     ];
+    if !matches!(s.as_bytes().first(), Some(b'k' | b'u' | b'd' | b's')) {
+        return s;
+    }
     let Some(fac) = FACILITIES.iter().find(|f| s.starts_with(**f)) else {
         return s;
     };
@@ -326,6 +338,9 @@ fn strip_dmesg_level(s: &str) -> &str {
 /// `[ ... ]` as people paste them, possibly after a TAB or spaces.
 fn strip_timestamp(s: &str) -> Option<&str> {
     let inner_start = s[blank_prefix(s)..].strip_prefix('[')?;
+    if let Some(rest) = after_printk_time(inner_start) {
+        return Some(rest);
+    }
     let end = memchr::memchr(b']', inner_start.as_bytes())?;
     let inner = trim(&inner_start[..end]);
     let numeric = !inner.is_empty()
@@ -346,6 +361,36 @@ fn strip_timestamp(s: &str) -> Option<&str> {
     } else {
         None
     }
+}
+
+/// What follows the `]` of the usual printk timestamp, `s` being the text after its `[`:
+/// spaces, digits and dots (one dot at least), spaces, `]`, read in one forward pass (most
+/// lines of a log). `None` for any other text, which [`strip_timestamp`] then reads in full:
+/// this is its `numeric` case, for the texts whose bytes up to the `]` are all ASCII.
+fn after_printk_time(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while b.get(i).copied().is_some_and(is_space) {
+        i += 1;
+    }
+    let digits = i;
+    let mut dot = false;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'0'..=b'9' => {}
+            b'.' => dot = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    if !dot || i == digits {
+        return None;
+    }
+    while b.get(i).copied().is_some_and(is_space) {
+        i += 1;
+    }
+    // The `]` is ASCII: the byte after it starts a character.
+    (b.get(i) == Some(&b']')).then(|| &s[i + 1..])
 }
 
 /// Strips a leading caller id `[  T123]` / `[    C0]`; returns the rest and `T123`.

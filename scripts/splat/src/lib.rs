@@ -57,7 +57,7 @@ pub use analyze::first_interesting;
 pub use lex::frame::{demangle, parse_frame};
 pub use lex::functions::is_boring;
 pub use model::{
-    Blocker, ChainEntry, Document, Frame, HeldLock, HungTask, LockClass, LockSite, Report,
+    Blocker, ChainEntry, Document, Frame, HeldLock, HungTask, Lines, LockClass, LockSite, Report,
     ReportKind, ScenarioRow, Stack, Task, WaitCycle, WaitEdge, WaitFor, SCHEMA,
 };
 pub use pipeline::{parse, parse_bytes, parse_reader, Parser};

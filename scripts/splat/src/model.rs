@@ -144,31 +144,420 @@ pub struct HeldLock {
 }
 
 /// One stack frame, as printed by `%pS`/`%pB` (`func+0x21/0xd0 [module]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its parts are read with the methods named as its JSON keys (`function`, `offset`,
+/// `module`, `raw`, `symbol`, `demangled`, `location`): the frame keeps them in one string, the
+/// line as printed followed by the parts that are not pieces of it (a demangled Rust name), so
+/// that a frame costs one allocation, not one per part.
+///
+/// # Invariants
+/// Every part's range is a range of `text` on `char` boundaries.
+#[derive(Clone)]
 pub struct Frame {
+    /// `raw`, then the parts that are not pieces of it, back to back.
+    text: String,
+    function: Part,
+    offset: Option<Part>,
+    module: Option<Part>,
+    raw: Part,
+    symbol: Part,
+    demangled: Option<Part>,
+    location: Option<Part>,
+    /// False when the kernel printed the frame with a leading `?` (an unreliable guess).
+    pub reliable: bool,
+}
+
+/// A part of a [`Frame`]: a byte range of its text.
+pub(crate) type Part = (usize, usize);
+
+/// A frame's parts, borrowed: what [`Frame::from_parts`] copies, and what its JSON holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameFields<'a> {
+    pub function: &'a str,
+    pub offset: Option<&'a str>,
+    pub module: Option<&'a str>,
+    pub reliable: bool,
+    pub raw: &'a str,
+    pub symbol: &'a str,
+    pub demangled: Option<&'a str>,
+    pub location: Option<&'a str>,
+}
+
+impl Frame {
+    /// A frame of these parts. The parts that are pieces of `raw` (as the lexer reads them:
+    /// slices of the same line) are kept as ranges of it; the others are copied after it.
+    pub(crate) fn from_parts(f: FrameFields<'_>) -> Frame {
+        let base = f.raw.as_ptr() as usize;
+        // Where `part` lies in `raw`, when it is a slice of it: a `str` starts and ends on
+        // `char` boundaries, which are then boundaries of `raw` too (the same bytes).
+        let piece = |part: &str| {
+            let start = (part.as_ptr() as usize).checked_sub(base)?;
+            let end = start.checked_add(part.len())?;
+            (end <= f.raw.len()).then_some((start, end))
+        };
+        let parts = [
+            Some(f.function),
+            Some(f.symbol),
+            f.offset,
+            f.module,
+            f.demangled,
+            f.location,
+        ]
+        .map(|p| p.map(|p| (p, piece(p))));
+        let extra: usize = parts
+            .iter()
+            .flatten()
+            .filter(|(_, at)| at.is_none())
+            .map(|(p, _)| p.len())
+            .sum();
+        let mut text = String::with_capacity(f.raw.len() + extra);
+        text.push_str(f.raw);
+        // INVARIANT: a piece of `raw` is a range of `text`, which starts with it; another part
+        // is pushed whole, between two char boundaries.
+        let [function, symbol, offset, module, demangled, location] = parts.map(|p| {
+            p.map(|(p, at)| {
+                at.unwrap_or_else(|| {
+                    let start = text.len();
+                    text.push_str(p);
+                    (start, text.len())
+                })
+            })
+        });
+        Frame {
+            raw: (0, f.raw.len()),
+            text,
+            function: function.unwrap_or_default(),
+            offset,
+            module,
+            symbol: symbol.unwrap_or_default(),
+            demangled,
+            location,
+            reliable: f.reliable,
+        }
+    }
+
+    /// A frame of a C symbol (whose function is its name as printed, with no demangled name)
+    /// read from `raw`, the line as printed, and the ranges of its parts in it; `None` when a
+    /// range is not one of `raw` between two `char` boundaries.
+    pub(crate) fn from_line(
+        raw: String,
+        function: Part,
+        symbol: Part,
+        [offset, module, location]: [Option<Part>; 3],
+        reliable: bool,
+    ) -> Option<Frame> {
+        let ok = |(start, end): Part| {
+            start <= end && raw.is_char_boundary(start) && raw.is_char_boundary(end)
+        };
+        let all_ok = [Some(function), Some(symbol), offset, module, location]
+            .into_iter()
+            .flatten()
+            .all(ok);
+        // INVARIANT: every range was checked above (`raw`'s own is all of it).
+        all_ok.then_some(Frame {
+            raw: (0, raw.len()),
+            text: raw,
+            function,
+            offset,
+            module,
+            symbol,
+            demangled: None,
+            location,
+            reliable,
+        })
+    }
+
+    fn part(&self, (start, end): Part) -> &str {
+        self.text.get(start..end).unwrap_or_default()
+    }
+
     /// The readable function name: Rust symbols demangled, with generic arguments and
     /// `<Type as Trait>` qualifications trimmed (`rust_deadlock::abba::AbBa::thread_b`,
     /// `kernel::sync::lock::Lock::lock`); C symbols as printed (`down`, `foo.constprop.0`).
-    pub function: String,
-    /// The `+0xOFF/0xLEN` part without the `+`, e.g. `0x21/0xd0`; null when not printed.
-    pub offset: Option<String>,
-    /// The module in `[module]`, e.g. `rust_deadlock`; null for built-in code.
-    pub module: Option<String>,
-    /// False when the kernel printed the frame with a leading `?` (an unreliable guess).
-    pub reliable: bool,
+    pub fn function(&self) -> &str {
+        self.part(self.function)
+    }
+
+    /// The `+0xOFF/0xLEN` part without the `+`, e.g. `0x21/0xd0`; `None` when not printed.
+    pub fn offset(&self) -> Option<&str> {
+        self.offset.map(|p| self.part(p))
+    }
+
+    /// The module in `[module]`, e.g. `rust_deadlock`; `None` for built-in code.
+    pub fn module(&self) -> Option<&str> {
+        self.module.map(|p| self.part(p))
+    }
+
     /// The line as it appeared (trimmed), including `?`, offset, module and any `file:line`.
-    pub raw: String,
+    pub fn raw(&self) -> &str {
+        self.part(self.raw)
+    }
+
     /// The symbol as printed (mangled for Rust), without offset.
-    #[serde(default)]
-    pub symbol: String,
-    /// The full demangled name (generic arguments kept, crate hashes dropped); null for
+    pub fn symbol(&self) -> &str {
+        self.part(self.symbol)
+    }
+
+    /// The full demangled name (generic arguments kept, crate hashes dropped); `None` for
     /// symbols that are not Rust-mangled.
-    #[serde(default)]
-    pub demangled: Option<String>,
+    pub fn demangled(&self) -> Option<&str> {
+        self.demangled.map(|p| self.part(p))
+    }
+
     /// A `file.c:123` source location after the frame (added by `decode_stacktrace.sh` or
     /// syzbot-style logs), when present.
+    pub fn location(&self) -> Option<&str> {
+        self.location.map(|p| self.part(p))
+    }
+
+    /// The parts, borrowed.
+    fn fields(&self) -> FrameFields<'_> {
+        FrameFields {
+            function: self.function(),
+            offset: self.offset(),
+            module: self.module(),
+            reliable: self.reliable,
+            raw: self.raw(),
+            symbol: self.symbol(),
+            demangled: self.demangled(),
+            location: self.location(),
+        }
+    }
+}
+
+/// Two frames are equal when their parts are (however they are laid out in their text).
+impl PartialEq for Frame {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.fields(), other.fields());
+        (
+            a.function,
+            a.offset,
+            a.module,
+            a.reliable,
+            a.raw,
+            a.symbol,
+            a.demangled,
+            a.location,
+        ) == (
+            b.function,
+            b.offset,
+            b.module,
+            b.reliable,
+            b.raw,
+            b.symbol,
+            b.demangled,
+            b.location,
+        )
+    }
+}
+
+impl Eq for Frame {}
+
+/// As a struct of its parts (`Frame { function: "down", offset: Some("0x40/0x50"), ... }`).
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("function", &self.function())
+            .field("offset", &self.offset())
+            .field("module", &self.module())
+            .field("reliable", &self.reliable)
+            .field("raw", &self.raw())
+            .field("symbol", &self.symbol())
+            .field("demangled", &self.demangled())
+            .field("location", &self.location())
+            .finish()
+    }
+}
+
+/// The JSON object of a frame: its parts, in this order (`SCHEMA.md`).
+impl Serialize for Frame {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Frame", 8)?;
+        st.serialize_field("function", self.function())?;
+        st.serialize_field("offset", &self.offset())?;
+        st.serialize_field("module", &self.module())?;
+        st.serialize_field("reliable", &self.reliable)?;
+        st.serialize_field("raw", self.raw())?;
+        st.serialize_field("symbol", self.symbol())?;
+        st.serialize_field("demangled", &self.demangled())?;
+        st.serialize_field("location", &self.location())?;
+        st.end()
+    }
+}
+
+/// A frame's JSON object, read back (the keys added after the first version may be missing).
+#[derive(Deserialize)]
+#[serde(rename = "Frame")]
+struct FrameData {
+    function: String,
+    offset: Option<String>,
+    module: Option<String>,
+    reliable: bool,
+    raw: String,
     #[serde(default)]
-    pub location: Option<String>,
+    symbol: String,
+    #[serde(default)]
+    demangled: Option<String>,
+    #[serde(default)]
+    location: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Frame {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = FrameData::deserialize(d)?;
+        Ok(Frame::from_parts(FrameFields {
+            function: &f.function,
+            offset: f.offset.as_deref(),
+            module: f.module.as_deref(),
+            reliable: f.reliable,
+            raw: &f.raw,
+            symbol: &f.symbol,
+            demangled: f.demangled.as_deref(),
+            location: f.location.as_deref(),
+        }))
+    }
+}
+
+/// Lines of text kept in one string, one after the other: a report's lines ([`Report::lines`]),
+/// which cost one allocation for the report rather than one a line. Read like a slice of
+/// strings (`lines[i]`, `iter()`, `first()`, `last()`, `len()`); in JSON, an array of strings.
+///
+/// # Invariants
+/// `ends` does not decrease, and each of its items is a `char` boundary of `text`: line `i` is
+/// `text[ends[i - 1]..ends[i]]` (from 0 for the first).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Lines {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    /// No lines.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No lines, with room for `lines` lines of `bytes` bytes in all.
+    pub fn with_capacity(lines: usize, bytes: usize) -> Self {
+        Lines {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(lines),
+        }
+    }
+
+    /// The number of lines.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there is no line.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Line `i`, if there are that many.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = i.checked_sub(1).map_or(0, |p| self.ends[p]);
+        self.text.get(start..end)
+    }
+
+    /// The first line.
+    pub fn first(&self) -> Option<&str> {
+        self.get(0)
+    }
+
+    /// The last line.
+    pub fn last(&self) -> Option<&str> {
+        self.get(self.len().checked_sub(1)?)
+    }
+
+    /// The lines, in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator + '_ {
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+
+    /// Adds a line after the others.
+    pub fn push(&mut self, line: &str) {
+        // INVARIANT: the end of a `str` pushed whole is a char boundary, after the last end.
+        self.text.push_str(line);
+        self.ends.push(self.text.len());
+    }
+
+    /// Removes the last line, if any.
+    pub fn pop(&mut self) {
+        // INVARIANT: the text is cut at the previous line's end, a char boundary.
+        if self.ends.pop().is_some() {
+            self.text.truncate(self.ends.last().copied().unwrap_or(0));
+        }
+    }
+
+    /// Keeps the first `n` lines.
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.len() {
+            // INVARIANT: as `pop`, at the end of line `n - 1`.
+            self.ends.truncate(n);
+            self.text.truncate(self.ends.last().copied().unwrap_or(0));
+        }
+    }
+
+    /// Replaces the last line with `line` (adds it when there is none).
+    pub fn set_last(&mut self, line: &str) {
+        self.pop();
+        self.push(line);
+    }
+}
+
+impl std::ops::Index<usize> for Lines {
+    type Output = str;
+
+    /// Line `i`.
+    ///
+    /// # Panics
+    ///
+    /// When there are not that many lines (as a slice's index).
+    fn index(&self, i: usize) -> &str {
+        match self.get(i) {
+            Some(line) => line,
+            None => panic!("line {i} of {} lines", self.len()),
+        }
+    }
+}
+
+impl<'a> Extend<&'a str> for Lines {
+    fn extend<I: IntoIterator<Item = &'a str>>(&mut self, lines: I) {
+        lines.into_iter().for_each(|l| self.push(l));
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Lines {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(lines: I) -> Self {
+        let mut all = Lines::new();
+        all.extend(lines);
+        all
+    }
+}
+
+/// As a list of strings (`["WARNING: ...", " lock(&a);"]`).
+impl std::fmt::Debug for Lines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// An array of strings.
+impl Serialize for Lines {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Lines {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let lines = Vec::<String>::deserialize(d)?;
+        Ok(lines.iter().map(String::as_str).collect())
+    }
 }
 
 /// A named stack trace inside a report.
@@ -280,7 +669,7 @@ pub struct Report {
     /// The human explanation: what happened, who took what where, and the fix.
     pub explanation: String,
     /// The lines the report was built from, prefixes (timestamp, caller id, syslog) stripped.
-    pub lines: Vec<String>,
+    pub lines: Lines,
     /// The 1-based line number in the input of the report's header line.
     #[serde(default)]
     pub start_line: usize,

@@ -578,7 +578,7 @@ fn attach_lock_dump(batch: &mut [Report], dump: Report) {
         }
     }
     if let Some(r) = batch.last_mut() {
-        r.lines.extend(dump.lines.iter().cloned());
+        r.lines.extend(dump.lines.iter());
         r.end_line = r.end_line.max(dump.end_line);
         r.truncated |= dump.truncated;
     }

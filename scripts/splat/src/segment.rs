@@ -33,7 +33,7 @@ use crate::lex::{
     may_start_split_comm, trim, unbracket, Family, Header, HeldRef, LineClass, LockLineStage,
     Token,
 };
-use crate::model::ReportKind;
+use crate::model::{Lines, ReportKind};
 
 /// Foreign lines tolerated by a report that may already have ended.
 const SOFT_END_TOLERANCE: usize = 3;
@@ -63,8 +63,10 @@ pub(crate) struct Segment {
     pub family: Family,
     pub header: String,
     pub caller: Option<String>,
-    /// (1-based line number, text) of every line taken, header first.
-    pub lines: Vec<(usize, String)>,
+    /// Every line taken, header first.
+    pub lines: Lines,
+    /// The 1-based line number of each line of `lines`.
+    pub numbers: Vec<usize>,
     /// The lexed token of every line in `lines` (the header's is [`Token::UNLEXED`]).
     pub tokens: Vec<Token>,
     /// The natural end was seen: nothing more belongs to this report.
@@ -97,7 +99,12 @@ impl Segment {
             family: header.family,
             header: line.text.trim().to_string(),
             caller: line.caller.map(str::to_string),
-            lines: with_first(LINES_RESERVED, (line.number, line.text.to_string())),
+            lines: {
+                let mut lines = Lines::with_capacity(LINES_RESERVED, LINES_RESERVED * 64);
+                lines.push(line.text);
+                lines
+            },
+            numbers: with_first(LINES_RESERVED, line.number),
             tokens: with_first(LINES_RESERVED, Token::UNLEXED),
             terminated: false,
             soft_end: false,
@@ -110,6 +117,11 @@ impl Segment {
             abandoned: false,
             tail: Tail::default(),
         }
+    }
+
+    /// The number of the report's first line (its header).
+    pub fn first_number(&self) -> usize {
+        self.numbers.first().copied().unwrap_or(0)
     }
 
     /// True when the report reached a point where it can end.
@@ -138,7 +150,8 @@ impl Segment {
             Family::Lockdep | Family::Sleep | Family::Generic => self.offer_report(class, line),
         };
         if take {
-            self.lines.push((line.number, line.text.to_string()));
+            self.lines.push(line.text);
+            self.numbers.push(line.number);
             self.tokens.push(std::mem::replace(token, Token::UNLEXED));
             // A blank line neither proves nor disproves that the report goes on.
             if class != LineClass::Blank {
@@ -414,12 +427,13 @@ impl Segmenter {
         let Some(cut) = self.last.take() else {
             return;
         };
-        let took = |s: &Segment| s.lines.last().is_some_and(|l| l.0 == cut);
+        let took = |s: &Segment| s.numbers.last() == Some(&cut);
         if let Some(i) = self.open.iter().rposition(took) {
             if self.open[i].lines.len() == 1 {
                 self.open.remove(i);
             } else {
                 self.open[i].lines.pop();
+                self.open[i].numbers.pop();
                 self.open[i].tokens.pop();
             }
         }
@@ -510,7 +524,7 @@ impl Segmenter {
         }
         // Only the report's last line can be continued (checked first: its token then tells
         // what the previous line is, without parsing it again).
-        if seg.lines.last().is_none_or(|l| l.1 != prev) {
+        if seg.lines.last().is_none_or(|l| l != prev) {
             return None;
         }
         let joined = if after_foreign {
@@ -522,8 +536,7 @@ impl Segmenter {
             wrapped_join_lexed(prev, prev_held, quality, line.text, next)
         }?;
         let first = seg.lines.len() == 1;
-        let last = seg.lines.last_mut()?;
-        last.1.clone_from(&joined);
+        seg.lines.set_last(&joined);
         if first {
             seg.header = trim(&joined).to_string();
         } else if let Some(t) = seg.tokens.last_mut() {
@@ -579,9 +592,9 @@ impl Segmenter {
         }
         if self.open.iter().any(|s| s.terminated) {
             // Indices shift: the report that took the line is found again by identity.
-            let key = taken.map(|i| self.open[i].lines[0].0);
+            let key = taken.map(|i| self.open[i].first_number());
             self.retire();
-            return key.and_then(|k| self.open.iter().position(|s| s.lines[0].0 == k));
+            return key.and_then(|k| self.open.iter().position(|s| s.first_number() == k));
         }
         taken
     }
@@ -620,10 +633,8 @@ impl Segmenter {
     }
 
     fn insert_done(&mut self, seg: Segment) {
-        let key = seg.lines.first().map(|l| l.0).unwrap_or(0);
-        let at = self
-            .done
-            .partition_point(|s| s.lines.first().map(|l| l.0).unwrap_or(0) <= key);
+        let key = seg.first_number();
+        let at = self.done.partition_point(|s| s.first_number() <= key);
         self.done.insert(at, seg);
     }
 
@@ -642,12 +653,8 @@ impl Segmenter {
 
     /// The next finished segment, in header order, once no open report started before it.
     pub fn pop_ready(&mut self) -> Option<Segment> {
-        let first = self.done.front()?.lines.first().map(|l| l.0).unwrap_or(0);
-        let blocked = !self.finished
-            && self
-                .open
-                .iter()
-                .any(|s| s.lines.first().map(|l| l.0).unwrap_or(0) < first);
+        let first = self.done.front()?.first_number();
+        let blocked = !self.finished && self.open.iter().any(|s| s.first_number() < first);
         if blocked {
             None
         } else {
@@ -841,6 +848,10 @@ fn rejoin_cut_lock_line(prev: &str, next: &str) -> Option<String> {
 fn looks_like_location(t: &str) -> bool {
     let b = t.as_bytes();
     let first = &b[..memchr::memchr(b' ', b).unwrap_or(b.len())];
+    // The line number ends the word (most words are no location: told by their last byte).
+    if !first.last().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     let Some(colon) = memchr::memrchr(b':', first) else {
         return false;
     };

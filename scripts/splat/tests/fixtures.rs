@@ -54,14 +54,14 @@ fn row(cpu0: Option<&str>, cpu1: Option<&str>) -> ScenarioRow {
 }
 
 fn functions(frames: &[Frame]) -> Vec<&str> {
-    frames.iter().map(|f| f.function.as_str()).collect()
+    frames.iter().map(|f| f.function()).collect()
 }
 
 fn reliable(frames: &[Frame]) -> Vec<&str> {
     frames
         .iter()
         .filter(|f| f.reliable)
-        .map(|f| f.function.as_str())
+        .map(|f| f.function())
         .collect()
 }
 
@@ -177,20 +177,20 @@ fn abba_buggy_hung_circular() {
     );
     let lock_frame = bt
         .iter()
-        .find(|f| f.reliable && f.function == LOCK_FN)
+        .find(|f| f.reliable && f.function() == LOCK_FN)
         .unwrap();
-    assert_eq!(lock_frame.function, LOCK_FN);
-    assert_eq!(lock_frame.offset.as_deref(), Some("0x3c/0xd0"));
-    assert_eq!(lock_frame.module.as_deref(), Some("rust_deadlock"));
+    assert_eq!(lock_frame.function(), LOCK_FN);
+    assert_eq!(lock_frame.offset(), Some("0x3c/0xd0"));
+    assert_eq!(lock_frame.module(), Some("rust_deadlock"));
     assert_eq!(
-        lock_frame.demangled.as_deref(),
+        lock_frame.demangled(),
         Some("<kernel::sync::lock::Lock<(), rust_deadlock::semaphore::SemaphoreBackend>>::lock")
     );
-    assert!(lock_frame.symbol.starts_with("_RNvMs1_"));
-    assert_eq!(bt[0].module, None);
+    assert!(lock_frame.symbol().starts_with("_RNvMs1_"));
+    assert_eq!(bt[0].module(), None);
     assert_eq!((r.start_line, r.end_line), (6, 79));
-    assert_eq!(r.lines.first().map(String::as_str), Some(r.header.as_str()));
-    assert_eq!(r.lines.last().map(String::as_str), Some(" </TASK>"));
+    assert_eq!(r.lines.first(), Some(r.header.as_str()));
+    assert_eq!(r.lines.last(), Some(" </TASK>"));
     assert!(!r.truncated);
     assert!(r
         .explanation
@@ -249,7 +249,7 @@ fn abba_buggy_hung_tasks() {
         );
         let frames = stack(r, "hung task");
         assert_eq!(frames.len(), 17);
-        assert_eq!(frames[0].function, "__schedule");
+        assert_eq!(frames[0].function(), "__schedule");
         assert_eq!(detail(r, "tgid"), pid.to_string());
         assert_eq!(detail(r, "ppid"), "2");
         assert!(r.held_locks.is_empty());
@@ -356,13 +356,10 @@ fn caller_ids_crlf_interleaved() {
         assert_eq!((h.seconds, h.blocked_in.as_deref()), (2, Some("down()")));
         let down = stack(r, "hung task")
             .iter()
-            .find(|f| f.function == "down")
+            .find(|f| f.function() == "down")
             .unwrap();
-        assert_eq!(
-            down.location.as_deref(),
-            Some("kernel/locking/semaphore.c:60")
-        );
-        assert_eq!(down.offset.as_deref(), Some("0x40/0x50"));
+        assert_eq!(down.location(), Some("kernel/locking/semaphore.c:60"));
+        assert_eq!(down.offset(), Some("0x40/0x50"));
     }
 }
 
@@ -526,7 +523,7 @@ fn syslog_hung_with_lock_dump() {
         .iter()
         .any(|l| l == "Showing all locks held in the system:"));
     assert_eq!(
-        reports[1].lines.last().map(String::as_str),
+        reports[1].lines.last(),
         Some("=============================================")
     );
     // The systemd line between report lines is not part of the report.
@@ -632,7 +629,7 @@ fn inconsistent_lock_state() {
     // The backtrace runs through <IRQ>, </IRQ>, <TASK> and the register dump.
     let bt = stack(r, "backtrace");
     assert_eq!(bt.len(), 25);
-    assert_eq!(bt.last().unwrap().function, "common_startup_64");
+    assert_eq!(bt.last().unwrap().function(), "common_startup_64");
     assert!(r
         .explanation
         .contains("{SOFTIRQ-ON-W}: taken with softirqs enabled (first seen in demo_ioctl)"));
@@ -876,7 +873,7 @@ fn sleeping_in_atomic() {
     let pre = stack(r, "preemption disabled");
     assert_eq!(functions(pre), ["rust_deadlock::abba::AbBa::init"]);
     assert_eq!(
-        pre[0].demangled.as_deref(),
+        pre[0].demangled(),
         Some("<rust_deadlock::abba::AbBa as kernel::Module>::init")
     );
     assert_eq!(
@@ -903,10 +900,7 @@ fn generic_warn_and_oops() {
     assert_eq!(w.tasks, [task("poker", 140)]);
     assert_eq!(detail(w, "function"), "demo_poke");
     assert_eq!(detail(w, "hardirqs_last_enabled"), "__up_console_sem");
-    assert_eq!(
-        w.lines.last().map(String::as_str),
-        Some("---[ end trace 0000000000000000 ]---")
-    );
+    assert_eq!(w.lines.last(), Some("---[ end trace 0000000000000000 ]---"));
     assert!(!w.truncated);
 
     let o = &reports[1];
@@ -922,10 +916,7 @@ fn generic_warn_and_oops() {
         .lines
         .iter()
         .any(|l| l.starts_with("Oops: Oops: 0000 [#1]")));
-    assert_eq!(
-        o.lines.last().map(String::as_str),
-        Some("---[ end trace 0000000000000000 ]---")
-    );
+    assert_eq!(o.lines.last(), Some("---[ end trace 0000000000000000 ]---"));
     assert_eq!(
         reliable(stack(o, "backtrace")),
         [

@@ -745,7 +745,7 @@ fn hardirq_is_an_inconsistent_lock_state_then_a_hard_lockup() {
             .iter()
             .flat_map(|s| &s.frames)
             .filter(|f| f.reliable)
-            .map(|f| f.function.as_str())
+            .map(|f| f.function())
             .collect();
         let at = |f: &str| {
             frames

@@ -214,10 +214,10 @@ fn sleep_in_atomic_is_titled_by_the_caller_of_the_sleeping_function() {
         Some("fs/inode.c")
     );
     let backtrace = r.stack("backtrace").expect("the stack is the backtrace");
-    assert!(backtrace.frames.iter().any(|f| f.function == "iput"));
+    assert!(backtrace.frames.iter().any(|f| f.function() == "iput"));
     assert!(r
         .stack("preemption disabled")
-        .is_none_or(|s| s.frames.iter().all(|f| f.function != "iput")));
+        .is_none_or(|s| s.frames.iter().all(|f| f.function() != "iput")));
     assert_eq!(
         r.title,
         "BUG: sleeping function called from invalid context in hook_sb_delete"
@@ -258,7 +258,7 @@ fn powerpc_frames_are_read() {
         .unwrap()
         .frames
         .iter()
-        .map(|f| f.function.as_str())
+        .map(|f| f.function())
         .collect();
     assert!(
         frames.starts_with(&["dump_stack", "print_usage_bug", "mark_lock"]),

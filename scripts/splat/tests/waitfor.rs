@@ -327,11 +327,7 @@ fn mutex_chain_with_running_holder_stack() {
     // own label; the waiter's own stack and details are untouched.
     let contexts: Vec<&str> = r.stacks.iter().map(|s| s.context.as_str()).collect();
     assert_eq!(contexts, ["hung task", "blocker holder"]);
-    let holder: Vec<&str> = r.stacks[1]
-        .frames
-        .iter()
-        .map(|f| f.function.as_str())
-        .collect();
+    let holder: Vec<&str> = r.stacks[1].frames.iter().map(|f| f.function()).collect();
     assert_eq!(
         holder,
         [
@@ -350,11 +346,7 @@ fn mutex_chain_with_running_holder_stack() {
     assert!(!r.stacks[1].frames[0].reliable);
     let own = &r.stacks[0].frames;
     assert_eq!(
-        (
-            own.len(),
-            own[0].function.as_str(),
-            own[11].function.as_str()
-        ),
+        (own.len(), own[0].function(), own[11].function()),
         (12, "__schedule", "entry_SYSCALL_64_after_hwframe")
     );
     let h = r.hung_task.as_ref().unwrap();
@@ -628,11 +620,7 @@ Call trace:
     let b = blocker(r);
     assert_eq!(b.holder, Some(task("b", 11)));
     assert_eq!(b.holder_state.as_deref(), Some("S"));
-    let own: Vec<&str> = r.stacks[0]
-        .frames
-        .iter()
-        .map(|f| f.function.as_str())
-        .collect();
+    let own: Vec<&str> = r.stacks[0].frames.iter().map(|f| f.function()).collect();
     assert_eq!(own.last(), Some(&"do_a"));
     assert_eq!(r.stacks[1].context, "blocker holder");
     assert_eq!(r.stacks[1].frames.len(), 5);

@@ -18,14 +18,14 @@ use crate::model::{Frame, Report, ReportKind, Stack};
 /// `decode_stacktrace.sh`), frames inlined into the next one (`f file.c:12 [inline]`, no
 /// offset) are skipped like syzbot does: the title names the function that was called.
 pub fn first_interesting(frames: &[Frame]) -> Option<&str> {
-    let has_offsets = frames.iter().any(|f| f.offset.is_some());
+    let has_offsets = frames.iter().any(|f| f.offset().is_some());
     frames
         .iter()
         .filter(|f| {
-            f.reliable && (!has_offsets || f.offset.is_some() || !f.raw.ends_with("[inline]"))
+            f.reliable && (!has_offsets || f.offset().is_some() || !f.raw().ends_with("[inline]"))
         })
-        .find(|f| !is_boring(&f.function))
-        .map(|f| f.function.as_str())
+        .find(|f| !is_boring(f.function()))
+        .map(|f| f.function())
 }
 
 pub(crate) fn stack<'a>(r: &'a Report, context: &str) -> Option<&'a Stack> {
@@ -71,7 +71,7 @@ pub(crate) fn culprit(r: &Report) -> Option<String> {
     }
     let release = stack(r, "release").and_then(|s| s.frames.first());
     if let Some(f) = release {
-        return Some(f.function.clone());
+        return Some(f.function().to_string());
     }
     // No stack: where the lock was being taken, unless that is an allocator or locking
     // wrapper (`fs_reclaim` taken in `__kmalloc`), then where the held lock was taken.
@@ -108,24 +108,24 @@ pub fn analyse_hung(r: &mut Report) {
         .map_or(&[], |s| s.frames.as_slice());
     let summary: Vec<&Frame> = frames
         .iter()
-        .filter(|f| f.reliable && !is_scheduler(&f.function))
+        .filter(|f| f.reliable && !is_scheduler(f.function()))
         .collect();
-    h.summary = summary.iter().map(|f| f.function.clone()).collect();
+    h.summary = summary.iter().map(|f| f.function().to_string()).collect();
     let first_prim = summary
         .iter()
         .take(3)
-        .position(|f| primitive(&f.function).is_some());
+        .position(|f| primitive(f.function()).is_some());
     if let Some(start) = first_prim {
         let mut last = start;
-        while last + 1 < summary.len() && primitive(&summary[last + 1].function).is_some() {
+        while last + 1 < summary.len() && primitive(summary[last + 1].function()).is_some() {
             last += 1;
         }
-        let api = base(&summary[last].function);
+        let api = base(summary[last].function());
         h.blocked_in = Some(format!("{api}()"));
         h.waiting_on = primitive(api).map(str::to_string);
-        h.called_from = summary.get(last + 1).map(|f| f.function.clone());
+        h.called_from = summary.get(last + 1).map(|f| f.function().to_string());
     } else if let Some(first) = summary.first() {
-        h.blocked_in = Some(format!("{}()", base(&first.function)));
+        h.blocked_in = Some(format!("{}()", base(first.function())));
     }
 }
 
@@ -152,7 +152,7 @@ pub(crate) fn own_frames(r: &Report) -> Option<Vec<&Frame>> {
     let reliable: Vec<&Frame> = main_frames(r).iter().filter(|f| f.reliable).collect();
     let entry = reliable
         .iter()
-        .rposition(|f| is_interrupt_entry(&f.function))?;
+        .rposition(|f| is_interrupt_entry(f.function()))?;
     Some(reliable[entry + 1..].to_vec())
 }
 
@@ -164,12 +164,12 @@ pub(crate) fn interrupt_handler(r: &Report) -> Option<(&'static str, &str)> {
     let frames = main_frames(r);
     let entry = frames
         .iter()
-        .rposition(|f| f.reliable && is_irq_entry(&f.function))?;
+        .rposition(|f| f.reliable && is_irq_entry(f.function()))?;
     let handler = first_interesting(&frames[..entry])?;
     let mut inner = frames[..entry].iter().filter(|f| f.reliable);
-    let kind = if base(&frames[entry].function).contains("nmi") {
+    let kind = if base(frames[entry].function()).contains("nmi") {
         "NMI"
-    } else if inner.any(|f| is_softirq_dispatch(&f.function)) {
+    } else if inner.any(|f| is_softirq_dispatch(f.function())) {
         "softirq"
     } else {
         "hard interrupt"
@@ -183,16 +183,16 @@ pub(crate) fn interrupt_handler(r: &Report) -> Option<(&'static str, &str)> {
 /// reliable frames of the whole stack (an interrupt that spins for a lock its own CPU holds).
 pub(crate) fn spin_site(r: &Report) -> Option<(&str, Option<Vec<&Frame>>)> {
     if let Some(own) = own_frames(r) {
-        let spin = own.iter().take(3).find(|f| is_spin_wait(&f.function));
+        let spin = own.iter().take(3).find(|f| is_spin_wait(f.function()));
         if let Some(spin) = spin {
-            return Some((spin.function.as_str(), Some(own)));
+            return Some((spin.function(), Some(own)));
         }
     }
     let rip = stack(r, "rip").and_then(|s| s.frames.first());
     let frames = main_frames(r).iter().filter(|f| f.reliable).take(3);
     rip.into_iter()
         .chain(frames)
-        .map(|f| f.function.as_str())
+        .map(|f| f.function())
         .find(|f| is_spin_wait(f))
         .map(|spin| (spin, None))
 }

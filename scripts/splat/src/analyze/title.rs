@@ -34,17 +34,17 @@ use crate::model::{Frame, Report, ReportKind};
 /// (syzbot, `decode_stacktrace.sh`) not those inlined into the next one (`f file.c:12
 /// [inline]`, no offset), so that the title names the function that was called.
 fn candidates(frames: &[Frame]) -> impl Iterator<Item = &Frame> {
-    let has_offsets = frames.iter().any(|f| f.offset.is_some());
+    let has_offsets = frames.iter().any(|f| f.offset().is_some());
     frames.iter().filter(move |f| {
-        f.reliable && (!has_offsets || f.offset.is_some() || !f.raw.ends_with("[inline]"))
+        f.reliable && (!has_offsets || f.offset().is_some() || !f.raw().ends_with("[inline]"))
     })
 }
 
 /// The first frame of `frames` a title may name.
 fn first_titled(frames: &[Frame], hung: bool) -> Option<&str> {
     candidates(frames)
-        .find(|f| !skipped(&f.function, hung))
-        .map(|f| f.function.as_str())
+        .find(|f| !skipped(f.function(), hung))
+        .map(|f| f.function())
 }
 
 /// For a sleep in atomic context: the first frame a title may name that is not the function
@@ -53,13 +53,12 @@ fn first_titled(frames: &[Frame], hung: bool) -> Option<&str> {
 fn caller_of_sleeping(r: &Report) -> Option<&str> {
     let file = r.details.get("file")?;
     let in_file = |f: &Frame| {
-        f.location
-            .as_deref()
+        f.location()
             .is_some_and(|l| l.split(':').next() == Some(file.as_str()))
     };
     candidates(main_frames(r))
-        .find(|f| !skipped(&f.function, false) && !in_file(f))
-        .map(|f| f.function.as_str())
+        .find(|f| !skipped(f.function(), false) && !in_file(f))
+        .map(|f| f.function())
 }
 
 /// Whether a title passes over `function` (for a hung task, its blocking primitives too).
@@ -80,12 +79,12 @@ pub(crate) fn loop_entry_frame(r: &Report) -> Option<String> {
         None => main_frames(r).to_vec(),
     };
     let usable: Vec<&Frame> = candidates(&frames).collect();
-    let entry = usable.iter().position(|f| is_loop_entry(&f.function))?;
+    let entry = usable.iter().position(|f| is_loop_entry(f.function()))?;
     usable[..entry]
         .iter()
         .rev()
-        .find(|f| !is_title_skip(&f.function))
-        .map(|f| f.function.clone())
+        .find(|f| !is_title_skip(f.function()))
+        .map(|f| f.function().to_string())
 }
 
 /// `rcu: INFO: rcu_preempt self-detected stall on CPU` and the other RCU CPU stall warnings.

@@ -276,17 +276,47 @@ impl WaitForBuilder {
         self.lockdep_off_at
     }
 
+    /// The edges as added, without what only the whole graph tells (see [`Self::edge`]).
+    pub(crate) fn edges(&self) -> &[WaitEdge] {
+        &self.edges
+    }
+
+    /// An edge with what the reports so far tell about it: the lock it is for, and whether its
+    /// holder is hung.
+    fn complete(&self, e: &mut WaitEdge) {
+        if let (Some(w), Some(h)) = (key(&e.waiter), key(&e.holder)) {
+            if let Some((lock, i)) = self.locks.lock(&w, &h) {
+                e.lock = Some(lock);
+                e.lock_report = Some(i);
+            }
+            e.holder_hung = self.hung.contains(&h);
+        }
+    }
+
+    /// Edge `j` as [`Self::graph`] has it but for `in_cycle` (left false: see
+    /// [`Self::cycle_lengths`]), without building the whole graph: the explanations read the
+    /// few edges of one chain. `next` is [`Self::next`].
+    pub(crate) fn edge(&self, j: usize, next: &BTreeMap<Key, usize>) -> Option<WaitEdge> {
+        let mut e = self.edges.get(j)?.clone();
+        self.complete(&mut e);
+        e.current = key(&e.waiter).and_then(|w| next.get(&w).copied()) == Some(j);
+        Some(e)
+    }
+
+    /// The edges on the cycles of the graph ([`Self::graph`]'s `in_cycle` ones), each with the
+    /// number of tasks on its cycle. `next` is [`Self::next`].
+    pub(crate) fn cycle_lengths(&self, next: &BTreeMap<Key, usize>) -> BTreeMap<usize, usize> {
+        find_cycles(&self.edges, next)
+            .iter()
+            .flat_map(|c| c.edges.iter().map(|&e| (e, c.tasks.len())))
+            .collect()
+    }
+
     /// The graph of the reports added so far: lock names, current edges and cycles.
     pub fn graph(&self) -> WaitFor {
         let mut edges = self.edges.clone();
         for e in &mut edges {
-            if let (Some(w), Some(h)) = (key(&e.waiter), key(&e.holder)) {
-                if let Some((lock, i)) = self.locks.lock(&w, &h) {
-                    e.lock = Some(lock);
-                    e.lock_report = Some(i);
-                }
-                e.holder_hung = self.hung.contains(&h);
-            }
+            self.complete(e);
         }
         let next = self.next();
         for &i in next.values() {
@@ -435,7 +465,7 @@ fn holder_place(frames: &[Frame]) -> Option<&str> {
     const SLEEP: &[&str] = &["__switch_to", "__cond_resched", "msleep", "usleep"];
     frames
         .iter()
-        .filter(|f| f.reliable && !is_boring(&f.function))
-        .find(|f| !SLEEP.iter().any(|p| f.function.starts_with(p)))
-        .map(|f| f.function.as_str())
+        .filter(|f| f.reliable && !is_boring(f.function()))
+        .find(|f| !SLEEP.iter().any(|p| f.function().starts_with(p)))
+        .map(|f| f.function())
 }

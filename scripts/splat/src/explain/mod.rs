@@ -63,7 +63,7 @@ impl Cause {
             spinlocks: chains
                 .chain(stacks)
                 .flatten()
-                .any(|f| f.reliable && is_spin_wait(&f.function)),
+                .any(|f| f.reliable && is_spin_wait(f.function())),
         }
     }
 
@@ -571,7 +571,7 @@ fn explain_bad_unlock(r: &Report) -> String {
         .unwrap_or_else(|| "a lock".to_string());
     let f = stack(r, "release")
         .and_then(|s| s.frames.first())
-        .map(|f| f.function.clone())
+        .map(|f| f.function().to_string())
         .or_else(|| culprit(r));
     [
         format!(
@@ -756,7 +756,7 @@ const SLEEP_IN_INTERRUPT_FIX: &str = "Fix: move the sleeping work out of the int
 fn first_frame<'a>(r: &'a Report, context: &str) -> Option<&'a str> {
     stack(r, context)
         .and_then(|s| s.frames.first())
-        .map(|f| f.function.as_str())
+        .map(|f| f.function())
 }
 
 fn explain_sched_atomic(r: &Report) -> String {
@@ -775,7 +775,7 @@ fn explain_sched_atomic(r: &Report) -> String {
     }
     let rt = main_frames(r)
         .iter()
-        .any(|f| f.function.starts_with("rt_spin_lock") || f.function.starts_with("rtlock_"));
+        .any(|f| f.function().starts_with("rt_spin_lock") || f.function().starts_with("rtlock_"));
     if rt {
         lines.push(
             "On PREEMPT_RT a spinlock_t is a sleeping lock: it was taken in atomic context \
@@ -816,8 +816,8 @@ fn takes_sleeping_lock(r: &Report) -> bool {
     frames
         .iter()
         .filter(|f| f.reliable)
-        .take_while(|f| Some(f.function.as_str()) != first)
-        .any(|f| primitive(&f.function).is_some())
+        .take_while(|f| Some(f.function()) != first)
+        .any(|f| primitive(f.function()).is_some())
 }
 
 fn explain_wait_context(r: &Report) -> String {

@@ -2,7 +2,8 @@
 //! in, the locks involved, and the fix of a cycle.
 
 use crate::analyze::waitfor::{key, name, same, Key, WaitForBuilder};
-use crate::model::{HeldLock, Report, WaitEdge, WaitFor};
+use crate::model::{HeldLock, Report, WaitEdge};
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -80,21 +81,35 @@ fn locks_line(edges: &[&WaitEdge], always: bool) -> Option<String> {
 /// Longest wait-for chain told in an explanation.
 const MAX_CHAIN: usize = 32;
 
-/// Everything the explanations need, computed once from the graph.
+/// What the explanations need of the graph: the builder, whose edges are completed one by one
+/// as a chain is followed ([`WaitForBuilder::edge`]), not the whole graph.
 struct Ctx<'a> {
     b: &'a WaitForBuilder,
-    graph: WaitFor,
     /// The current edge of every waiter.
     next: BTreeMap<Key, usize>,
+    /// The edges on cycles, with the number of tasks on each one's cycle: found (over the
+    /// whole graph) only for a chain too long to follow to its end.
+    cycles: OnceCell<BTreeMap<usize, usize>>,
 }
 
 impl<'a> Ctx<'a> {
     fn new(b: &'a WaitForBuilder) -> Self {
         Ctx {
             b,
-            graph: b.graph(),
             next: b.next(),
+            cycles: OnceCell::new(),
         }
+    }
+
+    /// The number of tasks on the cycle edge `j` is on, if it is on one, from the whole graph.
+    fn cycle_len(&self, j: usize) -> Option<usize> {
+        let cycles = self.cycles.get_or_init(|| self.b.cycle_lengths(&self.next));
+        cycles.get(&j).copied()
+    }
+
+    /// Edge `j`, as the graph has it.
+    fn edge(&self, j: usize) -> Option<WaitEdge> {
+        self.b.edge(j, &self.next)
     }
 
     /// What is known about a task at the end of a wait-for chain.
@@ -112,8 +127,8 @@ impl<'a> Ctx<'a> {
             };
         }
         let state = self
-            .graph
-            .edges
+            .b
+            .edges()
             .iter()
             .filter(|e| same(Some(&e.holder), k))
             .find_map(|e| e.holder_state.clone());
@@ -171,30 +186,40 @@ fn blocker_lines(cx: &Ctx, r: &Report) -> (Vec<String>, Option<String>) {
             None,
         );
     };
-    let graph = &cx.graph;
+    let edges = cx.b.edges();
     // Follow the current edges from this report's edge: a cycle or a chain.
     let next = &cx.next;
     let mut path = vec![edge];
     let mut seen: BTreeSet<Key> = BTreeSet::from([me.clone()]);
-    let mut k = key(&graph.edges[edge].holder);
+    let mut k = edges.get(edge).and_then(|e| key(&e.holder));
     let mut closed = false;
+    // The walk stopped at MAX_CHAIN: whether it would come back is not known.
+    let mut cut = false;
     while let Some(cur) = k.clone() {
         if cur == me {
             closed = true;
             break;
         }
-        if !seen.insert(cur.clone()) || path.len() >= MAX_CHAIN {
-            break; // runs into a cycle without this task, or goes on too long to tell
+        if !seen.insert(cur.clone()) {
+            break; // runs into a cycle without this task
+        }
+        if path.len() >= MAX_CHAIN {
+            cut = true;
+            break; // goes on too long to tell
         }
         match next.get(&cur) {
             Some(&j) => {
                 path.push(j);
-                k = key(&graph.edges[j].holder);
+                k = edges.get(j).and_then(|e| key(&e.holder));
             }
             None => break,
         }
     }
-    let steps: Vec<&WaitEdge> = path.iter().map(|&j| &graph.edges[j]).collect();
+    let steps: Vec<WaitEdge> = path.iter().filter_map(|&j| cx.edge(j)).collect();
+    let steps: Vec<&WaitEdge> = steps.iter().collect();
+    if steps.is_empty() {
+        return (Vec::new(), None); // not expected: the path's edges are the builder's
+    }
     if let [only] = steps[..] {
         if closed {
             return self_wait(only);
@@ -205,14 +230,19 @@ fn blocker_lines(cx: &Ctx, r: &Report) -> (Vec<String>, Option<String>) {
         let _ = write!(sentence, ", which {}", waits_for(e));
     }
     let mut lines = Vec::new();
-    if graph.edges[edge].in_cycle {
+    // The edge is on a cycle when it is its waiter's current one and the current edges lead
+    // back to the waiter (a walk that runs into a cycle without it, or to a task that waits
+    // for nothing, shows it is on none).
+    let current = next.get(&me) == Some(&edge);
+    let cycle = match (current, closed, cut) {
+        (false, _, _) => None,
+        (true, true, _) => Some(path.len()),
+        (true, false, true) => cx.cycle_len(edge),
+        (true, false, false) => None,
+    };
+    if let Some(n) = cycle {
         if !closed {
             // Cut at MAX_CHAIN: a current edge on a cycle leads back to this task.
-            let n = graph
-                .cycles
-                .iter()
-                .find(|c| c.edges.contains(&edge))
-                .map_or(0, |c| c.tasks.len());
             let _ = write!(
                 sentence,
                 ", and so on around a cycle of {n} tasks back to {}",

@@ -15,7 +15,7 @@
 //! and, when the holder is not hung itself, prints the holder's stack with `sched_show_task()`
 //! (`task:NAME state:X ...`, `Call Trace:`, `<TASK>` ... `</TASK>`).
 
-use super::trim;
+use super::{trim, Needle};
 use crate::model::{Blocker, Task};
 
 /// A parsed blocker line: the waiting task (comm, pid) and what it is blocked on.
@@ -43,25 +43,24 @@ fn split_role(s: &str) -> Option<(&str, String)> {
 
 /// The "found" forms: the phrase between waiter and holder, the lock kind, and whether both
 /// sides carry an rw-semaphore role.
-const FOUND: &[(&str, &str, bool)] = &[
+static FOUND: [(Needle, &str, bool); 3] = [
     (
-        " is blocked on a mutex likely owned by task ",
+        Needle::new(" is blocked on a mutex likely owned by task "),
         "mutex",
         false,
     ),
     (
-        " blocked on a semaphore likely last held by task ",
+        Needle::new(" blocked on a semaphore likely last held by task "),
         "semaphore",
         false,
     ),
     (
-        " blocked on an rw-semaphore likely owned by task ",
+        Needle::new(" blocked on an rw-semaphore likely owned by task "),
         "rw-semaphore",
         true,
     ),
 ];
 
-/// The "not found" forms: the suffix after the waiter, and the lock kind.
 const NOT_FOUND: &[(&str, &str)] = &[
     (
         " is blocked on a mutex, but the owner is not found",
@@ -99,10 +98,11 @@ pub fn parse_blocker(line: &str) -> Option<BlockerLine> {
             });
         }
     }
-    for (phrase, kind, roles) in FOUND {
+    for (phrase, kind, roles) in &FOUND {
         // Comms may contain the phrase: try every occurrence, the first that parses wins.
-        for (i, _) in rest.match_indices(phrase) {
-            let (left, right) = (&rest[..i], &rest[i + phrase.len()..]);
+        for i in phrase.find_all(rest) {
+            // The phrase is ASCII: both ends are char boundaries.
+            let (left, right) = (&rest[..i], &rest[i + phrase.text().len()..]);
             let parsed = if *roles {
                 split_role(left).zip(split_role(right)).and_then(
                     |((waiter, role), (holder, holder_role))| {

@@ -12,7 +12,7 @@
 //! `_RNvMs1_NtNtCs1EKtwoKEMO2_6kernel4sync4lockINtB5_4LockuNtNtCs..._13rust_deadlock9semaphore16SemaphoreBackendE4lockBU_`
 //! reads `kernel::sync::lock::Lock::lock`.
 
-use crate::model::Frame;
+use crate::model::{Frame, FrameFields};
 
 /// Longest symbol handed to the demangler; longer ones are shown as printed.
 const MAX_DEMANGLE_LEN: usize = 4096;
@@ -53,31 +53,44 @@ impl FrameParts<'_> {
 
     /// The frame, its parts copied (and a Rust symbol demangled).
     pub(crate) fn to_frame(self) -> Frame {
-        let (function, demangled) = demangle_parts(self.name);
-        Frame {
+        // A C symbol's name is a piece of the line, which the frame keeps as it is.
+        let rust = looks_rust(self.name).then(|| demangle_parts(self.name));
+        let (function, demangled) = match &rust {
+            Some((function, demangled)) => (function.as_str(), demangled.as_deref()),
+            None => (self.name, None),
+        };
+        Frame::from_parts(FrameFields {
             function,
-            offset: self.offset.map(str::to_string),
-            module: self.module.map(str::to_string),
+            offset: self.offset,
+            module: self.module,
             reliable: self.reliable,
-            raw: self.raw.to_string(),
-            symbol: self.symbol.to_string(),
+            raw: self.raw,
+            symbol: self.symbol,
             demangled,
-            location: self.location.map(str::to_string),
-        }
+            location: self.location,
+        })
     }
 }
 
-/// A byte range of a line.
-type Span = (u32, u32);
+/// A byte range of a line; [`NO_SPAN`] for a part the frame lacks.
+type Span = (u16, u16);
+
+/// The span of a missing part: no part ends there (a line whose parts end beyond `u16::MAX - 1`
+/// gets no spans, and is parsed again where the report is built).
+const NO_SPAN: Span = (u16::MAX, u16::MAX);
 
 /// A frame's parts as byte ranges of the line the lexer read them from: what a token keeps, so
 /// that the frame's strings are copied (and its symbol demangled) where the report is built,
-/// not where the lines are read.
+/// not where the lines are read. Small (28 bytes), as every token of a line is moved from stage
+/// to stage.
+///
+/// # Invariants
+/// Every span is [`NO_SPAN`] or ends before `u16::MAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FrameSpans {
-    line_len: u32,
+    line_len: u16,
     /// The ranges of [`FrameParts::texts`].
-    spans: [Option<Span>; 6],
+    spans: [Span; 6],
     reliable: bool,
 }
 
@@ -98,7 +111,7 @@ impl<'a> FrameParts<'a> {
     /// part of it).
     pub(crate) fn spans(&self, line: &str) -> Option<FrameSpans> {
         let base = line.as_ptr() as usize;
-        let mut spans = [None; 6];
+        let mut spans = [NO_SPAN; 6];
         for (span, text) in spans.iter_mut().zip(self.texts()) {
             let Some(text) = text else { continue };
             let start = if text.is_empty() {
@@ -110,10 +123,12 @@ impl<'a> FrameParts<'a> {
             if end > line.len() {
                 return None;
             }
-            *span = Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?));
+            // INVARIANT: `end` is below `u16::MAX` (`start` is at most `end`).
+            let end = u16::try_from(end).ok().filter(|&e| e < u16::MAX)?;
+            *span = (u16::try_from(start).ok()?, end);
         }
         Some(FrameSpans {
-            line_len: u32::try_from(line.len()).ok()?,
+            line_len: u16::try_from(line.len()).ok()?,
             spans,
             reliable: self.reliable,
         })
@@ -123,18 +138,41 @@ impl<'a> FrameParts<'a> {
 impl FrameSpans {
     /// Whether the frame has a source location ([`FrameParts::has_location`]).
     pub(crate) fn has_location(&self) -> bool {
-        self.spans[5].is_some()
+        self.spans[5] != NO_SPAN
+    }
+
+    /// The frame, read straight from the line `line` the spans were taken from when its name
+    /// is a C symbol: the frame's text is the line (its `raw`), its parts ranges of it. `None`
+    /// otherwise (a Rust symbol, another line): [`FrameSpans::parts`] reads it then.
+    pub(crate) fn to_frame(self, line: &str) -> Option<Frame> {
+        if u16::try_from(line.len()).ok()? != self.line_len {
+            return None;
+        }
+        let [raw, symbol, name, offset, module, location] = self.spans;
+        let name_text = line.get(usize::from(name.0)..usize::from(name.1))?;
+        if raw != (0, self.line_len) || looks_rust(name_text) {
+            return None;
+        }
+        let range = |s: Span| (s != NO_SPAN).then(|| (usize::from(s.0), usize::from(s.1)));
+        Frame::from_line(
+            line.to_string(),
+            range(name)?,
+            range(symbol)?,
+            [range(offset), range(module), range(location)],
+            self.reliable,
+        )
     }
 
     /// The parts, read back from the line the spans were taken from (`None` for another line).
     pub(crate) fn parts<'a>(&self, line: &'a str) -> Option<FrameParts<'a>> {
-        if u32::try_from(line.len()).ok()? != self.line_len {
+        if u16::try_from(line.len()).ok()? != self.line_len {
             return None;
         }
         let mut texts = [None; 6];
         for (text, span) in texts.iter_mut().zip(self.spans) {
-            if let Some((start, end)) = span {
-                *text = Some(line.get(start as usize..end as usize)?);
+            if span != NO_SPAN {
+                let (start, end) = span;
+                *text = Some(line.get(usize::from(start)..usize::from(end))?);
             }
         }
         let [raw, symbol, name, offset, module, location] = texts;
@@ -514,10 +552,15 @@ thread_local! {
         std::cell::RefCell::new(rustc_hash::FxHashMap::default());
 }
 
+/// Whether [`demangle_parts`] may demangle `symbol` (a Rust symbol, not too long): for any
+/// other symbol it returns the symbol itself, and no demangled name.
+fn looks_rust(symbol: &str) -> bool {
+    (symbol.starts_with("_R") || symbol.starts_with("_ZN")) && symbol.len() <= MAX_DEMANGLE_LEN
+}
+
 /// Returns (readable name, full demangled name if the symbol was Rust-mangled).
 pub(crate) fn demangle_parts(symbol: &str) -> (String, Option<String>) {
-    let looks_rust = symbol.starts_with("_R") || symbol.starts_with("_ZN");
-    if !looks_rust || symbol.len() > MAX_DEMANGLE_LEN {
+    if !looks_rust(symbol) {
         return (symbol.to_string(), None);
     }
     if let Some(hit) = CACHE.with(|c| c.borrow().get(symbol).cloned()) {
@@ -666,43 +709,43 @@ mod tests {
     #[test]
     fn frames() {
         let f = parse_frame(&format!("       {LOCK}+0x3c/0xd0 [rust_deadlock]")).unwrap();
-        assert_eq!(f.function, "kernel::sync::lock::Lock::lock");
-        assert_eq!(f.offset.as_deref(), Some("0x3c/0xd0"));
-        assert_eq!(f.module.as_deref(), Some("rust_deadlock"));
+        assert_eq!(f.function(), "kernel::sync::lock::Lock::lock");
+        assert_eq!(f.offset(), Some("0x3c/0xd0"));
+        assert_eq!(f.module(), Some("rust_deadlock"));
         assert!(f.reliable);
-        assert_eq!(f.symbol, LOCK);
+        assert_eq!(f.symbol(), LOCK);
 
         let f = parse_frame(" ? kthread_park+0x70/0x70").unwrap();
         assert!(!f.reliable);
-        assert_eq!(f.function, "kthread_park");
-        assert_eq!(f.module, None);
+        assert_eq!(f.function(), "kthread_park");
+        assert_eq!(f.module(), None);
 
         let f = parse_frame("  down+0x40/0x50 kernel/locking/semaphore.c:60").unwrap();
-        assert_eq!(f.function, "down");
-        assert_eq!(f.location.as_deref(), Some("kernel/locking/semaphore.c:60"));
+        assert_eq!(f.function(), "down");
+        assert_eq!(f.location(), Some("kernel/locking/semaphore.c:60"));
 
         let f = parse_frame(
             " ? trace_hardirqs_off_caller (kernel/locking/lockdep.c:2638 (discriminator 2))",
         )
         .unwrap();
-        assert_eq!(f.function, "trace_hardirqs_off_caller");
-        assert_eq!(f.location.as_deref(), Some("kernel/locking/lockdep.c:2638"));
+        assert_eq!(f.function(), "trace_hardirqs_off_caller");
+        assert_eq!(f.location(), Some("kernel/locking/lockdep.c:2638"));
         assert!(!f.reliable);
 
         let f = parse_frame(" __dump_stack lib/dump_stack.c:94 [inline]").unwrap();
-        assert_eq!(f.function, "__dump_stack");
-        assert_eq!(f.offset, None);
+        assert_eq!(f.function(), "__dump_stack");
+        assert_eq!(f.offset(), None);
 
         let f = parse_frame(" [<ffffffff810a0c5e>] ? lock_acquire+0x8e/0x120").unwrap();
-        assert_eq!(f.function, "lock_acquire");
+        assert_eq!(f.function(), "lock_acquire");
         assert!(!f.reliable);
 
         let f = parse_frame(" [<c0011cf4>] (show_stack) from [<c04f8b40>] (dump_stack+0x8c/0xc0)")
             .unwrap();
-        assert_eq!((f.function.as_str(), f.offset), ("show_stack", None));
+        assert_eq!((f.function(), f.offset()), ("show_stack", None));
 
         let f = parse_frame(" foo+0x1/0x2 [mymod abcdef0123]").unwrap();
-        assert_eq!(f.module.as_deref(), Some("mymod"));
+        assert_eq!(f.module(), Some("mymod"));
 
         for bad in [
             "",

@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(l.address.as_deref(), Some("ff11000000712a60"));
         assert_eq!(l.class.name, "sem_a");
         assert_eq!(l.class.address.as_deref(), Some("ff11000000712a60"));
-        assert_eq!(l.at.unwrap().function, "down");
+        assert_eq!(l.at.unwrap().function(), "down");
         assert!(parse_lock_line("<RELEASED>").is_none());
     }
 

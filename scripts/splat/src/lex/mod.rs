@@ -521,7 +521,7 @@ pub(crate) enum Payload {
     /// A held-lock entry: its index and, when the line has it, the lock.
     HeldEntry(u32, Option<Box<LockLine>>),
     /// A held-lock list heading: the count, comm and pid.
-    HeldHeading(u32, String, Option<u32>),
+    HeldHeading(Box<(u32, String, Option<u32>)>),
 }
 
 /// A line as the lexer read it: its class, and what the class's parser found.
@@ -592,8 +592,8 @@ impl Token {
     pub(crate) fn take_frame(&mut self, t: &str) -> Option<Frame> {
         match std::mem::take(&mut self.payload) {
             Payload::Frame(f) => f
-                .parts(t)
-                .map(FrameParts::to_frame)
+                .to_frame(t)
+                .or_else(|| f.parts(t).map(FrameParts::to_frame))
                 .or_else(|| parse_frame(t)),
             other => {
                 self.payload = other;
@@ -609,7 +609,7 @@ impl Token {
     /// The held-lock heading of the line `t`, if it is one.
     pub(crate) fn held_heading(&self, t: &str) -> Option<(u32, String, Option<u32>)> {
         match &self.payload {
-            Payload::HeldHeading(n, comm, pid) => Some((*n, comm.clone(), *pid)),
+            Payload::HeldHeading(h) => Some((h.0, h.1.clone(), h.2)),
             _ if self.early => parse_held_heading(t),
             _ => None,
         }
@@ -747,7 +747,10 @@ fn lex_class(t: &str, task: &mut TaskHint, common: bool) -> Token {
         return Token::early(LineClass::Register);
     }
     if let Some((n, comm, pid)) = parse_held_heading(t) {
-        return Token::with_payload(LineClass::HeldHeading, Payload::HeldHeading(n, comm, pid));
+        return Token::with_payload(
+            LineClass::HeldHeading,
+            Payload::HeldHeading(Box::new((n, comm, pid))),
+        );
     }
     if let Some((i, lock)) = parse_held_entry(t) {
         return Token::with_payload(
@@ -804,22 +807,39 @@ fn lex_class(t: &str, task: &mut TaskHint, common: bool) -> Token {
 }
 
 /// A phrase searched for in many lines, its searcher built once.
-struct Needle(&'static str, OnceLock<memchr::memmem::Finder<'static>>);
+pub(crate) struct Needle(&'static str, OnceLock<memchr::memmem::Finder<'static>>);
 
 impl Needle {
+    /// The phrase `text`, its searcher built on first use.
+    pub(crate) const fn new(text: &'static str) -> Self {
+        Needle(text, OnceLock::new())
+    }
+
+    /// The phrase.
+    pub(crate) fn text(&self) -> &'static str {
+        self.0
+    }
+
+    /// Where the phrase starts in `t`, at each of its occurrences that do not overlap, from
+    /// the left (as `t.match_indices(phrase)`).
+    pub(crate) fn find_all<'t>(&'static self, t: &'t str) -> impl Iterator<Item = usize> + 't {
+        let finder = self.1.get_or_init(|| memchr::memmem::Finder::new(self.0));
+        finder.find_iter(t.as_bytes())
+    }
+
     /// Where the phrase starts in `t`.
-    fn find(&self, t: &str) -> Option<usize> {
+    pub(crate) fn find(&self, t: &str) -> Option<usize> {
         let finder = self.1.get_or_init(|| memchr::memmem::Finder::new(self.0));
         finder.find(t.as_bytes())
     }
 }
 
 /// ` --> ` (lockdep's chain of lock names).
-static ARROW: Needle = Needle(" --> ", OnceLock::new());
+static ARROW: Needle = Needle::new(" --> ");
 
 /// The hung-task header's phrases after the task.
-static BLOCKED: Needle = Needle(" blocked for more than ", OnceLock::new());
-static BLOCKED_IO: Needle = Needle(" blocked in I/O wait for more than ", OnceLock::new());
+static BLOCKED: Needle = Needle::new(" blocked for more than ");
+static BLOCKED_IO: Needle = Needle::new(" blocked in I/O wait for more than ");
 
 /// `t.split_once(phrase)`, with the phrase's searcher built once.
 fn split_at_phrase<'a>(t: &'a str, p: &Needle) -> Option<(&'a str, &'a str)> {
@@ -853,11 +873,46 @@ pub(crate) struct Table {
 }
 
 enum Matcher {
-    /// For each first byte, the rows that start with it.
-    ByFirstByte(Vec<Vec<&'static str>>),
+    /// For each first byte, the rows that start with it, each with its first eight bytes
+    /// ([`Head`]).
+    ByFirstByte(Vec<Vec<(Head, &'static str)>>),
     Automaton(AhoCorasick),
     /// The plain search (an automaton that could not be built: never for these tables).
     Plain,
+}
+
+/// The first eight bytes of a text (zeros after a shorter one) as a number, and the mask of
+/// those it has: a row is compared with a text's head in one step, and byte by byte only
+/// beyond it (many rows of a bucket share their first bytes: `__raw_`, `__mutex_`).
+#[derive(Clone, Copy)]
+struct Head {
+    bytes: u64,
+    mask: u64,
+}
+
+impl Head {
+    fn of(b: &[u8]) -> Head {
+        if let Some(&word) = b.first_chunk::<8>() {
+            return Head {
+                bytes: u64::from_le_bytes(word),
+                mask: u64::MAX,
+            };
+        }
+        // Shorter than eight bytes: the others are zeros, and out of the mask.
+        let bytes = b
+            .iter()
+            .rev()
+            .fold(0u64, |word, &byte| (word << 8) | u64::from(byte));
+        Head {
+            bytes,
+            mask: u64::MAX.checked_shr(64 - 8 * b.len() as u32).unwrap_or(0),
+        }
+    }
+
+    /// Whether a text of head `text` (`Head::of` its bytes) starts with this head's bytes.
+    fn starts(&self, text: u64) -> bool {
+        text & self.mask == self.bytes
+    }
 }
 
 impl Table {
@@ -881,11 +936,12 @@ impl Table {
         if self.prefix {
             let mut by_byte = vec![Vec::new(); 256];
             for row in self.rows {
+                let head = Head::of(row.as_bytes());
                 if let Some(&b) = row.as_bytes().first() {
-                    by_byte[usize::from(b)].push(*row);
+                    by_byte[usize::from(b)].push((head, *row));
                 } else {
                     // An empty prefix matches everything: every bucket gets it.
-                    by_byte.iter_mut().for_each(|rows| rows.push(*row));
+                    by_byte.iter_mut().for_each(|rows| rows.push((head, *row)));
                 }
             }
             return Matcher::ByFirstByte(by_byte);
@@ -903,11 +959,16 @@ impl Table {
                 let Some(&first) = t.as_bytes().first() else {
                     return self.rows.contains(&"");
                 };
-                // The second byte first: a bucket's rows often share the first.
+                // The first eight bytes at once: a bucket's rows often share the first ones.
+                let rows = &by_byte[usize::from(first)];
+                if rows.is_empty() {
+                    return false; // most lines
+                }
                 let b = t.as_bytes();
-                by_byte[usize::from(first)].iter().any(|p| {
+                let text = Head::of(b).bytes;
+                rows.iter().any(|(head, p)| {
                     let p = p.as_bytes();
-                    p.len() <= b.len() && (p.len() < 2 || p[1] == b[1]) && b.starts_with(p)
+                    p.len() <= b.len() && head.starts(text) && (p.len() <= 8 || b.starts_with(p))
                 })
             }
             Matcher::Automaton(ac) => ac.is_match(t),
@@ -1157,6 +1218,47 @@ pub(crate) fn cut_lock_line(t: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_tables_match_as_starts_with() {
+        static ROWS: &[&str] = &[
+            "__raw_spin_",
+            "__raw_",
+            "__up",
+            "_",
+            "ab",
+            "abcdefgh",
+            "abcdefghij",
+            "é",
+        ];
+        static TABLE: Table = Table::prefixes(ROWS);
+        static EMPTY: Table = Table::prefixes(&["", "x"]);
+        let texts = [
+            "",
+            "_",
+            "__",
+            "__up",
+            "__upx",
+            "__raw",
+            "__raw_spin_lock",
+            "a",
+            "ab",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghij",
+            "abcdefghijk",
+            "é",
+            "éa",
+            "e",
+            "\0",
+        ];
+        for t in texts {
+            let want = ROWS.iter().any(|r| t.starts_with(r));
+            assert_eq!(TABLE.matches(t), want, "{t:?}");
+            assert!(EMPTY.matches(t), "{t:?}");
+        }
+    }
 
     #[test]
     fn headers() {
