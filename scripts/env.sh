@@ -31,15 +31,15 @@ LLVM_VERSION=19
 export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 
 # How many lab test jobs (each its own guest) run at once. A restored guest waits more than it
-# computes (the hung-task detector's second, the threads' holds): two per CPU; on 2 cores a warm
-# `make test` took 187 s, against 203 s with three at once and 247 s with two (1.3 cores busy). A
-# booted guest (LAB_SNAPSHOT=0) computes more than it waits, and runs two vCPU threads: one per
-# CPU, as twice as many took more CPU time and longer on the wall (scripts/README.md, "Where the
-# time goes").
+# computes (the hung-task detector's second, the threads' holds): two per CPU and one more; on 2
+# cores a warm `make test` took 178 s with five at once, 187 s with four, 203 s with three and 247 s
+# with two. A booted guest (LAB_SNAPSHOT=0) computes more than it waits, and runs two vCPU threads:
+# one per CPU, as twice as many took more CPU time and longer on the wall (scripts/README.md,
+# "Where the time goes").
 if [[ ${LAB_SNAPSHOT:-1} == 0 ]]; then
     LAB_JOBS=${LAB_JOBS:-$(nproc)}
 else
-    LAB_JOBS=${LAB_JOBS:-$((2 * $(nproc)))}
+    LAB_JOBS=${LAB_JOBS:-$((2 * $(nproc) + 1))}
 fi
 
 # drgn, the debugger `make diagnose` reads the guest with: this release from PyPI, in a virtual
@@ -87,14 +87,25 @@ HOST_PACKAGES=(
 )
 
 # keep_module TARGET: builds the module against TARGET, a kernel series or SERIES-VARIANT
-# (7.3-debug), and keeps it as scripts/out/ko/TARGET/rust_deadlock.ko for the lab's tests.
+# (7.3-debug), and keeps it as scripts/out/ko/TARGET/rust_deadlock.ko for the lab's tests. A kept
+# module stays as it is while it was built against the same kernel build and no source of the
+# module, and not that kernel's Module.symvers, is newer (the rule of the Makefile's `module`,
+# whose products in src/ serve one kernel at a time).
 keep_module() {
-    local series=${1%%-*} variant=""
+    local series=${1%%-*} variant="" kept=$LAB_OUT/ko/$1 kdir
     [[ $1 == *-* ]] && variant=${1#*-}
+    kdir=$(KERNEL=$series LAB_VARIANT=$variant "$REPO_ROOT/scripts/setup/build-kernel.sh" --dir) || return
+    if [[ -f $kept/rust_deadlock.ko && -f $kdir/Module.symvers && $(< "$kept/built-for") == "$kdir" ]] 2> /dev/null \
+        && [[ -z $(find "$REPO_ROOT/src" "$REPO_ROOT/Kbuild" "$kdir/Module.symvers" \
+            \( -name '*.rs' -o -name Kbuild -o -name Module.symvers \) -newer "$kept/rust_deadlock.ko") ]]; then
+        echo "kept: the module built against $kdir is newer than its sources"
+        return 0
+    fi
     make -s --no-print-directory -C "$REPO_ROOT" module KERNEL="$series" LAB_VARIANT="$variant" \
         || return
-    mkdir -p "$LAB_OUT/ko/$1"
-    cp "$REPO_ROOT/src/rust_deadlock.ko" "$LAB_OUT/ko/$1/"
+    mkdir -p "$kept"
+    cp "$REPO_ROOT/src/rust_deadlock.ko" "$kept/"
+    echo "$kdir" > "$kept/built-for"
 }
 
 # kernel_dir_var: the name of the variable that remembers the build directory of $KERNEL's kernel
