@@ -20,7 +20,8 @@
 //! soft-lockup watchdog never runs; the other CPU's hard-lockup detector (the buddy detector)
 //! sees that and reports "Watchdog detected hard LOCKUP on cpu 1", with the stuck CPU's stack by
 //! NMI: the spinlock's loop, in the interrupt's handler, on top of the thread's step. The thread
-//! is on CPU 1 because CPU 0 keeps the jiffies on the lab's periodic-tick kernels. Nothing can end
+//! is on CPU 1. Should the stuck CPU be the one that kept the jiffies, the other takes that over
+//! once they have not moved for five of its ticks (`tick_sched_do_timer()`). Nothing can end
 //! this: the lab powers the guest off.
 //!
 //! The fix is `spin_lock_irqsave()`'s: the thread disables interrupts on its CPU around the lock.
