@@ -1215,7 +1215,8 @@ fn lock_lines_cut_by_another_cpu() {
 /// The reports below were written from the format strings of Linux 7.3 (`kernel/hung_task.c`,
 /// `sched_show_task()` in `kernel/sched/core.c`, `lockdep_print_held_locks()`, and the console's
 /// `record_print_text()`, which prints each line of a record on a line of its own): no public
-/// report of these formats was found.
+/// report of these formats was found. `hung-comm-newline-interleaved-7.3.log` (the last test
+/// below) has the comm and the interleaving from a real guest.
 #[test]
 fn hung_task_in_io_wait() {
     let reports = load("hung-io-wait-7.3-format.log");
@@ -1416,4 +1417,102 @@ fn a_replayed_record_is_read_once() {
             r.title
         );
     }
+}
+
+/// The same two formats in a real 7.3 guest log: the `plain` scenario deadlocked (semaphores
+/// lockdep does not see, so lockdep stays on and lists every held lock), a shell that renamed
+/// itself `worker\n2` (`/proc/self/comm`) blocked reading the module's `peek` parameter, and a
+/// loop on the other CPU writing to `/dev/kmsg` while the hung-task detector printed (its
+/// `lab: another CPU's message N` lines land inside the stacks and the held-lock list). The
+/// log's first 9 lines, then its lines 1598-1735.
+#[test]
+fn real_comm_newline_and_interleaved_lock_list() {
+    let reports = load("hung-comm-newline-interleaved-7.3.log");
+    assert_eq!(kinds(&reports), [ReportKind::HungTask; 3]);
+    let titles: Vec<&str> = reports.iter().map(|r| r.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "INFO: task hung in rust_deadlock::plain::Plain::thread_a",
+            "INFO: task hung in rust_deadlock::plain::Plain::thread_b",
+            "INFO: task hung in rust_deadlock::plain::Plain::peek",
+        ]
+    );
+    let r = &reports[2];
+    assert_eq!(
+        r.header,
+        r"INFO: task worker\x0a2:61 blocked for more than 1 seconds."
+    );
+    let h = r.hung_task.as_ref().unwrap();
+    assert_eq!(
+        (h.comm.as_str(), h.pid, h.seconds, h.state.as_deref()),
+        (r"worker\x0a2", 61, 1, Some("D"))
+    );
+    let b = h.blocker.as_ref().unwrap();
+    assert_eq!(b.kind, "semaphore");
+    assert_eq!(
+        b.line,
+        r"INFO: task worker\x0a2:61 blocked on a semaphore likely last held by task plain_a:57"
+    );
+    assert_eq!(
+        b.holder.as_ref().map(|t| (t.comm.as_str(), t.pid)),
+        Some(("plain_a", Some(57)))
+    );
+    // The reader holds the sysfs read's locks and the module's parameter lock; another CPU's
+    // messages came between the heading and the first lock, and between the first two locks.
+    let lock = |index, lock: &str, address: &str, at: &str| {
+        held(r"worker\x0a2", 61, index, lock, Some(address), at)
+    };
+    assert_eq!(
+        r.held_locks,
+        [
+            held(
+                "khungtaskd",
+                27,
+                0,
+                "rcu_read_lock",
+                Some("ffffffff81938a00"),
+                "rcu_lock_acquire.constprop.0"
+            ),
+            lock(0, "&p->lock", "ff11000000e71820", "seq_read_iter"),
+            lock(1, "&of->mutex", "ff11000000b96c88", "kernfs_seq_start"),
+            lock(
+                2,
+                "kn->active#2",
+                "ff11000000e05a18",
+                "kernfs_get_active_of"
+            ),
+            lock(
+                3,
+                "&mod->param_lock",
+                "ffffffffa0201d60",
+                "kernel_param_lock"
+            ),
+        ]
+    );
+    assert_eq!((r.start_line, r.end_line), (68, 137));
+    for r in &reports {
+        assert!(
+            !r.lines.iter().any(|l| l.contains("another CPU's message")),
+            "{:?}",
+            r.lines
+        );
+        assert!(!r.truncated);
+    }
+    // The two threads wait for each other; the reader waits behind them.
+    let graph = splat::wait_for(&reports);
+    let edges: Vec<(&str, &str)> = graph
+        .edges
+        .iter()
+        .map(|e| (e.waiter.comm.as_str(), e.holder.comm.as_str()))
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            ("plain_a", "plain_b"),
+            ("plain_b", "plain_a"),
+            (r"worker\x0a2", "plain_a")
+        ]
+    );
+    assert_eq!(graph.cycles.len(), 1);
 }

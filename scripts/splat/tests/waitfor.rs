@@ -923,7 +923,7 @@ fn streamed_reports_and_json_match_the_whole_log_on_every_fixture() {
         with_graph += usize::from(!doc.wait_for.edges.is_empty());
     }
     assert_eq!(
-        with_graph, 14,
+        with_graph, 15,
         "the 7.3, blocker, scenario and comm-newline fixtures"
     );
 }
