@@ -1516,3 +1516,45 @@ fn real_comm_newline_and_interleaved_lock_list() {
     );
     assert_eq!(graph.cycles.len(), 1);
 }
+
+/// A real hung task in I/O wait, from a 7.3 guest built with a virtio disk (`CONFIG_BLOCK`,
+/// `CONFIG_VIRTIO_BLK`) that QEMU throttled to 256 bytes a second: a direct read took the
+/// budget, then `dd conv=fsync` waited for its pages' writeback. (A direct read alone is never
+/// reported: the block layer waits for a bio in slices of half the hung-task timeout.)
+#[test]
+fn real_hung_task_in_io_wait() {
+    let r = only("hung-io-wait-7.3.log", ReportKind::HungTask);
+    assert_eq!(
+        r.header,
+        "INFO: task dd:58 blocked in I/O wait for more than 1 seconds."
+    );
+    let h = r.hung_task.as_ref().unwrap();
+    assert_eq!(
+        (h.comm.as_str(), h.pid, h.seconds, h.state.as_deref()),
+        ("dd", 58, 1, Some("D"))
+    );
+    assert_eq!(h.waiting_on.as_deref(), Some("page writeback"));
+    assert_eq!(
+        &h.summary[..4],
+        [
+            "folio_wait_bit_common",
+            "folio_wait_bit",
+            "folio_wait_writeback",
+            "__filemap_fdatawait_range"
+        ]
+    );
+    assert_eq!(h.blocker, None);
+    assert_eq!((r.start_line, r.end_line), (9, 46));
+    assert_eq!(
+        r.held_locks,
+        [held(
+            "khungtaskd",
+            28,
+            0,
+            "rcu_read_lock",
+            Some("ffffffff81938a00"),
+            "rcu_lock_acquire.constprop.0"
+        )]
+    );
+    assert!(!r.truncated);
+}

@@ -46,14 +46,22 @@ fn hung_tasks_are_titled_by_the_caller_of_the_blocking_primitive() {
 }
 
 /// Waiting for a page's writeback (`folio_wait_writeback` over `folio_wait_bit_common`) is a
-/// blocking primitive too: the title names the code that waits for the writeback.
+/// blocking primitive too, and the page cache's helpers that wait for it
+/// (`__filemap_fdatawait_range`, `file_write_and_wait_range`) are passed over: the title names
+/// the file system's or the block device's code that waits, so that a hung fsync of ext4 and
+/// one of a raw disk get titles of their own. The explanation keeps where the wait was called.
 #[test]
 fn hung_tasks_waiting_for_writeback_are_titled_by_the_waiter() {
     let r = load("fixtures", "hung-io-wait-7.3-format.log");
-    assert_eq!(r[1].title, "INFO: task hung in __filemap_fdatawait_range");
+    assert_eq!(r[1].title, "INFO: task hung in ext4_sync_file");
     let h = r[1].hung_task.as_ref().unwrap();
     assert_eq!(h.blocked_in.as_deref(), Some("folio_wait_writeback()"));
     assert_eq!(h.waiting_on.as_deref(), Some("page writeback"));
+    assert_eq!(h.called_from.as_deref(), Some("__filemap_fdatawait_range"));
+    // A real one: `dd conv=fsync` to a throttled virtio disk in a 7.3 guest.
+    let r = load("fixtures", "hung-io-wait-7.3.log");
+    assert_eq!(titles(&r), ["INFO: task hung in blkdev_fsync"]);
+    let h = r[0].hung_task.as_ref().unwrap();
     assert_eq!(h.called_from.as_deref(), Some("__filemap_fdatawait_range"));
 }
 

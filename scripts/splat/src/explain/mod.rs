@@ -1056,6 +1056,15 @@ fn explain_hung(r: &Report, earlier: &History) -> (Vec<String>, Option<String>) 
              and if the completer (or the work item) needs one of these locks, neither can go \
              on. Release the locks before waiting, or complete without taking them."
         ),
+        // Waiting for a buffer's or a page's I/O: no task holds it, a device (or the layer
+        // beneath the file system) has not completed it.
+        (None, Some("page writeback" | "buffer I/O" | "bit wait (buffer or page I/O)"), _) => {
+            "Fix: the task waits for I/O that has not completed: look below it, at the device \
+             and its driver (a stuck, failing or throttled device, a lost interrupt, a remote \
+             server that stopped answering), not at a lock order; SysRq-w lists the other tasks \
+             blocked behind the same I/O."
+                .to_string()
+        }
         (None, _, _) => {
             "Fix: find who holds what this task waits for (a lock-order report above, or \
                  SysRq-d \"show all locks\") and fix the ordering or the missing release."

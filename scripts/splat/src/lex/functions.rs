@@ -188,9 +188,15 @@ const BORING_PREFIXES: &[&str] = &[
     "wait_on_bit",
     "wait_on_buffer",
     "__wait_on_buffer",
-    // Page I/O: waiting for a page's writeback to end.
+    // Page I/O: waiting for a page's writeback to end, and the page cache's helpers that
+    // start and wait for it (a hung fsync is then named by the file system's fsync).
     "folio_wait_writeback",
     "wait_on_page_writeback",
+    "__filemap_fdatawait_range",
+    "filemap_fdatawait",
+    "filemap_write_and_wait",
+    "file_write_and_wait_range",
+    "file_fdatawait_range",
     "synchronize_rcu",
     "synchronize_srcu",
     "__synchronize_srcu",
