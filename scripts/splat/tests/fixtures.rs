@@ -1,7 +1,8 @@
 //! Exact field extraction from the fixture logs in `tests/fixtures/`.
 //!
-//! `abba-buggy-hung.log` is a real log from the lab guest; the others were written by hand
-//! from the kernel's print formats (lockdep.c, hung_task.c, sched/core.c, dumpstack.c).
+//! The real guest logs: `abba-*.log`, `scenario-*.log`, `hung-comm-newline-interleaved-7.3.log`
+//! and `hung-io-wait-7.3.log` (each test says how it was caught); the others were written by
+//! hand from the kernel's print formats (lockdep.c, hung_task.c, sched/core.c, dumpstack.c).
 
 use splat::{Frame, HeldLock, LockClass, LockSite, Report, ReportKind, ScenarioRow};
 mod common;
