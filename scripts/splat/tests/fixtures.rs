@@ -1,6 +1,6 @@
 //! Exact field extraction from the fixture logs in `tests/fixtures/`.
 //!
-//! The real guest logs: `abba-*.log`, `scenario-*.log`, `hung-comm-newline-interleaved-7.3.log`
+//! The real guest logs: `abba-buggy-hung.log`, `abba-7.3-*.log`, `scenario-*.log`, `hung-comm-newline-interleaved-7.3.log`
 //! and `hung-io-wait-7.3.log` (each test says how it was caught); the others were written by
 //! hand from the kernel's print formats (lockdep.c, hung_task.c, sched/core.c, dumpstack.c).
 
