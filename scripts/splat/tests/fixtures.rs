@@ -1,12 +1,13 @@
 //! Exact field extraction from the fixture logs in `tests/fixtures/`.
 //!
-//! The real guest logs: `abba-buggy-hung.log`, `abba-7.3-*.log`, `scenario-*.log`, `hung-comm-newline-interleaved-7.3.log`
-//! and `hung-io-wait-7.3.log` (each test says how it was caught); the others were written by
-//! hand from the kernel's print formats (lockdep.c, hung_task.c, sched/core.c, dumpstack.c).
+//! The real guest logs: `abba-buggy-hung.log`, `abba-7.3-*.log`, `scenario-*.log`,
+//! `hung-comm-newline-interleaved-7.3.log` and `hung-io-wait-7.3.log` (each test says how it was
+//! caught); the others were written by hand from the kernel's print formats (lockdep.c,
+//! hung_task.c, sched/core.c, dumpstack.c).
 
 use splat::{Frame, HeldLock, LockClass, LockSite, Report, ReportKind, ScenarioRow};
 mod common;
-use common::{fixture_path, kinds, load, task};
+use common::{fixture_path, kinds, load, task, titles};
 
 /// The one report of fixture `name`, which must be of kind `kind`.
 fn only(name: &str, kind: ReportKind) -> Report {
@@ -1216,8 +1217,8 @@ fn lock_lines_cut_by_another_cpu() {
 /// The reports below were written from the format strings of Linux 7.3 (`kernel/hung_task.c`,
 /// `sched_show_task()` in `kernel/sched/core.c`, `lockdep_print_held_locks()`, and the console's
 /// `record_print_text()`, which prints each line of a record on a line of its own): no public
-/// report of these formats was found. `hung-comm-newline-interleaved-7.3.log` (the last test
-/// below) has the comm and the interleaving from a real guest.
+/// report of these formats was found. The last two tests of this file read the same formats in
+/// real guest logs (`hung-comm-newline-interleaved-7.3.log`, `hung-io-wait-7.3.log`).
 #[test]
 fn hung_task_in_io_wait() {
     let reports = load("hung-io-wait-7.3-format.log");
@@ -1430,9 +1431,8 @@ fn a_replayed_record_is_read_once() {
 fn real_comm_newline_and_interleaved_lock_list() {
     let reports = load("hung-comm-newline-interleaved-7.3.log");
     assert_eq!(kinds(&reports), [ReportKind::HungTask; 3]);
-    let titles: Vec<&str> = reports.iter().map(|r| r.title.as_str()).collect();
     assert_eq!(
-        titles,
+        titles(&reports),
         [
             "INFO: task hung in rust_deadlock::plain::Plain::thread_a",
             "INFO: task hung in rust_deadlock::plain::Plain::thread_b",

@@ -4,6 +4,8 @@
 
 use splat::Report;
 use std::path::PathBuf;
+mod common;
+use common::titles;
 
 fn load(dir: &str, file: &str) -> Vec<Report> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -15,10 +17,6 @@ fn load(dir: &str, file: &str) -> Vec<Report> {
 
 fn corpus(file: &str) -> Vec<Report> {
     load("corpus", file)
-}
-
-fn titles(reports: &[Report]) -> Vec<&str> {
-    reports.iter().map(|r| r.title.as_str()).collect()
 }
 
 /// Hung tasks: the blocking primitive (and the scheduler's `__switch_to`, which an older rule

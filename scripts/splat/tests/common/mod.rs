@@ -29,3 +29,8 @@ pub fn task(comm: &str, pid: u32) -> Task {
 pub fn kinds(reports: &[Report]) -> Vec<ReportKind> {
     reports.iter().map(|r| r.kind).collect()
 }
+
+/// The titles of `reports`, in order.
+pub fn titles(reports: &[Report]) -> Vec<&str> {
+    reports.iter().map(|r| r.title.as_str()).collect()
+}
