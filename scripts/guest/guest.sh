@@ -3,9 +3,10 @@
 # every guest is restored from. scripts/guest/vm.sh sources this file (after scripts/env.sh).
 #
 # A saved guest (a "snapshot") is the lab kernel booted once to the point where qemu/init waits for
-# its payload, saved with QEMU's migration to a file under $CACHE/snapshots/. Restoring it takes a
-# fraction of a second where a boot takes 5-9 s under software emulation, and the restored guest is
-# as fresh as a booted one: no module was ever loaded in it, lockdep has seen none of its locks.
+# its payload, saved with QEMU's migration under $CACHE/snapshots/: its RAM in a file of its own
+# (ram), the rest of the machine in another (state). Restoring it takes a fraction of a second
+# where a boot takes 5-9 s under software emulation, and the restored guest is as fresh as a booted
+# one: no module was ever loaded in it, lockdep has seen none of its locks.
 # What changes from run to run (the module, qemu/*.sh, the command) is not in it: the payload
 # reaches the guest through a virtio-serial port after the restore. The saved state is keyed on
 # everything it depends on; when any of it changes, it is made again, with one line saying so.
@@ -108,7 +109,7 @@ guest_machine() {
     # have NR_CPUS=4). Each count has its own saved guest: the key below has the command line.
     local cpus=${LAB_CPUS:-2}
     [[ $cpus =~ ^[1-4]$ ]] || die "LAB_CPUS=$cpus: the lab kernels run 1 to 4 CPUs"
-    machine=(qemu-system-x86_64 "${accel_args[@]}" -smp "$cpus" -m 512 -nodefaults -display none
+    machine=(qemu-system-x86_64 "${accel_args[@]}" -smp "$cpus" -m "$ram_mb" -nodefaults -display none
              -no-reboot -kernel "$kernel"
              -device virtio-serial-pci,id=ports,max_ports=2 -chardev "pipe,id=port,path=$work/port"
              -device virtserialport,bus=ports.0,chardev=port,name=lab.payload)
@@ -130,6 +131,30 @@ guest_machine() {
             printf '%s\n' "${machine[@]//"$work"/WORK}" "$snapshot_append"
           } | sha256sum)
     snapshot=$snapshots/$snapshot_name-${key:0:12}
+}
+
+# The guest's RAM, in MB. A saved guest keeps it in a file, ram, beside its state: the guest booted
+# to be saved runs on that file, mapped shared (its RAM is the file), and its migration leaves such
+# RAM out (x-ignore-shared); a restored guest maps the file private, so that the kernel reads each
+# page from the page cache when the guest first touches it and copies it only when the guest writes
+# to it. Through the migration stream instead, each restore copied the guest's 40 MB into fresh
+# memory that the host first cleared in 2 MB pages: 0.4 CPU-seconds more per guest (1.65 against
+# 1.2 for one run of a command, measured), about a third of the time to restore.
+ram_mb=512
+
+# ram_args FILE on|off: sets ram, QEMU's arguments for a guest whose RAM is the file FILE, mapped
+# shared (on: the guest writes to FILE) or private (off: FILE stays as it is).
+ram_args() {
+    ram=(-object "memory-backend-file,id=ram,size=${ram_mb}M,mem-path=${1//,/,,},share=$2"
+         -machine memory-backend=ram)
+}
+
+# The monitor commands that restore a saved guest into a QEMU started with -incoming defer and the
+# saved guest's RAM (ram_args DIR/ram off, or on for a guest to be saved again): both sides of a
+# migration must leave shared RAM out, and QEMU can be told so only through its monitor.
+# restore_commands DIR: prints them, for the saved guest in the directory DIR.
+restore_commands() {
+    printf 'migrate_set_capability x-ignore-shared on\nmigrate_incoming "exec:cat %s"\n' "'$1/state'"
 }
 
 # payload_part WORK/PART: one part of the payload as qemu/init's receive reads it: "tar SIZE" and
@@ -166,7 +191,7 @@ ensure_snapshot() {
         if [[ -n $since && -f $snapshot/state && $snapshot/state -ot $since ]]; then
             rm -rf "$snapshot"
         fi
-        [[ -f $snapshot/state ]] || make_snapshot "$work"
+        [[ -f $snapshot/state && -f $snapshot/ram ]] || make_snapshot "$work"
         touch "$snapshot"   # used now (make_snapshot removes those unused for a day)
     ) 9> "$snapshots/$snapshot_name.lock"
 }
@@ -183,7 +208,7 @@ ensure_payload_snapshot() {
     payload_snapshot=$snapshot/payloads/${hash:0:12}
     (
         flock 9
-        if [[ ! -f $payload_snapshot/state ]]; then
+        if [[ ! -f $payload_snapshot/state || ! -f $payload_snapshot/ram ]]; then
             make_payload_snapshot "$work" "$part" || exit 1
             find "$snapshot/payloads" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' \
                 | sort -rn | tail -n +7 | cut -d' ' -f2- | xargs -r rm -rf
@@ -193,14 +218,18 @@ ensure_payload_snapshot() {
 }
 
 # make_payload_snapshot WORK PART: makes $payload_snapshot (see ensure_payload_snapshot), with the
-# run's own port FIFOs in WORK, which it leaves new.
+# run's own port FIFOs in WORK, which it leaves new. The guest restored to be saved again runs on a
+# copy of the saved guest's RAM file (holes where the RAM is zero), mapped shared.
 make_payload_snapshot() {
     local work=$1 part=$2 mk=$1/psave new=$payload_snapshot.new writer rc=0
     rm -rf "$new" "$mk"; mkdir -p "$new" "$mk"
+    cp --sparse=always "$snapshot/ram" "$new/ram"
     payload_part "$part" > "$work/port.in" &
     writer=$!
-    monitored_guest "$mk" 120 -initrd "$snapshot/initramfs.cpio" -append "$snapshot_append" \
-        -incoming "exec:cat '$snapshot/state'" -serial "file:$new/console.log"
+    ram_args "$new/ram" on
+    monitored_guest "$mk" 120 "${ram[@]}" -initrd "$snapshot/initramfs.cpio" \
+        -append "$snapshot_append" -incoming defer -serial "file:$new/console.log"
+    restore_commands "$snapshot" >&7
     wait_text "$new/console.log" 'lab: payload' 60 "$qemu" || rc=$?
     if ((rc == 0)); then save_guest "$mk" "$new/state" || rc=$?; else end_guest; fi
     kill "$writer" 2>/dev/null || true
@@ -230,10 +259,11 @@ monitored_guest() {
     exec 7<>"$mk/mon.in"
 }
 
-# save_guest MK STATE: saves the guest monitored_guest started into the file STATE with QEMU's
-# migration, and ends it. Fails unless the migration completed.
+# save_guest MK STATE: saves the guest monitored_guest started (with its RAM in a file, mapped
+# shared: ram_args) into the file STATE with QEMU's migration, the RAM left in its file, and ends
+# it. Fails unless the migration completed.
 save_guest() {
-    printf 'migrate "exec:cat > %s"\ninfo migrate\nquit\n' "$2" >&7
+    printf 'migrate_set_capability x-ignore-shared on\nmigrate "exec:cat > %s"\ninfo migrate\nquit\n' "$2" >&7
     wait "$qemu" || true
     exec 7>&-
     grep -q 'Migration status: completed' "$1/mon.log" && [[ -s $2 ]]
@@ -279,8 +309,10 @@ make_snapshot() {
     start=$EPOCHREALTIME
     for attempt in 1 2 3; do
         : > "$new/boot.log"
-        monitored_guest "$mk" 300 -initrd "$new/initramfs.cpio" -append "$snapshot_append" \
-            -serial "file:$new/boot.log"
+        rm -f "$new/ram"
+        ram_args "$new/ram" on
+        monitored_guest "$mk" 300 "${ram[@]}" -initrd "$new/initramfs.cpio" \
+            -append "$snapshot_append" -serial "file:$new/boot.log"
         rc=0
         wait_text "$new/boot.log" 'lab: ready' 120 "$qemu" 1 20 || rc=$?
         if ((rc == 0)); then
@@ -291,7 +323,7 @@ make_snapshot() {
             mv "$new" "$snapshot"
             # Another checkout may still use one made with other keys: unused for a day, it goes.
             others -mmin +1440 -exec rm -rf {} +
-            log "saved the $snapshot_name guest at init ($why): booted in $(elapsed "$start" "$booted") s, saved in $(elapsed "$booted" "$EPOCHREALTIME") s, $(($(stat -c %s "$snapshot/state") / 1048576)) MB"
+            log "saved the $snapshot_name guest at init ($why): booted in $(elapsed "$start" "$booted") s, saved in $(elapsed "$booted" "$EPOCHREALTIME") s, $(($(du -k "$snapshot/ram" | cut -f1) / 1024)) MB of RAM"
             return 0
         fi
         kept=$new/boot-$attempt.log

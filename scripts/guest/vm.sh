@@ -94,16 +94,22 @@ rm -rf "$stage"
 guest_machine "$work" ${qmp:+--vmcoreinfo}
 touch "$work/started"
 # prepare: sets start_args (how QEMU starts: restored from the saved guest that holds the shared
-# part already, else from the one at init, else booted) and parts (what the port then carries).
+# part already, else from the one at init, else booted), from (the saved guest restored, or "")
+# and parts (what the port then carries). A restored guest waits (-incoming defer) for the monitor
+# commands that restore it (guest.sh's restore_commands), on FIFOs in the work directory.
 prepare() {
+    from=""
     if [[ -n $snapshot ]]; then
         ensure_snapshot "$work"
         if ensure_payload_snapshot "$work" "$work/shared"; then
-            start_args=(-incoming "exec:cat '$payload_snapshot/state'") parts=(own)
+            from=$payload_snapshot parts=(own)
         else
-            start_args=(-incoming "exec:cat '$snapshot/state'") parts=(shared own)
+            from=$snapshot parts=(shared own)
         fi
-        start_args+=(-initrd "$snapshot/initramfs.cpio" -append "$snapshot_append")
+        ram_args "$from/ram" off
+        start_args=("${ram[@]}" -incoming defer -chardev "pipe,id=restore,path=$work/mon"
+                    -mon chardev=restore,mode=readline
+                    -initrd "$snapshot/initramfs.cpio" -append "$snapshot_append")
     else
         [[ -f $work/initramfs.cpio ]] || base_initramfs "$work/initramfs.cpio"
         start_args=(-initrd "$work/initramfs.cpio" -append "$boot_append") parts=(shared own)
@@ -114,17 +120,27 @@ prepare() {
 prepare
 
 # send_payload: the parts into the port's FIFO, where QEMU (which holds it open for reading and
-# writing, so that it never sees an end) passes them on as fast as the guest reads. A second guest
-# gets new FIFOs: nothing of what the first one left unread.
+# writing, so that it never sees an end) passes them on as fast as the guest reads; for a restored
+# guest, the commands that restore it into its monitor's FIFO first (QEMU's replies go to the
+# other FIFO, unread: a few hundred bytes). A second guest gets new FIFOs: nothing of what the
+# first one left unread.
 writer=""
 send_payload() {
     if [[ -n $writer ]]; then
         kill "$writer" 2>/dev/null || true
-        rm -f "$work/port.in" "$work/port.out"
+        rm -f "$work/port.in" "$work/port.out" "$work/mon.in" "$work/mon.out"
         mkfifo "$work/port.in" "$work/port.out"
     fi
     local part
-    for part in "${parts[@]}"; do payload_part "$work/$part"; done > "$work/port.in" &
+    if [[ -n $from ]]; then
+        mkfifo "$work/mon.in" "$work/mon.out"
+        {
+            restore_commands "$from" > "$work/mon.in"
+            for part in "${parts[@]}"; do payload_part "$work/$part"; done > "$work/port.in"
+        } &
+    else
+        for part in "${parts[@]}"; do payload_part "$work/$part"; done > "$work/port.in" &
+    fi
     writer=$!
 }
 
