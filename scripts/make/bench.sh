@@ -90,7 +90,7 @@ for k in "${KERNELS[@]}"; do
     # A saved guest made afresh, aside (its one run includes a restore).
     saved=$(mktemp -d)
     measure "save+run $k" env KERNEL="$k" LAB_SNAPSHOTS="$saved" scripts/guest/vm.sh --quiet -- true
-    echo "  saved guest $k: $(du -m "$saved"/*/state | cut -f1) MB" >&2
+    echo "  saved guest $k: RAM $(du -m "$saved"/*/ram | cut -f1) MB on disk, state $(du -k "$saved"/*/state | cut -f1) kB" >&2
     rm -rf "$saved"
     for i in 1 2 3; do measure "boot $k" env KERNEL="$k" LAB_SNAPSHOT=0 LAB_TIMING="$timing" scripts/guest/vm.sh --quiet -- true; done
     to_command "boot->cmd $k"
