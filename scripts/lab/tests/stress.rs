@@ -187,16 +187,22 @@ echo N > $F/ignore-gfp-wait; echo 0 > $F/verbose; echo Y > $F/task-filter
 echo -1 > $F/times; echo 100 > $F/probability
 dmesg -c > /dev/null
 # try N: a load with its N-th allocation failing; sets fired (1: it did), rc (the load's result),
-# left (when it did not fire) and init (1: the module's init ran and gave up).
+# left (when it did not fire) and init (1: the module's init ran and gave up). Two processes a
+# load (fail-nth, dmesg), their output read by the shell: each process costs the guest 20-35 ms.
 try() {
-    set -- $(/lab/fail-nth "$1" "$MOD")
-    [ "$1" = fail-nth ] || { echo "lab: fail-nth did not run"; exit 1; }
-    fired=${3#fired=} rc=${4#rc=} left=${5#left=}
-    init=0; dmesg -c | grep -q "rust_deadlock: load failed" && init=1
-    if [ "$rc" = 0 ]; then rmmod rust_deadlock || echo "lab: rmmod after $2 failed"
-    elif [ -d /sys/module/rust_deadlock ]; then echo "lab: loaded after failed load $2"; rmmod rust_deadlock; fi
+    /lab/fail-nth "$1" "$MOD" > /tmp/try
+    read -r tool at fired rc left < /tmp/try
+    [ "$tool" = fail-nth ] || { echo "lab: fail-nth did not run"; exit 1; }
+    fired=${fired#fired=} rc=${rc#rc=} left=${left#left=}
+    dmesg -c > /tmp/try
+    init=0
+    while IFS= read -r line; do
+        case $line in *"rust_deadlock: load failed"*) init=1 ;; esac
+    done < /tmp/try
+    if [ "$rc" = 0 ]; then rmmod rust_deadlock || echo "lab: rmmod after $at failed"
+    elif [ -d /sys/module/rust_deadlock ]; then echo "lab: loaded after failed load $at"; rmmod rust_deadlock; fi
     loads=$((loads + 1))
-    echo "lab: load $loads: allocation $2 fired=$fired rc=$rc init=$init"
+    echo "lab: load $loads: allocation $at fired=$fired rc=$rc init=$init"
 }
 loads=0
 try 100000

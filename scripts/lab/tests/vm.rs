@@ -422,7 +422,8 @@ i=0
 while [ $i -lt 20 ]; do
     load hold_ms=1 || exit 1
     wait_for 20 beyond deadlock_a 0 && wait_for 20 beyond deadlock_b 0 || exit 1
-    echo "lab: cycle $i deadlock_a=$(iterations deadlock_a) deadlock_b=$(iterations deadlock_b)"
+    iterations_of deadlock_a; a=$_n; iterations_of deadlock_b
+    echo "lab: cycle $i deadlock_a=$a deadlock_b=$_n"
     rmmod rust_deadlock || exit 1
     i=$((i + 1))
 done
