@@ -68,7 +68,18 @@ built=$(modinfo -F vermagic "$module" 2>/dev/null | cut -d' ' -f1)
 # Everything of this run, the payload port's FIFOs among them, lives in a private directory
 # (mktemp -d: mode 0700, an unpredictable name).
 work=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+# LAB_CPU_LOG=FILE: as it ends, append "CPU-SECONDS KERNEL NAME" to FILE: the CPU time of this
+# run (this script and every process it waited for: QEMU, the host's tools) and the test that
+# started it (nextest's NEXTEST_TEST_NAME; else the command's start), for make bench. The
+# builtin times must run in this shell itself: hence the file.
+cpu_log() {
+    [[ -n ${LAB_CPU_LOG:-} ]] || return 0
+    times > "$work/times"
+    awk -v who="$KERNEL ${NEXTEST_TEST_NAME:-${cmd:0:40}}" \
+        '{ for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } }
+         END { printf "%.2f %s\n", s, who }' "$work/times" >> "$LAB_CPU_LOG"
+}
+trap 'kill $(jobs -p) 2>/dev/null || true; cpu_log; rm -rf "$work"' EXIT
 
 # The payload, in two parts (qemu/init's receive): first what many runs share (the module,
 # qemu/*.sh), a tar made the same way from the same files (names sorted, dates and owners zeroed),

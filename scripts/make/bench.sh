@@ -12,7 +12,8 @@
 #   warm booted K   `make run KERNEL=K` with everything built, the guest booted
 #   warm run K      the same, restored
 #   test booted     `make test` (both kernels) with everything built, booted guests
-#   test suite      the same with restored guests (the default)
+#   test suite      the same with restored guests (the default), with the CPU time of its guests
+#                   (scripts/guest/vm.sh's LAB_CPU_LOG) and the tests whose guests took the most
 #   report times K  per scenario, the guest time from insmod to the kernel's first report
 #   cold run K      (--cold) `make run KERNEL=K` from an empty cache: fetching the source, bindgen,
 #                   the kernel build, the saved guest, then the demo (Debian packages installed)
@@ -107,7 +108,14 @@ rm -f "$timing"
 # Without the KERNEL that `make bench` exports, `make test` tests every kernel.
 if [[ ${1:-} != --quick ]]; then
     measure "test booted" env -u KERNEL -u TEST_KERNELS LAB_SNAPSHOT=0 make -s test
-    measure "test suite" env -u KERNEL -u TEST_KERNELS make -s test
+    cpu_log=$(mktemp)
+    measure "test suite" env -u KERNEL -u TEST_KERNELS LAB_CPU_LOG="$cpu_log" make -s test
+    # Where the suite's CPU went: the guests' share, and the tests whose guests took the most.
+    awk '{ s += $1; n++; c[$2 " " $3] += $1 } END {
+        printf "    %d guests, %.1f s of CPU; the tests whose guests took the most:\n", n, s
+        for (t in c) printf "%.1f %s\n", c[t], t }' "$cpu_log" \
+        | { IFS= read -r head; echo "$head"; sort -rn | head -n 12 | sed 's/^/      /'; } >&2
+    rm -f "$cpu_log"
 fi
 if [[ ${1:-} == --cold ]]; then
     tmp=$(mktemp -d)
