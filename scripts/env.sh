@@ -123,6 +123,14 @@ remember_kernel_dir() {
     export "${var?}"
 }
 
+# times_secs FILE: the CPU time (user and system), in seconds, that the builtin times wrote to
+# FILE: its first line, the shell's own, plus its second, that of the shell's finished children.
+# times must run in the measuring shell itself (in a subshell it would count the subshell's
+# children): hence the file.
+times_secs() {
+    awk '{ for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } } END { print s }' "$1"
+}
+
 # step DIR NAME CMD...: runs CMD, says how it went and how long it took, and records "NAME
 # STATUS" in DIR/steps, which `lab results DIR` reads (scripts/lab/src/results.rs) with the JUnit
 # files of the steps that ran tests.

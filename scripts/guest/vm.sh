@@ -69,15 +69,13 @@ built=$(modinfo -F vermagic "$module" 2>/dev/null | cut -d' ' -f1)
 # (mktemp -d: mode 0700, an unpredictable name).
 work=$(mktemp -d "${TMPDIR:-/tmp}/rust-deadlock-vm.XXXXXX")
 # LAB_CPU_LOG=FILE: as it ends, append "CPU-SECONDS KERNEL NAME" to FILE: the CPU time of this
-# run (this script and every process it waited for: QEMU, the host's tools) and the test that
-# started it (nextest's NEXTEST_TEST_NAME; else the command's start), for make bench. The
-# builtin times must run in this shell itself: hence the file.
+# run (this script and every process it waited for: QEMU, the host's tools; scripts/env.sh's
+# times_secs) and the test that started it (nextest's NEXTEST_TEST_NAME; else the command's
+# start), for make bench.
 cpu_log() {
     [[ -n ${LAB_CPU_LOG:-} ]] || return 0
     times > "$work/times"
-    awk -v who="$KERNEL ${NEXTEST_TEST_NAME:-${cmd:0:40}}" \
-        '{ for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } }
-         END { printf "%.2f %s\n", s, who }' "$work/times" >> "$LAB_CPU_LOG"
+    echo "$(times_secs "$work/times") $KERNEL ${NEXTEST_TEST_NAME:-${cmd:0:40}}" >> "$LAB_CPU_LOG"
 }
 trap 'kill $(jobs -p) 2>/dev/null || true; cpu_log; rm -rf "$work"' EXIT
 
@@ -143,15 +141,11 @@ send_payload() {
         mkfifo "$work/port.in" "$work/port.out"
     fi
     local part
-    if [[ -n $from ]]; then
-        mkfifo "$work/mon.in" "$work/mon.out"
-        {
-            restore_commands "$from" > "$work/mon.in"
-            for part in "${parts[@]}"; do payload_part "$work/$part"; done > "$work/port.in"
-        } &
-    else
-        for part in "${parts[@]}"; do payload_part "$work/$part"; done > "$work/port.in" &
-    fi
+    [[ -z $from ]] || mkfifo "$work/mon.in" "$work/mon.out"
+    {
+        [[ -z $from ]] || restore_commands "$from" > "$work/mon.in"
+        for part in "${parts[@]}"; do payload_part "$work/$part"; done > "$work/port.in"
+    } &
     writer=$!
 }
 

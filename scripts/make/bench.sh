@@ -26,14 +26,11 @@ set -euo pipefail
 . "$(dirname "$0")/../env.sh"
 cd "$REPO_ROOT"
 
-# cpu_secs: the CPU time (user and system) of this shell's finished children, in seconds, as
-# `times` said it last: its second line, "XmY.YYYs XmY.YYYs". The builtin must run in this shell
-# itself (in a subshell it would count the subshell's children): hence the file.
+# cpu_secs: this shell's CPU time and its finished children's, in seconds, as `times` said it
+# last (scripts/env.sh's times_secs).
 cpu_file=$(mktemp)
 trap 'rm -f "$cpu_file"' EXIT
-cpu_secs() {
-    awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } print s }' "$cpu_file"
-}
+cpu_secs() { times_secs "$cpu_file"; }
 
 # measure NAME CMD...: runs CMD, prints and keeps its wall time and CPU time (all its processes).
 results=()

@@ -118,8 +118,7 @@ fn restored_guests_are_as_fresh_as_a_booted_one() {
 fn a_saved_guest_that_does_not_restore_is_saved_again() {
     // A copy of the saved guest the other tests restore from (made now if it is missing), in a
     // directory of its own, with its state (the machine but its RAM) cut in half: QEMU cannot
-    // load it. One boot, to save
-    // it again, where saving a guest of its own first took another.
+    // load it. One boot, to save it again, where saving a guest of its own first took another.
     let vm = |snapshots: Option<&Path>, args: &[&str]| {
         let mut vm = Command::new(repo_root().join("scripts/guest/vm.sh"));
         if let Some(dir) = snapshots {
