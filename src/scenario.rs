@@ -16,6 +16,7 @@ use core::fmt::{self, Write};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use kernel::bindings;
+use kernel::ffi::c_long;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -212,8 +213,7 @@ fn stopping() -> bool {
 }
 
 /// The default pause between two iterations, so that the other thread gets its turn; also the
-/// slice in which longer sleeps are cut, so that unloading never waits longer than this for a
-/// sleeper.
+/// interval at which unloading wakes the threads again until they have all stopped.
 const PAUSE_MS: u32 = 10;
 
 /// Sleeps `ms` milliseconds in interruptible sleep (state S: only a blocked lock shows as D).
@@ -222,14 +222,23 @@ fn pause(ms: u32) {
     unsafe { bindings::msleep_interruptible(ms) };
 }
 
-/// Sleeps `ms` milliseconds in slices of [`PAUSE_MS`], and returns early, `false`, when the
-/// module is being unloaded.
+/// Sleeps at least `ms` milliseconds in interruptible sleep, and returns early, `false`, when the
+/// module is being unloaded: [`Running::drop`] wakes the threads until they have stopped.
+///
+/// One timed sleep, not a poll: under emulation each wake-up costs the host CPU time, and ten
+/// slices a hold cost a thread in fixed mode most of what it spent.
 fn sleep_unless_stopping(ms: u32) -> bool {
-    let mut left = ms;
+    if ms == 0 {
+        return !stopping();
+    }
+    // One jiffy more, as `msleep` adds: the first tick may come at once.
+    let jiffies = kernel::time::msecs_to_jiffies(ms).saturating_add(1);
+    let mut left = c_long::try_from(jiffies).unwrap_or(c_long::MAX);
     while left > 0 && !stopping() {
-        let slice = left.min(PAUSE_MS);
-        pause(slice);
-        left -= slice;
+        // SAFETY: Only the module's threads sleep here (a `Ctx`, which this is reached through,
+        // never leaves its thread), in process context and holding no spinlock. A wake-up (from
+        // unloading, or a spurious one) ends the sleep early with the time that was left.
+        left = unsafe { bindings::schedule_timeout_interruptible(left) };
     }
     !stopping()
 }
@@ -335,6 +344,11 @@ impl Drop for Running {
             // (it asks `Ctx` first), so the data keeps at most one user: a holder from before.
             broken += unsafe { semaphore::up_sleepers() };
             (self.unblock)();
+            // A thread that checked `STOPPING` just before it was set sleeps through one wake-up:
+            // the next round wakes it.
+            for thread in &self.threads {
+                thread.wake();
+            }
             pause(PAUSE_MS);
             waited += PAUSE_MS;
         }
