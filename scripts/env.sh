@@ -33,7 +33,7 @@ export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 # How many lab test jobs (each its own guest) run at once. A restored guest waits more than it
 # computes (the hung-task detector's second, the threads' holds): two per CPU and one more; on 2
 # cores a warm `make test` took 178 s with five at once, 187 s with four, 203 s with three and 247 s
-# with two. A booted guest (LAB_SNAPSHOT=0) computes more than it waits, and runs two vCPU threads:
+# with two. A booted guest (LAB_SNAPSHOT=0) computes more than it waits:
 # one per CPU, as twice as many took more CPU time and longer on the wall (scripts/README.md,
 # "Where the time goes").
 if [[ ${LAB_SNAPSHOT:-1} == 0 ]]; then
