@@ -49,8 +49,26 @@ export DRGN CI_PYTHON
 # first; the rest runs beside its lab tests, which leave part of the CPUs free, and its output is
 # printed after theirs.
 modules() {
-    step "$results" "$1-check" make -s --no-print-directory check KERNEL="$1"
+    step "$results" "$1-check" check_once "$1"
     step "$results" "$1-module" keep_module "$1" && step "$results" "$1-debug-module" keep_module "$1-debug"
+}
+# check_once K: `make check KERNEL=K`, unless it passed before with everything it reads unchanged:
+# the repository's files (all that git does not ignore), the kernel build the module is compiled
+# against (its directory carries its key) and the Rust tools' versions. Where git cannot list the
+# files, the check runs. A warm make test skips the rebuild of the module under clippy.
+check_once() {
+    local passed=$LAB_OUT/checked/$1 inputs key=""
+    if inputs=$(git ls-files -co --exclude-standard -z | xargs -0 sha256sum \
+        && KERNEL=$1 scripts/setup/build-kernel.sh --dir && rustc -vV && cargo clippy -V && rustfmt -V)
+    then
+        key=$(sha256sum <<< "$inputs")
+    fi
+    if [[ -n $key && -f $passed && $(< "$passed") == "$key" ]]; then
+        echo "unchanged since it last passed: not run again"
+        return 0
+    fi
+    make -s --no-print-directory check KERNEL="$1" || return
+    [[ -z $key ]] || { mkdir -p "${passed%/*}" && echo "$key" > "$passed"; }
 }
 the_rest() {
     if [[ -n ${host_steps:-} ]]; then
