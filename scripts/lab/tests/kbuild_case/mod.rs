@@ -96,8 +96,10 @@ impl kernel::Module for Case {{
         )
     }
 
-    /// Builds the case `name` as a module against the lab kernel, in a directory of its own;
-    /// returns whether it built, the compiler's output, and the directory.
+    /// Compiles the case `name` against the lab kernel, as the module's object, in a directory of
+    /// its own; returns whether it built, the compiler's output, and the directory. Only the
+    /// object: what the types let compile is decided there; modpost and the link after it
+    /// took 2 of the 13 CPU-seconds of `ordering.rs` and `params.rs`.
     fn build(&self, name: &str) -> (bool, String, PathBuf) {
         let case = std::fs::read_to_string(self.case_dir().join(name)).expect("read the case");
         let dir = lab::out_dir()
@@ -119,6 +121,7 @@ impl kernel::Module for Case {{
             .arg("-C")
             .arg(kdir())
             .arg(format!("M={}", dir.display()))
+            .arg(format!("{}.o", self.module))
             .output()
             .expect("run make");
         let text = String::from_utf8_lossy(&out.stderr).into_owned()
