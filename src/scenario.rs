@@ -236,8 +236,9 @@ fn sleep_unless_stopping(ms: u32) -> bool {
     let mut left = c_long::try_from(jiffies).unwrap_or(c_long::MAX);
     while left > 0 && !stopping() {
         // SAFETY: Only the module's threads sleep here (a `Ctx`, which this is reached through,
-        // never leaves its thread), in process context and holding no spinlock. A wake-up (from
-        // unloading, or a spurious one) ends the sleep early with the time that was left.
+        // never leaves its thread), in process context, and never with a spinlock held: its
+        // holders wait with `Ctx::hold_spinning`. A wake-up (from unloading, or a spurious one)
+        // ends the sleep early with the time that was left.
         left = unsafe { bindings::schedule_timeout_interruptible(left) };
     }
     !stopping()
