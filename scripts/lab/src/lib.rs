@@ -181,6 +181,18 @@ pub struct Boot {
     pub cpus: Option<u32>,
 }
 
+impl Boot {
+    /// A guest with the CPUs `scenario` needs ([`Scenario::cpus`]), otherwise as by default: for
+    /// its fixed variant, or for a test that drives the module in its default scenario
+    /// (`SCENARIOS[0]`).
+    pub fn for_scenario(scenario: &Scenario) -> Self {
+        Self {
+            cpus: Some(scenario.cpus),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for Boot {
     fn default() -> Self {
         Self {
@@ -547,26 +559,28 @@ impl Demo {
         )
     }
 
-    /// How the guest is started: powered off from the host after the panic, or as
-    /// [`boot_for`] says, with the CPUs the scenario's demo needs ([`Scenario::cpus`]): a guest
-    /// where a CPU is left over ends itself when the demo is done.
+    /// How the guest is started: with the CPUs the scenario needs, powered off from the host
+    /// after the panic; or as [`boot_for`] says, with the CPUs the demo needs
+    /// ([`Scenario::demo_cpus`]): a guest where a CPU is left over ends itself when the demo is
+    /// done.
     pub fn boot(&self, echo: bool) -> Boot {
         if self.panic.is_some() {
             return Boot {
                 echo,
                 until: Some(PANICKED),
                 then: Some("</TASK>"),
+                cpus: Some(self.scenario.cpus),
                 ..Boot::default()
             };
         }
-        match self.scenario.cpus() {
-            Some(cpus) => Boot {
+        if self.scenario.cpu_left_over() {
+            return Boot {
                 echo,
-                cpus: Some(cpus),
+                cpus: Some(self.scenario.demo_cpus()),
                 ..Boot::default()
-            },
-            None => boot_for(self.scenario, echo),
+            };
         }
+        boot_for(self.scenario, echo)
     }
 
     /// Checks what the guest showed ([`check_buggy`], or [`check_panic`]).
@@ -586,12 +600,13 @@ impl Demo {
     }
 }
 
-/// How a guest that plays `scenario`'s buggy variant is booted: a guest whose CPUs all spin is
-/// powered off from the host after the soft-lockup reports, one with a CPU stuck in an interrupt
-/// after the hard-lockup report.
+/// How a guest that plays `scenario`'s buggy variant is booted: with the CPUs the scenario
+/// needs; a guest whose CPUs all spin is powered off from the host after the soft-lockup
+/// reports, one with a CPU stuck in an interrupt after the hard-lockup report.
 pub fn boot_for(scenario: &Scenario, echo: bool) -> Boot {
     Boot {
         echo,
+        cpus: Some(scenario.cpus),
         until: if scenario.hard_lockup.is_some() {
             Some(HARD_LOCKUP)
         } else {
@@ -1038,7 +1053,7 @@ pub fn expected_reports(scenario: &Scenario) -> Rules {
             rules = rules.allowing(Rule::new().kind(ReportKind::SoftLockup).task(thread));
         }
     }
-    if scenario.spins && scenario.cpus().is_some() {
+    if scenario.cpu_left_over() {
         // Where a CPU is left over, all of them report at once: a soft-lockup header may come
         // cut by another CPU's lines, its task lost.
         rules = rules.allowing(
@@ -1320,12 +1335,12 @@ mod tests {
             .cmd()
             .ends_with("PANIC='softlockup_panic' PANIC_BY='soft-lockup' . /lab/demo.sh"));
         let boot = panic.boot(false);
-        assert_eq!((boot.cpus, boot.until), (None, Some(PANICKED)));
+        assert_eq!((boot.cpus, boot.until), (Some(2), Some(PANICKED)));
         let backlog = Demo::parse(&args(&["backlog"])).unwrap();
         assert!(backlog
             .cmd()
             .contains("SHOW='slab' FULL='none consumed: queueing no more'"));
-        assert_eq!(backlog.boot(false).cpus, None);
+        assert_eq!(backlog.boot(false).cpus, Some(1));
     }
 
     #[test]

@@ -58,6 +58,11 @@ pub struct Scenario {
     pub owners: &'static [(&'static str, &'static str)],
     /// What more the demo shows of the buggy variant, an article's symptom that no report names.
     pub shows: Option<Shows>,
+    /// The guest's CPUs the scenario needs: one where its threads take sleeping locks (they
+    /// deadlock on one CPU as on many, and each guest costs the host less), more where a thread
+    /// is bound to CPU 1 or where the threads spin (the module refuses a CPU that is not online).
+    /// The demo may want one more ([`Scenario::demo_cpus`]).
+    pub cpus: u32,
 }
 
 /// A symptom the demo shows besides the kernel's reports (`qemu/demo.sh`'s `SHOW`).
@@ -65,7 +70,7 @@ pub struct Scenario {
 pub enum Shows {
     /// High CPU: `top`, with the spinning threads at the top of its list in state R, each taking
     /// a CPU. It needs a CPU that does not spin: the guest gets one more than the scenario has
-    /// threads ([`Scenario::cpus`]).
+    /// threads ([`Scenario::demo_cpus`]).
     Top,
     /// Kernel memory that no process owns: `/proc/meminfo`'s `Slab` and `/proc/slabinfo`'s
     /// `kmalloc-4k` line before the deadlock, while the backlog grows, once it is full (the
@@ -96,7 +101,6 @@ pub struct Panic {
 
 const CIRCULAR: &str = "possible circular locking dependency detected";
 
-/// Every scenario; the first is the module's default.
 /// What most scenarios share; each row of [`SCENARIOS`] says what differs.
 const ROW: Scenario = Scenario {
     name: "",
@@ -118,8 +122,10 @@ const ROW: Scenario = Scenario {
     also_line: "",
     owners: &[],
     shows: None,
+    cpus: 1,
 };
 
+/// Every scenario; the first is the module's default.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "abba",
@@ -172,6 +178,7 @@ pub const SCENARIOS: &[Scenario] = &[
         functions: &["Irq::thread", "Irq::fire"],
         fix: "with interrupts disabled",
         in_interrupt: true,
+        cpus: 2,
         ..ROW
     },
     Scenario {
@@ -212,6 +219,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spins: true,
         unloads: false,
         shows: Some(Shows::Top),
+        cpus: 2,
         ..ROW
     },
     Scenario {
@@ -298,6 +306,7 @@ pub const SCENARIOS: &[Scenario] = &[
         fix: "with interrupts disabled",
         hard_lockup: Some(1),
         unloads: false,
+        cpus: 2,
         ..ROW
     },
     Scenario {
@@ -371,7 +380,7 @@ impl Scenario {
         }
         if let Some(cpu) = self.hard_lockup {
             parts.push(format!("the hard-lockup detector reported CPU {cpu}, stuck in the interrupt, and the lab powered the guest off"));
-        } else if self.spins && self.cpus().is_some() {
+        } else if self.cpu_left_over() {
             parts.push("the soft-lockup detector reported both spinning CPUs; nothing can stop them (the lab ended the guest)".into());
         } else if self.spins {
             parts.push("the soft-lockup detector reported both CPUs, and the lab powered the frozen guest off".into());
@@ -397,10 +406,18 @@ impl Scenario {
         )
     }
 
-    /// The guest's CPUs the demo needs, if not the lab's two: with [`Shows::Top`], one more
-    /// than the threads, which all spin, so that one is left to run `top`.
-    pub fn cpus(&self) -> Option<u32> {
-        (self.shows == Some(Shows::Top)).then(|| self.threads.len() as u32 + 1)
+    /// The guest's CPUs for the buggy variant's demo: [`Scenario::cpus`], and with
+    /// [`Shows::Top`] one more than the threads, which all spin, so that one is left to run `top`.
+    pub fn demo_cpus(&self) -> u32 {
+        match self.shows {
+            Some(Shows::Top) => self.threads.len() as u32 + 1,
+            _ => self.cpus,
+        }
+    }
+
+    /// Whether the demo's guest has a CPU that no thread spins on (the guest then ends itself).
+    pub fn cpu_left_over(&self) -> bool {
+        self.spins && self.demo_cpus() > self.cpus
     }
 
     /// How the kernel panics at the buggy variant's deadlock when asked to (`make run PANIC=1`),

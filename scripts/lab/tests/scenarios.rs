@@ -36,7 +36,7 @@ fn fixed(name: &str) {
              load scenario={name}; progressed {threads}; param status; progressed {threads}; \
              param status; timed rmmod rust_deadlock"
         ),
-        Boot::default(),
+        Boot::for_scenario(scenario),
     );
     run.assert_ok();
     run.assert_allowed(&lab::Rules::deny_all());
@@ -100,7 +100,7 @@ fn unknown_scenario_is_refused() {
         "unknown-scenario",
         "load scenario=abcd; echo \"lab: insmod exit $?\"; \
          echo \"lab: loaded $(lsmod | grep -c rust_deadlock)\"",
-        Boot::default(),
+        Boot::for_scenario(&lab::SCENARIOS[0]),
     );
     run.assert_ok();
     let lab = run.lab_lines();
