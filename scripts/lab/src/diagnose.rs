@@ -87,7 +87,7 @@ impl Live {
         Ok(live)
     }
 
-    /// Starts the guest that `deadlock` waits on.
+    /// Starts the guest that `deadlock` waits on, with the CPUs the scenario needs.
     fn start(
         scenario: &Scenario,
         build: &DebugBuild,
@@ -105,6 +105,7 @@ impl Live {
         let mut vm = Command::new(repo_root().join("scripts/guest/vm.sh"));
         vm.env("LAB_VARIANT", "debug")
             .env("LAB_MODULE", &build.module)
+            .env("LAB_CPUS", scenario.cpus.to_string())
             .arg("--log")
             .arg(&log)
             .arg("--timeout")
