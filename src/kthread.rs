@@ -80,9 +80,10 @@ impl KThread {
         self.task.as_ptr()
     }
 
-    /// Wakes the thread if it sleeps, in any state: what [`Drop`] does before it stops it, for a
-    /// thread that should see a stop request of its own sooner. Sleeping kernel functions wait
-    /// again when their condition does not hold, so an early wake-up costs them a check.
+    /// Wakes the thread if it sleeps, in any state, so that it sees a stop request sooner: the
+    /// scenarios' unloading (`Running`'s `drop`, in `scenario.rs`) wakes each thread while it
+    /// waits for them. Sleeping kernel functions wait again when their condition does not hold,
+    /// so an early wake-up costs them a check.
     pub(crate) fn wake(&self) {
         // SAFETY: By the type invariant we hold a reference to the task, so its `task_struct` is
         // alive; `wake_up_process` may be called on any task, even one that has exited (it then

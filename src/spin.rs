@@ -59,8 +59,6 @@ impl Scenario for Spin {
     /// and its wait for the other's), and passes an RCU quiescent state only in this pause: long
     /// enough that a grace period (the module loader's `synchronize_rcu` in `do_free_init`, at
     /// every `insmod`) ends well within the hung-task detector's second, even on a loaded host.
-    /// (200 ms, in the 10 ms slices of old a 320 ms sleep, left a kworker hung there once, as
-    /// one sleep of 208 ms.)
     const PAUSE_MS: u32 = 300;
 
     fn new() -> impl PinInit<Self, Error> {
