@@ -9,13 +9,19 @@ const BOOTS: usize = 20;
 /// Guests running at once (the machine has 2 cores).
 const AT_ONCE: usize = 2;
 
-/// Boots `BOOTS` fresh guests, `AT_ONCE` at a time, each running `cmd`.
+/// Boots `BOOTS` fresh guests, `AT_ONCE` at a time, each running `cmd`, with the CPUs of the
+/// module's default scenario (AB-BA), as `make run` gives it.
 fn boots(name: &str, cmd: &str) -> Vec<Run> {
     let mut runs = Vec::new();
     for first in (0..BOOTS).step_by(AT_ONCE) {
         std::thread::scope(|s| {
             let handles: Vec<_> = (first..(first + AT_ONCE).min(BOOTS))
-                .map(|i| s.spawn(move || boot(&format!("{name}-{i:02}"), cmd, Boot::default())))
+                .map(|i| {
+                    s.spawn(move || {
+                        let guest = Boot::for_scenario(&lab::SCENARIOS[0]);
+                        boot(&format!("{name}-{i:02}"), cmd, guest)
+                    })
+                })
                 .collect();
             runs.extend(handles.into_iter().map(|h| h.join().expect("boot thread")));
         });
