@@ -53,7 +53,7 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
         }
     }
 
-    /// How long a thread sleeps between two iterations, in milliseconds.
+    /// How long a thread sleeps before each iteration, in milliseconds.
     const PAUSE_MS: u32 = PAUSE_MS;
 
     /// Initialises the scenario's locks.
@@ -286,13 +286,15 @@ impl Running {
                 };
                 // SAFETY: A new kthread holds no lock, and this is its only token.
                 let mut held = unsafe { Token::unlocked() };
-                while !stopping() {
+                // The pause comes before each iteration, the first one too: once `init`
+                // returns, the module loader waits for an RCU grace period (`do_free_init`),
+                // which threads that spin with preemption off (`spin`) would hold up.
+                while sleep_unless_stopping(S::PAUSE_MS) {
                     step(&s, &ctx, &mut held);
                     STATS[i].iterations.fetch_add(1, Ordering::Relaxed);
                     if ctx.exit.get() {
                         break;
                     }
-                    sleep_unless_stopping(S::PAUSE_MS);
                 }
                 STATS[i].running.store(false, Ordering::Release);
             });

@@ -58,7 +58,8 @@ impl Scenario for Spin {
     /// Each thread's CPU spins with preemption off for up to two holds an iteration (its own,
     /// and its wait for the other's), and passes an RCU quiescent state only in this pause: long
     /// enough that a grace period (the module loader's `synchronize_rcu` in `do_free_init`, at
-    /// every `insmod`) ends well within the hung-task detector's second, even on a loaded host.
+    /// every `insmod`, which the first pause lets through) ends well within the hung-task
+    /// detector's second, even on a loaded host.
     const PAUSE_MS: u32 = 300;
 
     fn new() -> impl PinInit<Self, Error> {
