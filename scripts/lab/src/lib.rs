@@ -17,7 +17,7 @@ pub mod diagnose;
 pub mod kcidb;
 pub mod results;
 pub mod scenarios;
-pub use scenarios::{scenario, Panic, Scenario, Shows, SCENARIOS};
+pub use scenarios::{scenario, Panic, Scenario, Shows, DEFAULT_SCENARIO, SCENARIOS};
 #[cfg(test)]
 mod workflow;
 
@@ -184,7 +184,7 @@ pub struct Boot {
 impl Boot {
     /// A guest with the CPUs `scenario` needs ([`Scenario::cpus`]), otherwise as by default: for
     /// its fixed variant, or for a test that drives the module in its default scenario
-    /// (`SCENARIOS[0]`).
+    /// ([`DEFAULT_SCENARIO`]).
     pub fn for_scenario(scenario: &Scenario) -> Self {
         Self {
             cpus: Some(scenario.cpus),
@@ -538,7 +538,7 @@ impl Demo {
                 }
             }
         }
-        Demo::new(scenario.unwrap_or(&SCENARIOS[0]), panic)
+        Demo::new(scenario.unwrap_or(DEFAULT_SCENARIO), panic)
     }
 
     /// How `lab demo` is called.

@@ -18,7 +18,7 @@
 //! time from `insmod` to the kernel's first report (guest clock), for `make bench`.
 
 use lab::diagnose::{DebugBuild, Live, Snapshot, Source};
-use lab::{boot, boot_for, Demo, Run, SCENARIOS};
+use lab::{boot, boot_for, Demo, Run, DEFAULT_SCENARIO, SCENARIOS};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
@@ -194,7 +194,7 @@ fn exit(result: Result<(), String>) -> ExitCode {
 /// The scenario named by `name` (default `abba`), or a clear error.
 fn pick(name: Option<&String>) -> Result<&'static lab::Scenario, String> {
     let Some(name) = name else {
-        return Ok(&SCENARIOS[0]);
+        return Ok(DEFAULT_SCENARIO);
     };
     lab::scenario(name).ok_or_else(|| {
         let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();

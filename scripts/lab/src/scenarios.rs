@@ -125,7 +125,7 @@ const ROW: Scenario = Scenario {
     cpus: 1,
 };
 
-/// Every scenario; the first is the module's default.
+/// Every scenario; the first is the module's default ([`DEFAULT_SCENARIO`]).
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "abba",
@@ -341,6 +341,10 @@ pub const SCENARIOS: &[Scenario] = &[
         ..ROW
     },
 ];
+
+/// The scenario the module runs when `scenario=` is not given (AB-BA): the one `make run`, and
+/// the tests that drive the module itself, play.
+pub const DEFAULT_SCENARIO: &Scenario = &SCENARIOS[0];
 
 /// The scenario named `name`.
 pub fn scenario(name: &str) -> Option<&'static Scenario> {

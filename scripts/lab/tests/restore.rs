@@ -76,7 +76,7 @@ fn assert_fresh_and_reported(run: &Run) {
 #[test]
 fn restored_guests_are_as_fresh_as_a_booted_one() {
     // The guests of the module's default scenario (AB-BA), as its other tests get them.
-    let guest = || Boot::for_scenario(&lab::SCENARIOS[0]);
+    let guest = || Boot::for_scenario(lab::DEFAULT_SCENARIO);
     let booted = boot(
         "fresh-booted",
         FRESH,
@@ -121,10 +121,11 @@ fn a_saved_guest_that_does_not_restore_is_saved_again() {
     // A copy of the saved guest the other tests restore from (made now if it is missing), in a
     // directory of its own, with its state (the machine but its RAM) cut in half: QEMU cannot
     // load it. One boot, to save it again, where saving a guest of its own first took another.
-    // One CPU: the guest that boots at least cost, and the one most tests restore.
+    // The default scenario's CPUs (one): the guest that boots at least cost, and the one most
+    // tests restore.
     let vm = |snapshots: Option<&Path>, args: &[&str]| {
         let mut vm = Command::new(repo_root().join("scripts/guest/vm.sh"));
-        vm.env("LAB_CPUS", "1");
+        vm.env("LAB_CPUS", lab::DEFAULT_SCENARIO.cpus.to_string());
         if let Some(dir) = snapshots {
             vm.env("LAB_SNAPSHOTS", dir);
         }

@@ -100,7 +100,7 @@ fn unknown_scenario_is_refused() {
         "unknown-scenario",
         "load scenario=abcd; echo \"lab: insmod exit $?\"; \
          echo \"lab: loaded $(lsmod | grep -c rust_deadlock)\"",
-        Boot::for_scenario(&lab::SCENARIOS[0]),
+        Boot::for_scenario(lab::DEFAULT_SCENARIO),
     );
     run.assert_ok();
     let lab = run.lab_lines();

@@ -17,10 +17,8 @@ fn boots(name: &str, cmd: &str) -> Vec<Run> {
         std::thread::scope(|s| {
             let handles: Vec<_> = (first..(first + AT_ONCE).min(BOOTS))
                 .map(|i| {
-                    s.spawn(move || {
-                        let guest = Boot::for_scenario(&lab::SCENARIOS[0]);
-                        boot(&format!("{name}-{i:02}"), cmd, guest)
-                    })
+                    let guest = Boot::for_scenario(lab::DEFAULT_SCENARIO);
+                    s.spawn(move || boot(&format!("{name}-{i:02}"), cmd, guest))
                 })
                 .collect();
             runs.extend(handles.into_iter().map(|h| h.join().expect("boot thread")));

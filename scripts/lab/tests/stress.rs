@@ -226,7 +226,7 @@ leaks"#,
         Boot {
             timeout_s: 300,
             with: vec![lab::guest_tool("fail-nth")],
-            ..Boot::for_scenario(&lab::SCENARIOS[0])
+            ..Boot::for_scenario(lab::DEFAULT_SCENARIO)
         },
     );
     run.assert_ok();

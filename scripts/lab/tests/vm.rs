@@ -7,7 +7,7 @@ use lab::{boot, Boot, Report, Run};
 use splat::ReportKind as Kind;
 
 fn run(name: &str, cmd: &str) -> Run {
-    let run = boot(name, cmd, Boot::for_scenario(&lab::SCENARIOS[0]));
+    let run = boot(name, cmd, Boot::for_scenario(lab::DEFAULT_SCENARIO));
     run.assert_ok();
     run
 }
